@@ -1,0 +1,340 @@
+//! The line decoder: newline-separated text in, typed records out, with no I/O and no
+//! allocation per line. Readers for files, gzip and JSON envelopes wrap it.
+
+use std::sync::Arc;
+
+use memchr::memchr;
+
+use crate::field::Kind;
+use crate::layout::{Column, Layout};
+use crate::record::Record;
+use crate::reject::{Location, Reason, Rejection, Tally, Unit};
+use crate::value::{LogStatus, Value, ValueError};
+
+/// Receives decoded records. Implemented for closures, and for `()` (discard).
+pub trait RecordSink {
+    /// Called once per record, in input order within a block.
+    fn record(&mut self, record: &Record<'_>);
+}
+
+impl<F: FnMut(&Record<'_>)> RecordSink for F {
+    #[inline]
+    fn record(&mut self, record: &Record<'_>) {
+        self(record)
+    }
+}
+
+impl RecordSink for () {
+    #[inline]
+    fn record(&mut self, _: &Record<'_>) {}
+}
+
+/// What was seen in some input: records by status, skipped lines, bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Lines, events or rows looked at (records, headers, blanks and rejections).
+    pub lines: u64,
+    /// Records decoded and handed on.
+    pub records: u64,
+    /// Records with `log-status` NODATA.
+    pub nodata: u64,
+    /// Records with `log-status` SKIPDATA.
+    pub skipdata: u64,
+    /// Header lines (the first and any repeats).
+    pub headers: u64,
+    /// Blank lines.
+    pub blank: u64,
+    /// Text bytes decoded (after decompression).
+    pub text_bytes: u64,
+}
+
+impl Counts {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &Counts) {
+        self.lines += other.lines;
+        self.records += other.records;
+        self.nodata += other.nodata;
+        self.skipdata += other.skipdata;
+        self.headers += other.headers;
+        self.blank += other.blank;
+        self.text_bytes += other.text_bytes;
+    }
+
+    /// Counts a decoded record's status.
+    #[inline]
+    pub(crate) fn count_record(&mut self, record: &Record<'_>) {
+        self.records += 1;
+        match record.log_status() {
+            Some(LogStatus::NoData) => self.nodata += 1,
+            Some(LogStatus::SkipData) => self.skipdata += 1,
+            _ => {}
+        }
+    }
+}
+
+/// The result of decoding one block of text.
+#[derive(Debug)]
+pub struct BlockOutcome {
+    /// What the block held.
+    pub counts: Counts,
+    /// Its rejections, positioned relative to the block's first line (line 1).
+    pub tally: Tally,
+    /// The layout in force after the block's last line.
+    pub end_layout: Arc<Layout>,
+}
+
+/// Longest token quoted in an error message.
+const MAX_QUOTED: usize = 60;
+
+/// Decodes newline-separated flow log lines.
+///
+/// `layout` is in force at the first line; a header line switches it for the lines after
+/// it (a repeated, identical header is just skipped). Positions in the returned tally are
+/// relative to the block (its first line is 1) and use `unit`.
+pub fn decode_block(
+    text: &[u8],
+    layout: &Arc<Layout>,
+    unit: Unit,
+    sink: &mut impl RecordSink,
+) -> BlockOutcome {
+    let mut layout = Arc::clone(layout);
+    let mut counts = Counts { text_bytes: text.len() as u64, ..Counts::default() };
+    let mut tally = Tally::default();
+    let mut values: Vec<Value<'_>> = Vec::with_capacity(layout.len());
+    let mut rest = text;
+    let mut line_no: u64 = 0;
+
+    while !rest.is_empty() {
+        let (raw, next) = match memchr(b'\n', rest) {
+            Some(nl) => (&rest[..nl], &rest[nl + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        rest = next;
+        line_no += 1;
+        counts.lines += 1;
+
+        let bytes = trim_end(raw);
+        if bytes.is_empty() {
+            counts.blank += 1;
+            continue;
+        }
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            tally.add(Rejection {
+                location: Location { source: 0, position: line_no, unit },
+                reason: Reason::InvalidUtf8,
+                field: None,
+                detail: "the line is not valid UTF-8".into(),
+            });
+            continue;
+        };
+        // Header lines start with a field name; data lines rarely start with a letter,
+        // so the full check runs only when it could succeed.
+        if bytes[0].is_ascii_lowercase() {
+            if let Some(header) = Layout::from_header_line(line) {
+                counts.headers += 1;
+                if header != *layout {
+                    layout = Arc::new(header);
+                }
+                continue;
+            }
+        }
+        values.clear();
+        match decode_line(line, layout.kinds(), &mut values) {
+            Ok(()) => {
+                let record = Record::new(&layout, &values);
+                counts.count_record(&record);
+                sink.record(&record);
+            }
+            Err(err) => tally.add(err.into_rejection(line, &layout, line_no, unit)),
+        }
+    }
+    BlockOutcome { counts, tally, end_layout: layout }
+}
+
+/// Strips the line ending and trailing blanks.
+#[inline]
+fn trim_end(mut bytes: &[u8]) -> &[u8] {
+    while let [head @ .., last] = bytes {
+        if matches!(last, b'\r' | b' ' | b'\t') {
+            bytes = head;
+        } else {
+            break;
+        }
+    }
+    bytes
+}
+
+/// A line that could not be decoded: which column failed, and how.
+#[derive(Debug)]
+struct LineError<'a> {
+    column: Option<usize>,
+    token: &'a str,
+    kind: LineErrorKind,
+}
+
+#[derive(Debug)]
+enum LineErrorKind {
+    FieldCount,
+    Value(ValueError),
+}
+
+/// Splits `line` on spaces and parses each token by its column's kind.
+#[inline]
+fn decode_line<'a>(
+    line: &'a str,
+    kinds: &[Kind],
+    values: &mut Vec<Value<'a>>,
+) -> Result<(), LineError<'a>> {
+    let bytes = line.as_bytes();
+    let mut pos = 0usize;
+    for (column, &kind) in kinds.iter().enumerate() {
+        // Runs of spaces count as one separator: AWS writes single spaces, but hand-made
+        // or re-exported files sometimes don't, and no value is ever empty.
+        while pos < bytes.len() && bytes[pos] == b' ' {
+            pos += 1;
+        }
+        if pos >= bytes.len() {
+            return Err(LineError { column: None, token: "", kind: LineErrorKind::FieldCount });
+        }
+        let end = memchr(b' ', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+        let token = &line[pos..end];
+        pos = end;
+        match Value::parse(kind, token) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                return Err(LineError { column: Some(column), token, kind: LineErrorKind::Value(e) });
+            }
+        }
+    }
+    if bytes[pos..].iter().any(|&b| b != b' ') {
+        return Err(LineError { column: None, token: "", kind: LineErrorKind::FieldCount });
+    }
+    Ok(())
+}
+
+impl LineError<'_> {
+    fn into_rejection(self, line: &str, layout: &Layout, position: u64, unit: Unit) -> Rejection {
+        let location = Location { source: 0, position, unit };
+        match self.kind {
+            LineErrorKind::FieldCount => Rejection {
+                location,
+                reason: Reason::FieldCount,
+                field: None,
+                detail: format!(
+                    "{} fields where the layout has {} (`{}`)",
+                    line.split(' ').filter(|t| !t.is_empty()).count(),
+                    layout.len(),
+                    quote(line),
+                ),
+            },
+            LineErrorKind::Value(err) => {
+                let column: &Column = &layout.columns()[self.column.unwrap_or(0)];
+                let reason = Reason::from(err);
+                Rejection {
+                    location,
+                    reason,
+                    field: Some(column.name().to_string()),
+                    detail: format!("`{}` is not {}", quote(self.token), column.kind().expectation()),
+                }
+            }
+        }
+    }
+}
+
+/// Cuts long tokens for error messages.
+fn quote(token: &str) -> &str {
+    match token.char_indices().nth(MAX_QUOTED) {
+        Some((i, _)) => &token[..i],
+        None => token,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::Field;
+
+    fn decode(text: &str, layout: Layout) -> (Vec<String>, BlockOutcome) {
+        let mut seen = Vec::new();
+        let out = decode_block(text.as_bytes(), &Arc::new(layout), Unit::Line, &mut |r: &Record<'_>| {
+            seen.push(format!("{:?}", r.values()));
+        });
+        (seen, out)
+    }
+
+    const V2: &str = "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
+
+    #[test]
+    fn decodes_default_layout_values() {
+        let mut got = None;
+        decode_block(V2.as_bytes(), &Arc::new(Layout::default_v2()), Unit::Line, &mut |r: &Record<'_>| {
+            got = Some((r.interface_id().map(str::to_owned), r.dstport(), r.bytes(), r.srcaddr()));
+        });
+        assert_eq!(
+            got,
+            Some((
+                Some("eni-1235b8ca123456789".into()),
+                Some(22),
+                Some(4249),
+                Some("172.31.16.139".parse().unwrap())
+            ))
+        );
+    }
+
+    #[test]
+    fn headers_switch_layout_and_repeats_are_skipped() {
+        let text = "srcport dstport\n1 2\n\nsrcport dstport\n3 4\ndstport\n5\n";
+        let (seen, out) = decode(text, Layout::default_v2());
+        assert_eq!(seen, ["[Int(1), Int(2)]", "[Int(3), Int(4)]", "[Int(5)]"]);
+        assert_eq!(out.counts.headers, 3);
+        assert_eq!(out.counts.blank, 1);
+        assert_eq!(out.counts.lines, 7);
+        assert_eq!(out.end_layout.columns(), &[Column::Known(Field::DstPort)]);
+        assert!(out.tally.is_empty());
+    }
+
+    #[test]
+    fn every_bad_line_is_counted_with_its_line_number() {
+        let text = "srcport protocol srcaddr action\n\
+                    1 6 10.0.0.1 ACCEPT\n\
+                    http 6 10.0.0.1 ACCEPT\n\
+                    1 300 10.0.0.1 ACCEPT\n\
+                    1 6 10.0.0.300 ACCEPT\n\
+                    1 6 10.0.0.1 MAYBE\n\
+                    1 6 10.0.0.1\n\
+                    1 6 10.0.0.1 ACCEPT extra\n\
+                    1  6   10.0.0.1 ACCEPT  \r\n";
+        let (seen, out) = decode(text, Layout::default_v2());
+        assert_eq!(seen.len(), 2);
+        let t = &out.tally;
+        assert_eq!(t.total(), 6);
+        assert_eq!(t.count_of(Reason::NotANumber), 1);
+        assert_eq!(t.count_of(Reason::OutOfRange), 1);
+        assert_eq!(t.count_of(Reason::BadAddress), 1);
+        assert_eq!(t.count_of(Reason::BadEnum), 1);
+        assert_eq!(t.count_of(Reason::FieldCount), 2);
+        let lines: Vec<u64> = t.examples().iter().map(|r| r.location.position).collect();
+        assert_eq!(lines, [3, 4, 5, 6, 7, 8]);
+        assert_eq!(t.examples()[0].field.as_deref(), Some("srcport"));
+        assert_eq!(t.examples()[0].detail, "`http` is not a port (0-65535)");
+        assert_eq!(t.examples()[4].detail, "3 fields where the layout has 4 (`1 6 10.0.0.1`)");
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected_not_dropped() {
+        let text = b"srcport\n\xff\xfe\n7\n";
+        let mut n = 0;
+        let out = decode_block(text, &Arc::new(Layout::default_v2()), Unit::Line, &mut |_: &Record<'_>| n += 1);
+        assert_eq!(n, 1);
+        assert_eq!(out.tally.count_of(Reason::InvalidUtf8), 1);
+    }
+
+    #[test]
+    fn nodata_and_skipdata_are_counted() {
+        let text = "2 123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA\n\
+                    2 123456789010 eni-2 - - - - - - - 1431280876 1431280934 - SKIPDATA\n";
+        let (seen, out) = decode(text, Layout::default_v2());
+        assert_eq!(seen.len(), 2);
+        assert_eq!((out.counts.nodata, out.counts.skipdata), (1, 1));
+    }
+}

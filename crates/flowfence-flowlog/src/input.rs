@@ -1,0 +1,278 @@
+//! Opening a source: compression and format detection, and the block reader that turns a
+//! byte stream into newline-aligned blocks for the decoder.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::str::FromStr;
+
+use flate2::bufread::MultiGzDecoder;
+
+use crate::source::Source;
+
+/// How a source's content is to be read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// Decide from the content: Parquet magic, JSON, or text. Gzip is always detected.
+    #[default]
+    Auto,
+    /// Space-separated flow log lines (S3 text delivery, exports).
+    Text,
+    /// CloudWatch Logs JSON: subscription `DATA_MESSAGE` documents, `filter-log-events`
+    /// or `get-log-events` output.
+    CloudWatchJson,
+    /// One JSON object per line with the record in `message`.
+    JsonLines,
+    /// Apache Parquet, as S3 delivers it (columns named with `_`).
+    Parquet,
+}
+
+impl FromStr for InputFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "auto" => InputFormat::Auto,
+            "text" => InputFormat::Text,
+            "cloudwatch-json" => InputFormat::CloudWatchJson,
+            "json-lines" => InputFormat::JsonLines,
+            "parquet" => InputFormat::Parquet,
+            _ => {
+                return Err(format!(
+                    "unknown input format `{s}` (auto, text, cloudwatch-json, json-lines, parquet)"
+                ));
+            }
+        })
+    }
+}
+
+/// A source opened and identified.
+pub(crate) enum Opened {
+    /// Text lines (possibly decompressed on the fly).
+    Text(BlockReader),
+    /// A JSON envelope, read whole (possibly decompressed).
+    Json(Vec<u8>),
+    /// Parquet bytes or file.
+    Parquet(ParquetInput),
+}
+
+/// Where Parquet data is: a file, or stdin read into memory (Parquet needs to seek).
+pub(crate) enum ParquetInput {
+    File(File),
+    Bytes(bytes::Bytes),
+}
+
+/// Gzip magic.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// Parquet magic.
+const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
+/// Read buffer for files and decompressors.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Opens `source`, detects gzip, Parquet and JSON, and returns it ready to read.
+pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
+    let raw: Box<dyn Read + Send> = match source {
+        Source::File(path) => Box::new(File::open(path)?),
+        Source::Stdin => Box::new(io::stdin()),
+    };
+    let mut raw = BufReader::with_capacity(READ_BUFFER, raw);
+    let head = peek(&mut raw, 4)?;
+    if head.starts_with(PARQUET_MAGIC) || format == InputFormat::Parquet {
+        return Ok(Opened::Parquet(match source {
+            Source::File(path) => ParquetInput::File(File::open(path)?),
+            Source::Stdin => {
+                let mut all = Vec::new();
+                raw.read_to_end(&mut all)?;
+                ParquetInput::Bytes(all.into())
+            }
+        }));
+    }
+    let mut content: Box<dyn BufRead + Send> = if head.starts_with(&GZIP_MAGIC) {
+        Box::new(BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(raw)
+    };
+    let is_json = match format {
+        InputFormat::CloudWatchJson | InputFormat::JsonLines => true,
+        InputFormat::Text => false,
+        InputFormat::Auto | InputFormat::Parquet => {
+            let head = peek(&mut content, 64)?;
+            matches!(head.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
+        }
+    };
+    if is_json {
+        let mut all = Vec::new();
+        content.read_to_end(&mut all)?;
+        Ok(Opened::Json(all))
+    } else {
+        Ok(Opened::Text(BlockReader::new(content)))
+    }
+}
+
+/// Returns up to `n` bytes from the front of the stream without consuming them (fewer at
+/// end of input).
+fn peek<R: BufRead + ?Sized>(reader: &mut R, n: usize) -> io::Result<Vec<u8>> {
+    let buf = reader.fill_buf()?;
+    Ok(buf[..buf.len().min(n)].to_vec())
+}
+
+/// What [`BlockReader::next_block`] produced.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// The block holds whole lines (the last one of the input may lack its newline).
+    Block,
+    /// No more input.
+    End,
+    /// Reading failed. The block holds the whole lines read before the failure;
+    /// `partial_line` says whether an incomplete line was cut off after them.
+    Failed { error: io::Error, partial_line: bool },
+}
+
+/// Splits a byte stream into newline-aligned blocks of about `block_size` bytes.
+pub(crate) struct BlockReader {
+    inner: Box<dyn BufRead + Send>,
+    carry: Vec<u8>,
+    block_size: usize,
+    done: bool,
+}
+
+/// Default block size: large enough to amortise per-block work, small enough that a few
+/// blocks per thread stay cheap in memory.
+pub(crate) const BLOCK_SIZE: usize = 4 * 1024 * 1024;
+
+impl BlockReader {
+    pub(crate) fn new(inner: Box<dyn BufRead + Send>) -> BlockReader {
+        BlockReader::with_block_size(inner, BLOCK_SIZE)
+    }
+
+    pub(crate) fn with_block_size(inner: Box<dyn BufRead + Send>, block_size: usize) -> BlockReader {
+        BlockReader { inner, carry: Vec::new(), block_size: block_size.max(1), done: false }
+    }
+
+    /// Fills `block` (cleared first) with the next whole lines.
+    pub(crate) fn next_block(&mut self, block: &mut Vec<u8>) -> Next {
+        block.clear();
+        if self.done {
+            return Next::End;
+        }
+        block.append(&mut self.carry);
+        block.reserve(self.block_size.saturating_sub(block.len()));
+        loop {
+            let want = self.block_size.saturating_sub(block.len()).max(64 * 1024);
+            let before = block.len();
+            let read = (&mut self.inner).take(want as u64).read_to_end(block);
+            match read {
+                Err(error) => {
+                    self.done = true;
+                    let whole = memchr::memrchr(b'\n', block).map_or(0, |nl| nl + 1);
+                    let partial_line = whole < block.len();
+                    block.truncate(whole);
+                    return Next::Failed { error, partial_line };
+                }
+                Ok(n) if n < want => {
+                    self.done = true;
+                    return if block.is_empty() { Next::End } else { Next::Block };
+                }
+                Ok(_) => {
+                    // Split after the last newline read so far; a line longer than a
+                    // block makes the block grow until its end is found.
+                    if let Some(nl) = memchr::memrchr(b'\n', &block[before..]) {
+                        let cut = before + nl + 1;
+                        self.carry.extend_from_slice(&block[cut..]);
+                        block.truncate(cut);
+                        return Next::Block;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn blocks(data: &[u8], size: usize) -> Vec<String> {
+        let mut r = BlockReader::with_block_size(Box::new(io::Cursor::new(data.to_vec())), size);
+        let mut out = Vec::new();
+        let mut block = Vec::new();
+        loop {
+            match r.next_block(&mut block) {
+                Next::Block => out.push(String::from_utf8(block.clone()).unwrap()),
+                Next::End => return out,
+                Next::Failed { error, .. } => panic!("{error}"),
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_end_on_newlines_and_keep_every_byte() {
+        let text: String = (0..50_000).map(|i| format!("line {i}\n")).collect();
+        let text = text + "last line without newline";
+        let got = blocks(text.as_bytes(), 100_000);
+        assert!(got.len() > 2);
+        for b in &got[..got.len() - 1] {
+            assert!(b.ends_with('\n'));
+        }
+        assert_eq!(got.concat(), text);
+    }
+
+    #[test]
+    fn a_line_longer_than_a_block_is_kept_whole() {
+        let long = "x".repeat(200_000);
+        let text = format!("a\n{long}\nb\n");
+        let got = blocks(text.as_bytes(), 1000);
+        assert_eq!(got.concat(), text);
+        assert!(got.iter().any(|b| b.contains(&long)));
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn multi_member_gzip_reads_every_member() {
+        let mut data = gzip(b"one\ntwo\n");
+        data.extend(gzip(b"three\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log.gz");
+        std::fs::write(&path, data).unwrap();
+        let Opened::Text(mut r) = open(&Source::File(path), InputFormat::Auto).unwrap() else {
+            panic!("not text")
+        };
+        let mut block = Vec::new();
+        assert!(matches!(r.next_block(&mut block), Next::Block));
+        assert_eq!(block, b"one\ntwo\nthree\n");
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_whole_lines_and_reports_the_cut() {
+        let text: String = (0..20_000).map(|i| format!("line number {i}\n")).collect();
+        let data = gzip(text.as_bytes());
+        let cut = &data[..data.len() * 2 / 3];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.log.gz");
+        std::fs::write(&path, cut).unwrap();
+        let Opened::Text(mut r) = open(&Source::File(path), InputFormat::Auto).unwrap() else {
+            panic!("not text")
+        };
+        let mut all = Vec::new();
+        let mut block = Vec::new();
+        let failure = loop {
+            match r.next_block(&mut block) {
+                Next::Block => all.extend_from_slice(&block),
+                Next::End => panic!("a truncated stream must not end cleanly"),
+                Next::Failed { error, partial_line } => {
+                    all.extend_from_slice(&block);
+                    break (error, partial_line);
+                }
+            }
+        };
+        assert!(!all.is_empty());
+        assert!(text.as_bytes().starts_with(&all));
+        assert!(all.ends_with(b"\n"));
+        let _ = failure;
+    }
+}

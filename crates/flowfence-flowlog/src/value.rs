@@ -1,0 +1,296 @@
+//! Typed field values and the allocation-free token parsers behind them.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::field::Kind;
+
+/// `action`: whether security groups and network ACLs let the traffic through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    /// `ACCEPT`
+    Accept,
+    /// `REJECT`
+    Reject,
+}
+
+/// `log-status`: whether the window's data was logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LogStatus {
+    /// `OK`: data logged normally.
+    Ok,
+    /// `NODATA`: no traffic to or from the interface in the window.
+    NoData,
+    /// `SKIPDATA`: records were skipped in the window (one row can stand for many flows).
+    SkipData,
+}
+
+/// `flow-direction`: the traffic's direction relative to the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FlowDirection {
+    /// `ingress`
+    Ingress,
+    /// `egress`
+    Egress,
+}
+
+impl Action {
+    /// The AWS spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Accept => "ACCEPT",
+            Action::Reject => "REJECT",
+        }
+    }
+}
+
+impl LogStatus {
+    /// The AWS spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LogStatus::Ok => "OK",
+            LogStatus::NoData => "NODATA",
+            LogStatus::SkipData => "SKIPDATA",
+        }
+    }
+}
+
+impl FlowDirection {
+    /// The AWS spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FlowDirection::Ingress => "ingress",
+            FlowDirection::Egress => "egress",
+        }
+    }
+}
+
+/// One field's value in a record. `-` in the input is [`Value::Null`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// `-`: no value, or the field is not in the record's layout.
+    Null,
+    /// A text field, borrowed from the input.
+    Text(&'a str),
+    /// Any integer kind; the kind's range was checked when it was parsed.
+    Int(u64),
+    /// An address field.
+    Addr(IpAddr),
+    /// `action`.
+    Action(Action),
+    /// `log-status`.
+    LogStatus(LogStatus),
+    /// `flow-direction`.
+    Direction(FlowDirection),
+}
+
+/// Why a token is not a valid value of its field's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ValueError {
+    /// Not a decimal integer.
+    NotANumber,
+    /// An integer above the kind's maximum.
+    OutOfRange,
+    /// Not an IPv4 or IPv6 address.
+    BadAddress,
+    /// Not one of the enum's spellings.
+    BadEnum,
+}
+
+impl<'a> Value<'a> {
+    /// Parses one token (never empty) as a value of `kind`. `-` is null for every kind.
+    #[inline]
+    pub fn parse(kind: Kind, token: &'a str) -> Result<Value<'a>, ValueError> {
+        if token == "-" {
+            return Ok(Value::Null);
+        }
+        let bytes = token.as_bytes();
+        Ok(match kind {
+            Kind::Text => Value::Text(token),
+            Kind::Int32 | Kind::Int64 | Kind::Port | Kind::Protocol => {
+                let n = parse_u64(bytes).ok_or(ValueError::NotANumber)?;
+                if n > kind.max_int() {
+                    return Err(ValueError::OutOfRange);
+                }
+                Value::Int(n)
+            }
+            Kind::Addr => Value::Addr(parse_addr(token).ok_or(ValueError::BadAddress)?),
+            Kind::Action => Value::Action(match bytes {
+                b"ACCEPT" => Action::Accept,
+                b"REJECT" => Action::Reject,
+                _ => return Err(ValueError::BadEnum),
+            }),
+            Kind::LogStatus => Value::LogStatus(match bytes {
+                b"OK" => LogStatus::Ok,
+                b"NODATA" => LogStatus::NoData,
+                b"SKIPDATA" => LogStatus::SkipData,
+                _ => return Err(ValueError::BadEnum),
+            }),
+            Kind::Direction => Value::Direction(match bytes {
+                b"ingress" => FlowDirection::Ingress,
+                b"egress" => FlowDirection::Egress,
+                _ => return Err(ValueError::BadEnum),
+            }),
+        })
+    }
+
+    /// The value as an integer, if it is one.
+    #[inline]
+    pub fn as_int(self) -> Option<u64> {
+        match self {
+            Value::Int(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The value as text, if it is text.
+    #[inline]
+    pub fn as_text(self) -> Option<&'a str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as an address, if it is one.
+    #[inline]
+    pub fn as_addr(self) -> Option<IpAddr> {
+        match self {
+            Value::Addr(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// True for `-`.
+    #[inline]
+    pub fn is_null(self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+/// Parses a decimal integer of at most 19 digits (so it cannot overflow `u64`); anything
+/// longer is reported as not a number unless it is zero-padded into range.
+#[inline]
+pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in bytes {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
+}
+
+/// Parses an address: a hand-rolled dotted-quad fast path for IPv4 (most tokens), the
+/// standard library for IPv6.
+#[inline]
+pub(crate) fn parse_addr(token: &str) -> Option<IpAddr> {
+    let bytes = token.as_bytes();
+    if let Some(v4) = parse_ipv4(bytes) {
+        return Some(IpAddr::V4(v4));
+    }
+    if bytes.contains(&b':') {
+        return token.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    None
+}
+
+#[inline]
+fn parse_ipv4(bytes: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            v = v * 10 + u32::from(bytes[i] - b'0');
+            i += 1;
+            // No leading zeros beyond a lone 0, at most 3 digits: as std parses.
+            if i - start > 3 {
+                return None;
+            }
+        }
+        let len = i - start;
+        if len == 0 || v > 255 || (len > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        *octet = v as u8;
+        if k < 3 {
+            if i >= bytes.len() || bytes[i] != b'.' {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    (i == bytes.len()).then(|| Ipv4Addr::from(octets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_range_checked_per_kind() {
+        assert_eq!(Value::parse(Kind::Port, "443"), Ok(Value::Int(443)));
+        assert_eq!(Value::parse(Kind::Port, "65535"), Ok(Value::Int(65535)));
+        assert_eq!(Value::parse(Kind::Port, "65536"), Err(ValueError::OutOfRange));
+        assert_eq!(Value::parse(Kind::Protocol, "256"), Err(ValueError::OutOfRange));
+        assert_eq!(Value::parse(Kind::Port, "http"), Err(ValueError::NotANumber));
+        assert_eq!(Value::parse(Kind::Int64, "-5"), Err(ValueError::NotANumber));
+        assert_eq!(Value::parse(Kind::Int64, "+5"), Err(ValueError::NotANumber));
+        assert_eq!(
+            Value::parse(Kind::Int64, "99999999999999999999"),
+            Err(ValueError::NotANumber)
+        );
+        assert_eq!(
+            Value::parse(Kind::Int64, "9223372036854775808"),
+            Err(ValueError::OutOfRange)
+        );
+        assert_eq!(Value::parse(Kind::Int64, "-"), Ok(Value::Null));
+    }
+
+    #[test]
+    fn ipv4_fast_path_agrees_with_std() {
+        for ok in ["0.0.0.0", "10.0.1.5", "255.255.255.255", "172.31.16.139"] {
+            assert_eq!(parse_addr(ok), Some(ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..3.4", "1.2.3.4 ", "", "a.b.c.d",
+            "1.2.3.0004",
+        ] {
+            assert_eq!(parse_addr(bad), None, "{bad}");
+            assert!(bad.parse::<IpAddr>().is_err(), "std disagrees on {bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_goes_through_std() {
+        assert_eq!(
+            parse_addr("2001:db8:1234:a100:8d6e:3477:df66:f105"),
+            Some("2001:db8:1234:a100:8d6e:3477:df66:f105".parse().unwrap())
+        );
+        assert_eq!(parse_addr("2a02:cf40::"), Some("2a02:cf40::".parse().unwrap()));
+        assert_eq!(parse_addr("2a02:zz::"), None);
+    }
+
+    #[test]
+    fn enums_parse_only_their_spellings() {
+        assert_eq!(
+            Value::parse(Kind::Action, "ACCEPT"),
+            Ok(Value::Action(Action::Accept))
+        );
+        assert_eq!(Value::parse(Kind::Action, "accept"), Err(ValueError::BadEnum));
+        assert_eq!(
+            Value::parse(Kind::LogStatus, "SKIPDATA"),
+            Ok(Value::LogStatus(LogStatus::SkipData))
+        );
+        assert_eq!(
+            Value::parse(Kind::Direction, "egress"),
+            Ok(Value::Direction(FlowDirection::Egress))
+        );
+    }
+}

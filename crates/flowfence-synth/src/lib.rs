@@ -1,0 +1,1 @@
+//! Generates realistic VPC environments, their flow logs and inventory, with the truth.
