@@ -214,6 +214,16 @@ impl<W: Write + Send> ParquetRecordWriter<W> {
         }
     }
 
+    /// Writes a batch built elsewhere (by a [`RecordBatchBuilder`] of the same layout,
+    /// for instance one per block decoded in parallel).
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
+        self.flush_batch();
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.writer.write(batch),
+        }
+    }
+
     /// Records not written because they had a column the output layout lacks.
     pub fn dropped(&self) -> u64 {
         self.builder.dropped()

@@ -215,14 +215,17 @@ fn decode_line<'a>(
 impl LineError<'_> {
     fn into_rejection(self, line: &str, layout: &Layout, position: u64, unit: Unit) -> Rejection {
         let location = Location { source: 0, position, unit };
-        match self.kind {
+        let fields = line.split(' ').filter(|t| !t.is_empty()).count();
+        // A line with the wrong number of fields usually fails on a value first; the
+        // field count is the better explanation (garbage, or the wrong --format).
+        let kind = if fields != layout.len() { LineErrorKind::FieldCount } else { self.kind };
+        match kind {
             LineErrorKind::FieldCount => Rejection {
                 location,
                 reason: Reason::FieldCount,
                 field: None,
                 detail: format!(
-                    "{} fields where the layout has {} (`{}`)",
-                    line.split(' ').filter(|t| !t.is_empty()).count(),
+                    "{fields} fields where the layout has {} (`{}`)",
                     layout.len(),
                     quote(line),
                 ),

@@ -54,4 +54,4 @@ pub use record::Record;
 pub use reject::{Location, Reason, Rejection, Tally, Unit};
 pub use source::{DeliveryKey, Discovery, DiscoveryError, Skipped, Source, discover};
 pub use value::{Action, FlowDirection, LogStatus, Value, ValueError};
-pub use write::{CsvEncoder, write_ndjson};
+pub use write::{CsvEncoder, NdjsonEncoder, write_ndjson};

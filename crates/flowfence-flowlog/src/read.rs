@@ -16,6 +16,7 @@
 //! changing header in an earlier block of the same wave), the block is decoded again.
 
 use std::io;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -150,7 +151,11 @@ impl Reader {
             self.fold_by_source(&make, &merge, &mut report)
         } else {
             let mut acc = make();
-            self.run_waves(&make, |p| acc = merge(std::mem::replace(&mut acc, make()), p), &mut report);
+            let absorb = |p| {
+                acc = merge(std::mem::replace(&mut acc, make()), p);
+                ControlFlow::Continue(())
+            };
+            self.run_waves(&make, absorb, &mut report);
             acc
         };
         report.tally.truncate_for_strict(self.options.strict);
@@ -205,8 +210,9 @@ impl Reader {
     }
 
     /// Reads everything and hands each part to `consume` in input order: parts cover
-    /// consecutive blocks of one source, sources in order.
-    pub fn for_each_ordered<P, M>(&self, make: M, consume: impl FnMut(P)) -> Report
+    /// consecutive blocks of one source, sources in order. `consume` returning
+    /// `ControlFlow::Break` stops the run (a closed pipe, a full disk).
+    pub fn for_each_ordered<P, M>(&self, make: M, consume: impl FnMut(P) -> ControlFlow<()>) -> Report
     where
         P: RecordSink + Send,
         M: Fn() -> P + Sync,
@@ -221,7 +227,7 @@ impl Reader {
 
     /// The wave schedule: read a wave of jobs while the previous wave is decoded in
     /// parallel, then hand its parts on in order.
-    fn run_waves<P, M>(&self, make: &M, mut consume: impl FnMut(P), report: &mut Report)
+    fn run_waves<P, M>(&self, make: &M, mut consume: impl FnMut(P) -> ControlFlow<()>, report: &mut Report)
     where
         P: RecordSink + Send,
         M: Fn() -> P + Sync,
@@ -256,8 +262,7 @@ impl Reader {
             for (done, part) in done {
                 let chain = &mut chains[done.source];
                 let part = chain.absorb_checked(done, part, &mut totals, make);
-                consume(part);
-                if self.options.strict && !totals.tally.is_empty() {
+                if consume(part).is_break() || (self.options.strict && !totals.tally.is_empty()) {
                     report.stopped_early = true;
                     report.absorb(totals);
                     return;

@@ -29,6 +29,22 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// A stable machine-readable name (`field-count`, `not-a-number`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::FieldCount => "field-count",
+            Reason::NotANumber => "not-a-number",
+            Reason::OutOfRange => "out-of-range",
+            Reason::BadAddress => "bad-address",
+            Reason::BadEnum => "bad-enum",
+            Reason::InvalidUtf8 => "invalid-utf8",
+            Reason::Truncated => "truncated",
+            Reason::BadEnvelope => "bad-envelope",
+            Reason::ColumnNotInSchema => "column-not-in-schema",
+            Reason::Unreadable => "unreadable",
+        }
+    }
+
     /// A short description, for summaries.
     pub fn describe(self) -> &'static str {
         match self {
@@ -54,6 +70,17 @@ impl From<crate::value::ValueError> for Reason {
             ValueError::OutOfRange => Reason::OutOfRange,
             ValueError::BadAddress => Reason::BadAddress,
             ValueError::BadEnum => Reason::BadEnum,
+        }
+    }
+}
+
+impl Unit {
+    /// `line`, `event` or `row`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Line => "line",
+            Unit::Event => "event",
+            Unit::Row => "row",
         }
     }
 }

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::decode::RecordSink;
 use crate::layout::Layout;
 use crate::record::Record;
 use crate::value::Value;
@@ -123,28 +124,58 @@ impl ColumnMapper {
     }
 }
 
+/// Encodes records as NDJSON into a buffer (see [`write_ndjson`]).
+#[derive(Debug, Default)]
+pub struct NdjsonEncoder {
+    out: Vec<u8>,
+}
+
+impl NdjsonEncoder {
+    /// An empty encoder.
+    pub fn new() -> NdjsonEncoder {
+        NdjsonEncoder::default()
+    }
+
+    /// The encoded records.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+}
+
+impl RecordSink for NdjsonEncoder {
+    fn record(&mut self, record: &Record<'_>) {
+        write_ndjson(record, &mut self.out);
+    }
+}
+
 /// Encodes records as CSV rows under a fixed output layout (the header row's columns).
 pub struct CsvEncoder {
     mapper: ColumnMapper,
     dropped: u64,
+    out: Vec<u8>,
 }
 
 impl CsvEncoder {
     /// An encoder for rows of `layout`'s columns.
     pub fn new(layout: Arc<Layout>) -> CsvEncoder {
-        CsvEncoder { mapper: ColumnMapper::new(layout), dropped: 0 }
+        CsvEncoder { mapper: ColumnMapper::new(layout), dropped: 0, out: Vec::new() }
     }
 
-    /// Appends the header row: the AWS field names.
-    pub fn write_header(&self, out: &mut Vec<u8>) {
+    /// The header row: the AWS field names.
+    pub fn header(&self) -> String {
         let names: Vec<&str> = self.mapper.output().columns().iter().map(|c| c.name()).collect();
-        out.extend_from_slice(names.join(",").as_bytes());
-        out.push(b'\n');
+        names.join(",") + "\n"
+    }
+
+    /// The encoded rows.
+    pub fn output(&self) -> &[u8] {
+        &self.out
     }
 
     /// Appends one row; `-` is an empty cell. A record with a column the output layout
     /// lacks is not written (its data would be lost) and counted in [`dropped`](Self::dropped).
-    pub fn encode(&mut self, record: &Record<'_>, out: &mut Vec<u8>) {
+    pub fn encode(&mut self, record: &Record<'_>) {
+        let out = &mut self.out;
         let Some(values) = self.mapper.map(record) else {
             self.dropped += 1;
             return;
@@ -168,6 +199,12 @@ impl CsvEncoder {
     /// Records not written because they had a column the output layout lacks.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+}
+
+impl RecordSink for CsvEncoder {
+    fn record(&mut self, record: &Record<'_>) {
+        self.encode(record);
     }
 }
 
@@ -199,14 +236,9 @@ mod tests {
     fn csv_maps_layouts_onto_the_output_columns() {
         let output = Arc::new(Layout::parse_format("srcaddr dstport account-id").unwrap());
         let mut enc = CsvEncoder::new(output);
-        let mut out = Vec::new();
-        enc.write_header(&mut out);
-        encode_all(
-            "dstport srcaddr\n80 10.0.0.1\naccount-id\na,b\nsrcport\n5\n",
-            &mut |r| enc.encode(r, &mut out),
-        );
+        encode_all("dstport srcaddr\n80 10.0.0.1\naccount-id\na,b\nsrcport\n5\n", &mut |r| enc.encode(r));
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            enc.header() + std::str::from_utf8(enc.output()).unwrap(),
             "srcaddr,dstport,account-id\n10.0.0.1,80,\n,,\"a,b\"\n"
         );
         assert_eq!(enc.dropped(), 1);

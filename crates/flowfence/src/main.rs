@@ -1,1 +1,70 @@
-fn main() {}
+//! `flowfence`: derives least-privilege AWS security groups from VPC flow logs.
+//!
+//! This binary is a thin layer: it turns flags into typed options, runs the library
+//! crates and reports. Exit codes: 0 success, 2 usage, 65 bad input (`--strict`),
+//! 74 I/O error.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod parse;
+mod summary;
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Flags that make no sense together (clap handles the rest).
+    Usage(anyhow::Error),
+    /// Input rejected under `--strict`.
+    BadInput(anyhow::Error),
+    /// A file or stream that could not be read or written.
+    Io(anyhow::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::BadInput(_) => 65,
+            Failure::Io(_) => 74,
+        }
+    }
+
+    fn error(&self) -> &anyhow::Error {
+        match self {
+            Failure::Usage(e) | Failure::BadInput(e) | Failure::Io(e) => e,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    if let Some(threads) = args.threads {
+        // Only fails if a pool already exists, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    }
+    let result = match args.command {
+        cli::Command::Parse(parse_args) => parse::run(parse_args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // A closed pipe (`flowfence parse ... | head`) is how a reader says "enough".
+            if is_broken_pipe(failure.error()) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "flowfence: error: {:#}", failure.error());
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,109 @@
+//! Command-line flags. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Derive least-privilege AWS security groups from VPC flow logs.
+///
+/// flowfence reads the flow logs of a VPC (S3 text or Parquet, gzip, CloudWatch Logs
+/// exports) and works out which connections were actually accepted.
+#[derive(Debug, Parser)]
+#[command(name = "flowfence", version, propagate_version = true, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Parse flow logs and write the records as NDJSON, CSV or Parquet.
+    ///
+    /// Reads files, directories (recursively: *.log, *.log.gz, *.parquet, *.json[.gz],
+    /// *.jsonl) and `-` for stdin. Gzip is detected from the content. The layout of
+    /// each text file comes from its header line; header-less input (CloudWatch Logs,
+    /// Firehose) uses --format, or the default version 2 format.
+    ///
+    /// Lines that cannot be parsed are counted by reason and the first ones are shown
+    /// at the end, with file and line; --strict stops at the first one instead.
+    ///
+    /// Examples:
+    ///
+    ///   flowfence parse AWSLogs/ --output none
+    ///
+    ///   flowfence parse flows.log.gz -o flows.parquet --output parquet
+    ///
+    ///   aws logs filter-log-events --log-group-name vpc-flow | flowfence parse - \
+    ///       --format '${version} ${account-id} ${interface-id} ${srcaddr} ...'
+    #[command(verbatim_doc_comment)]
+    Parse(ParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ParseArgs {
+    /// Files, directories or `-` (stdin) to read.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+
+    /// Field layout of header-less input: the flow log's format string
+    /// (`${version} ${srcaddr} ...`) or field names separated by spaces or commas.
+    #[arg(long, value_name = "FIELDS")]
+    pub(crate) format: Option<String>,
+
+    /// How to read the input; `auto` detects Parquet, JSON and text per file.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    pub(crate) input_format: InputFormatArg,
+
+    /// What to write: records as NDJSON (one object per record, AWS field names as
+    /// keys, null for `-`), CSV, Parquet (AWS's delivery schema), or nothing (only the
+    /// summary).
+    #[arg(long, value_enum, default_value_t = OutputArg::Ndjson)]
+    pub(crate) output: OutputArg,
+
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// Also write the summary as JSON to FILE (records, rejections by reason, first
+    /// examples), for scripts and batch jobs.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) stats_json: Option<PathBuf>,
+
+    /// Stop at the first rejected line and exit with status 65.
+    #[arg(long)]
+    pub(crate) strict: bool,
+
+    /// Don't print the summary on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InputFormatArg {
+    /// Detect per file.
+    Auto,
+    /// Space-separated flow log lines, plain or gzip.
+    Text,
+    /// CloudWatch Logs subscription documents or `filter-log-events` output.
+    CloudwatchJson,
+    /// One JSON object per line with the record in `message`.
+    JsonLines,
+    /// Apache Parquet as S3 delivers it.
+    Parquet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputArg {
+    /// One JSON object per record.
+    Ndjson,
+    /// A header row of field names, then one row per record.
+    Csv,
+    /// Parquet in AWS's delivery schema.
+    Parquet,
+    /// Parse only; print the summary.
+    None,
+}

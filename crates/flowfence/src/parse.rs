@@ -1,0 +1,155 @@
+//! `flowfence parse`: read flow logs, write the records.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use flowfence_flowlog::{
+    CsvEncoder, InputFormat, Layout, NdjsonEncoder, ParquetRecordWriter, ReadOptions, Reader,
+    RecordBatchBuilder, Report, discover,
+};
+
+use crate::Failure;
+use crate::cli::{InputFormatArg, OutputArg, ParseArgs};
+use crate::summary;
+
+pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
+    let layout = args
+        .format
+        .as_deref()
+        .map(Layout::parse_format)
+        .transpose()
+        .context("--format")
+        .map_err(Failure::Usage)?;
+    let discovery = discover(&args.paths).map_err(|e| Failure::Io(e.into()))?;
+    if discovery.sources.is_empty() {
+        return Err(Failure::Usage(anyhow!(
+            "no flow log files found under {} ({} other files skipped)",
+            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            discovery.skipped.len()
+        )));
+    }
+    let to_terminal = args.out.is_none() && io::stdout().is_terminal();
+    if args.output == OutputArg::Parquet && to_terminal {
+        return Err(Failure::Usage(anyhow!(
+            "refusing to write Parquet to a terminal: give -o FILE or redirect stdout"
+        )));
+    }
+    let reader = Reader::new(
+        discovery.sources.clone(),
+        ReadOptions {
+            layout: layout.map(Arc::new),
+            input_format: input_format(args.input_format),
+            strict: args.strict,
+        },
+    );
+
+    let mut out: Box<dyn Write + Send> = match &args.out {
+        Some(path) => Box::new(BufWriter::with_capacity(
+            1 << 20,
+            File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))
+                .map_err(Failure::Io)?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout())),
+    };
+    let written = write_records(&reader, args.output, &mut out);
+    let (report, dropped) = written.map_err(Failure::Io)?;
+    out.flush().context("writing the output").map_err(Failure::Io)?;
+    drop(out);
+
+    if !args.quiet {
+        eprint!("{}", summary::render(&report, &discovery.skipped, dropped));
+    }
+    if let Some(path) = &args.stats_json {
+        let json = summary::to_json(&report, &discovery.skipped, dropped);
+        std::fs::write(path, serde_json::to_vec_pretty(&json).expect("JSON values serialize"))
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Failure::Io)?;
+    }
+    match report.first_rejection() {
+        Some(first) if args.strict => Err(Failure::BadInput(anyhow!(
+            "{} (--strict stops at the first rejected line)",
+            first.display(&report.source_name(first))
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn input_format(arg: InputFormatArg) -> InputFormat {
+    match arg {
+        InputFormatArg::Auto => InputFormat::Auto,
+        InputFormatArg::Text => InputFormat::Text,
+        InputFormatArg::CloudwatchJson => InputFormat::CloudWatchJson,
+        InputFormatArg::JsonLines => InputFormat::JsonLines,
+        InputFormatArg::Parquet => InputFormat::Parquet,
+    }
+}
+
+/// Runs the reader with the chosen output. Returns the report and how many records could
+/// not be written (a column the output schema lacks).
+fn write_records(
+    reader: &Reader,
+    output: OutputArg,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<(Report, u64)> {
+    let mut error: Option<anyhow::Error> = None;
+    let mut keep = |r: anyhow::Result<()>| match r {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            error = Some(e);
+            ControlFlow::Break(())
+        }
+    };
+    let mut dropped = 0;
+    let report = match output {
+        OutputArg::None => reader.fold(|| (), |(), ()| ()).1,
+        OutputArg::Ndjson => reader.for_each_ordered(NdjsonEncoder::new, |part| {
+            keep(out.write_all(part.output()).context("writing NDJSON"))
+        }),
+        OutputArg::Csv => {
+            // One header for every source: the union of their layouts, in order.
+            let layout = Arc::new(union_layout(reader));
+            let header = CsvEncoder::new(Arc::clone(&layout)).header();
+            if let Err(e) = out.write_all(header.as_bytes()) {
+                return Err(anyhow::Error::from(e).context("writing CSV"));
+            }
+            reader.for_each_ordered(
+                || CsvEncoder::new(Arc::clone(&layout)),
+                |part| {
+                    dropped += part.dropped();
+                    keep(out.write_all(part.output()).context("writing CSV"))
+                },
+            )
+        }
+        OutputArg::Parquet => {
+            let layout = Arc::new(union_layout(reader));
+            let mut writer = ParquetRecordWriter::new(&mut *out, Arc::clone(&layout))?;
+            let report = reader.for_each_ordered(
+                || RecordBatchBuilder::new(Arc::clone(&layout)),
+                |mut part| {
+                    dropped += part.dropped();
+                    if part.is_empty() {
+                        return ControlFlow::Continue(());
+                    }
+                    keep(writer.write_batch(&part.finish()).context("writing Parquet"))
+                },
+            );
+            if error.is_none() {
+                writer.finish().context("writing Parquet")?;
+            }
+            report
+        }
+    };
+    match error {
+        Some(e) => Err(e),
+        None => Ok((report, dropped)),
+    }
+}
+
+fn union_layout(reader: &Reader) -> Layout {
+    let layouts = reader.probe_layouts();
+    Layout::union(layouts.iter().map(|l| &**l)).unwrap_or_else(Layout::default_v2)
+}
