@@ -70,7 +70,11 @@ impl RecordBatchBuilder {
     /// A builder for batches with `layout`'s columns.
     pub fn new(layout: Arc<Layout>) -> RecordBatchBuilder {
         let schema = arrow_schema(&layout);
-        let builders = layout.columns().iter().map(|c| new_builder(c.kind())).collect();
+        let builders = layout
+            .columns()
+            .iter()
+            .map(|c| new_builder(c.kind()))
+            .collect();
         RecordBatchBuilder {
             mapper: ColumnMapper::new(layout),
             schema,
@@ -128,8 +132,7 @@ impl RecordBatchBuilder {
             })
             .collect();
         self.rows = 0;
-        RecordBatch::try_new(Arc::clone(&self.schema), columns)
-            .expect("builders follow the schema")
+        RecordBatch::try_new(Arc::clone(&self.schema), columns).expect("builders follow the schema")
     }
 }
 
@@ -193,7 +196,11 @@ impl<W: Write + Send> ParquetRecordWriter<W> {
             .with_properties(props)
             .with_skip_arrow_metadata(true);
         let writer = ArrowWriter::try_new_with_options(out, builder.schema(), options)?;
-        Ok(ParquetRecordWriter { builder, writer, error: None })
+        Ok(ParquetRecordWriter {
+            builder,
+            writer,
+            error: None,
+        })
     }
 
     /// Appends a record; the write happens in batches.
@@ -277,8 +284,12 @@ pub(crate) fn layout_of_schema(schema: &Schema) -> Result<Layout, LayoutError> {
 /// Reads the layout of a Parquet source without reading its rows.
 pub(crate) fn probe_parquet(input: ParquetInput) -> Result<Layout, ParquetReadError> {
     let schema = match input {
-        ParquetInput::File(f) => ParquetRecordBatchReaderBuilder::try_new(f)?.schema().clone(),
-        ParquetInput::Bytes(b) => ParquetRecordBatchReaderBuilder::try_new(b)?.schema().clone(),
+        ParquetInput::File(f) => ParquetRecordBatchReaderBuilder::try_new(f)?
+            .schema()
+            .clone(),
+        ParquetInput::Bytes(b) => ParquetRecordBatchReaderBuilder::try_new(b)?
+            .schema()
+            .clone(),
     };
     Ok(layout_of_schema(&schema)?)
 }
@@ -292,8 +303,18 @@ pub(crate) fn read_parquet(
     tally: &mut Tally,
 ) -> Result<(), ParquetReadError> {
     match input {
-        ParquetInput::File(f) => read_batches(ParquetRecordBatchReaderBuilder::try_new(f)?, sink, counts, tally),
-        ParquetInput::Bytes(b) => read_batches(ParquetRecordBatchReaderBuilder::try_new(b)?, sink, counts, tally),
+        ParquetInput::File(f) => read_batches(
+            ParquetRecordBatchReaderBuilder::try_new(f)?,
+            sink,
+            counts,
+            tally,
+        ),
+        ParquetInput::Bytes(b) => read_batches(
+            ParquetRecordBatchReaderBuilder::try_new(b)?,
+            sink,
+            counts,
+            tally,
+        ),
     }
 }
 
@@ -337,7 +358,11 @@ fn read_batches<T: parquet::file::reader::ChunkReader + 'static>(
                     sink.record(&record);
                 }
                 Some((i, reason, detail)) => tally.add(Rejection {
-                    location: Location { source: 0, position: row_no, unit: Unit::Row },
+                    location: Location {
+                        source: 0,
+                        position: row_no,
+                        unit: Unit::Row,
+                    },
                     reason,
                     field: Some(layout.columns()[i].name().to_string()),
                     detail,
@@ -452,15 +477,25 @@ impl<'a> ColumnAccess<'a> {
                 let n = ints.get(row);
                 // A numeric column for a text field is an unknown, newer field: keep it.
                 if !(kind.is_integer() || kind == Kind::Text) {
-                    return Err((Reason::BadEnum, format!("`{n}` is not {}", kind.expectation())));
+                    return Err((
+                        Reason::BadEnum,
+                        format!("`{n}` is not {}", kind.expectation()),
+                    ));
                 }
                 if n < 0 || n as u128 > u128::from(kind.max_int()) {
-                    return Err((Reason::OutOfRange, format!("`{n}` is not {}", kind.expectation())));
+                    return Err((
+                        Reason::OutOfRange,
+                        format!("`{n}` is not {}", kind.expectation()),
+                    ));
                 }
                 return Ok(Value::Int(n as u64));
             }
         };
-        Value::parse(kind, text)
-            .map_err(|e| (Reason::from(e), format!("`{text}` is not {}", kind.expectation())))
+        Value::parse(kind, text).map_err(|e| {
+            (
+                Reason::from(e),
+                format!("`{text}` is not {}", kind.expectation()),
+            )
+        })
     }
 }

@@ -98,7 +98,10 @@ pub fn decode_block(
     sink: &mut impl RecordSink,
 ) -> BlockOutcome {
     let mut layout = Arc::clone(layout);
-    let mut counts = Counts { text_bytes: text.len() as u64, ..Counts::default() };
+    let mut counts = Counts {
+        text_bytes: text.len() as u64,
+        ..Counts::default()
+    };
     let mut tally = Tally::default();
     let mut values: Vec<Value<'_>> = Vec::with_capacity(layout.len());
     let mut rest = text;
@@ -120,7 +123,11 @@ pub fn decode_block(
         }
         let Ok(line) = std::str::from_utf8(bytes) else {
             tally.add(Rejection {
-                location: Location { source: 0, position: line_no, unit },
+                location: Location {
+                    source: 0,
+                    position: line_no,
+                    unit,
+                },
                 reason: Reason::InvalidUtf8,
                 field: None,
                 detail: "the line is not valid UTF-8".into(),
@@ -129,14 +136,14 @@ pub fn decode_block(
         };
         // Header lines start with a field name; data lines rarely start with a letter,
         // so the full check runs only when it could succeed.
-        if bytes[0].is_ascii_lowercase() {
-            if let Some(header) = Layout::from_header_line(line) {
-                counts.headers += 1;
-                if header != *layout {
-                    layout = Arc::new(header);
-                }
-                continue;
+        if bytes[0].is_ascii_lowercase()
+            && let Some(header) = Layout::from_header_line(line)
+        {
+            counts.headers += 1;
+            if header != *layout {
+                layout = Arc::new(header);
             }
+            continue;
         }
         values.clear();
         match decode_line(line, layout.kinds(), &mut values) {
@@ -148,7 +155,11 @@ pub fn decode_block(
             Err(err) => tally.add(err.into_rejection(line, &layout, line_no, unit)),
         }
     }
-    BlockOutcome { counts, tally, end_layout: layout }
+    BlockOutcome {
+        counts,
+        tally,
+        end_layout: layout,
+    }
 }
 
 /// Strips the line ending and trailing blanks.
@@ -194,7 +205,11 @@ fn decode_line<'a>(
             pos += 1;
         }
         if pos >= bytes.len() {
-            return Err(LineError { column: None, token: "", kind: LineErrorKind::FieldCount });
+            return Err(LineError {
+                column: None,
+                token: "",
+                kind: LineErrorKind::FieldCount,
+            });
         }
         let end = memchr(b' ', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
         let token = &line[pos..end];
@@ -202,23 +217,39 @@ fn decode_line<'a>(
         match Value::parse(kind, token) {
             Ok(v) => values.push(v),
             Err(e) => {
-                return Err(LineError { column: Some(column), token, kind: LineErrorKind::Value(e) });
+                return Err(LineError {
+                    column: Some(column),
+                    token,
+                    kind: LineErrorKind::Value(e),
+                });
             }
         }
     }
     if bytes[pos..].iter().any(|&b| b != b' ') {
-        return Err(LineError { column: None, token: "", kind: LineErrorKind::FieldCount });
+        return Err(LineError {
+            column: None,
+            token: "",
+            kind: LineErrorKind::FieldCount,
+        });
     }
     Ok(())
 }
 
 impl LineError<'_> {
     fn into_rejection(self, line: &str, layout: &Layout, position: u64, unit: Unit) -> Rejection {
-        let location = Location { source: 0, position, unit };
+        let location = Location {
+            source: 0,
+            position,
+            unit,
+        };
         let fields = line.split(' ').filter(|t| !t.is_empty()).count();
         // A line with the wrong number of fields usually fails on a value first; the
         // field count is the better explanation (garbage, or the wrong --format).
-        let kind = if fields != layout.len() { LineErrorKind::FieldCount } else { self.kind };
+        let kind = if fields != layout.len() {
+            LineErrorKind::FieldCount
+        } else {
+            self.kind
+        };
         match kind {
             LineErrorKind::FieldCount => Rejection {
                 location,
@@ -237,7 +268,11 @@ impl LineError<'_> {
                     location,
                     reason,
                     field: Some(column.name().to_string()),
-                    detail: format!("`{}` is not {}", quote(self.token), column.kind().expectation()),
+                    detail: format!(
+                        "`{}` is not {}",
+                        quote(self.token),
+                        column.kind().expectation()
+                    ),
                 }
             }
         }
@@ -259,9 +294,14 @@ mod tests {
 
     fn decode(text: &str, layout: Layout) -> (Vec<String>, BlockOutcome) {
         let mut seen = Vec::new();
-        let out = decode_block(text.as_bytes(), &Arc::new(layout), Unit::Line, &mut |r: &Record<'_>| {
-            seen.push(format!("{:?}", r.values()));
-        });
+        let out = decode_block(
+            text.as_bytes(),
+            &Arc::new(layout),
+            Unit::Line,
+            &mut |r: &Record<'_>| {
+                seen.push(format!("{:?}", r.values()));
+            },
+        );
         (seen, out)
     }
 
@@ -270,9 +310,19 @@ mod tests {
     #[test]
     fn decodes_default_layout_values() {
         let mut got = None;
-        decode_block(V2.as_bytes(), &Arc::new(Layout::default_v2()), Unit::Line, &mut |r: &Record<'_>| {
-            got = Some((r.interface_id().map(str::to_owned), r.dstport(), r.bytes(), r.srcaddr()));
-        });
+        decode_block(
+            V2.as_bytes(),
+            &Arc::new(Layout::default_v2()),
+            Unit::Line,
+            &mut |r: &Record<'_>| {
+                got = Some((
+                    r.interface_id().map(str::to_owned),
+                    r.dstport(),
+                    r.bytes(),
+                    r.srcaddr(),
+                ));
+            },
+        );
         assert_eq!(
             got,
             Some((
@@ -320,14 +370,22 @@ mod tests {
         assert_eq!(lines, [3, 4, 5, 6, 7, 8]);
         assert_eq!(t.examples()[0].field.as_deref(), Some("srcport"));
         assert_eq!(t.examples()[0].detail, "`http` is not a port (0-65535)");
-        assert_eq!(t.examples()[4].detail, "3 fields where the layout has 4 (`1 6 10.0.0.1`)");
+        assert_eq!(
+            t.examples()[4].detail,
+            "3 fields where the layout has 4 (`1 6 10.0.0.1`)"
+        );
     }
 
     #[test]
     fn invalid_utf8_is_rejected_not_dropped() {
         let text = b"srcport\n\xff\xfe\n7\n";
         let mut n = 0;
-        let out = decode_block(text, &Arc::new(Layout::default_v2()), Unit::Line, &mut |_: &Record<'_>| n += 1);
+        let out = decode_block(
+            text,
+            &Arc::new(Layout::default_v2()),
+            Unit::Line,
+            &mut |_: &Record<'_>| n += 1,
+        );
         assert_eq!(n, 1);
         assert_eq!(out.tally.count_of(Reason::InvalidUtf8), 1);
     }

@@ -28,7 +28,10 @@ pub enum Kind {
 impl Kind {
     /// True for the kinds stored as integers (and written as JSON numbers).
     pub fn is_integer(self) -> bool {
-        matches!(self, Kind::Int32 | Kind::Int64 | Kind::Port | Kind::Protocol)
+        matches!(
+            self,
+            Kind::Int32 | Kind::Int64 | Kind::Port | Kind::Protocol
+        )
     }
 
     /// The largest value a token of this kind may hold; larger is out of range.

@@ -87,7 +87,10 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
         }));
     }
     let mut content: Box<dyn BufRead + Send> = if head.starts_with(&GZIP_MAGIC) {
-        Box::new(BufReader::with_capacity(READ_BUFFER, MultiGzDecoder::new(raw)))
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(raw),
+        ))
     } else {
         Box::new(raw)
     };
@@ -96,7 +99,10 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
         InputFormat::Text => false,
         InputFormat::Auto | InputFormat::Parquet => {
             let head = peek(&mut content, 64)?;
-            matches!(head.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
+            matches!(
+                head.iter().find(|b| !b.is_ascii_whitespace()),
+                Some(b'{' | b'[')
+            )
         }
     };
     if is_json {
@@ -124,7 +130,10 @@ pub(crate) enum Next {
     End,
     /// Reading failed. The block holds the whole lines read before the failure;
     /// `partial_line` says whether an incomplete line was cut off after them.
-    Failed { error: io::Error, partial_line: bool },
+    Failed {
+        error: io::Error,
+        partial_line: bool,
+    },
 }
 
 /// Splits a byte stream into newline-aligned blocks of about `block_size` bytes.
@@ -144,8 +153,21 @@ impl BlockReader {
         BlockReader::with_block_size(inner, BLOCK_SIZE)
     }
 
-    pub(crate) fn with_block_size(inner: Box<dyn BufRead + Send>, block_size: usize) -> BlockReader {
-        BlockReader { inner, carry: Vec::new(), block_size: block_size.max(1), done: false }
+    pub(crate) fn with_block_size(
+        inner: Box<dyn BufRead + Send>,
+        block_size: usize,
+    ) -> BlockReader {
+        BlockReader {
+            inner,
+            carry: Vec::new(),
+            block_size: block_size.max(1),
+            done: false,
+        }
+    }
+
+    /// Changes the block size for the blocks still to come.
+    pub(crate) fn set_block_size(&mut self, block_size: usize) {
+        self.block_size = block_size.max(1);
     }
 
     /// Fills `block` (cleared first) with the next whole lines.
@@ -166,11 +188,18 @@ impl BlockReader {
                     let whole = memchr::memrchr(b'\n', block).map_or(0, |nl| nl + 1);
                     let partial_line = whole < block.len();
                     block.truncate(whole);
-                    return Next::Failed { error, partial_line };
+                    return Next::Failed {
+                        error,
+                        partial_line,
+                    };
                 }
                 Ok(n) if n < want => {
                     self.done = true;
-                    return if block.is_empty() { Next::End } else { Next::Block };
+                    return if block.is_empty() {
+                        Next::End
+                    } else {
+                        Next::Block
+                    };
                 }
                 Ok(_) => {
                     // Split after the last newline read so far; a line longer than a
@@ -264,7 +293,10 @@ mod tests {
             match r.next_block(&mut block) {
                 Next::Block => all.extend_from_slice(&block),
                 Next::End => panic!("a truncated stream must not end cleanly"),
-                Next::Failed { error, partial_line } => {
+                Next::Failed {
+                    error,
+                    partial_line,
+                } => {
                     all.extend_from_slice(&block);
                     break (error, partial_line);
                 }

@@ -67,7 +67,10 @@ impl Unwrapped {
                 // into two lines (the decoder will judge the joined text).
                 let m = m.trim_end();
                 if m.contains('\n') {
-                    self.text.extend(m.bytes().map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+                    self.text.extend(
+                        m.bytes()
+                            .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+                    );
                 } else {
                     self.text.extend_from_slice(m.as_bytes());
                 }
@@ -82,7 +85,11 @@ impl Unwrapped {
 
     fn reject(&mut self, event: u64, detail: String) {
         self.tally.add(Rejection {
-            location: Location { source: 0, position: event, unit: Unit::Event },
+            location: Location {
+                source: 0,
+                position: event,
+                unit: Unit::Event,
+            },
             reason: Reason::BadEnvelope,
             field: None,
             detail,
@@ -108,7 +115,10 @@ impl Unwrapped {
             (None, None) => {
                 *events += 1;
                 self.skipped_events.push(*events);
-                self.reject(*events, "JSON object has no `message`, `logEvents` or `events`".into());
+                self.reject(
+                    *events,
+                    "JSON object has no `message`, `logEvents` or `events`".into(),
+                );
             }
         }
     }
@@ -158,7 +168,10 @@ pub(crate) fn unwrap(content: &[u8]) -> Unwrapped {
             match doc {
                 Ok(doc) => out.take_document(doc, &mut events),
                 Err(e) => {
-                    out.reject(events + 1, format!("unreadable JSON, the rest of the file is skipped: {e}"));
+                    out.reject(
+                        events + 1,
+                        format!("unreadable JSON, the rest of the file is skipped: {e}"),
+                    );
                     break;
                 }
             }
@@ -200,7 +213,12 @@ mod tests {
         assert_eq!(u.skipped_events, [2, 4]);
         assert_eq!(u.event_of_line(1), 1);
         assert_eq!(u.event_of_line(2), 3);
-        let positions: Vec<u64> = u.tally.examples().iter().map(|r| r.location.position).collect();
+        let positions: Vec<u64> = u
+            .tally
+            .examples()
+            .iter()
+            .map(|r| r.location.position)
+            .collect();
         assert_eq!(positions, [2, 4]);
     }
 

@@ -73,8 +73,13 @@ pub enum LayoutError {
 impl Layout {
     /// The default format: the 14 version 2 fields.
     pub fn default_v2() -> Layout {
-        Layout::from_columns(Field::DEFAULT_FORMAT.iter().map(|&f| Column::Known(f)).collect())
-            .expect("the default format is a valid layout")
+        Layout::from_columns(
+            Field::DEFAULT_FORMAT
+                .iter()
+                .map(|&f| Column::Known(f))
+                .collect(),
+        )
+        .expect("the default format is a valid layout")
     }
 
     /// Parses a format string as the user gives it: AWS's `${version} ${account-id} ...`,
@@ -116,7 +121,11 @@ impl Layout {
             }
         }
         let kinds = columns.iter().map(Column::kind).collect();
-        Ok(Layout { columns, kinds, position })
+        Ok(Layout {
+            columns,
+            kinds,
+            position,
+        })
     }
 
     /// Recognises a header line: every token is a field name and most of them are known
@@ -212,9 +221,9 @@ fn is_field_name(token: &[u8]) -> bool {
     match token.split_first() {
         Some((first, rest)) => {
             first.is_ascii_lowercase()
-                && rest
-                    .iter()
-                    .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+                && rest.iter().all(|&b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                })
         }
         None => false,
     }
@@ -248,7 +257,10 @@ mod tests {
             Layout::parse_format("srcport srcport"),
             Err(LayoutError::Duplicate("srcport".into()))
         );
-        assert!(matches!(Layout::parse_format("srcport 5"), Err(LayoutError::BadName(_))));
+        assert!(matches!(
+            Layout::parse_format("srcport 5"),
+            Err(LayoutError::BadName(_))
+        ));
     }
 
     #[test]
@@ -262,7 +274,9 @@ mod tests {
         assert!(Layout::from_header_line("instance-id interface-id some-new-field").is_some());
         // Data lines are not headers, even when all their tokens look like names.
         assert!(Layout::from_header_line("eni-0a1b i-0c2d vpc-1").is_none());
-        assert!(Layout::from_header_line("2 123456789010 eni-1 - - - - - - - 1 2 - NODATA").is_none());
+        assert!(
+            Layout::from_header_line("2 123456789010 eni-1 - - - - - - - 1 2 - NODATA").is_none()
+        );
         assert!(Layout::from_header_line("Phony unsupported log format.").is_none());
     }
 

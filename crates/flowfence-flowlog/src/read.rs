@@ -41,6 +41,8 @@ pub struct ReadOptions {
     pub input_format: InputFormat,
     /// Stop at the first rejected line (in input order) instead of counting and going on.
     pub strict: bool,
+    /// Bytes of text per parallel job; 0 for the default (4 MiB).
+    pub block_size: usize,
 }
 
 /// What a run read, rejected and how long it took.
@@ -97,7 +99,11 @@ impl Reader {
             .layout
             .clone()
             .unwrap_or_else(|| Arc::new(Layout::default_v2()));
-        Reader { sources, options, initial }
+        Reader {
+            sources,
+            options,
+            initial,
+        }
     }
 
     /// The sources, in order.
@@ -124,7 +130,10 @@ impl Reader {
             Opened::Json(_) => None,
             Opened::Text(mut reader) => {
                 let mut block = Vec::new();
-                if !matches!(reader.next_block(&mut block), Next::Block | Next::Failed { .. }) {
+                if !matches!(
+                    reader.next_block(&mut block),
+                    Next::Block | Next::Failed { .. }
+                ) {
                     return None;
                 }
                 let first = block
@@ -145,7 +154,10 @@ impl Reader {
         F: Fn(P, P) -> P + Sync,
     {
         let started = Instant::now();
-        let mut report = Report { sources: self.sources.clone(), ..Report::default() };
+        let mut report = Report {
+            sources: self.sources.clone(),
+            ..Report::default()
+        };
         let threads = rayon::current_num_threads();
         let part = if self.sources.len() >= threads && threads > 1 {
             self.fold_by_source(&make, &merge, &mut report)
@@ -185,7 +197,7 @@ impl Reader {
                         return (part, totals);
                     }
                     let mut chain = Chain::new(idx, Arc::clone(&self.initial));
-                    let mut jobs = SourceJobs::new(idx, source, self.options.input_format);
+                    let mut jobs = SourceJobs::new(idx, source, self.options.input_format, self.options.block_size);
                     while let Some(job) = jobs.next() {
                         let done = job.run(chain.layout(), &mut part);
                         chain.absorb(done, &mut totals);
@@ -212,13 +224,20 @@ impl Reader {
     /// Reads everything and hands each part to `consume` in input order: parts cover
     /// consecutive blocks of one source, sources in order. `consume` returning
     /// `ControlFlow::Break` stops the run (a closed pipe, a full disk).
-    pub fn for_each_ordered<P, M>(&self, make: M, consume: impl FnMut(P) -> ControlFlow<()>) -> Report
+    pub fn for_each_ordered<P, M>(
+        &self,
+        make: M,
+        consume: impl FnMut(P) -> ControlFlow<()>,
+    ) -> Report
     where
         P: RecordSink + Send,
         M: Fn() -> P + Sync,
     {
         let started = Instant::now();
-        let mut report = Report { sources: self.sources.clone(), ..Report::default() };
+        let mut report = Report {
+            sources: self.sources.clone(),
+            ..Report::default()
+        };
         self.run_waves(&make, consume, &mut report);
         report.tally.truncate_for_strict(self.options.strict);
         report.elapsed = started.elapsed();
@@ -227,13 +246,23 @@ impl Reader {
 
     /// The wave schedule: read a wave of jobs while the previous wave is decoded in
     /// parallel, then hand its parts on in order.
-    fn run_waves<P, M>(&self, make: &M, mut consume: impl FnMut(P) -> ControlFlow<()>, report: &mut Report)
-    where
+    fn run_waves<P, M>(
+        &self,
+        make: &M,
+        mut consume: impl FnMut(P) -> ControlFlow<()>,
+        report: &mut Report,
+    ) where
         P: RecordSink + Send,
         M: Fn() -> P + Sync,
     {
         let wave_len = (rayon::current_num_threads() * 2).max(2);
-        let mut producer = Producer { sources: &self.sources, next: 0, current: None, format: self.options.input_format };
+        let mut producer = Producer {
+            sources: &self.sources,
+            next: 0,
+            current: None,
+            format: self.options.input_format,
+            block_size: self.options.block_size,
+        };
         let mut chains: Vec<Chain> = Vec::new();
         let mut totals = SourceTotals::default();
         let mut wave = producer.take(wave_len);
@@ -243,7 +272,11 @@ impl Reader {
                 .iter()
                 .map(|job| {
                     ensure_chain(&mut chains, job.source, &self.initial);
-                    if job.first { Arc::clone(&self.initial) } else { chains[job.source].layout() }
+                    if job.first {
+                        Arc::clone(&self.initial)
+                    } else {
+                        chains[job.source].layout()
+                    }
                 })
                 .collect();
             let (done, next_wave) = rayon::join(
@@ -311,7 +344,12 @@ struct Chain {
 
 impl Chain {
     fn new(source: usize, initial: Arc<Layout>) -> Chain {
-        Chain { source, lines: 0, layout: Arc::clone(&initial), initial }
+        Chain {
+            source,
+            lines: 0,
+            layout: Arc::clone(&initial),
+            initial,
+        }
     }
 
     fn layout(&self) -> Arc<Layout> {
@@ -327,7 +365,11 @@ impl Chain {
         totals: &mut SourceTotals,
         make: &impl Fn() -> P,
     ) -> P {
-        let expected = if done.first { &self.initial } else { &self.layout };
+        let expected = if done.first {
+            &self.initial
+        } else {
+            &self.layout
+        };
         if Arc::ptr_eq(&done.start, expected) || *done.start == **expected {
             self.absorb(done, totals);
             return part;
@@ -340,7 +382,16 @@ impl Chain {
 
     /// Adds a finished job's counts and rejections (made absolute) to `totals`.
     fn absorb(&mut self, done: Done, totals: &mut SourceTotals) {
-        let Done { mut outcome, failure, input_bytes, control_messages, unit, event_map, envelope, .. } = done;
+        let Done {
+            mut outcome,
+            failure,
+            input_bytes,
+            control_messages,
+            unit,
+            event_map,
+            envelope,
+            ..
+        } = done;
         if let Some(map) = &event_map {
             outcome.tally.map_positions(|line| map.event_of_line(line));
         }
@@ -351,14 +402,22 @@ impl Chain {
             if failure.partial_line {
                 outcome.counts.lines += 1;
                 outcome.tally.add(Rejection {
-                    location: Location { source: self.source, position: next_line, unit },
+                    location: Location {
+                        source: self.source,
+                        position: next_line,
+                        unit,
+                    },
                     reason: Reason::Truncated,
                     field: None,
                     detail: "the input ends inside this line".into(),
                 });
             }
             outcome.tally.add(Rejection {
-                location: Location { source: self.source, position: if failure.partial_line { next_line } else { 0 }, unit },
+                location: Location {
+                    source: self.source,
+                    position: if failure.partial_line { next_line } else { 0 },
+                    unit,
+                },
                 reason: Reason::Unreadable,
                 field: None,
                 detail: failure.message,
@@ -391,7 +450,10 @@ struct Job {
 
 enum Payload {
     /// Whole lines of text, and whether reading stopped with an error after them.
-    Text { block: Vec<u8>, failure: Option<Failure> },
+    Text {
+        block: Vec<u8>,
+        failure: Option<Failure>,
+    },
     /// A whole JSON envelope.
     Json(Vec<u8>),
     /// A whole Parquet source.
@@ -419,12 +481,21 @@ struct Done {
 
 impl Job {
     fn run(self, start: Arc<Layout>, sink: &mut impl RecordSink) -> Done {
-        let Job { source, first, payload, input_bytes } = self;
+        let Job {
+            source,
+            first,
+            payload,
+            input_bytes,
+        } = self;
         let mut done = Done {
             source,
             first,
             start: Arc::clone(&start),
-            outcome: BlockOutcome { counts: Counts::default(), tally: Tally::default(), end_layout: Arc::clone(&start) },
+            outcome: BlockOutcome {
+                counts: Counts::default(),
+                tally: Tally::default(),
+                end_layout: Arc::clone(&start),
+            },
             failure: None,
             input_bytes,
             control_messages: 0,
@@ -458,7 +529,10 @@ impl Job {
                 let mut tally = Tally::default();
                 if let Err(e) = columnar::read_parquet(input, sink, &mut counts, &mut tally) {
                     let message = format!("not a readable Parquet flow log: {e}");
-                    done.failure = Some(Failure { message, partial_line: false });
+                    done.failure = Some(Failure {
+                        message,
+                        partial_line: false,
+                    });
                 }
                 counts.text_bytes = input_bytes;
                 done.outcome.counts = counts;
@@ -467,7 +541,10 @@ impl Job {
                 done.outcome.end_layout = Arc::clone(&start);
             }
             Payload::Unopenable(e) => {
-                done.failure = Some(Failure { message: format!("cannot read: {e}"), partial_line: false });
+                done.failure = Some(Failure {
+                    message: format!("cannot read: {e}"),
+                    partial_line: false,
+                });
             }
         }
         done
@@ -477,7 +554,10 @@ impl Job {
 impl Done {
     /// Decodes a text job again from a different starting layout.
     fn rerun(mut self, start: Arc<Layout>, sink: &mut impl RecordSink) -> Done {
-        let block = self.block.take().expect("only text jobs change layout mid-stream");
+        let block = self
+            .block
+            .take()
+            .expect("only text jobs change layout mid-stream");
         self.outcome = decode_block(&block, &start, Unit::Line, sink);
         self.start = start;
         self.block = Some(block);
@@ -491,6 +571,7 @@ struct Producer<'a> {
     next: usize,
     current: Option<SourceJobs>,
     format: InputFormat,
+    block_size: usize,
 }
 
 impl Producer<'_> {
@@ -504,7 +585,12 @@ impl Producer<'_> {
             if self.next >= self.sources.len() {
                 break;
             }
-            self.current = Some(SourceJobs::new(self.next, &self.sources[self.next], self.format));
+            self.current = Some(SourceJobs::new(
+                self.next,
+                &self.sources[self.next],
+                self.format,
+                self.block_size,
+            ));
             self.next += 1;
         }
         jobs
@@ -516,6 +602,7 @@ struct SourceJobs {
     source: usize,
     state: SourceState,
     emitted: usize,
+    block_size: usize,
 }
 
 enum SourceState {
@@ -525,8 +612,13 @@ enum SourceState {
 }
 
 impl SourceJobs {
-    fn new(source: usize, src: &Source, format: InputFormat) -> SourceJobs {
-        SourceJobs { source, state: SourceState::Unopened(src.clone(), format), emitted: 0 }
+    fn new(source: usize, src: &Source, format: InputFormat, block_size: usize) -> SourceJobs {
+        SourceJobs {
+            source,
+            state: SourceState::Unopened(src.clone(), format),
+            emitted: 0,
+            block_size,
+        }
     }
 
     fn next(&mut self) -> Option<Job> {
@@ -537,7 +629,10 @@ impl SourceJobs {
                 Source::Stdin => 0,
             };
             let payload = match input::open(src, *format) {
-                Ok(Opened::Text(reader)) => {
+                Ok(Opened::Text(mut reader)) => {
+                    if self.block_size > 0 {
+                        reader.set_block_size(self.block_size);
+                    }
                     self.state = SourceState::Text(reader);
                     None
                 }
@@ -555,18 +650,33 @@ impl SourceJobs {
         };
         let mut block = Vec::new();
         let payload = match reader.next_block(&mut block) {
-            Next::Block => Payload::Text { block, failure: None },
+            Next::Block => Payload::Text {
+                block,
+                failure: None,
+            },
             Next::End => {
                 self.state = SourceState::Done;
                 // An empty source still yields one job, so it is counted as read.
                 if self.emitted > 0 {
                     return None;
                 }
-                Payload::Text { block, failure: None }
+                Payload::Text {
+                    block,
+                    failure: None,
+                }
             }
-            Next::Failed { error, partial_line } => {
+            Next::Failed {
+                error,
+                partial_line,
+            } => {
                 self.state = SourceState::Done;
-                Payload::Text { block, failure: Some(Failure { message: describe_read_error(&error), partial_line }) }
+                Payload::Text {
+                    block,
+                    failure: Some(Failure {
+                        message: describe_read_error(&error),
+                        partial_line,
+                    }),
+                }
             }
         };
         Some(self.job(payload, input_bytes))
@@ -574,7 +684,12 @@ impl SourceJobs {
 
     fn job(&mut self, payload: Payload, input_bytes: u64) -> Job {
         self.emitted += 1;
-        Job { source: self.source, first: self.emitted == 1, payload, input_bytes }
+        Job {
+            source: self.source,
+            first: self.emitted == 1,
+            payload,
+            input_bytes,
+        }
     }
 }
 
@@ -597,5 +712,134 @@ impl Tally {
             *self = Tally::default();
             self.add(first);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Record;
+    use crate::write::{NdjsonEncoder, write_ndjson};
+
+    /// Counts the records it is given.
+    #[derive(Default)]
+    struct Count(u64);
+
+    impl RecordSink for Count {
+        fn record(&mut self, _: &Record<'_>) {
+            self.0 += 1;
+        }
+    }
+
+    fn add(a: Count, b: Count) -> Count {
+        Count(a.0 + b.0)
+    }
+
+    /// A file whose layout changes twice mid-way, with bad lines sprinkled in.
+    fn tricky_text() -> String {
+        let mut s = String::new();
+        for i in 0..300 {
+            if i == 100 {
+                s.push_str("srcport dstport action\n");
+            }
+            if i == 200 {
+                s.push_str("dstport srcaddr\n\n");
+            }
+            match i {
+                0..100 => s.push_str(&format!("2 1 eni-{i} 10.0.0.1 10.0.0.2 {i} 443 6 1 2 3 4 ACCEPT OK\n")),
+                100..200 => s.push_str(&format!("{i} 80 REJECT\n")),
+                _ => s.push_str(&format!("{i} 10.1.{}.{}\n", i % 7, i % 250)),
+            }
+            if i % 37 == 0 {
+                s.push_str("garbage here\n");
+            }
+        }
+        s
+    }
+
+    fn sequential_ndjson(text: &str) -> (Vec<u8>, BlockOutcome) {
+        let mut out = Vec::new();
+        let outcome = decode_block(text.as_bytes(), &Arc::new(Layout::default_v2()), Unit::Line, &mut |r: &Record<'_>| {
+            write_ndjson(r, &mut out)
+        });
+        (out, outcome)
+    }
+
+    #[test]
+    fn parallel_blocks_match_a_sequential_decode() {
+        let text = tricky_text();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tricky.log");
+        std::fs::write(&path, &text).unwrap();
+        let (expected, outcome) = sequential_ndjson(&text);
+
+        for block_size in [64, 200, 1000, 1 << 20] {
+            let options = ReadOptions { block_size, ..ReadOptions::default() };
+            let reader = Reader::new(vec![Source::File(path.clone())], options);
+            let mut got = Vec::new();
+            let report = reader.for_each_ordered(NdjsonEncoder::new, |part| {
+                got.extend_from_slice(part.output());
+                ControlFlow::Continue(())
+            });
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "block size {block_size}");
+            assert_eq!(report.counts, outcome.counts);
+            assert_eq!(report.tally.total(), outcome.tally.total());
+            let lines: Vec<u64> = report.tally.examples().iter().map(|r| r.location.position).collect();
+            let want: Vec<u64> = outcome.tally.examples().iter().map(|r| r.location.position).collect();
+            assert_eq!(lines, want);
+
+            let (n, folded) = reader.fold(Count::default, add);
+            assert_eq!(n.0, outcome.counts.records);
+            assert_eq!(folded.counts, outcome.counts);
+        }
+    }
+
+    #[test]
+    fn fold_over_many_sources_counts_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = tricky_text();
+        let sources: Vec<Source> = (0..7)
+            .map(|i| {
+                let p = dir.path().join(format!("{i}.log"));
+                std::fs::write(&p, &text).unwrap();
+                Source::File(p)
+            })
+            .collect();
+        let (_, one) = sequential_ndjson(&text);
+        let reader = Reader::new(sources, ReadOptions::default());
+        let (records, report) = reader.fold(Count::default, add);
+        assert_eq!(records.0, 7 * one.counts.records);
+        assert_eq!(report.counts.records, 7 * one.counts.records);
+        assert_eq!(report.tally.total(), 7 * one.tally.total());
+        assert_eq!(report.tally.examples()[0].location.source, 0);
+    }
+
+    #[test]
+    fn strict_stops_at_the_first_rejection() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("a.log");
+        let bad = dir.path().join("b.log");
+        std::fs::write(&good, "srcport\n1\n2\n").unwrap();
+        std::fs::write(&bad, "srcport\n1\nx\n3\ny\n").unwrap();
+        let options = ReadOptions { strict: true, ..ReadOptions::default() };
+        let reader = Reader::new(vec![Source::File(good), Source::File(bad)], options);
+        let (_, report) = reader.fold(|| (), |(), ()| ());
+        let first = report.first_rejection().unwrap();
+        assert_eq!((first.location.source, first.location.position), (1, 3));
+        assert_eq!(report.tally.total(), 1);
+    }
+
+    #[test]
+    fn unreadable_sources_are_counted_and_others_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("a.log");
+        std::fs::write(&good, "srcport\n1\n").unwrap();
+        let missing = dir.path().join("gone.log");
+        let reader = Reader::new(vec![Source::File(missing), Source::File(good)], ReadOptions::default());
+        let (n, report) = reader.fold(Count::default, add);
+        assert_eq!(n.0, 1);
+        assert_eq!(report.counts.records, 1);
+        assert_eq!(report.tally.count_of(Reason::Unreadable), 1);
+        assert!(report.tally.examples()[0].detail.starts_with("cannot read"));
     }
 }

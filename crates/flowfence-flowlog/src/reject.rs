@@ -125,7 +125,10 @@ pub struct Rejection {
 impl Rejection {
     /// Renders `name:line: field `f`: detail`, with `name` the source's display name.
     pub fn display<'a>(&'a self, source_name: &'a str) -> impl fmt::Display + 'a {
-        DisplayRejection { rejection: self, source_name }
+        DisplayRejection {
+            rejection: self,
+            source_name,
+        }
     }
 }
 
@@ -249,7 +252,11 @@ mod tests {
 
     fn rej(source: usize, line: u64, reason: Reason) -> Rejection {
         Rejection {
-            location: Location { source, position: line, unit: Unit::Line },
+            location: Location {
+                source,
+                position: line,
+                unit: Unit::Line,
+            },
             reason,
             field: Some("dstport".into()),
             detail: "`http` is not a port (0-65535)".into(),

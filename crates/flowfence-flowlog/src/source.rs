@@ -72,8 +72,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovery, DiscoveryError> {
             found.sources.push(Source::Stdin);
             continue;
         }
-        let meta = std::fs::metadata(path)
-            .map_err(|source| DiscoveryError { path: path.clone(), source })?;
+        let meta = std::fs::metadata(path).map_err(|source| DiscoveryError {
+            path: path.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             walk(path, &mut found)?;
         } else {
@@ -84,7 +86,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovery, DiscoveryError> {
 }
 
 fn walk(dir: &Path, found: &mut Discovery) -> Result<(), DiscoveryError> {
-    let err = |source| DiscoveryError { path: dir.to_path_buf(), source };
+    let err = |source| DiscoveryError {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut entries: Vec<(PathBuf, std::fs::FileType)> = std::fs::read_dir(dir)
         .map_err(err)?
         .map(|e| e.and_then(|e| Ok((e.path(), e.file_type()?))))
@@ -92,7 +97,10 @@ fn walk(dir: &Path, found: &mut Discovery) -> Result<(), DiscoveryError> {
         .map_err(err)?;
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (path, file_type) in entries {
-        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
         if name.starts_with('.') {
             continue;
         }
@@ -101,7 +109,10 @@ fn walk(dir: &Path, found: &mut Discovery) -> Result<(), DiscoveryError> {
         } else if LOG_SUFFIXES.iter().any(|s| name.ends_with(s)) {
             found.sources.push(Source::File(path));
         } else {
-            found.skipped.push(Skipped { path, why: "not a flow log file name" });
+            found.skipped.push(Skipped {
+                path,
+                why: "not a flow log file name",
+            });
         }
     }
     Ok(())
@@ -204,10 +215,15 @@ mod tests {
     fn other_keys_are_not_delivery_keys() {
         assert_eq!(DeliveryKey::parse("some/file.log.gz"), None);
         assert_eq!(
-            DeliveryKey::parse("AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/02/x.log.gz"),
+            DeliveryKey::parse(
+                "AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/02/x.log.gz"
+            ),
             None
         );
-        assert_eq!(DeliveryKey::parse("AWSLogs/1/vpcflowlogs/r/2026/13/02/x.log.gz"), None);
+        assert_eq!(
+            DeliveryKey::parse("AWSLogs/1/vpcflowlogs/r/2026/13/02/x.log.gz"),
+            None
+        );
     }
 
     #[test]
@@ -215,7 +231,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("b");
         std::fs::create_dir(&sub).unwrap();
-        for name in ["b/2.log.gz", "a.log", "notes.md", "c.parquet", ".hidden.log"] {
+        for name in [
+            "b/2.log.gz",
+            "a.log",
+            "notes.md",
+            "c.parquet",
+            ".hidden.log",
+        ] {
             std::fs::write(dir.path().join(name), "").unwrap();
         }
         let found = discover(&[dir.path().to_path_buf(), PathBuf::from("-")]).unwrap();

@@ -237,9 +237,18 @@ mod tests {
     fn integers_are_range_checked_per_kind() {
         assert_eq!(Value::parse(Kind::Port, "443"), Ok(Value::Int(443)));
         assert_eq!(Value::parse(Kind::Port, "65535"), Ok(Value::Int(65535)));
-        assert_eq!(Value::parse(Kind::Port, "65536"), Err(ValueError::OutOfRange));
-        assert_eq!(Value::parse(Kind::Protocol, "256"), Err(ValueError::OutOfRange));
-        assert_eq!(Value::parse(Kind::Port, "http"), Err(ValueError::NotANumber));
+        assert_eq!(
+            Value::parse(Kind::Port, "65536"),
+            Err(ValueError::OutOfRange)
+        );
+        assert_eq!(
+            Value::parse(Kind::Protocol, "256"),
+            Err(ValueError::OutOfRange)
+        );
+        assert_eq!(
+            Value::parse(Kind::Port, "http"),
+            Err(ValueError::NotANumber)
+        );
         assert_eq!(Value::parse(Kind::Int64, "-5"), Err(ValueError::NotANumber));
         assert_eq!(Value::parse(Kind::Int64, "+5"), Err(ValueError::NotANumber));
         assert_eq!(
@@ -259,7 +268,14 @@ mod tests {
             assert_eq!(parse_addr(ok), Some(ok.parse().unwrap()), "{ok}");
         }
         for bad in [
-            "256.0.0.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..3.4", "1.2.3.4 ", "", "a.b.c.d",
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..3.4",
+            "1.2.3.4 ",
+            "",
+            "a.b.c.d",
             "1.2.3.0004",
         ] {
             assert_eq!(parse_addr(bad), None, "{bad}");
@@ -273,7 +289,10 @@ mod tests {
             parse_addr("2001:db8:1234:a100:8d6e:3477:df66:f105"),
             Some("2001:db8:1234:a100:8d6e:3477:df66:f105".parse().unwrap())
         );
-        assert_eq!(parse_addr("2a02:cf40::"), Some("2a02:cf40::".parse().unwrap()));
+        assert_eq!(
+            parse_addr("2a02:cf40::"),
+            Some("2a02:cf40::".parse().unwrap())
+        );
         assert_eq!(parse_addr("2a02:zz::"), None);
     }
 
@@ -283,7 +302,10 @@ mod tests {
             Value::parse(Kind::Action, "ACCEPT"),
             Ok(Value::Action(Action::Accept))
         );
-        assert_eq!(Value::parse(Kind::Action, "accept"), Err(ValueError::BadEnum));
+        assert_eq!(
+            Value::parse(Kind::Action, "accept"),
+            Err(ValueError::BadEnum)
+        );
         assert_eq!(
             Value::parse(Kind::LogStatus, "SKIPDATA"),
             Ok(Value::LogStatus(LogStatus::SkipData))

@@ -16,7 +16,13 @@ use crate::value::Value;
 /// layout order, `-` is `null`, integers are numbers, everything else a string.
 pub fn write_ndjson(record: &Record<'_>, out: &mut Vec<u8>) {
     out.push(b'{');
-    for (i, (column, value)) in record.layout().columns().iter().zip(record.values()).enumerate() {
+    for (i, (column, value)) in record
+        .layout()
+        .columns()
+        .iter()
+        .zip(record.values())
+        .enumerate()
+    {
         if i > 0 {
             out.push(b',');
         }
@@ -86,17 +92,23 @@ fn write_json_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// For each output column, the input column holding it.
+type Mapping = Vec<Option<usize>>;
+
 /// Maps records of any layout onto one output layout by field name.
 pub(crate) struct ColumnMapper {
     output: Arc<Layout>,
     /// Per input layout (by address, kept alive by the `Arc`): for each output column,
     /// the input column; `None` when the input has a column the output lacks.
-    cache: HashMap<usize, (Arc<Layout>, Option<Vec<Option<usize>>>)>,
+    cache: HashMap<usize, (Arc<Layout>, Option<Mapping>)>,
 }
 
 impl ColumnMapper {
     pub(crate) fn new(output: Arc<Layout>) -> ColumnMapper {
-        ColumnMapper { output, cache: HashMap::new() }
+        ColumnMapper {
+            output,
+            cache: HashMap::new(),
+        }
     }
 
     pub(crate) fn output(&self) -> &Arc<Layout> {
@@ -111,16 +123,30 @@ impl ColumnMapper {
     ) -> Option<impl Iterator<Item = Value<'a>> + 'r> {
         let input = record.layout();
         let output = &self.output;
-        let (_, mapping) = self.cache.entry(input as *const Layout as usize).or_insert_with(|| {
-            let complete = input.columns().iter().all(|c| output.position_of_name(c.name()).is_some());
-            let mapping = complete.then(|| {
-                output.columns().iter().map(|c| input.position_of_name(c.name())).collect()
+        let (_, mapping) = self
+            .cache
+            .entry(input as *const Layout as usize)
+            .or_insert_with(|| {
+                let complete = input
+                    .columns()
+                    .iter()
+                    .all(|c| output.position_of_name(c.name()).is_some());
+                let mapping = complete.then(|| {
+                    output
+                        .columns()
+                        .iter()
+                        .map(|c| input.position_of_name(c.name()))
+                        .collect()
+                });
+                (Arc::new(input.clone()), mapping)
             });
-            (Arc::new(input.clone()), mapping)
-        });
         let values = record.values();
         let mapping = mapping.as_ref()?;
-        Some(mapping.iter().map(move |from| from.map_or(Value::Null, |i| values[i])))
+        Some(
+            mapping
+                .iter()
+                .map(move |from| from.map_or(Value::Null, |i| values[i])),
+        )
     }
 }
 
@@ -158,12 +184,22 @@ pub struct CsvEncoder {
 impl CsvEncoder {
     /// An encoder for rows of `layout`'s columns.
     pub fn new(layout: Arc<Layout>) -> CsvEncoder {
-        CsvEncoder { mapper: ColumnMapper::new(layout), dropped: 0, out: Vec::new() }
+        CsvEncoder {
+            mapper: ColumnMapper::new(layout),
+            dropped: 0,
+            out: Vec::new(),
+        }
     }
 
     /// The header row: the AWS field names.
     pub fn header(&self) -> String {
-        let names: Vec<&str> = self.mapper.output().columns().iter().map(|c| c.name()).collect();
+        let names: Vec<&str> = self
+            .mapper
+            .output()
+            .columns()
+            .iter()
+            .map(|c| c.name())
+            .collect();
         names.join(",") + "\n"
     }
 
@@ -215,7 +251,12 @@ mod tests {
     use crate::reject::Unit;
 
     fn encode_all(text: &str, f: &mut dyn FnMut(&Record<'_>)) {
-        decode_block(text.as_bytes(), &Arc::new(Layout::default_v2()), Unit::Line, &mut |r: &Record<'_>| f(r));
+        decode_block(
+            text.as_bytes(),
+            &Arc::new(Layout::default_v2()),
+            Unit::Line,
+            &mut |r: &Record<'_>| f(r),
+        );
     }
 
     #[test]
@@ -236,7 +277,10 @@ mod tests {
     fn csv_maps_layouts_onto_the_output_columns() {
         let output = Arc::new(Layout::parse_format("srcaddr dstport account-id").unwrap());
         let mut enc = CsvEncoder::new(output);
-        encode_all("dstport srcaddr\n80 10.0.0.1\naccount-id\na,b\nsrcport\n5\n", &mut |r| enc.encode(r));
+        encode_all(
+            "dstport srcaddr\n80 10.0.0.1\naccount-id\na,b\nsrcport\n5\n",
+            &mut |r| enc.encode(r),
+        );
         assert_eq!(
             enc.header() + std::str::from_utf8(enc.output()).unwrap(),
             "srcaddr,dstport,account-id\n10.0.0.1,80,\n,,\"a,b\"\n"

@@ -9,7 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// flowfence reads the flow logs of a VPC (S3 text or Parquet, gzip, CloudWatch Logs
 /// exports) and works out which connections were actually accepted.
 #[derive(Debug, Parser)]
-#[command(name = "flowfence", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "flowfence",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,

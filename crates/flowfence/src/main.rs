@@ -44,7 +44,9 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     if let Some(threads) = args.threads {
         // Only fails if a pool already exists, which cannot happen this early.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
     }
     let result = match args.command {
         cli::Command::Parse(parse_args) => parse::run(parse_args),

@@ -27,7 +27,11 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     if discovery.sources.is_empty() {
         return Err(Failure::Usage(anyhow!(
             "no flow log files found under {} ({} other files skipped)",
-            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             discovery.skipped.len()
         )));
     }
@@ -43,6 +47,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
             layout: layout.map(Arc::new),
             input_format: input_format(args.input_format),
             strict: args.strict,
+            ..ReadOptions::default()
         },
     );
 
@@ -57,7 +62,9 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     };
     let written = write_records(&reader, args.output, &mut out);
     let (report, dropped) = written.map_err(Failure::Io)?;
-    out.flush().context("writing the output").map_err(Failure::Io)?;
+    out.flush()
+        .context("writing the output")
+        .map_err(Failure::Io)?;
     drop(out);
 
     if !args.quiet {
@@ -65,9 +72,12 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     }
     if let Some(path) = &args.stats_json {
         let json = summary::to_json(&report, &discovery.skipped, dropped);
-        std::fs::write(path, serde_json::to_vec_pretty(&json).expect("JSON values serialize"))
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(Failure::Io)?;
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&json).expect("JSON values serialize"),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))
+        .map_err(Failure::Io)?;
     }
     match report.first_rejection() {
         Some(first) if args.strict => Err(Failure::BadInput(anyhow!(
@@ -134,7 +144,11 @@ fn write_records(
                     if part.is_empty() {
                         return ControlFlow::Continue(());
                     }
-                    keep(writer.write_batch(&part.finish()).context("writing Parquet"))
+                    keep(
+                        writer
+                            .write_batch(&part.finish())
+                            .context("writing Parquet"),
+                    )
                 },
             );
             if error.is_none() {

@@ -38,7 +38,11 @@ pub(crate) fn render(report: &Report, skipped: &[Skipped], dropped: u64) -> Stri
         thousands(c.blank)
     );
     if report.control_messages > 0 {
-        let _ = writeln!(s, "  CloudWatch control messages skipped: {}", report.control_messages);
+        let _ = writeln!(
+            s,
+            "  CloudWatch control messages skipped: {}",
+            report.control_messages
+        );
     }
     let rejected = report.tally.total();
     let _ = writeln!(s, "  rejected  {:>12}", thousands(rejected));
@@ -56,7 +60,10 @@ pub(crate) fn render(report: &Report, skipped: &[Skipped], dropped: u64) -> Stri
         }
     }
     if report.stopped_early {
-        let _ = writeln!(s, "  stopped at the first rejection (--strict): counts cover what was read");
+        let _ = writeln!(
+            s,
+            "  stopped at the first rejection (--strict): counts cover what was read"
+        );
     }
     if dropped > 0 {
         let _ = writeln!(
@@ -167,7 +174,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -5,7 +5,10 @@ use std::process::{Command, Output, Stdio};
 
 /// The workspace root.
 pub(crate) fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// `../shared` beside the clone (CI puts it there), or `FLOWFENCE_SHARED`.
@@ -25,7 +28,11 @@ pub(crate) fn shared() -> PathBuf {
 pub(crate) fn flowfence(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowfence"));
     cmd.args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("flowfence runs");
@@ -48,17 +55,26 @@ pub(crate) fn ok(args: &[&str]) -> (String, String) {
 
 /// Parses NDJSON output into JSON objects.
 pub(crate) fn ndjson(text: &str) -> Vec<serde_json::Value> {
-    text.lines().map(|l| serde_json::from_str(l).expect("each line is a JSON object")).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
+        .collect()
 }
 
 /// Runs `flowfence parse` with `--stats-json` and returns (records, stats).
-pub(crate) fn parse_with_stats(args: &[&str], stdin: Option<&[u8]>) -> (Vec<serde_json::Value>, serde_json::Value) {
+pub(crate) fn parse_with_stats(
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> (Vec<serde_json::Value>, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
     let mut all = vec!["parse", "--quiet", "--stats-json", stats.to_str().unwrap()];
     all.extend_from_slice(args);
     let out = flowfence(&all, stdin);
-    assert!(out.status.success(), "flowfence {all:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "flowfence {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     (ndjson(&String::from_utf8(out.stdout).unwrap()), stats)
 }

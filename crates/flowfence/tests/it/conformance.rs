@@ -30,7 +30,11 @@ fn every_conformance_case() {
 
         let expected = case["records"].as_array().unwrap();
         if records.len() != expected.len() {
-            failures.push(format!("{id}: {} records, expected {}", records.len(), expected.len()));
+            failures.push(format!(
+                "{id}: {} records, expected {}",
+                records.len(),
+                expected.len()
+            ));
         }
         for (i, (got, want)) in records.iter().zip(expected).enumerate() {
             if got != want {
@@ -39,10 +43,18 @@ fn every_conformance_case() {
         }
         let rejected = stats["rejected"].as_u64().unwrap();
         if rejected != case["rejected"].as_u64().unwrap() {
-            failures.push(format!("{id}: {rejected} rejected, expected {}", case["rejected"]));
+            failures.push(format!(
+                "{id}: {rejected} rejected, expected {}",
+                case["rejected"]
+            ));
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} conformance failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} conformance failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 15, "only {checked} cases found");
 }

@@ -1,0 +1,384 @@
+//! The environment model: one VPC with a three-tier web application, most of it still in
+//! the default security group, and the connections its roles really make (the truth).
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::rng::Rng;
+
+/// The account every generated resource belongs to.
+pub const ACCOUNT: &str = "123456789012";
+/// The region.
+pub const REGION: &str = "us-east-1";
+
+/// What an interface is, as `describe-network-interfaces` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Interface {
+    /// `eni-...`
+    pub id: String,
+    /// The role in the application (`web`, `db`, ...).
+    pub role: &'static str,
+    /// Primary private IPv4 address.
+    pub ip: Ipv4Addr,
+    /// `subnet-...`
+    pub subnet: String,
+    /// Availability zone id (`use1-az1`).
+    pub az_id: &'static str,
+    /// `i-...` for instances.
+    pub instance: Option<String>,
+    /// `interface`, `nat_gateway`, ...
+    pub interface_type: &'static str,
+    /// Set for interfaces AWS services own (RDS, ElastiCache, ELB, NAT gateway).
+    pub requester: Option<&'static str>,
+    /// The interface description AWS writes.
+    pub description: String,
+    /// Security group ids.
+    pub groups: Vec<String>,
+    /// Auto Scaling group, for instances launched by one.
+    pub asg: Option<&'static str>,
+}
+
+/// A security group.
+#[derive(Clone, Debug, Serialize)]
+pub struct Group {
+    /// `sg-...`
+    pub id: String,
+    /// Name.
+    pub name: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// Inbound rules.
+    pub ingress: Vec<Rule>,
+    /// Outbound rules.
+    pub egress: Vec<Rule>,
+}
+
+/// One security group rule with one source.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    /// `tcp`, `udp`, `icmp` or `-1`.
+    pub protocol: &'static str,
+    /// First port (absent for `-1`).
+    pub from: Option<u16>,
+    /// Last port.
+    pub to: Option<u16>,
+    /// The peer: a CIDR or a group id.
+    pub peer: Peer,
+}
+
+/// A rule's peer.
+#[derive(Clone, Debug, Serialize)]
+pub enum Peer {
+    /// An IPv4 CIDR.
+    Cidr(String),
+    /// A security group id.
+    Group(String),
+}
+
+/// Who a connection's client or server is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Endpoint {
+    /// Interfaces with this role.
+    Role(&'static str),
+    /// Addresses on the internet.
+    Internet,
+    /// The office network that reaches the bastion.
+    Office,
+    /// Amazon S3, through the gateway endpoint.
+    S3,
+}
+
+/// A connection the environment really makes: the truth the aggregator must recover.
+#[derive(Clone, Debug, Serialize)]
+pub struct Edge {
+    /// Who opens it.
+    pub client: Endpoint,
+    /// Who accepts it.
+    pub server: Endpoint,
+    /// IANA protocol number.
+    pub protocol: u8,
+    /// Service port (0 for ICMP).
+    pub port: u16,
+    /// Connections per minute.
+    #[serde(skip)]
+    pub rate: f64,
+    /// Whether connections last several windows (mid-connection windows have flags 0).
+    #[serde(skip)]
+    pub long_lived: bool,
+}
+
+/// The whole environment.
+#[derive(Clone, Debug, Serialize)]
+pub struct Environment {
+    /// `vpc-...`
+    pub vpc: String,
+    /// The VPC CIDR.
+    pub cidr: &'static str,
+    /// Interfaces.
+    pub interfaces: Vec<Interface>,
+    /// Security groups (the default group first).
+    pub groups: Vec<Group>,
+    /// The S3 gateway endpoint's AWS-managed prefix list id.
+    pub s3_prefix_list: String,
+    /// The prefix list's CIDRs.
+    pub s3_cidrs: Vec<&'static str>,
+    /// The connections.
+    pub edges: Vec<Edge>,
+}
+
+/// S3's address ranges in us-east-1 (a subset of the AWS-managed prefix list).
+const S3_CIDRS: &[&str] = &[
+    "52.216.0.0/15",
+    "54.231.0.0/16",
+    "3.5.0.0/19",
+    "16.182.0.0/16",
+];
+
+fn hex_id(rng: &mut Rng, prefix: &str, len: usize) -> String {
+    let mut s = String::from(prefix);
+    for _ in 0..len {
+        s.push(char::from_digit(rng.below(16) as u32, 16).expect("digit below 16"));
+    }
+    s
+}
+
+impl Environment {
+    /// Builds the environment for `seed`; `instances` scales the web and app tiers.
+    pub fn new(seed: u64, instances: usize) -> Environment {
+        let mut rng = Rng::new(seed);
+        let vpc = hex_id(&mut rng, "vpc-", 17);
+        let subnets: Vec<(String, [u8; 3], &'static str)> = [
+            ([10, 0, 0], "use1-az1"),
+            ([10, 0, 1], "use1-az2"),
+            ([10, 0, 10], "use1-az1"),
+            ([10, 0, 11], "use1-az2"),
+            ([10, 0, 20], "use1-az1"),
+            ([10, 0, 21], "use1-az2"),
+        ]
+        .into_iter()
+        .map(|(net, az)| (hex_id(&mut rng, "subnet-", 17), net, az))
+        .collect();
+        let default_sg = hex_id(&mut rng, "sg-", 17);
+        let alb_sg = hex_id(&mut rng, "sg-", 17);
+        let bastion_sg = hex_id(&mut rng, "sg-", 17);
+        let monitoring_sg = hex_id(&mut rng, "sg-", 17);
+        let any = |protocol, from, to, peer| Rule {
+            protocol,
+            from,
+            to,
+            peer,
+        };
+        let all_out = || vec![any("-1", None, None, Peer::Cidr("0.0.0.0/0".into()))];
+        let groups = vec![
+            Group {
+                id: default_sg.clone(),
+                name: "default",
+                description: "default VPC security group",
+                ingress: vec![any("-1", None, None, Peer::Group(default_sg.clone()))],
+                egress: all_out(),
+            },
+            Group {
+                id: alb_sg.clone(),
+                name: "web-alb",
+                description: "Public load balancer",
+                ingress: vec![any(
+                    "tcp",
+                    Some(443),
+                    Some(443),
+                    Peer::Cidr("0.0.0.0/0".into()),
+                )],
+                egress: all_out(),
+            },
+            Group {
+                id: bastion_sg.clone(),
+                name: "bastion-ssh",
+                description: "SSH from the office",
+                ingress: vec![any(
+                    "tcp",
+                    Some(22),
+                    Some(22),
+                    Peer::Cidr("203.0.113.0/24".into()),
+                )],
+                egress: all_out(),
+            },
+            Group {
+                id: monitoring_sg.clone(),
+                name: "monitoring",
+                description: "Prometheus and statsd",
+                ingress: vec![any(
+                    "udp",
+                    Some(8125),
+                    Some(8125),
+                    Peer::Group(default_sg.clone()),
+                )],
+                egress: all_out(),
+            },
+        ];
+
+        let mut next_host = [10u8; 6];
+        let mut interfaces = Vec::new();
+        let mut add = |rng: &mut Rng,
+                       role: &'static str,
+                       subnet: usize,
+                       kind: (&'static str, Option<&'static str>, String),
+                       groups: Vec<String>,
+                       instance: bool,
+                       asg: Option<&'static str>| {
+            let (sub_id, net, az) = &subnets[subnet];
+            let host = next_host[subnet];
+            next_host[subnet] += 1;
+            let (interface_type, requester, description) = kind;
+            interfaces.push(Interface {
+                id: hex_id(rng, "eni-", 17),
+                role,
+                ip: Ipv4Addr::new(net[0], net[1], net[2], host),
+                subnet: sub_id.clone(),
+                az_id: az,
+                instance: instance.then(|| hex_id(rng, "i-", 17)),
+                interface_type,
+                requester,
+                description,
+                groups,
+                asg,
+            });
+        };
+        let plain = |d: &str| ("interface", None, d.to_string());
+        for az in 0..2 {
+            add(
+                &mut rng,
+                "alb",
+                az,
+                (
+                    "interface",
+                    Some("amazon-elb"),
+                    "ELB app/web-alb/50dc6c495c0c9188".into(),
+                ),
+                vec![alb_sg.clone()],
+                false,
+                None,
+            );
+        }
+        add(
+            &mut rng,
+            "nat",
+            0,
+            (
+                "nat_gateway",
+                Some("amazon-nat"),
+                "Interface for NAT Gateway nat-0f1e2d3c4b5a69788".into(),
+            ),
+            vec![],
+            false,
+            None,
+        );
+        add(
+            &mut rng,
+            "bastion",
+            1,
+            plain("bastion host"),
+            vec![bastion_sg.clone()],
+            true,
+            None,
+        );
+        for i in 0..instances.max(1) {
+            add(
+                &mut rng,
+                "web",
+                2 + i % 2,
+                plain(""),
+                vec![default_sg.clone()],
+                true,
+                Some("web-asg"),
+            );
+        }
+        for i in 0..instances.max(1) {
+            add(
+                &mut rng,
+                "app",
+                2 + i % 2,
+                plain(""),
+                vec![default_sg.clone()],
+                true,
+                Some("app-asg"),
+            );
+        }
+        add(
+            &mut rng,
+            "monitoring",
+            3,
+            plain("prometheus"),
+            vec![monitoring_sg.clone(), default_sg.clone()],
+            true,
+            None,
+        );
+        add(
+            &mut rng,
+            "db",
+            4,
+            (
+                "interface",
+                Some("amazon-rds"),
+                "RDSNetworkInterface".into(),
+            ),
+            vec![default_sg.clone()],
+            false,
+            None,
+        );
+        add(
+            &mut rng,
+            "cache",
+            5,
+            (
+                "interface",
+                Some("amazon-elasticache"),
+                "ElastiCache orders-cache-0001-001".into(),
+            ),
+            vec![default_sg.clone()],
+            false,
+            None,
+        );
+
+        use Endpoint::*;
+        let edge = |client, server, protocol, port, rate, long_lived| Edge {
+            client,
+            server,
+            protocol,
+            port,
+            rate,
+            long_lived,
+        };
+        let edges = vec![
+            edge(Internet, Role("alb"), 6, 443, 40.0, false),
+            edge(Role("alb"), Role("web"), 6, 8080, 40.0, false),
+            edge(Role("web"), Role("app"), 6, 8443, 25.0, false),
+            edge(Role("app"), Role("db"), 6, 5432, 4.0, true),
+            edge(Role("app"), Role("cache"), 6, 6379, 6.0, true),
+            edge(Role("web"), Role("cache"), 6, 6379, 3.0, true),
+            edge(Office, Role("bastion"), 6, 22, 0.2, true),
+            edge(Role("bastion"), Role("web"), 6, 22, 0.1, true),
+            edge(Role("bastion"), Role("app"), 1, 0, 0.1, false),
+            edge(Role("monitoring"), Role("web"), 6, 9100, 2.0, false),
+            edge(Role("monitoring"), Role("app"), 6, 9100, 2.0, false),
+            edge(Role("app"), Role("monitoring"), 17, 8125, 6.0, false),
+            edge(Role("app"), Internet, 6, 443, 3.0, false),
+            edge(Role("app"), S3, 6, 443, 2.0, false),
+        ];
+
+        Environment {
+            vpc,
+            cidr: "10.0.0.0/16",
+            interfaces,
+            groups,
+            s3_prefix_list: "pl-63a5400a".into(),
+            s3_cidrs: S3_CIDRS.to_vec(),
+            edges,
+        }
+    }
+
+    /// The interfaces with `role`.
+    pub fn with_role(&self, role: &str) -> Vec<&Interface> {
+        self.interfaces.iter().filter(|i| i.role == role).collect()
+    }
+}

@@ -1,0 +1,175 @@
+//! `flowfence-synth`: writes a generated environment's flow logs, inventory and truth.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use flowfence_synth::{
+    Environment, Form, Span, WINDOW, WINDOWS_PER_FILE, unix_day, write_inventory, write_logs,
+    write_truth,
+};
+
+/// Generate a VPC environment's flow logs, inventory and truth.
+///
+/// Examples:
+///
+///   flowfence-synth --sample --out sample-logs
+///
+///   flowfence-synth --form s3-text-v5 --target-size 1G --out benches/data/v5
+#[derive(Debug, Parser)]
+#[command(name = "flowfence-synth", version, verbatim_doc_comment)]
+struct Args {
+    /// Directory to write into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed: the same seed gives the same bytes.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Instances in each of the web and app tiers.
+    #[arg(long, default_value_t = 3)]
+    instances: usize,
+    /// Write the bundled sample: one day each of v2 text, v5 text, Parquet and a
+    /// CloudWatch export, plus the inventory and the truth.
+    #[arg(long, conflicts_with_all = ["form", "target_size"])]
+    sample: bool,
+    /// The delivery form to write.
+    #[arg(long, value_enum, default_value_t = FormArg::S3TextV5)]
+    form: FormArg,
+    /// First day, YYYY-MM-DD.
+    #[arg(long, default_value = "2026-11-02")]
+    start: String,
+    /// Hours of traffic.
+    #[arg(long, default_value_t = 1.0)]
+    hours: f64,
+    /// Connection rate multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Write at least this much log text instead of --hours (e.g. 500M, 1G).
+    #[arg(long, value_name = "SIZE")]
+    target_size: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormArg {
+    S3TextV2,
+    S3TextV5,
+    S3Parquet,
+    Cloudwatch,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flowfence-synth: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_day(s: &str) -> anyhow::Result<u64> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        bail!("--start: expected YYYY-MM-DD, got {s}")
+    };
+    Ok(unix_day(y.parse()?, m.parse()?, d.parse()?))
+}
+
+fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let (num, mult) = match s.chars().last() {
+        Some('G' | 'g') => (&s[..s.len() - 1], 1u64 << 30),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('K' | 'k') => (&s[..s.len() - 1], 1 << 10),
+        _ => (s, 1),
+    };
+    Ok((num.parse::<f64>().with_context(|| format!("size {s}"))? * mult as f64) as u64)
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let env = Environment::new(args.seed, args.instances);
+    let day = parse_day(&args.start)?;
+    let file_secs = WINDOWS_PER_FILE * WINDOW;
+    if args.sample {
+        // An hour of morning traffic per form (20 minutes for the bulkier CloudWatch
+        // export), on consecutive days, so the sample stays small.
+        let forms = [
+            (Form::S3TextV2, "s3-text-v2", 12),
+            (Form::S3TextV5, "s3-text-v5", 12),
+            (Form::S3Parquet, "s3-parquet", 12),
+            (Form::CloudWatch, "cloudwatch", 4),
+        ];
+        for (n, (form, name, files)) in forms.into_iter().enumerate() {
+            let span = Span {
+                start: day + n as u64 * 86_400 + 9 * 3600,
+                files,
+                scale: 0.2,
+            };
+            let w = write_logs(
+                &env,
+                args.seed,
+                form,
+                span,
+                &args.out.join("logs").join(name),
+            )?;
+            eprintln!("{name}: {} files, {} records", w.files.len(), w.records);
+        }
+        write_inventory(&env, &args.out.join("inventory"))?;
+        write_truth(&env, args.seed, &args.out.join("truth.json"))?;
+        return Ok(());
+    }
+    let form = match args.form {
+        FormArg::S3TextV2 => Form::S3TextV2,
+        FormArg::S3TextV5 => Form::S3TextV5,
+        FormArg::S3Parquet => Form::S3Parquet,
+        FormArg::Cloudwatch => Form::CloudWatch,
+    };
+    let files = match &args.target_size {
+        Some(size) => {
+            // Size one file, then write as many as reach the target.
+            let target = parse_size(size)?;
+            let probe = tempfile_dir(&args.out)?;
+            let one = write_logs(
+                &env,
+                args.seed,
+                form,
+                Span {
+                    start: day,
+                    files: 1,
+                    scale: args.scale,
+                },
+                &probe,
+            )?;
+            std::fs::remove_dir_all(&probe)?;
+            target.div_ceil(one.text_bytes.max(1))
+        }
+        None => ((args.hours * 3600.0) as u64).div_ceil(file_secs).max(1),
+    };
+    let w = write_logs(
+        &env,
+        args.seed,
+        form,
+        Span {
+            start: day,
+            files,
+            scale: args.scale,
+        },
+        &args.out,
+    )?;
+    write_inventory(&env, &args.out.join("inventory"))?;
+    write_truth(&env, args.seed, &args.out.join("truth.json"))?;
+    eprintln!(
+        "wrote {} files, {} records, {:.1} MiB of log text under {}",
+        w.files.len(),
+        w.records,
+        w.text_bytes as f64 / (1 << 20) as f64,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn tempfile_dir(out: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let dir = out.join(".probe");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,363 @@
+//! Writing an environment out: flow logs in the forms AWS delivers them, the inventory as
+//! the AWS CLI prints it, and the truth.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use flowfence_flowlog::{Layout, ParquetRecordWriter, Record, Unit, decode_block};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::env::{ACCOUNT, Endpoint, Environment, Peer, REGION, Rule};
+use crate::flows::{FileFlows, Format, WINDOW, WINDOWS_PER_FILE};
+use crate::rng::Rng;
+
+/// The flow log id in generated file names.
+pub const FLOW_LOG_ID: &str = "fl-0a1b2c3d4e5f67890";
+
+/// The forms flow logs are delivered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// S3 text, default format, `.log.gz` with a header line.
+    S3TextV2,
+    /// S3 text, every v2-v5 field (custom format), `.log.gz` with a header line.
+    S3TextV5,
+    /// S3 Parquet (v5 fields), Hive-compatible key layout.
+    S3Parquet,
+    /// `aws logs filter-log-events` output of a CloudWatch Logs flow log (default format).
+    CloudWatch,
+}
+
+/// A span of time to generate.
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    /// First window's start, Unix seconds (a multiple of the file length).
+    pub start: u64,
+    /// Number of five-minute files.
+    pub files: u64,
+    /// Connection rate multiplier.
+    pub scale: f64,
+}
+
+/// Unix seconds of midnight UTC on a date.
+pub fn unix_day(year: i64, month: u32, day: u32) -> u64 {
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(month) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    ((era * 146_097 + doe - 719_468) * 86_400) as u64
+}
+
+fn civil(unix: u64) -> (i64, u32, u32, u32, u32) {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (secs / 3600) as u32,
+        ((secs % 3600) / 60) as u32,
+    )
+}
+
+/// The S3 key AWS would give the object delivered for the file starting at `start`.
+fn s3_key(form: Form, start: u64, rng: &mut Rng) -> String {
+    let (y, m, d, hh, mm) = civil(start + WINDOWS_PER_FILE * WINDOW);
+    let hash = format!("{:08x}", rng.next_u64() as u32);
+    let file = format!(
+        "{ACCOUNT}_vpcflowlogs_{REGION}_{FLOW_LOG_ID}_{y:04}{m:02}{d:02}T{hh:02}{mm:02}Z_{hash}"
+    );
+    match form {
+        Form::S3Parquet => format!(
+            "AWSLogs/aws-account-id={ACCOUNT}/aws-service=vpcflowlogs/aws-region={REGION}/year={y:04}/month={m:02}/day={d:02}/{file}.log.parquet"
+        ),
+        _ => format!("AWSLogs/{ACCOUNT}/vpcflowlogs/{REGION}/{y:04}/{m:02}/{d:02}/{file}.log.gz"),
+    }
+}
+
+/// What was written.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Files.
+    pub files: Vec<PathBuf>,
+    /// Records.
+    pub records: u64,
+    /// Text bytes (before compression).
+    pub text_bytes: u64,
+}
+
+impl Written {
+    fn add(mut self, other: Written) -> Written {
+        self.files.extend(other.files);
+        self.records += other.records;
+        self.text_bytes += other.text_bytes;
+        self
+    }
+}
+
+/// Writes `span` of the environment's traffic under `dir` in `form`. Files are generated
+/// in parallel; each file's content depends only on the seed and its start time.
+pub fn write_logs(
+    env: &Environment,
+    seed: u64,
+    form: Form,
+    span: Span,
+    dir: &Path,
+) -> anyhow::Result<Written> {
+    if form == Form::CloudWatch {
+        return write_cloudwatch(env, seed, span, dir);
+    }
+    let file_secs = WINDOWS_PER_FILE * WINDOW;
+    let written = (0..span.files)
+        .into_par_iter()
+        .map(|i| -> anyhow::Result<Written> {
+            let start = span.start + i * file_secs;
+            let stream = start / file_secs;
+            let flows = FileFlows::generate(env, seed, stream, start, span.scale);
+            let format = if form == Form::S3TextV2 {
+                Format::V2
+            } else {
+                Format::V5
+            };
+            let mut text = String::with_capacity(flows.len() * 260);
+            text.push_str(format.fields());
+            text.push('\n');
+            flows.write_lines(env, format, &mut text);
+            let path = dir.join(s3_key(form, start, &mut Rng::fork(seed ^ 0x5eed, stream)));
+            std::fs::create_dir_all(path.parent().expect("keys have folders"))?;
+            let file = std::fs::File::create(&path).with_context(|| path.display().to_string())?;
+            let mut out = std::io::BufWriter::new(file);
+            if form == Form::S3Parquet {
+                write_parquet(&text, &mut out)?;
+            } else {
+                let mut gz = GzEncoder::new(out, Compression::new(5));
+                gz.write_all(text.as_bytes())?;
+                out = gz.finish()?;
+            }
+            out.flush()?;
+            Ok(Written {
+                files: vec![path],
+                records: flows.len() as u64,
+                text_bytes: text.len() as u64,
+            })
+        })
+        .try_reduce(Written::default, |a, b| Ok(a.add(b)))?;
+    let mut written = written;
+    written.files.sort();
+    Ok(written)
+}
+
+/// Parses generated text with the flowfence parser and writes it as AWS-shaped Parquet.
+fn write_parquet(text: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let layout = Arc::new(
+        Layout::from_header_line(text.lines().next().unwrap_or_default()).context("header")?,
+    );
+    let mut buf = Vec::new();
+    let mut writer = ParquetRecordWriter::new(&mut buf, Arc::clone(&layout))?;
+    let outcome = decode_block(text.as_bytes(), &layout, Unit::Line, &mut |r: &Record<
+        '_,
+    >| {
+        writer.push(r)
+    });
+    anyhow::ensure!(
+        outcome.tally.is_empty(),
+        "generated text did not parse: {:?}",
+        outcome.tally.examples()
+    );
+    writer.finish()?;
+    out.write_all(&buf)?;
+    Ok(())
+}
+
+/// `aws logs filter-log-events` output: one event per record, default format, one log
+/// stream per interface (`eni-...-all`), as the CLI prints it.
+fn write_cloudwatch(
+    env: &Environment,
+    seed: u64,
+    span: Span,
+    dir: &Path,
+) -> anyhow::Result<Written> {
+    let file_secs = WINDOWS_PER_FILE * WINDOW;
+    let mut events = Vec::new();
+    let mut records = 0;
+    for i in 0..span.files {
+        let start = span.start + i * file_secs;
+        let flows = FileFlows::generate(env, seed, start / file_secs, start, span.scale);
+        records += flows.len() as u64;
+        for (n, (eni, line)) in flows.lines(env, Format::V2).into_iter().enumerate() {
+            let ts = start * 1000 + n as u64;
+            events.push(json!({
+                "logStreamName": format!("{eni}-all"),
+                "timestamp": ts,
+                "message": line,
+                "ingestionTime": ts + 312_000,
+                "eventId": format!("{:056}", ts * 1000 + n as u64),
+            }));
+        }
+    }
+    let doc = json!({ "events": events, "searchedLogStreams": [] });
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("filter-log-events.json");
+    let text = serde_json::to_string_pretty(&doc)?;
+    std::fs::write(&path, &text)?;
+    Ok(Written {
+        files: vec![path],
+        records,
+        text_bytes: text.len() as u64,
+    })
+}
+
+fn rule_json(rule: &Rule) -> Value {
+    let mut perm = json!({ "IpProtocol": rule.protocol, "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": [] });
+    if let (Some(from), Some(to)) = (rule.from, rule.to) {
+        perm["FromPort"] = json!(from);
+        perm["ToPort"] = json!(to);
+    }
+    match &rule.peer {
+        Peer::Cidr(c) => perm["IpRanges"] = json!([{ "CidrIp": c }]),
+        Peer::Group(g) => perm["UserIdGroupPairs"] = json!([{ "GroupId": g, "UserId": ACCOUNT }]),
+    }
+    perm
+}
+
+/// Writes `describe-network-interfaces.json`, `describe-security-groups.json` and
+/// `describe-prefix-lists.json` as the AWS CLI prints them.
+pub fn write_inventory(env: &Environment, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let group_name = |id: &str| {
+        env.groups
+            .iter()
+            .find(|g| g.id == id)
+            .map_or("", |g| g.name)
+    };
+    let interfaces: Vec<Value> = env
+        .interfaces
+        .iter()
+        .map(|i| {
+            let mut v = json!({
+                "AvailabilityZone": if i.az_id == "use1-az1" { "us-east-1a" } else { "us-east-1b" },
+                "Description": i.description,
+                "Groups": i.groups.iter().map(|g| json!({"GroupName": group_name(g), "GroupId": g})).collect::<Vec<_>>(),
+                "InterfaceType": i.interface_type,
+                "Ipv6Addresses": [],
+                "MacAddress": "02:00:00:00:00:00",
+                "NetworkInterfaceId": i.id,
+                "OwnerId": ACCOUNT,
+                "PrivateIpAddress": i.ip.to_string(),
+                "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": i.ip.to_string()}],
+                "RequesterManaged": i.requester.is_some(),
+                "SourceDestCheck": i.interface_type != "nat_gateway",
+                "Status": "in-use",
+                "SubnetId": i.subnet,
+                "TagSet": i.asg.map(|a| vec![json!({"Key": "aws:autoscaling:groupName", "Value": a})]).unwrap_or_default(),
+                "VpcId": env.vpc,
+            });
+            if let Some(r) = i.requester {
+                v["RequesterId"] = json!(r);
+            }
+            if let Some(inst) = &i.instance {
+                v["Attachment"] = json!({
+                    "AttachmentId": format!("eni-attach-{}", &i.id[4..]),
+                    "DeleteOnTermination": true,
+                    "DeviceIndex": 0,
+                    "InstanceId": inst,
+                    "InstanceOwnerId": ACCOUNT,
+                    "Status": "attached",
+                });
+            }
+            v
+        })
+        .collect();
+    let groups: Vec<Value> = env
+        .groups
+        .iter()
+        .map(|g| {
+            json!({
+                "Description": g.description,
+                "GroupId": g.id,
+                "GroupName": g.name,
+                "IpPermissions": g.ingress.iter().map(rule_json).collect::<Vec<_>>(),
+                "IpPermissionsEgress": g.egress.iter().map(rule_json).collect::<Vec<_>>(),
+                "OwnerId": ACCOUNT,
+                "VpcId": env.vpc,
+            })
+        })
+        .collect();
+    let prefix_lists = json!({ "PrefixLists": [{
+        "Cidrs": env.s3_cidrs,
+        "PrefixListId": env.s3_prefix_list,
+        "PrefixListName": format!("com.amazonaws.{REGION}.s3"),
+    }]});
+    let write = |name: &str, v: Value| -> anyhow::Result<()> {
+        std::fs::write(dir.join(name), serde_json::to_string_pretty(&v)? + "\n")?;
+        Ok(())
+    };
+    write(
+        "describe-network-interfaces.json",
+        json!({ "NetworkInterfaces": interfaces }),
+    )?;
+    write(
+        "describe-security-groups.json",
+        json!({ "SecurityGroups": groups }),
+    )?;
+    write("describe-prefix-lists.json", prefix_lists)?;
+    Ok(())
+}
+
+/// Writes `truth.json`: the roles' interfaces and the connections between roles.
+pub fn write_truth(env: &Environment, seed: u64, path: &Path) -> anyhow::Result<()> {
+    let name = |e: Endpoint| match e {
+        Endpoint::Role(r) => r.to_string(),
+        Endpoint::Internet => "internet".into(),
+        Endpoint::Office => "office:203.0.113.0/24".into(),
+        Endpoint::S3 => "aws-service:S3".into(),
+    };
+    let mut roles = serde_json::Map::new();
+    for i in &env.interfaces {
+        let list = roles.entry(i.role).or_insert_with(|| json!([]));
+        list.as_array_mut().expect("array").push(json!(i.id));
+    }
+    let edges: Vec<Value> = env
+        .edges
+        .iter()
+        .map(|e| json!({"client": name(e.client), "server": name(e.server), "protocol": e.protocol, "port": e.port}))
+        .collect();
+    let truth = json!({
+        "seed": seed,
+        "vpc": env.vpc,
+        "roles": roles,
+        "edges": edges,
+        "note": "Every accepted connection in the logs is one of these edges; scans are REJECTed.",
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&truth)? + "\n")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        let t = unix_day(2026, 11, 2);
+        assert_eq!(t, 1_793_577_600);
+        assert_eq!(civil(t + 3600 * 5 + 60 * 7), (2026, 11, 2, 5, 7));
+        assert_eq!(civil(unix_day(2024, 2, 29)), (2024, 2, 29, 0, 0));
+    }
+}
