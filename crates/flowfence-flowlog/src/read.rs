@@ -197,7 +197,12 @@ impl Reader {
                         return (part, totals);
                     }
                     let mut chain = Chain::new(idx, Arc::clone(&self.initial));
-                    let mut jobs = SourceJobs::new(idx, source, self.options.input_format, self.options.block_size);
+                    let mut jobs = SourceJobs::new(
+                        idx,
+                        source,
+                        self.options.input_format,
+                        self.options.block_size,
+                    );
                     while let Some(job) = jobs.next() {
                         let done = job.run(chain.layout(), &mut part);
                         chain.absorb(done, &mut totals);
@@ -746,7 +751,9 @@ mod tests {
                 s.push_str("dstport srcaddr\n\n");
             }
             match i {
-                0..100 => s.push_str(&format!("2 1 eni-{i} 10.0.0.1 10.0.0.2 {i} 443 6 1 2 3 4 ACCEPT OK\n")),
+                0..100 => s.push_str(&format!(
+                    "2 1 eni-{i} 10.0.0.1 10.0.0.2 {i} 443 6 1 2 3 4 ACCEPT OK\n"
+                )),
                 100..200 => s.push_str(&format!("{i} 80 REJECT\n")),
                 _ => s.push_str(&format!("{i} 10.1.{}.{}\n", i % 7, i % 250)),
             }
@@ -759,9 +766,12 @@ mod tests {
 
     fn sequential_ndjson(text: &str) -> (Vec<u8>, BlockOutcome) {
         let mut out = Vec::new();
-        let outcome = decode_block(text.as_bytes(), &Arc::new(Layout::default_v2()), Unit::Line, &mut |r: &Record<'_>| {
-            write_ndjson(r, &mut out)
-        });
+        let outcome = decode_block(
+            text.as_bytes(),
+            &Arc::new(Layout::default_v2()),
+            Unit::Line,
+            &mut |r: &Record<'_>| write_ndjson(r, &mut out),
+        );
         (out, outcome)
     }
 
@@ -774,18 +784,35 @@ mod tests {
         let (expected, outcome) = sequential_ndjson(&text);
 
         for block_size in [64, 200, 1000, 1 << 20] {
-            let options = ReadOptions { block_size, ..ReadOptions::default() };
+            let options = ReadOptions {
+                block_size,
+                ..ReadOptions::default()
+            };
             let reader = Reader::new(vec![Source::File(path.clone())], options);
             let mut got = Vec::new();
             let report = reader.for_each_ordered(NdjsonEncoder::new, |part| {
                 got.extend_from_slice(part.output());
                 ControlFlow::Continue(())
             });
-            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "block size {block_size}");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&expected),
+                "block size {block_size}"
+            );
             assert_eq!(report.counts, outcome.counts);
             assert_eq!(report.tally.total(), outcome.tally.total());
-            let lines: Vec<u64> = report.tally.examples().iter().map(|r| r.location.position).collect();
-            let want: Vec<u64> = outcome.tally.examples().iter().map(|r| r.location.position).collect();
+            let lines: Vec<u64> = report
+                .tally
+                .examples()
+                .iter()
+                .map(|r| r.location.position)
+                .collect();
+            let want: Vec<u64> = outcome
+                .tally
+                .examples()
+                .iter()
+                .map(|r| r.location.position)
+                .collect();
             assert_eq!(lines, want);
 
             let (n, folded) = reader.fold(Count::default, add);
@@ -821,7 +848,10 @@ mod tests {
         let bad = dir.path().join("b.log");
         std::fs::write(&good, "srcport\n1\n2\n").unwrap();
         std::fs::write(&bad, "srcport\n1\nx\n3\ny\n").unwrap();
-        let options = ReadOptions { strict: true, ..ReadOptions::default() };
+        let options = ReadOptions {
+            strict: true,
+            ..ReadOptions::default()
+        };
         let reader = Reader::new(vec![Source::File(good), Source::File(bad)], options);
         let (_, report) = reader.fold(|| (), |(), ()| ());
         let first = report.first_rejection().unwrap();
@@ -835,7 +865,10 @@ mod tests {
         let good = dir.path().join("a.log");
         std::fs::write(&good, "srcport\n1\n").unwrap();
         let missing = dir.path().join("gone.log");
-        let reader = Reader::new(vec![Source::File(missing), Source::File(good)], ReadOptions::default());
+        let reader = Reader::new(
+            vec![Source::File(missing), Source::File(good)],
+            ReadOptions::default(),
+        );
         let (n, report) = reader.fold(Count::default, add);
         assert_eq!(n.0, 1);
         assert_eq!(report.counts.records, 1);

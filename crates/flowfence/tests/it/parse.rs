@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 use crate::common::{flowfence, ndjson, ok, parse_with_stats, workspace};
 
 fn sample(sub: &str) -> String {
-    workspace().join("sample-logs/logs").join(sub).display().to_string()
+    workspace()
+        .join("sample-logs/logs")
+        .join(sub)
+        .display()
+        .to_string()
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -28,27 +32,50 @@ const LINE: &str = "2 123456789012 eni-0a1b2c3d4e5f60718 10.0.10.11 10.0.20.10 4
 
 #[test]
 fn every_bundled_sample_form_parses_cleanly() {
-    for (form, min_records) in [("s3-text-v2", 1000), ("s3-text-v5", 1000), ("s3-parquet", 1000), ("cloudwatch", 500)] {
+    for (form, min_records) in [
+        ("s3-text-v2", 1000),
+        ("s3-text-v5", 1000),
+        ("s3-parquet", 1000),
+        ("cloudwatch", 500),
+    ] {
         let (records, stats) = parse_with_stats(&[&sample(form)], None);
         assert_eq!(stats["rejected"], 0, "{form}: {stats}");
-        assert!(records.len() >= min_records, "{form}: {} records", records.len());
+        assert!(
+            records.len() >= min_records,
+            "{form}: {} records",
+            records.len()
+        );
         assert_eq!(stats["records"], records.len() as u64);
         // Every record names its interface and account.
-        assert!(records.iter().all(|r| r["interface-id"].as_str().unwrap().starts_with("eni-")), "{form}");
-        assert!(records.iter().all(|r| r["account-id"] == "123456789012"), "{form}");
+        assert!(
+            records
+                .iter()
+                .all(|r| r["interface-id"].as_str().unwrap().starts_with("eni-")),
+            "{form}"
+        );
+        assert!(
+            records.iter().all(|r| r["account-id"] == "123456789012"),
+            "{form}"
+        );
     }
 }
 
 #[test]
 fn v5_fields_are_typed() {
     let (records, _) = parse_with_stats(&[&sample("s3-text-v5")], None);
-    let r = records.iter().find(|r| r["pkt-dst-aws-service"] == "S3").expect("an S3 gateway flow");
+    let r = records
+        .iter()
+        .find(|r| r["pkt-dst-aws-service"] == "S3")
+        .expect("an S3 gateway flow");
     assert_eq!(r["version"], 5);
     assert_eq!(r["flow-direction"], "egress");
     assert_eq!(r["traffic-path"], 7);
     assert_eq!(r["dstport"], 443);
     assert!(r["tcp-flags"].is_u64());
-    let nodata = records.iter().find(|r| r["log-status"] == "NODATA").expect("a NODATA record");
+    let nodata = records
+        .iter()
+        .find(|r| r["log-status"] == "NODATA")
+        .expect("a NODATA record");
     assert_eq!(nodata["srcaddr"], Value::Null);
     assert_eq!(nodata["tcp-flags"], Value::Null);
 }
@@ -59,7 +86,15 @@ fn parquet_output_reads_back_identically() {
     let parquet = dir.path().join("out.parquet");
     let v5 = sample("s3-text-v5");
     let (original, _) = parse_with_stats(&[&v5], None);
-    ok(&["parse", "-q", &v5, "--output", "parquet", "-o", parquet.to_str().unwrap()]);
+    ok(&[
+        "parse",
+        "-q",
+        &v5,
+        "--output",
+        "parquet",
+        "-o",
+        parquet.to_str().unwrap(),
+    ]);
     let (back, stats) = parse_with_stats(&[parquet.to_str().unwrap()], None);
     assert_eq!(stats["rejected"], 0);
     assert_eq!(back.len(), original.len());
@@ -101,7 +136,11 @@ fn cloudwatch_subscription_document_gzipped() {
         "logStream": "eni-0a1b2c3d4e5f60718-all", "subscriptionFilters": ["all"],
         "logEvents": [{"id": "1", "timestamp": 1, "message": LINE}, {"id": "2", "timestamp": 2, "message": "2 1 eni-1 - - - - - - - 1 2 - NODATA"}]
     });
-    let file = write(dir.path(), "delivery.json.gz", &gzip(doc.to_string().as_bytes()));
+    let file = write(
+        dir.path(),
+        "delivery.json.gz",
+        &gzip(doc.to_string().as_bytes()),
+    );
     let (records, stats) = parse_with_stats(&[&file], None);
     assert_eq!(records.len(), 2);
     assert_eq!(stats["nodata"], 1);
@@ -116,12 +155,24 @@ fn json_lines_with_a_custom_format() {
         b"{\"message\":\"eni-1 10.0.0.1 443 ingress\"}\n{\"message\":\"eni-2 10.0.0.2 http egress\"}\n",
     );
     let (records, stats) = parse_with_stats(
-        &[&file, "--format", "${interface-id} ${srcaddr} ${dstport} ${flow-direction}"],
+        &[
+            &file,
+            "--format",
+            "${interface-id} ${srcaddr} ${dstport} ${flow-direction}",
+        ],
         None,
     );
-    assert_eq!(records, [json!({"interface-id": "eni-1", "srcaddr": "10.0.0.1", "dstport": 443, "flow-direction": "ingress"})]);
+    assert_eq!(
+        records,
+        [
+            json!({"interface-id": "eni-1", "srcaddr": "10.0.0.1", "dstport": 443, "flow-direction": "ingress"})
+        ]
+    );
     assert_eq!(stats["rejected"], 1);
-    assert_eq!(stats["first_rejected"][0]["message"], format!("{file}: event 2: field `dstport`: `http` is not a port (0-65535)"));
+    assert_eq!(
+        stats["first_rejected"][0]["message"],
+        format!("{file}: event 2: field `dstport`: `http` is not a port (0-65535)")
+    );
 }
 
 #[test]
@@ -141,7 +192,16 @@ fn every_bad_line_is_counted_by_reason_with_file_and_line() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (format!("{}:{}", r["reason"].as_str().unwrap(), r["field"].as_str().unwrap_or("")), r["count"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                format!(
+                    "{}:{}",
+                    r["reason"].as_str().unwrap(),
+                    r["field"].as_str().unwrap_or("")
+                ),
+                r["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         by_reason,
@@ -152,16 +212,37 @@ fn every_bad_line_is_counted_by_reason_with_file_and_line() {
             ("bad-address:dstaddr".to_string(), 1),
         ]
     );
-    let messages: Vec<&str> = stats["first_rejected"].as_array().unwrap().iter().map(|r| r["message"].as_str().unwrap()).collect();
-    assert_eq!(messages[0], format!("{file}:3: field `dstport`: `postgres` is not a port (0-65535)"));
-    assert_eq!(messages[1], format!("{file}:4: field `dstaddr`: `10.0.20.300` is not an IPv4 or IPv6 address"));
+    let messages: Vec<&str> = stats["first_rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages[0],
+        format!("{file}:3: field `dstport`: `postgres` is not a port (0-65535)")
+    );
+    assert_eq!(
+        messages[1],
+        format!("{file}:4: field `dstaddr`: `10.0.20.300` is not an IPv4 or IPv6 address")
+    );
     assert!(messages[3].starts_with(&format!("{file}:6: 5 fields where the layout has 14")));
 
     // The human summary says the same on stderr.
     let (_, stderr) = ok(&["parse", &file, "--output", "none"]);
-    let rejected_line = stderr.lines().find(|l| l.trim_start().starts_with("rejected")).unwrap();
-    assert_eq!(rejected_line.split_whitespace().collect::<Vec<_>>(), ["rejected", "4"], "{stderr}");
-    assert!(stderr.contains(&format!("{file}:3: field `dstport`")), "{stderr}");
+    let rejected_line = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("rejected"))
+        .unwrap();
+    assert_eq!(
+        rejected_line.split_whitespace().collect::<Vec<_>>(),
+        ["rejected", "4"],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:3: field `dstport`")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -174,35 +255,75 @@ fn truncated_gzip_keeps_the_good_lines_and_reports_the_cut() {
     let data = gzip(text.as_bytes());
     let file = write(dir.path(), "cut.log.gz", &data[..data.len() / 2]);
     let (records, stats) = parse_with_stats(&[&file], None);
-    assert!(records.len() > 100 && records.len() < 5000, "{}", records.len());
+    assert!(
+        records.len() > 100 && records.len() < 5000,
+        "{}",
+        records.len()
+    );
     // Records are the file's first lines, in order.
-    assert!(records.iter().enumerate().all(|(i, r)| r["srcport"] == 30000 + i as u64));
-    let reasons: Vec<&str> = stats["rejections"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert!(
+        records
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r["srcport"] == 30000 + i as u64)
+    );
+    let reasons: Vec<&str> = stats["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
     assert!(reasons.contains(&"unreadable"), "{stats}");
-    let detail = stats["first_rejected"].as_array().unwrap().iter().find(|r| r["reason"] == "unreadable").unwrap()["detail"].clone();
-    assert!(detail.as_str().unwrap().contains("truncated") || detail.as_str().unwrap().contains("corrupt"), "{detail}");
+    let detail = stats["first_rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reason"] == "unreadable")
+        .unwrap()["detail"]
+        .clone();
+    assert!(
+        detail.as_str().unwrap().contains("truncated")
+            || detail.as_str().unwrap().contains("corrupt"),
+        "{detail}"
+    );
 }
 
 #[test]
 fn unreadable_files_are_reported_and_the_rest_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a.log", format!("{HEADER}\n{LINE}\n").as_bytes());
+    write(
+        dir.path(),
+        "a.log",
+        format!("{HEADER}\n{LINE}\n").as_bytes(),
+    );
     write(dir.path(), "notes.md", b"not a log");
     std::os::unix::fs::symlink(dir.path().join("missing.log"), dir.path().join("b.log")).unwrap();
     let (records, stats) = parse_with_stats(&[dir.path().to_str().unwrap()], None);
     assert_eq!(records.len(), 1);
     assert_eq!(stats["rejections"][0]["reason"], "unreadable");
-    assert_eq!(stats["files_not_read"][0]["why"], "not a flow log file name");
+    assert_eq!(
+        stats["files_not_read"][0]["why"],
+        "not a flow log file name"
+    );
 }
 
 #[test]
 fn strict_fails_on_the_first_rejection_with_status_65() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "bad.log", format!("{HEADER}\n{LINE}\n{}\n", LINE.replace("ACCEPT", "MAYBE")).as_bytes());
+    let file = write(
+        dir.path(),
+        "bad.log",
+        format!("{HEADER}\n{LINE}\n{}\n", LINE.replace("ACCEPT", "MAYBE")).as_bytes(),
+    );
     let out = flowfence(&["parse", "--strict", "--output", "none", &file], None);
     assert_eq!(out.status.code(), Some(65));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("error: {file}:3: field `action`: `MAYBE` is not ACCEPT or REJECT")), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: {file}:3: field `action`: `MAYBE` is not ACCEPT or REJECT"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -228,5 +349,10 @@ fn ndjson_keeps_input_order_across_parallel_blocks() {
     let (out, _) = ok(&["parse", "-q", "--threads", "2", &file]);
     let records = ndjson(&out);
     assert_eq!(records.len(), 120_000);
-    assert!(records.iter().enumerate().all(|(i, r)| r["start"] == 1_793_696_400 + i as u64));
+    assert!(
+        records
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r["start"] == 1_793_696_400 + i as u64)
+    );
 }
