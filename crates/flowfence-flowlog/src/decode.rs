@@ -104,7 +104,11 @@ pub fn decode_block(
     };
     let mut tally = Tally::default();
     let mut values: Vec<Value<'_>> = Vec::with_capacity(layout.len());
+    // Validate UTF-8 once for the whole block (the usual case: flow logs are ASCII); only
+    // a block with invalid bytes pays for a check per line.
+    let block = std::str::from_utf8(text).ok();
     let mut rest = text;
+    let mut offset = 0usize;
     let mut line_no: u64 = 0;
 
     while !rest.is_empty() {
@@ -112,6 +116,8 @@ pub fn decode_block(
             Some(nl) => (&rest[..nl], &rest[nl + 1..]),
             None => (rest, &rest[rest.len()..]),
         };
+        let line_start = offset;
+        offset += rest.len() - next.len();
         rest = next;
         line_no += 1;
         counts.lines += 1;
@@ -121,18 +127,25 @@ pub fn decode_block(
             counts.blank += 1;
             continue;
         }
-        let Ok(line) = std::str::from_utf8(bytes) else {
-            tally.add(Rejection {
-                location: Location {
-                    source: 0,
-                    position: line_no,
-                    unit,
-                },
-                reason: Reason::InvalidUtf8,
-                field: None,
-                detail: "the line is not valid UTF-8".into(),
-            });
-            continue;
+        let line = match block {
+            // Slicing at a newline and after ASCII blanks stays on char boundaries.
+            Some(block) => &block[line_start..line_start + bytes.len()],
+            None => match std::str::from_utf8(bytes) {
+                Ok(line) => line,
+                Err(_) => {
+                    tally.add(Rejection {
+                        location: Location {
+                            source: 0,
+                            position: line_no,
+                            unit,
+                        },
+                        reason: Reason::InvalidUtf8,
+                        field: None,
+                        detail: "the line is not valid UTF-8".into(),
+                    });
+                    continue;
+                }
+            },
         };
         // Header lines start with a field name; data lines rarely start with a letter,
         // so the full check runs only when it could succeed.
@@ -190,6 +203,10 @@ enum LineErrorKind {
 }
 
 /// Splits `line` on spaces and parses each token by its column's kind.
+///
+/// Integers and IPv4 addresses are parsed while they are scanned (one pass, no search for
+/// the token's end first); anything unusual falls back to [`Value::parse`], which has the
+/// final word on what is valid, so both paths accept exactly the same tokens.
 #[inline]
 fn decode_line<'a>(
     line: &'a str,
@@ -197,22 +214,54 @@ fn decode_line<'a>(
     values: &mut Vec<Value<'a>>,
 ) -> Result<(), LineError<'a>> {
     let bytes = line.as_bytes();
+    let len = bytes.len();
     let mut pos = 0usize;
     for (column, &kind) in kinds.iter().enumerate() {
         // Runs of spaces count as one separator: AWS writes single spaces, but hand-made
         // or re-exported files sometimes don't, and no value is ever empty.
-        while pos < bytes.len() && bytes[pos] == b' ' {
+        while pos < len && bytes[pos] == b' ' {
             pos += 1;
         }
-        if pos >= bytes.len() {
+        if pos >= len {
             return Err(LineError {
                 column: None,
                 token: "",
                 kind: LineErrorKind::FieldCount,
             });
         }
-        let end = memchr(b' ', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
-        let token = &line[pos..end];
+        let start = pos;
+        let fast = match kind {
+            Kind::Int32 | Kind::Int64 | Kind::Port | Kind::Protocol => {
+                let mut n: u64 = 0;
+                while pos < len {
+                    let d = bytes[pos].wrapping_sub(b'0');
+                    if d > 9 {
+                        break;
+                    }
+                    // At most 19 digits reach here (checked below), so this can't wrap
+                    // into a wrong accepted value.
+                    n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+                    pos += 1;
+                }
+                let digits = pos - start;
+                let ends = pos == len || bytes[pos] == b' ';
+                (ends && (1..=19).contains(&digits) && n <= kind.max_int()).then_some(Value::Int(n))
+            }
+            Kind::Addr => match crate::value::parse_ipv4_prefix(&bytes[start..]) {
+                Some((addr, used)) if start + used == len || bytes[start + used] == b' ' => {
+                    pos = start + used;
+                    Some(Value::Addr(std::net::IpAddr::V4(addr)))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(v) = fast {
+            values.push(v);
+            continue;
+        }
+        let end = memchr(b' ', &bytes[start..]).map_or(len, |i| start + i);
+        let token = &line[start..end];
         pos = end;
         match Value::parse(kind, token) {
             Ok(v) => values.push(v),

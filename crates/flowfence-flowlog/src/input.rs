@@ -73,12 +73,14 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
     let raw: Box<dyn Read + Send> = match source {
         Source::File(path) => Box::new(File::open(path)?),
         Source::Stdin => Box::new(io::stdin()),
+        Source::Memory { data, .. } => Box::new(io::Cursor::new(data.clone())),
     };
     let mut raw = BufReader::with_capacity(READ_BUFFER, raw);
     let head = peek(&mut raw, 4)?;
     if head.starts_with(PARQUET_MAGIC) || format == InputFormat::Parquet {
         return Ok(Opened::Parquet(match source {
             Source::File(path) => ParquetInput::File(File::open(path)?),
+            Source::Memory { data, .. } => ParquetInput::Bytes(data.clone()),
             Source::Stdin => {
                 let mut all = Vec::new();
                 raw.read_to_end(&mut all)?;

@@ -168,10 +168,17 @@ pub(crate) fn unwrap(content: &[u8]) -> Unwrapped {
             match doc {
                 Ok(doc) => out.take_document(doc, &mut events),
                 Err(e) => {
-                    out.reject(
-                        events + 1,
-                        format!("unreadable JSON, the rest of the file is skipped: {e}"),
-                    );
+                    // Not an event: the file as a whole stops being readable here.
+                    out.tally.add(Rejection {
+                        location: Location {
+                            source: 0,
+                            position: events + 1,
+                            unit: Unit::Event,
+                        },
+                        reason: Reason::Unreadable,
+                        field: None,
+                        detail: format!("unreadable JSON, the rest of the file is skipped: {e}"),
+                    });
                     break;
                 }
             }
@@ -233,5 +240,8 @@ mod tests {
         let u = unwrap(b"{\"events\":[{\"message\":\"a\"}]}\n{\"events\": [ {\"mess");
         assert_eq!(lines(&u), ["a"]);
         assert_eq!(u.tally.count_of(Reason::BadEnvelope), 1);
+        let u = unwrap(b"{\n\"events\":[{\"message\":\"a\"}]}\n{\"events\": [ {\"mess");
+        assert_eq!(lines(&u), ["a"]);
+        assert_eq!(u.tally.count_of(Reason::Unreadable), 1);
     }
 }

@@ -72,6 +72,14 @@ impl Report {
             .map_or_else(|| "<unknown>".to_string(), Source::display_name)
     }
 
+    /// Lines (events, rows) that are neither records, headers, blank nor rejected: always
+    /// zero, since nothing is dropped silently. Exposed for tests and fuzzing.
+    pub fn unaccounted_lines(&self) -> i128 {
+        let c = &self.counts;
+        let rejected_lines = self.tally.total() - self.tally.count_of(Reason::Unreadable);
+        i128::from(c.lines) - i128::from(c.records + c.headers + c.blank + rejected_lines)
+    }
+
     /// The earliest rejection, which `strict` turns into the run's error.
     pub fn first_rejection(&self) -> Option<&Rejection> {
         self.tally.examples().first()
@@ -122,7 +130,7 @@ impl Reader {
     }
 
     fn probe(&self, source: &Source) -> Option<Arc<Layout>> {
-        if *source == Source::Stdin {
+        if matches!(source, Source::Stdin) {
             return None;
         }
         match input::open(source, self.options.input_format).ok()? {
@@ -631,6 +639,7 @@ impl SourceJobs {
         if let SourceState::Unopened(src, format) = &self.state {
             input_bytes = match src {
                 Source::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                Source::Memory { data, .. } => data.len() as u64,
                 Source::Stdin => 0,
             };
             let payload = match input::open(src, *format) {
@@ -801,6 +810,7 @@ mod tests {
             );
             assert_eq!(report.counts, outcome.counts);
             assert_eq!(report.tally.total(), outcome.tally.total());
+            assert_eq!(report.unaccounted_lines(), 0);
             let lines: Vec<u64> = report
                 .tally
                 .examples()
@@ -874,5 +884,26 @@ mod tests {
         assert_eq!(report.counts.records, 1);
         assert_eq!(report.tally.count_of(Reason::Unreadable), 1);
         assert!(report.tally.examples()[0].detail.starts_with("cannot read"));
+        assert_eq!(report.unaccounted_lines(), 0);
+    }
+
+    #[test]
+    fn memory_sources_read_like_files() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"srcport dstport\n1 2\n3 x\n").unwrap();
+        let data = gz.finish().unwrap();
+        let source = Source::Memory {
+            name: "s3://b/k.log.gz".into(),
+            data: data.into(),
+        };
+        let reader = Reader::new(vec![source], ReadOptions::default());
+        let (n, report) = reader.fold(Count::default, add);
+        assert_eq!(n.0, 1);
+        let first = report.first_rejection().unwrap();
+        assert_eq!(
+            first.display(&report.source_name(first)).to_string(),
+            "s3://b/k.log.gz:3: field `dstport`: `x` is not a port (0-65535)"
+        );
+        assert_eq!(report.unaccounted_lines(), 0);
     }
 }

@@ -11,6 +11,14 @@ pub enum Source {
     File(PathBuf),
     /// Standard input (`-` on the command line).
     Stdin,
+    /// Bytes already in memory (an object fetched over the network, a test), with the
+    /// name messages use for it.
+    Memory {
+        /// Display name (an S3 key, say).
+        name: String,
+        /// The content, as stored (gzip and Parquet are detected as for files).
+        data: bytes::Bytes,
+    },
 }
 
 impl Source {
@@ -19,6 +27,7 @@ impl Source {
         match self {
             Source::File(p) => p.display().to_string(),
             Source::Stdin => "<stdin>".to_string(),
+            Source::Memory { name, .. } => name.clone(),
         }
     }
 }
@@ -246,10 +255,10 @@ mod tests {
             .iter()
             .map(|s| match s {
                 Source::File(p) => p.strip_prefix(dir.path()).unwrap().display().to_string(),
-                Source::Stdin => "-".into(),
+                other => other.display_name(),
             })
             .collect();
-        assert_eq!(names, ["a.log", "b/2.log.gz", "c.parquet", "-"]);
+        assert_eq!(names, ["a.log", "b/2.log.gz", "c.parquet", "<stdin>"]);
         assert_eq!(found.skipped.len(), 1);
         assert!(found.skipped[0].path.ends_with("notes.md"));
         assert!(discover(&[dir.path().join("missing")]).is_err());

@@ -201,6 +201,16 @@ pub(crate) fn parse_addr(token: &str) -> Option<IpAddr> {
 
 #[inline]
 fn parse_ipv4(bytes: &[u8]) -> Option<Ipv4Addr> {
+    match parse_ipv4_prefix(bytes) {
+        Some((addr, used)) if used == bytes.len() => Some(addr),
+        _ => None,
+    }
+}
+
+/// Parses a dotted quad at the start of `bytes`; returns it and the bytes it used. The
+/// caller checks what follows (a separator, or the end).
+#[inline]
+pub(crate) fn parse_ipv4_prefix(bytes: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (k, octet) in octets.iter_mut().enumerate() {
@@ -226,7 +236,7 @@ fn parse_ipv4(bytes: &[u8]) -> Option<Ipv4Addr> {
             i += 1;
         }
     }
-    (i == bytes.len()).then(|| Ipv4Addr::from(octets))
+    Some((Ipv4Addr::from(octets), i))
 }
 
 #[cfg(test)]

@@ -139,6 +139,7 @@ fn delivery_summary(sources: &[Source]) -> Option<String> {
         .filter_map(|s| match s {
             Source::File(p) => DeliveryKey::parse(&p.to_string_lossy()),
             Source::Stdin => None,
+            Source::Memory { name, .. } => DeliveryKey::parse(name),
         })
         .collect();
     let first = keys.iter().map(|k| k.date).min()?;

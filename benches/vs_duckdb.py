@@ -1,0 +1,107 @@
+"""Times flowfence and DuckDB on the same flow log files, alternating runs.
+
+Called by vs-duckdb.sh. Prints each run, the best time of each tool, the ratio, the
+records each counted (they must agree) and each tool's peak memory.
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run_timed(argv):
+    """Runs argv; returns (seconds, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{argv[0]} failed: {proc.stderr.decode(errors='replace')}")
+    return elapsed, proc.stdout
+
+
+def peak_mib(argv):
+    """Peak RSS of one run, via wait4 on the child."""
+    pid = os.fork()
+    if pid == 0:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.execvp(argv[0], argv)
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        sys.exit(f"{argv[0]} failed with status {status}")
+    return usage.ru_maxrss / 1024
+
+
+DUCKDB_SCRIPT = """
+import duckdb, sys, json
+con = duckdb.connect()
+con.execute("SET threads = {threads}")
+rows = con.execute('''
+    SELECT count(*) AS groups, sum(n) AS records FROM (
+        SELECT "interface-id", srcaddr, dstaddr, srcport, dstport, protocol, count(*) AS n
+        FROM read_csv({files}, delim = ' ', header = true, nullstr = '-')
+        GROUP BY ALL)
+''').fetchone()
+print(json.dumps({{"groups": rows[0], "records": rows[1]}}))
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--flowfence", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+
+    files = sorted(glob.glob(os.path.join(args.data, "AWSLogs", "**", "*.log.gz"), recursive=True))
+    if not files:
+        sys.exit(f"no .log.gz files under {args.data}")
+    gz_bytes = sum(os.path.getsize(f) for f in files)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_path = os.path.join(tmp, "stats.json")
+        script = os.path.join(tmp, "duck.py")
+        with open(script, "w") as f:
+            f.write(DUCKDB_SCRIPT.format(threads=args.threads, files=json.dumps(files)))
+        ff = [args.flowfence, "parse", "--threads", str(args.threads), "--output", "none",
+              "--quiet", "--stats-json", stats_path, os.path.join(args.data, "AWSLogs")]
+        dk = [sys.executable, script]
+
+        best = {"flowfence": float("inf"), "duckdb": float("inf")}
+        duck_out = None
+        for i in range(args.runs):
+            for name, argv in (("flowfence", ff), ("duckdb", dk)):
+                t, out = run_timed(argv)
+                best[name] = min(best[name], t)
+                if name == "duckdb":
+                    duck_out = json.loads(out)
+                print(f"run {i + 1}: {name:9s} {t:7.2f} s", flush=True)
+
+        stats = json.load(open(stats_path))
+        text_bytes = stats["text_bytes"]
+        mem = {"flowfence": peak_mib(ff), "duckdb": peak_mib(dk)}
+
+    print()
+    print(f"data: {len(files)} files, {gz_bytes / 2**20:.0f} MiB gzip, "
+          f"{text_bytes / 2**20:.0f} MiB of log text, {stats['records']:,} records")
+    print(f"threads: {args.threads}")
+    for name in ("flowfence", "duckdb"):
+        t = best[name]
+        print(f"{name:9s} best {t:7.2f} s  {text_bytes / 2**20 / t:7.1f} MiB/s of text  "
+              f"peak RSS {mem[name]:6.0f} MiB")
+    print(f"records: flowfence {stats['records']:,}, duckdb {duck_out['records']:,} "
+          f"({duck_out['groups']:,} 5-tuple groups)")
+    if stats["records"] != duck_out["records"] or stats["rejected"] != 0:
+        sys.exit("the tools disagree on the record count (or flowfence rejected lines)")
+    print(f"ratio: flowfence is {best['duckdb'] / best['flowfence']:.2f}x faster than DuckDB")
+
+
+if __name__ == "__main__":
+    main()
