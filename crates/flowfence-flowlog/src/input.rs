@@ -5,7 +5,10 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::str::FromStr;
 
+use bytes::Bytes;
 use flate2::bufread::MultiGzDecoder;
+
+use crate::inflate;
 
 use crate::source::Source;
 
@@ -50,7 +53,7 @@ pub(crate) enum Opened {
     /// Text lines (possibly decompressed on the fly).
     Text(BlockReader),
     /// A JSON envelope, read whole (possibly decompressed).
-    Json(Vec<u8>),
+    Json(Bytes),
     /// Parquet bytes or file.
     Parquet(ParquetInput),
 }
@@ -88,31 +91,65 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
             }
         }));
     }
-    let mut content: Box<dyn BufRead + Send> = if head.starts_with(&GZIP_MAGIC) {
-        Box::new(BufReader::with_capacity(
-            READ_BUFFER,
-            MultiGzDecoder::new(raw),
-        ))
+    if !head.starts_with(&GZIP_MAGIC) {
+        return classify(Box::new(raw), format);
+    }
+    // Gzip: inflate whole with libdeflate when the source has a known, bounded size;
+    // stream otherwise, and whenever libdeflate refuses (damage is then reported with
+    // every whole line before it kept).
+    let stored_size = match source {
+        Source::File(path) => std::fs::metadata(path)?.len(),
+        Source::Memory { data, .. } => data.len() as u64,
+        Source::Stdin => u64::MAX,
+    };
+    let compressed: Box<dyn Read + Send> = if stored_size <= MAX_WHOLE_GZIP {
+        let mut all = Vec::with_capacity(stored_size as usize);
+        raw.read_to_end(&mut all)?;
+        if let Some(text) = inflate::gunzip(&all) {
+            return classify_memory(Bytes::from(text), format);
+        }
+        Box::new(io::Cursor::new(all))
     } else {
         Box::new(raw)
     };
-    let is_json = match format {
+    let stream = MultiGzDecoder::new(BufReader::with_capacity(READ_BUFFER, compressed));
+    classify(
+        Box::new(BufReader::with_capacity(READ_BUFFER, stream)),
+        format,
+    )
+}
+
+/// Gzip files up to this size are read whole and inflated with libdeflate (AWS's objects
+/// are at most 75 MB).
+const MAX_WHOLE_GZIP: u64 = 256 << 20;
+
+/// JSON or text, from the first non-blank byte (unless the format says).
+fn is_json(format: InputFormat, head: &[u8]) -> bool {
+    match format {
         InputFormat::CloudWatchJson | InputFormat::JsonLines => true,
         InputFormat::Text => false,
-        InputFormat::Auto | InputFormat::Parquet => {
-            let head = peek(&mut content, 64)?;
-            matches!(
-                head.iter().find(|b| !b.is_ascii_whitespace()),
-                Some(b'{' | b'[')
-            )
-        }
-    };
-    if is_json {
+        InputFormat::Auto | InputFormat::Parquet => matches!(
+            head.iter().find(|b| !b.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        ),
+    }
+}
+
+fn classify(mut content: Box<dyn BufRead + Send>, format: InputFormat) -> io::Result<Opened> {
+    if is_json(format, &peek(&mut content, 64)?) {
         let mut all = Vec::new();
         content.read_to_end(&mut all)?;
-        Ok(Opened::Json(all))
+        Ok(Opened::Json(all.into()))
     } else {
         Ok(Opened::Text(BlockReader::new(content)))
+    }
+}
+
+fn classify_memory(text: Bytes, format: InputFormat) -> io::Result<Opened> {
+    if is_json(format, &text[..text.len().min(64)]) {
+        Ok(Opened::Json(text))
+    } else {
+        Ok(Opened::Text(BlockReader::memory(text)))
     }
 }
 
@@ -138,12 +175,23 @@ pub(crate) enum Next {
     },
 }
 
-/// Splits a byte stream into newline-aligned blocks of about `block_size` bytes.
+/// Splits text into newline-aligned blocks of about `block_size` bytes: read from a
+/// stream, or sliced (without copying) from text already in memory.
 pub(crate) struct BlockReader {
-    inner: Box<dyn BufRead + Send>,
-    carry: Vec<u8>,
+    source: BlockSource,
     block_size: usize,
-    done: bool,
+}
+
+enum BlockSource {
+    Stream {
+        inner: Box<dyn BufRead + Send>,
+        carry: Vec<u8>,
+        done: bool,
+    },
+    Memory {
+        text: Bytes,
+        pos: usize,
+    },
 }
 
 /// Default block size: large enough to amortise per-block work, small enough that a few
@@ -160,10 +208,19 @@ impl BlockReader {
         block_size: usize,
     ) -> BlockReader {
         BlockReader {
-            inner,
-            carry: Vec::new(),
+            source: BlockSource::Stream {
+                inner,
+                carry: Vec::new(),
+                done: false,
+            },
             block_size: block_size.max(1),
-            done: false,
+        }
+    }
+
+    pub(crate) fn memory(text: Bytes) -> BlockReader {
+        BlockReader {
+            source: BlockSource::Memory { text, pos: 0 },
+            block_size: BLOCK_SIZE,
         }
     }
 
@@ -172,46 +229,79 @@ impl BlockReader {
         self.block_size = block_size.max(1);
     }
 
-    /// Fills `block` (cleared first) with the next whole lines.
-    pub(crate) fn next_block(&mut self, block: &mut Vec<u8>) -> Next {
-        block.clear();
-        if self.done {
-            return Next::End;
+    /// Sets `block` to the next whole lines.
+    pub(crate) fn next_block(&mut self, block: &mut Bytes) -> Next {
+        match &mut self.source {
+            BlockSource::Memory { text, pos } => {
+                if *pos >= text.len() {
+                    *block = Bytes::new();
+                    return Next::End;
+                }
+                let want = (*pos + self.block_size).min(text.len());
+                // End after the first newline at or past the target size.
+                let end = match memchr::memchr(b'\n', &text[want.saturating_sub(1)..]) {
+                    Some(i) if want < text.len() => want - 1 + i + 1,
+                    _ => text.len(),
+                };
+                *block = text.slice(*pos..end);
+                *pos = end;
+                Next::Block
+            }
+            BlockSource::Stream { inner, carry, done } => {
+                let mut buf = Vec::new();
+                let next = next_stream_block(inner, carry, done, self.block_size, &mut buf);
+                *block = Bytes::from(buf);
+                next
+            }
         }
-        block.append(&mut self.carry);
-        block.reserve(self.block_size.saturating_sub(block.len()));
-        loop {
-            let want = self.block_size.saturating_sub(block.len()).max(64 * 1024);
-            let before = block.len();
-            let read = (&mut self.inner).take(want as u64).read_to_end(block);
-            match read {
-                Err(error) => {
-                    self.done = true;
-                    let whole = memchr::memrchr(b'\n', block).map_or(0, |nl| nl + 1);
-                    let partial_line = whole < block.len();
-                    block.truncate(whole);
-                    return Next::Failed {
-                        error,
-                        partial_line,
-                    };
-                }
-                Ok(n) if n < want => {
-                    self.done = true;
-                    return if block.is_empty() {
-                        Next::End
-                    } else {
-                        Next::Block
-                    };
-                }
-                Ok(_) => {
-                    // Split after the last newline read so far; a line longer than a
-                    // block makes the block grow until its end is found.
-                    if let Some(nl) = memchr::memrchr(b'\n', &block[before..]) {
-                        let cut = before + nl + 1;
-                        self.carry.extend_from_slice(&block[cut..]);
-                        block.truncate(cut);
-                        return Next::Block;
-                    }
+    }
+}
+
+/// Reads the next whole lines of a stream into `block`.
+fn next_stream_block(
+    inner: &mut Box<dyn BufRead + Send>,
+    carry: &mut Vec<u8>,
+    done: &mut bool,
+    block_size: usize,
+    block: &mut Vec<u8>,
+) -> Next {
+    block.clear();
+    if *done {
+        return Next::End;
+    }
+    block.append(carry);
+    block.reserve(block_size.saturating_sub(block.len()));
+    loop {
+        let want = block_size.saturating_sub(block.len()).max(64 * 1024);
+        let before = block.len();
+        let read = inner.take(want as u64).read_to_end(block);
+        match read {
+            Err(error) => {
+                *done = true;
+                let whole = memchr::memrchr(b'\n', block).map_or(0, |nl| nl + 1);
+                let partial_line = whole < block.len();
+                block.truncate(whole);
+                return Next::Failed {
+                    error,
+                    partial_line,
+                };
+            }
+            Ok(n) if n < want => {
+                *done = true;
+                return if block.is_empty() {
+                    Next::End
+                } else {
+                    Next::Block
+                };
+            }
+            Ok(_) => {
+                // Split after the last newline read so far; a line longer than a block
+                // makes the block grow until its end is found.
+                if let Some(nl) = memchr::memrchr(b'\n', &block[before..]) {
+                    let cut = before + nl + 1;
+                    carry.extend_from_slice(&block[cut..]);
+                    block.truncate(cut);
+                    return Next::Block;
                 }
             }
         }
@@ -223,38 +313,45 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn blocks(data: &[u8], size: usize) -> Vec<String> {
-        let mut r = BlockReader::with_block_size(Box::new(io::Cursor::new(data.to_vec())), size);
-        let mut out = Vec::new();
-        let mut block = Vec::new();
-        loop {
-            match r.next_block(&mut block) {
-                Next::Block => out.push(String::from_utf8(block.clone()).unwrap()),
-                Next::End => return out,
-                Next::Failed { error, .. } => panic!("{error}"),
+    /// The blocks of `data`, read both ways: streamed, and sliced from memory.
+    fn blocks(data: &[u8], size: usize) -> [Vec<String>; 2] {
+        let streamed = BlockReader::with_block_size(Box::new(io::Cursor::new(data.to_vec())), size);
+        let mut sliced = BlockReader::memory(Bytes::copy_from_slice(data));
+        sliced.set_block_size(size);
+        [streamed, sliced].map(|mut r| {
+            let mut out = Vec::new();
+            let mut block = Bytes::new();
+            loop {
+                match r.next_block(&mut block) {
+                    Next::Block => out.push(String::from_utf8(block.to_vec()).unwrap()),
+                    Next::End => return out,
+                    Next::Failed { error, .. } => panic!("{error}"),
+                }
             }
-        }
+        })
     }
 
     #[test]
     fn blocks_end_on_newlines_and_keep_every_byte() {
         let text: String = (0..50_000).map(|i| format!("line {i}\n")).collect();
         let text = text + "last line without newline";
-        let got = blocks(text.as_bytes(), 100_000);
-        assert!(got.len() > 2);
-        for b in &got[..got.len() - 1] {
-            assert!(b.ends_with('\n'));
+        for got in blocks(text.as_bytes(), 100_000) {
+            assert!(got.len() > 2);
+            for b in &got[..got.len() - 1] {
+                assert!(b.ends_with('\n'));
+            }
+            assert_eq!(got.concat(), text);
         }
-        assert_eq!(got.concat(), text);
     }
 
     #[test]
     fn a_line_longer_than_a_block_is_kept_whole() {
         let long = "x".repeat(200_000);
         let text = format!("a\n{long}\nb\n");
-        let got = blocks(text.as_bytes(), 1000);
-        assert_eq!(got.concat(), text);
-        assert!(got.iter().any(|b| b.contains(&long)));
+        for got in blocks(text.as_bytes(), 1000) {
+            assert_eq!(got.concat(), text);
+            assert!(got.iter().any(|b| b.contains(&long)));
+        }
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -273,9 +370,9 @@ mod tests {
         let Opened::Text(mut r) = open(&Source::File(path), InputFormat::Auto).unwrap() else {
             panic!("not text")
         };
-        let mut block = Vec::new();
+        let mut block = Bytes::new();
         assert!(matches!(r.next_block(&mut block), Next::Block));
-        assert_eq!(block, b"one\ntwo\nthree\n");
+        assert_eq!(&block[..], b"one\ntwo\nthree\n");
     }
 
     #[test]
@@ -290,7 +387,7 @@ mod tests {
             panic!("not text")
         };
         let mut all = Vec::new();
-        let mut block = Vec::new();
+        let mut block = Bytes::new();
         let failure = loop {
             match r.next_block(&mut block) {
                 Next::Block => all.extend_from_slice(&block),

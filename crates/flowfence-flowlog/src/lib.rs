@@ -34,6 +34,7 @@
 mod columnar;
 mod decode;
 mod field;
+mod inflate;
 mod input;
 mod json;
 mod layout;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::columnar;
@@ -137,7 +138,7 @@ impl Reader {
             Opened::Parquet(p) => columnar::probe_parquet(p).ok().map(Arc::new),
             Opened::Json(_) => None,
             Opened::Text(mut reader) => {
-                let mut block = Vec::new();
+                let mut block = Bytes::new();
                 if !matches!(
                     reader.next_block(&mut block),
                     Next::Block | Next::Failed { .. }
@@ -464,11 +465,11 @@ struct Job {
 enum Payload {
     /// Whole lines of text, and whether reading stopped with an error after them.
     Text {
-        block: Vec<u8>,
+        block: Bytes,
         failure: Option<Failure>,
     },
     /// A whole JSON envelope.
-    Json(Vec<u8>),
+    Json(Bytes),
     /// A whole Parquet source.
     Parquet(ParquetInput),
     /// The source could not be opened.
@@ -489,7 +490,7 @@ struct Done {
     /// JSON envelope rejections, already numbered by event.
     envelope: Tally,
     /// The block, kept for a re-run (text jobs only).
-    block: Option<Vec<u8>>,
+    block: Option<Bytes>,
 }
 
 impl Job {
@@ -662,7 +663,7 @@ impl SourceJobs {
         let SourceState::Text(reader) = &mut self.state else {
             return None;
         };
-        let mut block = Vec::new();
+        let mut block = Bytes::new();
         let payload = match reader.next_block(&mut block) {
             Next::Block => Payload::Text {
                 block,
