@@ -50,7 +50,7 @@ pub use decode::{BlockOutcome, Counts, RecordSink, decode_block};
 pub use field::{Field, Kind};
 pub use input::InputFormat;
 pub use layout::{Column, Layout, LayoutError};
-pub use read::{ReadOptions, Reader, Report};
+pub use read::{Progress, ReadOptions, Reader, Report};
 pub use record::Record;
 pub use reject::{Location, Reason, Rejection, Tally, Unit};
 pub use source::{DeliveryKey, Discovery, DiscoveryError, Skipped, Source, discover};

@@ -18,7 +18,7 @@
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,6 +44,45 @@ pub struct ReadOptions {
     pub strict: bool,
     /// Bytes of text per parallel job; 0 for the default (4 MiB).
     pub block_size: usize,
+    /// Live counters to show progress from another thread.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Live counters of a run in progress, updated as jobs finish; another thread can poll
+/// them to draw a progress bar.
+#[derive(Debug, Default)]
+pub struct Progress {
+    sources: AtomicU64,
+    text_bytes: AtomicU64,
+    records: AtomicU64,
+}
+
+impl Progress {
+    /// Sources finished.
+    pub fn sources(&self) -> u64 {
+        self.sources.load(Ordering::Relaxed)
+    }
+
+    /// Text bytes decoded so far.
+    pub fn text_bytes(&self) -> u64 {
+        self.text_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Records decoded so far.
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    fn job_done(&self, counts: &Counts) {
+        self.text_bytes
+            .fetch_add(counts.text_bytes, Ordering::Relaxed);
+        self.records.fetch_add(counts.records, Ordering::Relaxed);
+    }
+
+    /// Notes that every source before `next` is finished.
+    fn sources_done(&self, next: usize) {
+        self.sources.fetch_max(next as u64, Ordering::Relaxed);
+    }
 }
 
 /// What a run read, rejected and how long it took.
@@ -214,11 +253,15 @@ impl Reader {
                     );
                     while let Some(job) = jobs.next() {
                         let done = job.run(chain.layout(), &mut part);
+                        self.note_progress(&done);
                         chain.absorb(done, &mut totals);
                         if self.options.strict && !totals.tally.is_empty() {
                             stop_after.fetch_min(idx, Ordering::Relaxed);
                             break;
                         }
+                    }
+                    if let Some(p) = &self.options.progress {
+                        p.sources.fetch_add(1, Ordering::Relaxed);
                     }
                     (part, totals)
                 },
@@ -307,6 +350,10 @@ impl Reader {
                 || producer.take(wave_len),
             );
             for (done, part) in done {
+                self.note_progress(&done);
+                if let Some(p) = &self.options.progress {
+                    p.sources_done(done.source);
+                }
                 let chain = &mut chains[done.source];
                 let part = chain.absorb_checked(done, part, &mut totals, make);
                 if consume(part).is_break() || (self.options.strict && !totals.tally.is_empty()) {
@@ -317,7 +364,16 @@ impl Reader {
             }
             wave = next_wave;
         }
+        if let Some(p) = &self.options.progress {
+            p.sources_done(self.sources.len());
+        }
         report.absorb(totals);
+    }
+
+    fn note_progress(&self, done: &Done) {
+        if let Some(p) = &self.options.progress {
+            p.job_done(&done.outcome.counts);
+        }
     }
 }
 

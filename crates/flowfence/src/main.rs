@@ -11,6 +11,7 @@ use clap::Parser;
 
 mod cli;
 mod parse;
+mod progress;
 mod summary;
 
 /// An error with the exit code it maps to.

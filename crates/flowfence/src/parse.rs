@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use flowfence_flowlog::{
-    CsvEncoder, InputFormat, Layout, NdjsonEncoder, ParquetRecordWriter, ReadOptions, Reader,
-    RecordBatchBuilder, Report, discover,
+    CsvEncoder, InputFormat, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, ReadOptions,
+    Reader, RecordBatchBuilder, Report, discover,
 };
 
 use crate::Failure;
 use crate::cli::{InputFormatArg, OutputArg, ParseArgs};
+use crate::progress::Ticker;
 use crate::summary;
 
 pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
@@ -41,9 +42,11 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
             "refusing to write Parquet to a terminal: give -o FILE or redirect stdout"
         )));
     }
+    let progress = Arc::new(Progress::default());
     let reader = Reader::new(
         discovery.sources.clone(),
         ReadOptions {
+            progress: Some(Arc::clone(&progress)),
             layout: layout.map(Arc::new),
             input_format: input_format(args.input_format),
             strict: args.strict,
@@ -60,7 +63,9 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout())),
     };
+    let ticker = Ticker::start(&progress, discovery.sources.len() as u64, args.quiet);
     let written = write_records(&reader, args.output, &mut out);
+    drop(ticker);
     let (report, dropped) = written.map_err(Failure::Io)?;
     out.flush()
         .context("writing the output")
