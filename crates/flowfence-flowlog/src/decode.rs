@@ -158,7 +158,10 @@ pub fn decode_block(
             }
             continue;
         }
-        values.clear();
+        if values.len() != layout.len() {
+            values.clear();
+            values.resize(layout.len(), Value::Null);
+        }
         match decode_line(line, layout.kinds(), &mut values) {
             Ok(()) => {
                 let record = Record::new(&layout, &values);
@@ -188,6 +191,30 @@ fn trim_end(mut bytes: &[u8]) -> &[u8] {
     bytes
 }
 
+/// The index of the first space at or after `from`, or `bytes.len()`. Tokens are short
+/// (ids, names: 5-30 bytes), where a call into `memchr` costs more than it saves; this
+/// looks at eight bytes at a time with plain integer arithmetic.
+#[inline(always)]
+fn find_space(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ SPACES;
+        // A zero byte in `word` is a space in the input; this marks the first exactly.
+        let found = word.wrapping_sub(ONES) & !word & HIGHS;
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b' ')
+        .map_or(bytes.len(), |p| i + p)
+}
+
 /// A line that could not be decoded: which column failed, and how.
 #[derive(Debug)]
 struct LineError<'a> {
@@ -202,32 +229,30 @@ enum LineErrorKind {
     Value(ValueError),
 }
 
-/// Splits `line` on spaces and parses each token by its column's kind.
+/// Splits `line` on spaces and parses each token by its column's kind into `values`
+/// (one slot per column).
 ///
 /// Integers and IPv4 addresses are parsed while they are scanned (one pass, no search for
 /// the token's end first); anything unusual falls back to [`Value::parse`], which has the
-/// final word on what is valid, so both paths accept exactly the same tokens.
+/// final word on what is valid, so both paths accept exactly the same tokens. Every token
+/// parser stops at the space after its token (or the end), so moving on is one step.
 #[inline]
 fn decode_line<'a>(
     line: &'a str,
     kinds: &[Kind],
-    values: &mut Vec<Value<'a>>,
+    values: &mut [Value<'a>],
 ) -> Result<(), LineError<'a>> {
     let bytes = line.as_bytes();
     let len = bytes.len();
-    let mut pos = 0usize;
-    for (column, &kind) in kinds.iter().enumerate() {
-        // Runs of spaces count as one separator: AWS writes single spaces, but hand-made
-        // or re-exported files sometimes don't, and no value is ever empty.
-        while pos < len && bytes[pos] == b' ' {
-            pos += 1;
-        }
+    let field_count = || LineError {
+        column: None,
+        token: "",
+        kind: LineErrorKind::FieldCount,
+    };
+    let mut pos = skip_spaces(bytes, 0);
+    for (column, (&kind, slot)) in kinds.iter().zip(values.iter_mut()).enumerate() {
         if pos >= len {
-            return Err(LineError {
-                column: None,
-                token: "",
-                kind: LineErrorKind::FieldCount,
-            });
+            return Err(field_count());
         }
         let start = pos;
         let fast = match kind {
@@ -238,8 +263,8 @@ fn decode_line<'a>(
                     if d > 9 {
                         break;
                     }
-                    // At most 19 digits reach here (checked below), so this can't wrap
-                    // into a wrong accepted value.
+                    // At most 19 digits are accepted below, so this can't wrap into a
+                    // wrong accepted value.
                     n = n.wrapping_mul(10).wrapping_add(u64::from(d));
                     pos += 1;
                 }
@@ -254,34 +279,47 @@ fn decode_line<'a>(
                 }
                 _ => None,
             },
+            Kind::Text => {
+                pos = find_space(bytes, start);
+                // Separators are ASCII, so the slice is on char boundaries.
+                Some(if pos - start == 1 && bytes[start] == b'-' {
+                    Value::Null
+                } else {
+                    Value::Text(&line[start..pos])
+                })
+            }
             _ => None,
         };
-        if let Some(v) = fast {
-            values.push(v);
-            continue;
-        }
-        let end = memchr(b' ', &bytes[start..]).map_or(len, |i| start + i);
-        let token = &line[start..end];
-        pos = end;
-        match Value::parse(kind, token) {
-            Ok(v) => values.push(v),
-            Err(e) => {
-                return Err(LineError {
+        *slot = match fast {
+            Some(v) => v,
+            None => {
+                pos = find_space(bytes, start);
+                let token = &line[start..pos];
+                Value::parse(kind, token).map_err(|e| LineError {
                     column: Some(column),
                     token,
                     kind: LineErrorKind::Value(e),
-                });
+                })?
             }
-        }
+        };
+        // `pos` is at the separator (or the end): step over it, and over any run of
+        // spaces (AWS writes single spaces; hand-made files sometimes don't).
+        pos = skip_spaces(bytes, pos + 1);
     }
-    if bytes[pos..].iter().any(|&b| b != b' ') {
-        return Err(LineError {
-            column: None,
-            token: "",
-            kind: LineErrorKind::FieldCount,
-        });
+    // Trailing blanks were trimmed, so anything left is another field.
+    if pos < len {
+        return Err(field_count());
     }
     Ok(())
+}
+
+/// The first non-space index at or after `from` (`from` may be past the end).
+#[inline(always)]
+fn skip_spaces(bytes: &[u8], mut from: usize) -> usize {
+    while from < bytes.len() && bytes[from] == b' ' {
+        from += 1;
+    }
+    from
 }
 
 impl LineError<'_> {
@@ -423,6 +461,20 @@ mod tests {
             t.examples()[4].detail,
             "3 fields where the layout has 4 (`1 6 10.0.0.1`)"
         );
+    }
+
+    #[test]
+    fn find_space_agrees_with_a_plain_search() {
+        let text = b"a bb ccc dddddddd eeeeeeeeeeeeeeeee f\xff\x80 gg  h";
+        for from in 0..text.len() {
+            let want = text[from..]
+                .iter()
+                .position(|&b| b == b' ')
+                .map_or(text.len(), |p| from + p);
+            assert_eq!(find_space(text, from), want, "from {from}");
+        }
+        assert_eq!(find_space(b"", 0), 0);
+        assert_eq!(find_space(b"nospaceatallhere", 3), 16);
     }
 
     #[test]

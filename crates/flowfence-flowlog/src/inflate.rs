@@ -33,27 +33,36 @@ impl Decompressor {
         NonNull::new(unsafe { libdeflate_alloc_decompressor() }).map(Decompressor)
     }
 
-    /// Inflates the gzip member at the start of `input` into `out`. Returns (input used,
-    /// output written), `Err(true)` when `out` is too small, `Err(false)` on bad data.
-    fn member(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize), bool> {
+    /// Inflates the gzip member at the start of `input`, appending to `out` within its
+    /// spare capacity. Returns the input used, `Err(true)` when the spare capacity is too
+    /// small, `Err(false)` on bad data.
+    fn member(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, bool> {
         let mut used = 0usize;
         let mut written = 0usize;
-        // SAFETY: the pointers and lengths describe live, correctly sized slices for the
-        // duration of the call; libdeflate writes at most `out.len()` bytes to `out` and
-        // only reads `input.len()` bytes from `input`; the decompressor is not shared.
+        let spare = out.spare_capacity_mut();
+        // SAFETY: the pointers and lengths describe live, correctly sized buffers for the
+        // duration of the call (`spare` is the vector's unused capacity); libdeflate reads
+        // at most `input.len()` bytes and writes at most `spare.len()`; the decompressor
+        // is not shared.
         let result = unsafe {
             libdeflate_gzip_decompress_ex(
                 self.0.as_ptr(),
                 input.as_ptr().cast::<c_void>(),
                 input.len(),
-                out.as_mut_ptr().cast::<c_void>(),
-                out.len(),
+                spare.as_mut_ptr().cast::<c_void>(),
+                spare.len(),
                 &mut used,
                 &mut written,
             )
         };
         match result {
-            r if r == libdeflate_result_LIBDEFLATE_SUCCESS => Ok((used, written)),
+            r if r == libdeflate_result_LIBDEFLATE_SUCCESS => {
+                debug_assert!(written <= spare.len());
+                // SAFETY: on success libdeflate has initialised the first `written` bytes
+                // of the spare capacity, and `written <= spare.len()`.
+                unsafe { out.set_len(out.len() + written) };
+                Ok(used)
+            }
             r if r == libdeflate_result_LIBDEFLATE_INSUFFICIENT_SPACE => Err(true),
             _ => Err(false),
         }
@@ -67,6 +76,22 @@ impl Drop for Decompressor {
     }
 }
 
+thread_local! {
+    /// The last output buffer this thread gave up, reused so each file doesn't pay for
+    /// fresh pages (page faults cost as much as a tenth of the inflation).
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Hands a buffer back for the next [`gunzip`] on this thread.
+pub(crate) fn recycle(buffer: Vec<u8>) {
+    SPARE.with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if buffer.capacity() > spare.capacity() {
+            *spare = buffer;
+        }
+    });
+}
+
 /// Inflates every member of a gzip file held in memory. `None` when the data is damaged
 /// or would inflate beyond [`MAX_OUTPUT`]: the caller then streams it instead.
 pub(crate) fn gunzip(input: &[u8]) -> Option<Vec<u8>> {
@@ -76,23 +101,24 @@ pub(crate) fn gunzip(input: &[u8]) -> Option<Vec<u8>> {
         .len()
         .checked_sub(4)
         .map(|at| u32::from_le_bytes(input[at..].try_into().expect("4 bytes")) as usize)?;
-    let mut out = vec![0u8; hint.clamp(64 * 1024, MAX_OUTPUT)];
+    let mut out = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+    out.clear();
+    out.reserve(hint.clamp(64 * 1024, MAX_OUTPUT));
     let mut read = 0usize;
-    let mut written = 0usize;
     while read < input.len() {
-        match decompressor.member(&input[read..], &mut out[written..]) {
-            Ok((used, n)) => {
-                read += used;
-                written += n;
+        match decompressor.member(&input[read..], &mut out) {
+            Ok(used) => read += used,
+            Err(true) if out.capacity() < MAX_OUTPUT => {
+                // `reserve` counts from the length: ask for double the capacity.
+                let target = (out.capacity() * 2).min(MAX_OUTPUT);
+                out.reserve(target - out.len());
             }
-            Err(true) if out.len() < MAX_OUTPUT => {
-                let grown = (out.len() * 2).min(MAX_OUTPUT);
-                out.resize(grown, 0);
+            Err(_) => {
+                recycle(out);
+                return None;
             }
-            Err(_) => return None,
         }
     }
-    out.truncate(written);
     Some(out)
 }
 

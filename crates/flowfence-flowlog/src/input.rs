@@ -182,6 +182,18 @@ pub(crate) struct BlockReader {
     block_size: usize,
 }
 
+impl Drop for BlockReader {
+    fn drop(&mut self) {
+        // Text inflated into memory: if no block of it is still alive elsewhere, keep the
+        // buffer for the next file this thread inflates.
+        if let BlockSource::Memory { text, .. } = &mut self.source
+            && let Ok(buffer) = std::mem::take(text).try_into_mut()
+        {
+            inflate::recycle(buffer.into());
+        }
+    }
+}
+
 enum BlockSource {
     Stream {
         inner: Box<dyn BufRead + Send>,

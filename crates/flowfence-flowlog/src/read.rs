@@ -325,15 +325,21 @@ impl Reader {
         let mut wave = producer.take(wave_len);
         while !wave.is_empty() {
             // Layouts known now: the start of every job in this wave.
+            // The layout each job starts with: known for a source's first job; for later
+            // ones, predicted from the header that opens an earlier block of this wave
+            // (checked, and the job decoded again, when the prediction is wrong).
             let starts: Vec<Arc<Layout>> = wave
                 .iter()
                 .map(|job| {
                     ensure_chain(&mut chains, job.source, &self.initial);
-                    if job.first {
+                    let chain = &mut chains[job.source];
+                    let start = if job.first {
                         Arc::clone(&self.initial)
                     } else {
-                        chains[job.source].layout()
-                    }
+                        Arc::clone(&chain.predicted)
+                    };
+                    chain.predicted = job.predict_end(&start);
+                    start
                 })
                 .collect();
             let (done, next_wave) = rayon::join(
@@ -408,7 +414,10 @@ impl SourceTotals {
 struct Chain {
     source: usize,
     lines: u64,
+    /// The layout after the last absorbed job.
     layout: Arc<Layout>,
+    /// The layout expected after the last job handed out (see [`Job::predict_end`]).
+    predicted: Arc<Layout>,
     initial: Arc<Layout>,
 }
 
@@ -418,6 +427,7 @@ impl Chain {
             source,
             lines: 0,
             layout: Arc::clone(&initial),
+            predicted: Arc::clone(&initial),
             initial,
         }
     }
@@ -494,6 +504,9 @@ impl Chain {
             });
         }
         self.lines += outcome.counts.lines;
+        // Waves are planned only after the previous one is absorbed, so what is known for
+        // sure replaces the guess.
+        self.predicted = Arc::clone(&outcome.end_layout);
         self.layout = outcome.end_layout;
         totals.counts.add(&outcome.counts);
         totals.tally.merge(outcome.tally);
@@ -550,6 +563,26 @@ struct Done {
 }
 
 impl Job {
+    /// A cheap guess of the layout in force after this job, if it starts with `start`:
+    /// the block's opening header if it has one (as every S3 text object does), else
+    /// `start`. Headers further inside a block are rare and caught when checked.
+    fn predict_end(&self, start: &Arc<Layout>) -> Arc<Layout> {
+        let Payload::Text { block, .. } = &self.payload else {
+            return Arc::clone(start);
+        };
+        let first = block
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::trim_ascii)
+            .find(|l| !l.is_empty());
+        match first
+            .and_then(|l| std::str::from_utf8(l).ok())
+            .and_then(Layout::from_header_line)
+        {
+            Some(header) if header != **start => Arc::new(header),
+            _ => Arc::clone(start),
+        }
+    }
+
     fn run(self, start: Arc<Layout>, sink: &mut impl RecordSink) -> Done {
         let Job {
             source,

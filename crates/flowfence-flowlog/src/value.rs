@@ -209,7 +209,7 @@ fn parse_ipv4(bytes: &[u8]) -> Option<Ipv4Addr> {
 
 /// Parses a dotted quad at the start of `bytes`; returns it and the bytes it used. The
 /// caller checks what follows (a separator, or the end).
-#[inline]
+#[inline(always)]
 pub(crate) fn parse_ipv4_prefix(bytes: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
     let mut i = 0;
