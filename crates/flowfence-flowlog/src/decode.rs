@@ -257,19 +257,10 @@ fn decode_line<'a>(
         let start = pos;
         let fast = match kind {
             Kind::Int32 | Kind::Int64 | Kind::Port | Kind::Protocol => {
-                let mut n: u64 = 0;
-                while pos < len {
-                    let d = bytes[pos].wrapping_sub(b'0');
-                    if d > 9 {
-                        break;
-                    }
-                    // At most 19 digits are accepted below, so this can't wrap into a
-                    // wrong accepted value.
-                    n = n.wrapping_mul(10).wrapping_add(u64::from(d));
-                    pos += 1;
-                }
-                let digits = pos - start;
+                let (n, digits) = crate::value::parse_digits(&bytes[start..]);
+                pos = start + digits;
                 let ends = pos == len || bytes[pos] == b' ';
+                // More than 19 digits may have wrapped: Value::parse decides those.
                 (ends && (1..=19).contains(&digits) && n <= kind.max_int()).then_some(Value::Int(n))
             }
             Kind::Addr => match crate::value::parse_ipv4_prefix(&bytes[start..]) {
@@ -288,7 +279,10 @@ fn decode_line<'a>(
                     Value::Text(&line[start..pos])
                 })
             }
-            _ => None,
+            Kind::Action | Kind::LogStatus | Kind::Direction => {
+                pos = find_space(bytes, start);
+                spelled(kind, &bytes[start..pos])
+            }
         };
         *slot = match fast {
             Some(v) => v,
@@ -311,6 +305,27 @@ fn decode_line<'a>(
         return Err(field_count());
     }
     Ok(())
+}
+
+/// The value of an enum token spelled exactly as AWS writes it (or `-`), compared as
+/// fixed-size arrays so no `memcmp` call is made; anything else is for [`Value::parse`].
+#[inline(always)]
+fn spelled(kind: Kind, token: &[u8]) -> Option<Value<'static>> {
+    use crate::value::{Action, FlowDirection, LogStatus};
+    fn is<const N: usize>(token: &[u8], word: &[u8; N]) -> bool {
+        <&[u8; N]>::try_from(token).is_ok_and(|t| t == word)
+    }
+    Some(match kind {
+        _ if is(token, b"-") => Value::Null,
+        Kind::Action if is(token, b"ACCEPT") => Value::Action(Action::Accept),
+        Kind::Action if is(token, b"REJECT") => Value::Action(Action::Reject),
+        Kind::LogStatus if is(token, b"OK") => Value::LogStatus(LogStatus::Ok),
+        Kind::LogStatus if is(token, b"NODATA") => Value::LogStatus(LogStatus::NoData),
+        Kind::LogStatus if is(token, b"SKIPDATA") => Value::LogStatus(LogStatus::SkipData),
+        Kind::Direction if is(token, b"ingress") => Value::Direction(FlowDirection::Ingress),
+        Kind::Direction if is(token, b"egress") => Value::Direction(FlowDirection::Egress),
+        _ => return None,
+    })
 }
 
 /// The first non-space index at or after `from` (`from` may be past the end).

@@ -185,6 +185,74 @@ pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// Parses the run of ASCII digits at the start of `bytes`: returns its value (wrapping
+/// past 19 digits: callers reject such runs) and its length.
+///
+/// Eight bytes at a time: a word's leading digits are found and converted with a few
+/// multiplications (the SWAR technique simdjson uses); a plain loop takes the tail.
+#[inline(always)]
+pub(crate) fn parse_digits(bytes: &[u8]) -> (u64, usize) {
+    const POW10: [u64; 9] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+    ];
+    let mut n: u64 = 0;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let digits = leading_digits(word);
+        if digits == 0 {
+            return (n, i);
+        }
+        // Move the digits to the high bytes: the zero bytes shifted in read as leading 0s.
+        let value = eight_digits(word << (8 * (8 - digits)));
+        n = n.wrapping_mul(POW10[digits]).wrapping_add(value);
+        i += digits;
+        if digits < 8 {
+            return (n, i);
+        }
+    }
+    while let Some(&b) = bytes.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    (n, i)
+}
+
+/// How many of a little-endian word's bytes, from the first, are ASCII digits.
+#[inline(always)]
+fn leading_digits(word: u64) -> usize {
+    // A digit's high nibble is 3 and its low nibble at most 9 (adding 6 doesn't carry).
+    let high = (word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030;
+    let low =
+        (word & 0x0F0F_0F0F_0F0F_0F0F).wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0;
+    let bad = high | low;
+    // The top bit of every non-zero (non-digit) byte.
+    let marks = ((bad & 0x7F7F_7F7F_7F7F_7F7F).wrapping_add(0x7F7F_7F7F_7F7F_7F7F) | bad)
+        & 0x8080_8080_8080_8080;
+    (marks.trailing_zeros() / 8) as usize
+}
+
+/// The value of eight digits (or zero bytes standing for leading zeros), first digit in
+/// the lowest byte.
+#[inline(always)]
+fn eight_digits(word: u64) -> u64 {
+    let v = (word & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
+}
+
 /// Parses an address: a hand-rolled dotted-quad fast path for IPv4 (most tokens), the
 /// standard library for IPv6.
 #[inline]
@@ -211,6 +279,62 @@ fn parse_ipv4(bytes: &[u8]) -> Option<Ipv4Addr> {
 /// caller checks what follows (a separator, or the end).
 #[inline(always)]
 pub(crate) fn parse_ipv4_prefix(bytes: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    match bytes.first_chunk::<16>() {
+        Some(window) => parse_ipv4_window(window),
+        None => parse_ipv4_slow(bytes),
+    }
+}
+
+/// [`parse_ipv4_prefix`] over a 16-byte window, the common case (an address is followed
+/// by more fields). A dotted quad is at most 15 bytes and each octet starts within 4
+/// bytes of the last, so every index stays below 16: the masks only spare bounds checks.
+#[inline(always)]
+fn parse_ipv4_window(b: &[u8; 16]) -> Option<(Ipv4Addr, usize)> {
+    let digit = |i: usize| b[i & 15].wrapping_sub(b'0');
+    let mut octets = [0u8; 4];
+    let mut i = 0usize;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        let d0 = digit(i);
+        if d0 > 9 {
+            return None;
+        }
+        let d1 = digit(i + 1);
+        let value = if d1 > 9 {
+            i += 1;
+            u32::from(d0)
+        } else {
+            // No leading zeros beyond a lone 0, as std parses.
+            let d2 = digit(i + 2);
+            if d0 == 0 {
+                return None;
+            }
+            if d2 > 9 {
+                i += 2;
+                u32::from(d0) * 10 + u32::from(d1)
+            } else {
+                i += 3;
+                // A fourth digit makes no octet (std agrees).
+                if digit(i) <= 9 {
+                    return None;
+                }
+                u32::from(d0) * 100 + u32::from(d1) * 10 + u32::from(d2)
+            }
+        };
+        if value > 255 {
+            return None;
+        }
+        *octet = value as u8;
+        if k < 3 {
+            if b[i & 15] != b'.' {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    Some((Ipv4Addr::from(octets), i))
+}
+
+fn parse_ipv4_slow(bytes: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (k, octet) in octets.iter_mut().enumerate() {
@@ -273,6 +397,53 @@ mod tests {
     }
 
     #[test]
+    fn swar_digits_agree_with_a_plain_loop() {
+        fn plain(b: &[u8]) -> (u64, usize) {
+            let len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+            let n = b[..len].iter().fold(0u64, |n, &c| {
+                n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'))
+            });
+            (n, len)
+        }
+        let mut cases: Vec<Vec<u8>> = [
+            "",
+            "0",
+            "7 ",
+            "42",
+            "65535 6",
+            "1793696400 1793696460",
+            "12345678",
+            "123456789",
+            "9999999999999999999",
+            "18446744073709551615",
+            "99999999999999999999999",
+            "00000001",
+            "12a4",
+            "/:09",
+            "1.2.3.4",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        // Every byte value next to digits, at every offset within a word.
+        for b in 0..=255u8 {
+            for at in 0..12 {
+                let mut v = b"314159265358".to_vec();
+                v[at] = b;
+                cases.push(v);
+            }
+        }
+        for case in cases {
+            assert_eq!(
+                parse_digits(&case),
+                plain(&case),
+                "{:?}",
+                String::from_utf8_lossy(&case)
+            );
+        }
+    }
+
+    #[test]
     fn ipv4_fast_path_agrees_with_std() {
         for ok in ["0.0.0.0", "10.0.1.5", "255.255.255.255", "172.31.16.139"] {
             assert_eq!(parse_addr(ok), Some(ok.parse().unwrap()), "{ok}");
@@ -290,6 +461,40 @@ mod tests {
         ] {
             assert_eq!(parse_addr(bad), None, "{bad}");
             assert!(bad.parse::<IpAddr>().is_err(), "std disagrees on {bad}");
+        }
+    }
+
+    #[test]
+    fn ipv4_window_and_slow_paths_agree() {
+        let tokens = [
+            "10.0.1.5",
+            "255.255.255.255",
+            "0.0.0.0",
+            "1.2.3.4",
+            "01.2.3.4",
+            "1.02.3.4",
+            "256.1.1.1",
+            "1.2.3.256",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4a",
+            "1..2.3",
+            "1234.1.1.1",
+            "1.2.3.1234",
+            "a.b.c.d",
+            "172.31.16.139",
+            "192.168.100.200",
+            "9.99.199.249",
+        ];
+        for t in tokens {
+            for tail in ["", " 443 6", " ", "          trailing padding to 16"] {
+                let s = format!("{t}{tail}");
+                let slow = parse_ipv4_slow(s.as_bytes());
+                assert_eq!(parse_ipv4_prefix(s.as_bytes()), slow, "{s:?}");
+                if let Some(window) = s.as_bytes().first_chunk::<16>() {
+                    assert_eq!(parse_ipv4_window(window), slow, "{s:?}");
+                }
+            }
         }
     }
 
