@@ -261,6 +261,8 @@ pub(crate) enum ParquetReadError {
     Arrow(#[from] ArrowError),
     #[error("column names do not make a layout: {0}")]
     Layout(#[from] LayoutError),
+    #[error("the file is corrupt (the Parquet reader failed: {0})")]
+    Panicked(String),
     #[error("column `{name}` has type {data_type}, which no flow log field has")]
     ColumnType { name: String, data_type: DataType },
 }
@@ -283,6 +285,11 @@ pub(crate) fn layout_of_schema(schema: &Schema) -> Result<Layout, LayoutError> {
 
 /// Reads the layout of a Parquet source without reading its rows.
 pub(crate) fn probe_parquet(input: ParquetInput) -> Result<Layout, ParquetReadError> {
+    std::panic::catch_unwind(|| probe_schema(input))
+        .unwrap_or_else(|panic| Err(ParquetReadError::Panicked(panic_message(&*panic))))
+}
+
+fn probe_schema(input: ParquetInput) -> Result<Layout, ParquetReadError> {
     let schema = match input {
         ParquetInput::File(f) => ParquetRecordBatchReaderBuilder::try_new(f)?
             .schema()
@@ -297,6 +304,28 @@ pub(crate) fn probe_parquet(input: ParquetInput) -> Result<Layout, ParquetReadEr
 /// Reads every row of a Parquet flow log into `sink`. Values are checked exactly as text
 /// tokens are: a string `srcaddr` must be an address, an integer port at most 65535.
 pub(crate) fn read_parquet(
+    input: ParquetInput,
+    sink: &mut impl RecordSink,
+    counts: &mut Counts,
+    tally: &mut Tally,
+) -> Result<(), ParquetReadError> {
+    // The parquet crate still panics on some corrupt files (apache/arrow-rs#9705 and
+    // kin) where it should return an error; a damaged object must not end the run.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_any(input, sink, counts, tally)
+    }));
+    read.unwrap_or_else(|panic| Err(ParquetReadError::Panicked(panic_message(&*panic))))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+fn read_any(
     input: ParquetInput,
     sink: &mut impl RecordSink,
     counts: &mut Counts,

@@ -275,6 +275,30 @@ impl Field {
     }
 }
 
+/// The field reference table in `docs/formats.md`: name, version, kind, Parquet type.
+pub fn reference_table() -> String {
+    let mut out =
+        String::from("| field | version | value | Parquet |\n| --- | --- | --- | --- |\n");
+    for &f in Field::ALL {
+        let parquet = match f.kind() {
+            Kind::Int32 | Kind::Port | Kind::Protocol => "INT_32",
+            Kind::Int64 => "INT_64",
+            _ => "STRING",
+        };
+        let version = if (Field::ResourceType..=Field::PacketsLostTtlExpired).contains(&f) {
+            "TGW".to_string()
+        } else {
+            f.version().to_string()
+        };
+        out.push_str(&format!(
+            "| `{}` | {version} | {} | {parquet} |\n",
+            f.name(),
+            f.kind().expectation()
+        ));
+    }
+    out
+}
+
 impl std::fmt::Display for Field {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -294,6 +318,27 @@ mod tests {
             assert_eq!(Field::from_name(&f.column_name()), Some(f));
         }
         assert_eq!(Field::COUNT, seen.len());
+    }
+
+    /// `docs/formats.md` carries the catalogue's table between markers; regenerate with
+    /// `FLOWFENCE_UPDATE_DOCS=1 cargo test -p flowfence-flowlog docs`.
+    #[test]
+    fn docs_formats_table_matches_the_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/formats.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (begin, end) = ("<!-- fields:begin -->\n", "<!-- fields:end -->");
+        let a = doc.find(begin).expect("begin marker") + begin.len();
+        let b = doc.find(end).expect("end marker");
+        let table = reference_table();
+        if std::env::var_os("FLOWFENCE_UPDATE_DOCS").is_some() {
+            std::fs::write(path, format!("{}{table}{}", &doc[..a], &doc[b..])).unwrap();
+            return;
+        }
+        assert_eq!(
+            &doc[a..b],
+            table,
+            "docs/formats.md is out of date: run with FLOWFENCE_UPDATE_DOCS=1"
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ use libdeflate_sys::{
 /// decoder so memory stays bounded.
 pub(crate) const MAX_OUTPUT: usize = 1 << 30;
 
+/// Largest buffer a thread keeps for reuse.
+const MAX_RECYCLED: usize = 256 << 20;
+
 /// A libdeflate decompressor (about 32 KiB of tables), freed on drop.
 struct Decompressor(NonNull<libdeflate_decompressor>);
 
@@ -84,6 +87,10 @@ thread_local! {
 
 /// Hands a buffer back for the next [`gunzip`] on this thread.
 pub(crate) fn recycle(buffer: Vec<u8>) {
+    // Keep what a typical object needs, not the largest file ever seen.
+    if buffer.capacity() > MAX_RECYCLED {
+        return;
+    }
     SPARE.with(|spare| {
         let mut spare = spare.borrow_mut();
         if buffer.capacity() > spare.capacity() {
@@ -103,7 +110,10 @@ pub(crate) fn gunzip(input: &[u8]) -> Option<Vec<u8>> {
         .map(|at| u32::from_le_bytes(input[at..].try_into().expect("4 bytes")) as usize)?;
     let mut out = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
     out.clear();
-    out.reserve(hint.clamp(64 * 1024, MAX_OUTPUT));
+    // The trailer is only a claim: DEFLATE can't expand more than 1032:1, so a small,
+    // damaged file never gets a huge buffer.
+    let plausible = input.len().saturating_mul(1032);
+    out.reserve(hint.min(plausible).clamp(64 * 1024, MAX_OUTPUT));
     let mut read = 0usize;
     while read < input.len() {
         match decompressor.member(&input[read..], &mut out) {

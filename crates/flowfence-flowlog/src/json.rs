@@ -96,6 +96,20 @@ impl Unwrapped {
         });
     }
 
+    /// The file as a whole stops being readable here: not an event, so no line is lost.
+    fn unreadable(&mut self, event: u64, detail: String) {
+        self.tally.add(Rejection {
+            location: Location {
+                source: 0,
+                position: event,
+                unit: Unit::Event,
+            },
+            reason: Reason::Unreadable,
+            field: None,
+            detail,
+        });
+    }
+
     fn take_document(&mut self, doc: Document<'_>, events: &mut u64) {
         if doc.message_type.as_deref() == Some("CONTROL_MESSAGE") {
             self.control_messages += 1;
@@ -141,7 +155,7 @@ pub(crate) fn unwrap(content: &[u8]) -> Unwrapped {
                     out.push_message(e.message.as_deref(), events);
                 }
             }
-            Err(e) => out.reject(1, format!("not a JSON array of events: {e}")),
+            Err(e) => out.unreadable(1, format!("not a JSON array of events: {e}")),
         }
         return out;
     }
@@ -168,17 +182,10 @@ pub(crate) fn unwrap(content: &[u8]) -> Unwrapped {
             match doc {
                 Ok(doc) => out.take_document(doc, &mut events),
                 Err(e) => {
-                    // Not an event: the file as a whole stops being readable here.
-                    out.tally.add(Rejection {
-                        location: Location {
-                            source: 0,
-                            position: events + 1,
-                            unit: Unit::Event,
-                        },
-                        reason: Reason::Unreadable,
-                        field: None,
-                        detail: format!("unreadable JSON, the rest of the file is skipped: {e}"),
-                    });
+                    out.unreadable(
+                        events + 1,
+                        format!("unreadable JSON, the rest of the file is skipped: {e}"),
+                    );
                     break;
                 }
             }
@@ -233,6 +240,10 @@ mod tests {
     fn array_of_events() {
         let u = unwrap(b"[{\"message\":\"a\"},{\"message\":\"b\"}]");
         assert_eq!(lines(&u), ["a", "b"]);
+        // Found by fuzzing: a broken array is the file failing, not an event.
+        let u = unwrap(b"[ mes8 2/ ni\n");
+        assert!(u.text.is_empty() && u.skipped_events.is_empty());
+        assert_eq!(u.tally.count_of(Reason::Unreadable), 1);
     }
 
     #[test]

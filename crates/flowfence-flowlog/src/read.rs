@@ -977,6 +977,35 @@ mod tests {
         assert_eq!(report.unaccounted_lines(), 0);
     }
 
+    /// Inputs the fuzzer found: each must be reported as unreadable, never panic, and
+    /// leave no line unaccounted for.
+    #[test]
+    fn fuzz_findings_are_rejections() {
+        for (name, data) in [
+            (
+                "parquet-negative-column-start",
+                &include_bytes!("../testdata/fuzz-parquet-negative-column-start.parquet")[..],
+            ),
+            (
+                "broken-json-array",
+                &include_bytes!("../testdata/fuzz-broken-json-array.json")[..],
+            ),
+        ] {
+            let source = Source::Memory {
+                name: name.into(),
+                data: bytes::Bytes::copy_from_slice(data),
+            };
+            let (_, report) =
+                Reader::new(vec![source], ReadOptions::default()).fold(Count::default, add);
+            assert_eq!(
+                report.tally.count_of(Reason::Unreadable),
+                1,
+                "{name}: {report:?}"
+            );
+            assert_eq!(report.unaccounted_lines(), 0, "{name}");
+        }
+    }
+
     #[test]
     fn memory_sources_read_like_files() {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
