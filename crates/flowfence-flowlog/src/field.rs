@@ -275,30 +275,6 @@ impl Field {
     }
 }
 
-/// The field reference table in `docs/formats.md`: name, version, kind, Parquet type.
-pub fn reference_table() -> String {
-    let mut out =
-        String::from("| field | version | value | Parquet |\n| --- | --- | --- | --- |\n");
-    for &f in Field::ALL {
-        let parquet = match f.kind() {
-            Kind::Int32 | Kind::Port | Kind::Protocol => "INT_32",
-            Kind::Int64 => "INT_64",
-            _ => "STRING",
-        };
-        let version = if (Field::ResourceType..=Field::PacketsLostTtlExpired).contains(&f) {
-            "TGW".to_string()
-        } else {
-            f.version().to_string()
-        };
-        out.push_str(&format!(
-            "| `{}` | {version} | {} | {parquet} |\n",
-            f.name(),
-            f.kind().expectation()
-        ));
-    }
-    out
-}
-
 impl std::fmt::Display for Field {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -318,6 +294,30 @@ mod tests {
             assert_eq!(Field::from_name(&f.column_name()), Some(f));
         }
         assert_eq!(Field::COUNT, seen.len());
+    }
+
+    /// The field reference table in `docs/formats.md`: name, version, kind, Parquet type.
+    fn reference_table() -> String {
+        let mut out =
+            String::from("| field | version | value | Parquet |\n| --- | --- | --- | --- |\n");
+        for &f in Field::ALL {
+            let parquet = match f.kind() {
+                Kind::Int32 | Kind::Port | Kind::Protocol => "INT_32",
+                Kind::Int64 => "INT_64",
+                _ => "STRING",
+            };
+            let version = if (Field::ResourceType..=Field::PacketsLostTtlExpired).contains(&f) {
+                "TGW".to_string()
+            } else {
+                f.version().to_string()
+            };
+            out.push_str(&format!(
+                "| `{}` | {version} | {} | {parquet} |\n",
+                f.name(),
+                f.kind().expectation()
+            ));
+        }
+        out
     }
 
     /// `docs/formats.md` carries the catalogue's table between markers; regenerate with
