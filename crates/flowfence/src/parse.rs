@@ -1,14 +1,14 @@
 //! `flowfence parse`: read flow logs, write the records.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use flowfence_flowlog::{
     CsvEncoder, InputFormat, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, ReadOptions,
-    Reader, RecordBatchBuilder, Report, discover,
+    Reader, RecordBatchBuilder, Report, Source, discover,
 };
 
 use crate::Failure;
@@ -42,9 +42,27 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
             "refusing to write Parquet to a terminal: give -o FILE or redirect stdout"
         )));
     }
+    let mut sources = discovery.sources.clone();
+    if matches!(args.output, OutputArg::Csv | OutputArg::Parquet) {
+        // These outputs need every input's layout before the first row; stdin can be read
+        // only once, so hold it in memory where it can be looked at first.
+        for source in &mut sources {
+            if *source == Source::Stdin {
+                let mut data = Vec::new();
+                io::stdin()
+                    .read_to_end(&mut data)
+                    .context("reading stdin")
+                    .map_err(Failure::Io)?;
+                *source = Source::Memory {
+                    name: "<stdin>".into(),
+                    data: data.into(),
+                };
+            }
+        }
+    }
     let progress = Arc::new(Progress::default());
     let reader = Reader::new(
-        discovery.sources.clone(),
+        sources,
         ReadOptions {
             progress: Some(Arc::clone(&progress)),
             layout: layout.map(Arc::new),

@@ -76,5 +76,20 @@ pub(crate) fn parse_with_stats(
         String::from_utf8_lossy(&out.stderr)
     );
     let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    // Nothing is dropped silently: every line is a record, a header, blank or rejected
+    // (a whole-source failure is not a line).
+    let n = |k: &str| stats[k].as_u64().unwrap();
+    let unreadable: u64 = stats["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"] == "unreadable")
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        n("lines"),
+        n("records") + n("header_lines") + n("blank_lines") + n("rejected") - unreadable,
+        "{stats}"
+    );
     (ndjson(&String::from_utf8(out.stdout).unwrap()), stats)
 }

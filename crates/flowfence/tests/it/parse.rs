@@ -113,6 +113,20 @@ fn csv_output_has_a_header_and_one_row_per_record() {
 }
 
 #[test]
+fn csv_from_stdin_uses_the_streams_own_header() {
+    let v5 = format!("version srcaddr dstport flow-direction\n5 10.0.0.1 443 ingress\n");
+    let out = flowfence(
+        &["parse", "-q", "-", "--output", "csv"],
+        Some(v5.as_bytes()),
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "version,srcaddr,dstport,flow-direction\n5,10.0.0.1,443,ingress\n"
+    );
+}
+
+#[test]
 fn multi_member_gzip_and_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let mut data = gzip(format!("{HEADER}\n{LINE}\n").as_bytes());
