@@ -114,7 +114,7 @@ fn csv_output_has_a_header_and_one_row_per_record() {
 
 #[test]
 fn csv_from_stdin_uses_the_streams_own_header() {
-    let v5 = format!("version srcaddr dstport flow-direction\n5 10.0.0.1 443 ingress\n");
+    let v5 = "version srcaddr dstport flow-direction\n5 10.0.0.1 443 ingress\n";
     let out = flowfence(
         &["parse", "-q", "-", "--output", "csv"],
         Some(v5.as_bytes()),
