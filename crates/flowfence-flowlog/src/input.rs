@@ -323,7 +323,7 @@ fn next_stream_block(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use crate::test_util::gzip;
 
     /// The blocks of `data`, read both ways: streamed, and sliced from memory.
     fn blocks(data: &[u8], size: usize) -> [Vec<String>; 2] {
@@ -364,12 +364,6 @@ mod tests {
             assert_eq!(got.concat(), text);
             assert!(got.iter().any(|b| b.contains(&long)));
         }
-    }
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
     }
 
     #[test]

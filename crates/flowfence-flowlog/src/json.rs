@@ -78,33 +78,26 @@ impl Unwrapped {
             }
             None => {
                 self.skipped_events.push(event);
-                self.reject(event, "event has no `message` string".into());
+                self.reject(
+                    event,
+                    Reason::BadEnvelope,
+                    "event has no `message` string".into(),
+                );
             }
         }
     }
 
-    fn reject(&mut self, event: u64, detail: String) {
+    /// Counts a rejection at `event`: `BadEnvelope` for an event that could not be read,
+    /// `Unreadable` when the file as a whole stops being readable there (not an event, so
+    /// no line is lost).
+    fn reject(&mut self, event: u64, reason: Reason, detail: String) {
         self.tally.add(Rejection {
             location: Location {
                 source: 0,
                 position: event,
                 unit: Unit::Event,
             },
-            reason: Reason::BadEnvelope,
-            field: None,
-            detail,
-        });
-    }
-
-    /// The file as a whole stops being readable here: not an event, so no line is lost.
-    fn unreadable(&mut self, event: u64, detail: String) {
-        self.tally.add(Rejection {
-            location: Location {
-                source: 0,
-                position: event,
-                unit: Unit::Event,
-            },
-            reason: Reason::Unreadable,
+            reason,
             field: None,
             detail,
         });
@@ -131,6 +124,7 @@ impl Unwrapped {
                 self.skipped_events.push(*events);
                 self.reject(
                     *events,
+                    Reason::BadEnvelope,
                     "JSON object has no `message`, `logEvents` or `events`".into(),
                 );
             }
@@ -155,7 +149,11 @@ pub(crate) fn unwrap(content: &[u8]) -> Unwrapped {
                     out.push_message(e.message.as_deref(), events);
                 }
             }
-            Err(e) => out.unreadable(1, format!("not a JSON array of events: {e}")),
+            Err(e) => out.reject(
+                1,
+                Reason::Unreadable,
+                format!("not a JSON array of events: {e}"),
+            ),
         }
         return out;
     }
@@ -170,7 +168,11 @@ pub(crate) fn unwrap(content: &[u8]) -> Unwrapped {
                 Err(e) => {
                     events += 1;
                     out.skipped_events.push(events);
-                    out.reject(events, format!("not a JSON object: {e}"));
+                    out.reject(
+                        events,
+                        Reason::BadEnvelope,
+                        format!("not a JSON object: {e}"),
+                    );
                 }
             }
         }
@@ -182,8 +184,9 @@ pub(crate) fn unwrap(content: &[u8]) -> Unwrapped {
             match doc {
                 Ok(doc) => out.take_document(doc, &mut events),
                 Err(e) => {
-                    out.unreadable(
+                    out.reject(
                         events + 1,
+                        Reason::Unreadable,
                         format!("unreadable JSON, the rest of the file is skipped: {e}"),
                     );
                     break;
@@ -227,13 +230,7 @@ mod tests {
         assert_eq!(u.skipped_events, [2, 4]);
         assert_eq!(u.event_of_line(1), 1);
         assert_eq!(u.event_of_line(2), 3);
-        let positions: Vec<u64> = u
-            .tally
-            .examples()
-            .iter()
-            .map(|r| r.location.position)
-            .collect();
-        assert_eq!(positions, [2, 4]);
+        assert_eq!(u.tally.positions(), [2, 4]);
     }
 
     #[test]

@@ -56,3 +56,15 @@ pub use reject::{Location, Reason, Rejection, Tally, Unit};
 pub use source::{DeliveryKey, Discovery, DiscoveryError, Skipped, Source, discover};
 pub use value::{Action, FlowDirection, LogStatus, Value, ValueError};
 pub use write::{CsvEncoder, NdjsonEncoder, write_ndjson};
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+mod test_util {
+    /// `data` gzip-compressed (one member).
+    pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+}

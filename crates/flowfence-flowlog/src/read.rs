@@ -901,19 +901,7 @@ mod tests {
             assert_eq!(report.counts, outcome.counts);
             assert_eq!(report.tally.total(), outcome.tally.total());
             assert_eq!(report.unaccounted_lines(), 0);
-            let lines: Vec<u64> = report
-                .tally
-                .examples()
-                .iter()
-                .map(|r| r.location.position)
-                .collect();
-            let want: Vec<u64> = outcome
-                .tally
-                .examples()
-                .iter()
-                .map(|r| r.location.position)
-                .collect();
-            assert_eq!(lines, want);
+            assert_eq!(report.tally.positions(), outcome.tally.positions());
 
             let (n, folded) = reader.fold(Count::default, add);
             assert_eq!(n.0, outcome.counts.records);

@@ -225,6 +225,12 @@ impl Tally {
         self.counts.is_empty()
     }
 
+    /// The examples' positions, in order (for tests).
+    #[cfg(test)]
+    pub(crate) fn positions(&self) -> Vec<u64> {
+        self.examples.iter().map(|r| r.location.position).collect()
+    }
+
     /// Renumbers every example's position (0, the source as a whole, stays 0).
     pub(crate) fn map_positions(&mut self, f: impl Fn(u64) -> u64) {
         for ex in &mut self.examples {

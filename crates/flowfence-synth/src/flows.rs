@@ -50,6 +50,16 @@ enum Status {
     SkipData,
 }
 
+/// One direction of a connection in a window: who sent what to whom.
+#[derive(Clone, Copy, Debug)]
+struct Leg {
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    packets: u64,
+    bytes: u64,
+    flags: u8,
+}
+
 /// One record on one interface.
 #[derive(Clone, Debug)]
 struct Rec {
@@ -205,43 +215,50 @@ impl FileFlows {
                 (6, false, true) => (1, 1),
                 _ => (0, 0),
             };
+            let (cip, sip) = (c.ip, s.ip);
+            // Draws in a fixed order: a seed's output must not change.
             let req_packets = rng.range(2, 20);
             let resp_packets = rng.range(2, 30);
-            let req_bytes = req_packets * rng.range(52, 400);
-            let resp_bytes = resp_packets * rng.range(52, 1400);
-            let flow = |eni,
-                        src: Ipv4Addr,
-                        dst: Ipv4Addr,
-                        sport,
-                        dport,
-                        packets,
-                        bytes,
-                        flags,
-                        dir,
-                        pkt: (Ipv4Addr, Ipv4Addr)| Rec {
-                eni,
-                src,
-                dst,
-                sport,
-                dport,
-                proto,
-                packets,
-                bytes,
-                start,
-                end,
-                accept: true,
-                status: Status::Ok,
-                flags,
-                dir,
-                pkt_src: pkt.0,
-                pkt_dst: pkt.1,
-                src_service: None,
-                dst_service: None,
-                path: None,
+            let request = Leg {
+                src: (cip, sport),
+                dst: (sip, dport),
+                packets: req_packets,
+                bytes: req_packets * rng.range(52, 400),
+                flags: req_flags,
             };
-            let mut push = |mut r: Rec| {
-                if r.dir == Dir::Out {
-                    let internal = env.interfaces.iter().any(|i| i.ip == r.dst);
+            let response = Leg {
+                src: (sip, dport),
+                dst: (cip, sport),
+                packets: resp_packets,
+                bytes: resp_packets * rng.range(52, 1400),
+                flags: resp_flags,
+            };
+            // Logs `leg` on interface `eni`, seen in direction `dir`; `pkt` are the packet
+            // addresses (they differ from the leg's only through the NAT gateway).
+            let mut log = |eni: usize, leg: &Leg, dir: Dir, pkt: (Ipv4Addr, Ipv4Addr)| {
+                let internal = env.interfaces.iter().any(|i| i.ip == leg.dst.0);
+                let mut r = Rec {
+                    eni,
+                    src: leg.src.0,
+                    dst: leg.dst.0,
+                    sport: leg.src.1,
+                    dport: leg.dst.1,
+                    proto,
+                    packets: leg.packets,
+                    bytes: leg.bytes,
+                    start,
+                    end,
+                    accept: true,
+                    status: Status::Ok,
+                    flags: leg.flags,
+                    dir,
+                    pkt_src: pkt.0,
+                    pkt_dst: pkt.1,
+                    src_service: None,
+                    dst_service: None,
+                    path: None,
+                };
+                if dir == Dir::Out {
                     r.path = Some(match () {
                         _ if to_s3 => 7,
                         _ if internal || via_nat => 1,
@@ -249,7 +266,7 @@ impl FileFlows {
                     });
                 }
                 if to_s3 {
-                    if r.dir == Dir::Out {
+                    if dir == Dir::Out {
                         r.dst_service = Some("S3")
                     } else {
                         r.src_service = Some("S3")
@@ -257,112 +274,39 @@ impl FileFlows {
                 }
                 self.records.push(r);
             };
-            let (cip, sip) = (c.ip, s.ip);
             if let Some(ce) = c.eni {
-                push(flow(
-                    ce,
-                    cip,
-                    sip,
-                    sport,
-                    dport,
-                    req_packets,
-                    req_bytes,
-                    req_flags,
-                    Dir::Out,
-                    (cip, sip),
-                ));
-                push(flow(
-                    ce,
-                    sip,
-                    cip,
-                    dport,
-                    sport,
-                    resp_packets,
-                    resp_bytes,
-                    resp_flags,
-                    Dir::In,
-                    (sip, cip),
-                ));
+                log(ce, &request, Dir::Out, (cip, sip));
+                log(ce, &response, Dir::In, (sip, cip));
             }
             if let Some(se) = s.eni {
-                push(flow(
-                    se,
-                    cip,
-                    sip,
-                    sport,
-                    dport,
-                    req_packets,
-                    req_bytes,
-                    req_flags,
-                    Dir::In,
-                    (cip, sip),
-                ));
-                push(flow(
-                    se,
-                    sip,
-                    cip,
-                    dport,
-                    sport,
-                    resp_packets,
-                    resp_bytes,
-                    resp_flags,
-                    Dir::Out,
-                    (sip, cip),
-                ));
+                log(se, &request, Dir::In, (cip, sip));
+                log(se, &response, Dir::Out, (sip, cip));
             }
             if let (true, Some(n)) = (via_nat, nat) {
                 // The NAT gateway logs the inside leg addressed to itself (the packet
                 // addresses keep the real ends) and the translated outside leg.
                 let nip = env.interfaces[n].ip;
                 let nport = rng.range(1024, 65535) as u16;
-                push(flow(
-                    n,
-                    cip,
-                    nip,
-                    sport,
-                    dport,
-                    req_packets,
-                    req_bytes,
-                    req_flags,
-                    Dir::In,
-                    (cip, sip),
-                ));
-                push(flow(
-                    n,
-                    nip,
-                    sip,
-                    nport,
-                    dport,
-                    req_packets,
-                    req_bytes,
-                    req_flags,
-                    Dir::Out,
-                    (nip, sip),
-                ));
-                push(flow(
-                    n,
-                    sip,
-                    nip,
-                    dport,
-                    nport,
-                    resp_packets,
-                    resp_bytes,
-                    resp_flags,
-                    Dir::In,
-                    (sip, nip),
-                ));
-                push(flow(
-                    n,
-                    nip,
-                    cip,
-                    dport,
-                    sport,
-                    resp_packets,
-                    resp_bytes,
-                    resp_flags,
-                    Dir::Out,
-                    (sip, cip),
-                ));
+                let inside = Leg {
+                    dst: (nip, dport),
+                    ..request
+                };
+                let outside = Leg {
+                    src: (nip, nport),
+                    ..request
+                };
+                let back = Leg {
+                    dst: (nip, nport),
+                    ..response
+                };
+                let back_inside = Leg {
+                    src: (nip, dport),
+                    ..response
+                };
+                log(n, &inside, Dir::In, (cip, sip));
+                log(n, &outside, Dir::Out, (nip, sip));
+                log(n, &back, Dir::In, (sip, nip));
+                log(n, &back_inside, Dir::Out, (sip, cip));
             }
         }
     }
