@@ -85,7 +85,14 @@ thread_local! {
     static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Hands a buffer back for the next [`gunzip`] on this thread.
+/// This thread's spare buffer (empty), or a new one.
+pub(crate) fn take_spare() -> Vec<u8> {
+    let mut buffer = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+    buffer.clear();
+    buffer
+}
+
+/// Hands a buffer back for the next [`gunzip`] (or whole-file read) on this thread.
 pub(crate) fn recycle(buffer: Vec<u8>) {
     // Keep what a typical object needs, not the largest file ever seen.
     if buffer.capacity() > MAX_RECYCLED {
@@ -108,8 +115,7 @@ pub(crate) fn gunzip(input: &[u8]) -> Option<Vec<u8>> {
         .len()
         .checked_sub(4)
         .map(|at| u32::from_le_bytes(input[at..].try_into().expect("4 bytes")) as usize)?;
-    let mut out = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
-    out.clear();
+    let mut out = take_spare();
     // The trailer is only a claim: DEFLATE can't expand more than 1032:1, so a small,
     // damaged file never gets a huge buffer.
     let plausible = input.len().saturating_mul(1032);

@@ -91,17 +91,28 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
             }
         }));
     }
-    if !head.starts_with(&GZIP_MAGIC) {
-        return classify(Box::new(raw), format);
-    }
-    // Gzip: inflate whole with libdeflate when the source has a known, bounded size;
-    // stream otherwise, and whenever libdeflate refuses (damage is then reported with
-    // every whole line before it kept).
     let stored_size = match source {
         Source::File(path) => std::fs::metadata(path)?.len(),
         Source::Memory { data, .. } => data.len() as u64,
         Source::Stdin => u64::MAX,
     };
+    if !head.starts_with(&GZIP_MAGIC) {
+        if let Source::Memory { data, .. } = source {
+            return classify_memory(data.clone(), format);
+        }
+        if stored_size > MAX_WHOLE_TEXT {
+            return classify(Box::new(raw), format);
+        }
+        // Read whole into this thread's recycled buffer: one read, no fresh pages per
+        // block, and blocks are then slices of it.
+        let mut text = inflate::take_spare();
+        text.reserve(stored_size as usize);
+        raw.read_to_end(&mut text)?;
+        return classify_memory(Bytes::from(text), format);
+    }
+    // Gzip: inflate whole with libdeflate when the source has a known, bounded size;
+    // stream otherwise, and whenever libdeflate refuses (damage is then reported with
+    // every whole line before it kept).
     let compressed: Box<dyn Read + Send> = if stored_size <= MAX_WHOLE_GZIP {
         let mut all = Vec::with_capacity(stored_size as usize);
         raw.read_to_end(&mut all)?;
@@ -118,6 +129,10 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
         format,
     )
 }
+
+/// Uncompressed files up to this size are read whole; larger ones are streamed in blocks
+/// so memory stays bounded.
+const MAX_WHOLE_TEXT: u64 = 512 << 20;
 
 /// Gzip files up to this size are read whole and inflated with libdeflate (AWS's objects
 /// are at most 75 MB).
