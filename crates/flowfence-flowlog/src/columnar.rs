@@ -528,3 +528,63 @@ impl<'a> ColumnAccess<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_block;
+    use crate::reject::Unit;
+    use parquet::basic::{ConvertedType, Type as PhysicalType};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    #[test]
+    fn parquet_output_has_the_aws_delivery_schema() {
+        let layout = Arc::new(
+            Layout::parse_format("version interface-id srcaddr dstport packets start action tcp-flags flow-direction")
+                .unwrap(),
+        );
+        let mut buf = Vec::new();
+        let mut writer = ParquetRecordWriter::new(&mut buf, Arc::clone(&layout)).unwrap();
+        let text = "5 eni-1 10.0.0.1 443 12 1700000000 ACCEPT 19 ingress\n5 eni-2 - - - 1700000000 - - -\n";
+        decode_block(text.as_bytes(), &layout, Unit::Line, &mut |r: &Record<
+            '_,
+        >| {
+            writer.push(r)
+        });
+        writer.finish().unwrap();
+
+        let file = SerializedFileReader::new(bytes::Bytes::from(buf)).unwrap();
+        let meta = file.metadata();
+        assert_eq!(meta.file_metadata().num_rows(), 2);
+        let schema = meta.file_metadata().schema_descr();
+        let columns: Vec<(String, PhysicalType, ConvertedType)> = schema
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.physical_type(), c.converted_type()))
+            .collect();
+        use ConvertedType::{NONE, UTF8};
+        use PhysicalType::{BYTE_ARRAY, INT32, INT64};
+        assert_eq!(
+            columns,
+            [
+                ("version".into(), INT32, NONE),
+                ("interface_id".into(), BYTE_ARRAY, UTF8),
+                ("srcaddr".into(), BYTE_ARRAY, UTF8),
+                ("dstport".into(), INT32, NONE),
+                ("packets".into(), INT64, NONE),
+                ("start".into(), INT64, NONE),
+                ("action".into(), BYTE_ARRAY, UTF8),
+                ("tcp_flags".into(), INT32, NONE),
+                ("flow_direction".into(), BYTE_ARRAY, UTF8),
+            ]
+        );
+        let compression = meta.row_group(0).column(0).compression();
+        assert!(
+            matches!(compression, Compression::GZIP(_)),
+            "{compression:?}"
+        );
+        // No embedded Arrow schema: the file is shaped like AWS's.
+        let kv = meta.file_metadata().key_value_metadata();
+        assert!(kv.is_none_or(|kv| kv.iter().all(|e| e.key != "ARROW:schema")));
+    }
+}
