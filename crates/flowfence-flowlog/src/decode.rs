@@ -106,7 +106,7 @@ pub fn decode_block(
     let mut values: Vec<Value<'_>> = Vec::with_capacity(layout.len());
     // Validate UTF-8 once for the whole block (the usual case: flow logs are ASCII); only
     // a block with invalid bytes pays for a check per line.
-    let block = std::str::from_utf8(text).ok();
+    let block = simdutf8::basic::from_utf8(text).ok();
     let mut rest = text;
     let mut offset = 0usize;
     let mut line_no: u64 = 0;
