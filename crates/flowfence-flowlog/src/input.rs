@@ -100,15 +100,9 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
         if let Source::Memory { data, .. } = source {
             return classify_memory(data.clone(), format);
         }
-        if stored_size > MAX_WHOLE_TEXT {
-            return classify(Box::new(raw), format);
-        }
-        // Read whole into this thread's recycled buffer: one read, no fresh pages per
-        // block, and blocks are then slices of it.
-        let mut text = inflate::take_spare();
-        text.reserve(stored_size as usize);
-        raw.read_to_end(&mut text)?;
-        return classify_memory(Bytes::from(text), format);
+        // Streamed in blocks through recycled buffers: reading a large file whole would
+        // pay for as many fresh (zeroed) pages as the file has bytes.
+        return classify(Box::new(raw), format);
     }
     // Gzip: inflate whole with libdeflate when the source has a known, bounded size;
     // stream otherwise, and whenever libdeflate refuses (damage is then reported with
@@ -129,10 +123,6 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
         format,
     )
 }
-
-/// Uncompressed files up to this size are read whole; larger ones are streamed in blocks
-/// so memory stays bounded.
-const MAX_WHOLE_TEXT: u64 = 512 << 20;
 
 /// Gzip files up to this size are read whole and inflated with libdeflate (AWS's objects
 /// are at most 75 MB).
@@ -275,12 +265,45 @@ impl BlockReader {
                 Next::Block
             }
             BlockSource::Stream { inner, carry, done } => {
-                let mut buf = Vec::new();
+                let mut buf = take_block_buffer();
                 let next = next_stream_block(inner, carry, done, self.block_size, &mut buf);
                 *block = Bytes::from(buf);
                 next
             }
         }
+    }
+}
+
+/// Block buffers handed back after decoding, for the next blocks to be read into (fresh
+/// buffers cost page faults and zeroing worth a third of the reading time).
+static BLOCK_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// Buffers kept for reuse: enough for the blocks of a wave and the one read ahead.
+const KEPT_BUFFERS: usize = 32;
+
+fn take_block_buffer() -> Vec<u8> {
+    let recycled = BLOCK_BUFFERS
+        .lock()
+        .map(|mut pool| pool.pop())
+        .unwrap_or_default();
+    recycled.unwrap_or_default()
+}
+
+/// Returns a decoded block's buffer for reuse, if nothing else still holds it (slices of
+/// text inflated in memory are left alone).
+pub(crate) fn recycle_block(block: Bytes) {
+    let Ok(buffer) = block.try_into_mut() else {
+        return;
+    };
+    let mut buffer: Vec<u8> = buffer.into();
+    if buffer.capacity() > 4 * BLOCK_SIZE {
+        return;
+    }
+    buffer.clear();
+    if let Ok(mut pool) = BLOCK_BUFFERS.lock()
+        && pool.len() < KEPT_BUFFERS
+    {
+        pool.push(buffer);
     }
 }
 

@@ -470,8 +470,12 @@ impl Chain {
             unit,
             event_map,
             envelope,
+            block,
             ..
         } = done;
+        if let Some(block) = block {
+            input::recycle_block(block);
+        }
         if let Some(map) = &event_map {
             outcome.tally.map_positions(|line| map.event_of_line(line));
         }
