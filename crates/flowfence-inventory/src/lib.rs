@@ -1,0 +1,356 @@
+//! The account inventory flowfence maps flow logs onto: network interfaces (every private
+//! address, VPC, subnet, type, owning resource, groups), security groups with every rule
+//! (one peer each), and prefix lists, loaded from the AWS CLI's JSON output:
+//!
+//! - `aws ec2 describe-network-interfaces`
+//! - `aws ec2 describe-security-groups`
+//! - `aws ec2 describe-security-group-rules` (optional: adds the `sgr-` ids)
+//! - `aws ec2 describe-prefix-lists`, or `describe-managed-prefix-lists` with
+//!   `get-managed-prefix-list-entries` saved in a file named after the list (`pl-....json`)
+//!
+//! Files from several accounts and regions load together, in any order. What doesn't add
+//! up (an interface in a group nobody described, a rule naming an absent group) is
+//! reported by [`Inventory::issues`], never fatal.
+//!
+//! ```
+//! let mut inventory = flowfence_inventory::Inventory::default();
+//! inventory.add_json("groups.json", r#"{"SecurityGroups": [{
+//!     "GroupId": "sg-1", "GroupName": "default", "VpcId": "vpc-1",
+//!     "IpPermissions": [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-1"}]}],
+//!     "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+//! }]}"#).unwrap();
+//! let group = inventory.group("sg-1").unwrap();
+//! assert!(group.is_default());
+//! assert_eq!(group.egress.len(), 1);
+//! assert!(inventory.issues().is_empty());
+//! ```
+
+mod load;
+mod model;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub use ipnet::IpNet;
+pub use model::{
+    GroupRef, Interface, Issue, Owner, Peer, PrefixList, Protocol, Rule, SecurityGroup,
+};
+
+/// A file that couldn't be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// The file couldn't be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not JSON, or not the shape of the AWS CLI's output.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Where and why (line and column).
+        #[source]
+        source: serde_json::Error,
+    },
+    /// JSON, but none of the outputs flowfence reads.
+    #[error(
+        "{path}: not the output of a describe-network-interfaces, describe-security-groups, \
+         describe-security-group-rules or prefix-list call (top-level keys: {keys})"
+    )]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// The keys it has.
+        keys: String,
+    },
+    /// A value that can't be what its field says.
+    #[error("{path}: `{value}` is not {what}")]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// What was expected.
+        what: String,
+        /// The value.
+        value: String,
+    },
+    /// `get-managed-prefix-list-entries` output doesn't say which list it is.
+    #[error(
+        "{path}: prefix list entries without a prefix list id: name the file after the list \
+         (e.g. pl-0123456789abcdef0.json)"
+    )]
+    EntriesWithoutId {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Everything loaded, by id.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    interfaces: BTreeMap<String, Interface>,
+    groups: BTreeMap<String, SecurityGroup>,
+    prefix_lists: BTreeMap<String, PrefixList>,
+    /// `describe-security-group-rules` output, by group: applied to the group whenever it
+    /// is (re)loaded, whatever the order of the files.
+    flat_rules: BTreeMap<String, Vec<(bool, Rule)>>,
+}
+
+impl Inventory {
+    /// Loads every file.
+    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Inventory, InventoryError> {
+        let mut inventory = Inventory::default();
+        for path in paths {
+            inventory.add_file(path.as_ref())?;
+        }
+        Ok(inventory)
+    }
+
+    /// Adds one file of AWS CLI output.
+    pub fn add_file(&mut self, path: &Path) -> Result<(), InventoryError> {
+        let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Io {
+            path: path.into(),
+            source,
+        })?;
+        self.add_json(&path.to_string_lossy(), &text)
+    }
+
+    /// Adds AWS CLI output held in memory; `name` is for messages (and, for prefix list
+    /// entries, must contain the list's `pl-` id).
+    pub fn add_json(&mut self, name: &str, json: &str) -> Result<(), InventoryError> {
+        let path = PathBuf::from(name);
+        let bad = |b: load::BadValue| InventoryError::BadValue {
+            path: path.clone(),
+            what: b.what,
+            value: b.value,
+        };
+        let output: load::Output =
+            serde_json::from_str(json).map_err(|source| InventoryError::Json {
+                path: path.clone(),
+                source,
+            })?;
+        let load::Output {
+            network_interfaces,
+            security_groups,
+            security_group_rules,
+            prefix_lists,
+            entries,
+        } = output;
+        if network_interfaces.is_none()
+            && security_groups.is_none()
+            && security_group_rules.is_none()
+            && prefix_lists.is_none()
+            && entries.is_none()
+        {
+            let keys = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+                .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_else(|_| "none: not a JSON object".into());
+            return Err(InventoryError::Unsupported { path, keys });
+        }
+        for i in network_interfaces.unwrap_or_default() {
+            let interface = i.into_model().map_err(bad)?;
+            self.interfaces.insert(interface.id.clone(), interface);
+        }
+        for g in security_groups.unwrap_or_default() {
+            let mut group = g.into_model().map_err(bad)?;
+            if let Some(flat) = self.flat_rules.get(&group.id) {
+                for (egress, rule) in flat {
+                    apply_flat_rule(&mut group, *egress, rule);
+                }
+            }
+            self.groups.insert(group.id.clone(), group);
+        }
+        for r in security_group_rules.unwrap_or_default() {
+            let (group_id, egress, rule) = r.into_model().map_err(bad)?;
+            // A group known only from its rules still gets them.
+            let group = self
+                .groups
+                .entry(group_id.clone())
+                .or_insert_with(|| SecurityGroup {
+                    id: group_id.clone(),
+                    name: String::new(),
+                    description: String::new(),
+                    vpc_id: None,
+                    account: None,
+                    ingress: Vec::new(),
+                    egress: Vec::new(),
+                    tags: BTreeMap::new(),
+                });
+            apply_flat_rule(group, egress, &rule);
+            self.flat_rules
+                .entry(group_id)
+                .or_default()
+                .push((egress, rule));
+        }
+        for p in prefix_lists.unwrap_or_default() {
+            let list = p.into_model().map_err(bad)?;
+            match self.prefix_lists.get_mut(&list.id) {
+                // describe-managed-prefix-lists has no CIDRs: keep any loaded from entries.
+                Some(known) => {
+                    known.name = list.name;
+                    known.max_entries = list.max_entries.or(known.max_entries);
+                    if !list.cidrs.is_empty() {
+                        known.cidrs = list.cidrs;
+                    }
+                }
+                None => {
+                    self.prefix_lists.insert(list.id.clone(), list);
+                }
+            }
+        }
+        if let Some(entries) = entries {
+            let id = name
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .find(|w| w.starts_with("pl-"))
+                .ok_or_else(|| InventoryError::EntriesWithoutId { path: path.clone() })?;
+            let cidrs = entries
+                .iter()
+                .map(load::AwsEntry::cidr)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(bad)?;
+            let list = self
+                .prefix_lists
+                .entry(id.to_string())
+                .or_insert_with(|| PrefixList {
+                    id: id.to_string(),
+                    name: String::new(),
+                    cidrs: Vec::new(),
+                    max_entries: None,
+                });
+            list.cidrs = cidrs;
+        }
+        Ok(())
+    }
+
+    /// An interface by id.
+    pub fn interface(&self, id: &str) -> Option<&Interface> {
+        self.interfaces.get(id)
+    }
+
+    /// Every interface, by id.
+    pub fn interfaces(&self) -> impl Iterator<Item = &Interface> {
+        self.interfaces.values()
+    }
+
+    /// A security group by id.
+    pub fn group(&self, id: &str) -> Option<&SecurityGroup> {
+        self.groups.get(id)
+    }
+
+    /// Every security group, by id.
+    pub fn groups(&self) -> impl Iterator<Item = &SecurityGroup> {
+        self.groups.values()
+    }
+
+    /// A prefix list by id.
+    pub fn prefix_list(&self, id: &str) -> Option<&PrefixList> {
+        self.prefix_lists.get(id)
+    }
+
+    /// Every prefix list, by id.
+    pub fn prefix_lists(&self) -> impl Iterator<Item = &PrefixList> {
+        self.prefix_lists.values()
+    }
+
+    /// The interface that has `address` in `vpc` (any VPC when `vpc` is `None`; private
+    /// ranges repeat across VPCs, so give it when known).
+    pub fn interface_by_address(&self, vpc: Option<&str>, address: IpAddr) -> Option<&Interface> {
+        self.interfaces.values().find(|i| {
+            i.addresses.contains(&address) && (vpc.is_none() || i.vpc_id.as_deref() == vpc)
+        })
+    }
+
+    /// The prefix list with a CIDR containing `address` (an AWS service's range).
+    pub fn prefix_list_containing(&self, address: IpAddr) -> Option<&PrefixList> {
+        self.prefix_lists
+            .values()
+            .find(|p| p.cidrs.iter().any(|c| c.contains(&address)))
+    }
+
+    /// The interfaces in group `id`.
+    pub fn members(&self, group: &str) -> impl Iterator<Item = &Interface> {
+        let group = group.to_string();
+        self.interfaces
+            .values()
+            .filter(move |i| i.groups.iter().any(|g| g.id == group))
+    }
+
+    /// What doesn't add up, sorted.
+    pub fn issues(&self) -> Vec<Issue> {
+        let mut issues = BTreeSet::new();
+        for i in self.interfaces.values() {
+            for g in &i.groups {
+                if !self.groups.contains_key(&g.id) {
+                    issues.insert(Issue::InterfaceGroupMissing {
+                        interface: i.id.clone(),
+                        group: g.id.clone(),
+                    });
+                }
+            }
+        }
+        for g in self.groups.values() {
+            for rule in g.ingress.iter().chain(&g.egress) {
+                match &rule.peer {
+                    Peer::Group { id, account } if !self.groups.contains_key(id) => {
+                        issues.insert(Issue::ReferencedGroupMissing {
+                            group: g.id.clone(),
+                            referenced: id.clone(),
+                            account: account.clone(),
+                        });
+                    }
+                    Peer::PrefixList(pl)
+                        if self.prefix_lists.get(pl).is_none_or(|p| p.cidrs.is_empty()) =>
+                    {
+                        issues.insert(Issue::PrefixListMissing {
+                            group: g.id.clone(),
+                            prefix_list: pl.clone(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut claims: BTreeMap<(Option<&str>, IpAddr), Vec<String>> = BTreeMap::new();
+        for i in self.interfaces.values() {
+            for a in &i.addresses {
+                claims
+                    .entry((i.vpc_id.as_deref(), *a))
+                    .or_default()
+                    .push(i.id.clone());
+            }
+        }
+        for ((_, address), interfaces) in claims {
+            if interfaces.len() > 1 {
+                issues.insert(Issue::AddressConflict {
+                    address,
+                    interfaces,
+                });
+            }
+        }
+        issues.into_iter().collect()
+    }
+}
+
+/// Gives a rule from `describe-security-group-rules` its place: the same rule from
+/// `describe-security-groups` gets the `sgr-` id; a rule not there yet is added.
+fn apply_flat_rule(group: &mut SecurityGroup, egress: bool, rule: &Rule) {
+    let rules = if egress {
+        &mut group.egress
+    } else {
+        &mut group.ingress
+    };
+    let same =
+        |r: &Rule| r.protocol == rule.protocol && r.ports == rule.ports && r.peer == rule.peer;
+    match rules
+        .iter_mut()
+        .find(|r| same(r) && (r.rule_id.is_none() || r.rule_id == rule.rule_id))
+    {
+        Some(r) => r.rule_id = rule.rule_id.clone(),
+        None => rules.push(rule.clone()),
+    }
+}

@@ -1,0 +1,484 @@
+//! The shapes of the AWS CLI's JSON output, and their conversion into the model.
+//!
+//! Only the fields flowfence uses are read; everything else AWS prints is ignored, so
+//! newer CLI versions with more fields load unchanged.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::model::{GroupRef, Interface, Owner, Peer, PrefixList, Protocol, Rule, SecurityGroup};
+
+/// One file's content: any of the supported outputs (a file may hold several, e.g. a
+/// hand-merged export).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct Output {
+    #[serde(default)]
+    pub(crate) network_interfaces: Option<Vec<AwsInterface>>,
+    #[serde(default)]
+    pub(crate) security_groups: Option<Vec<AwsGroup>>,
+    #[serde(default)]
+    pub(crate) security_group_rules: Option<Vec<AwsGroupRule>>,
+    /// `describe-prefix-lists` (with `Cidrs`) or `describe-managed-prefix-lists` (with
+    /// `MaxEntries`, no CIDRs).
+    #[serde(default)]
+    pub(crate) prefix_lists: Option<Vec<AwsPrefixList>>,
+    /// `get-managed-prefix-list-entries`: the list's id isn't in the output.
+    #[serde(default)]
+    pub(crate) entries: Option<Vec<AwsEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsInterface {
+    network_interface_id: String,
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    vpc_id: Option<String>,
+    #[serde(default)]
+    subnet_id: Option<String>,
+    #[serde(default)]
+    availability_zone: Option<String>,
+    #[serde(default)]
+    interface_type: Option<String>,
+    #[serde(default)]
+    requester_managed: bool,
+    #[serde(default)]
+    requester_id: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    private_ip_address: Option<String>,
+    #[serde(default)]
+    private_ip_addresses: Vec<AwsPrivateIp>,
+    #[serde(default)]
+    ipv6_addresses: Vec<AwsIpv6>,
+    #[serde(default)]
+    groups: Vec<AwsGroupRef>,
+    #[serde(default)]
+    attachment: Option<AwsAttachment>,
+    #[serde(default)]
+    tag_set: Vec<AwsTag>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsPrivateIp {
+    private_ip_address: String,
+    #[serde(default)]
+    primary: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsIpv6 {
+    ipv6_address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsGroupRef {
+    group_id: String,
+    #[serde(default)]
+    group_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsAttachment {
+    #[serde(default)]
+    instance_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsTag {
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsGroup {
+    group_id: String,
+    #[serde(default)]
+    group_name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    vpc_id: Option<String>,
+    #[serde(default)]
+    owner_id: Option<String>,
+    #[serde(default)]
+    ip_permissions: Vec<AwsPermission>,
+    #[serde(default)]
+    ip_permissions_egress: Vec<AwsPermission>,
+    #[serde(default)]
+    tags: Vec<AwsTag>,
+}
+
+/// One `IpPermission`: a protocol and port range bundling several sources.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsPermission {
+    ip_protocol: String,
+    #[serde(default)]
+    from_port: Option<i32>,
+    #[serde(default)]
+    to_port: Option<i32>,
+    #[serde(default)]
+    ip_ranges: Vec<AwsIpRange>,
+    #[serde(default)]
+    ipv6_ranges: Vec<AwsIpv6Range>,
+    #[serde(default)]
+    prefix_list_ids: Vec<AwsPrefixListId>,
+    #[serde(default)]
+    user_id_group_pairs: Vec<AwsPair>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsIpRange {
+    cidr_ip: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsIpv6Range {
+    cidr_ipv6: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsPrefixListId {
+    prefix_list_id: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsPair {
+    group_id: String,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `describe-security-group-rules`: one rule, one peer, with its `sgr-` id.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsGroupRule {
+    security_group_rule_id: String,
+    group_id: String,
+    #[serde(default)]
+    is_egress: bool,
+    ip_protocol: String,
+    #[serde(default)]
+    from_port: Option<i32>,
+    #[serde(default)]
+    to_port: Option<i32>,
+    #[serde(default)]
+    cidr_ipv4: Option<String>,
+    #[serde(default)]
+    cidr_ipv6: Option<String>,
+    #[serde(default)]
+    prefix_list_id: Option<String>,
+    #[serde(default)]
+    referenced_group_info: Option<AwsPair>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsPrefixList {
+    prefix_list_id: String,
+    #[serde(default)]
+    prefix_list_name: String,
+    #[serde(default)]
+    cidrs: Option<Vec<String>>,
+    #[serde(default)]
+    max_entries: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsEntry {
+    cidr: String,
+}
+
+/// A value that doesn't parse, with what it should have been.
+#[derive(Debug)]
+pub(crate) struct BadValue {
+    pub(crate) what: String,
+    pub(crate) value: String,
+}
+
+fn bad(what: impl Into<String>, value: &str) -> BadValue {
+    BadValue {
+        what: what.into(),
+        value: value.to_string(),
+    }
+}
+
+/// Parses a CIDR and clears its host bits, as AWS does (`10.0.0.18/16` is `10.0.0.0/16`).
+pub(crate) fn cidr(s: &str) -> Result<IpNet, BadValue> {
+    s.parse::<IpNet>()
+        .map(|n| n.trunc())
+        .map_err(|_| bad("a CIDR", s))
+}
+
+fn tags(list: Vec<AwsTag>) -> BTreeMap<String, String> {
+    list.into_iter().map(|t| (t.key, t.value)).collect()
+}
+
+/// The port range of a rule: none for all-traffic rules (AWS prints -1/-1 for their ports
+/// in `describe-security-group-rules`); for ICMP, -1 means every type or code and is kept.
+fn ports(protocol: Protocol, from: Option<i32>, to: Option<i32>) -> Option<(i32, i32)> {
+    match (protocol, from, to) {
+        (Protocol::All, _, _) => None,
+        (_, Some(f), Some(t)) if !(f == -1 && t == -1) || protocol == Protocol::Number(1) => {
+            Some((f, t))
+        }
+        _ => None,
+    }
+}
+
+impl AwsInterface {
+    pub(crate) fn into_model(self) -> Result<Interface, BadValue> {
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        // Primary first: flow logs show an interface by its primary private IPv4 address.
+        let mut private = self.private_ip_addresses;
+        private.sort_by_key(|p| !p.primary);
+        let listed = private.iter().map(|p| p.private_ip_address.as_str());
+        for a in self.private_ip_address.as_deref().into_iter().chain(listed) {
+            let ip: IpAddr = a.parse().map_err(|_| bad("an IPv4 address", a))?;
+            if !addresses.contains(&ip) {
+                addresses.push(ip);
+            }
+        }
+        for a in &self.ipv6_addresses {
+            let ip: IpAddr = a
+                .ipv6_address
+                .parse()
+                .map_err(|_| bad("an IPv6 address", &a.ipv6_address))?;
+            if !addresses.contains(&ip) {
+                addresses.push(ip);
+            }
+        }
+        let description = self.description.unwrap_or_default();
+        let interface_type = self
+            .interface_type
+            .unwrap_or_else(|| "interface".to_string());
+        let instance = self.attachment.and_then(|a| a.instance_id);
+        let owner = owner(
+            &interface_type,
+            self.requester_managed,
+            self.requester_id.as_deref(),
+            &description,
+            instance,
+        );
+        Ok(Interface {
+            id: self.network_interface_id,
+            account: self.owner_id,
+            vpc_id: self.vpc_id,
+            subnet_id: self.subnet_id,
+            availability_zone: self.availability_zone,
+            interface_type,
+            requester_managed: self.requester_managed,
+            requester_id: self.requester_id,
+            description,
+            owner,
+            addresses,
+            groups: self
+                .groups
+                .into_iter()
+                .map(|g| GroupRef {
+                    id: g.group_id,
+                    name: g.group_name,
+                })
+                .collect(),
+            tags: tags(self.tag_set),
+        })
+    }
+}
+
+/// The owning resource, from the descriptions AWS services write on the interfaces they
+/// create (and the attachment, for instances).
+fn owner(
+    interface_type: &str,
+    requester_managed: bool,
+    requester: Option<&str>,
+    description: &str,
+    instance: Option<String>,
+) -> Owner {
+    let after = |prefix: &str| {
+        description
+            .strip_prefix(prefix)
+            .map(|s| s.trim().to_string())
+    };
+    let word = |s: &str| {
+        s.split_whitespace()
+            .find(|w| w.starts_with("nat-") || w.starts_with("vpce-"))
+            .map(str::to_string)
+    };
+    if let Some(lb) = after("ELB ") {
+        return Owner::LoadBalancer(lb);
+    }
+    if interface_type == "nat_gateway" || description.starts_with("Interface for NAT Gateway") {
+        return Owner::NatGateway(word(description).unwrap_or_default());
+    }
+    if interface_type == "vpc_endpoint" || description.starts_with("VPC Endpoint Interface") {
+        return Owner::VpcEndpoint(word(description).unwrap_or_default());
+    }
+    if description == "RDSNetworkInterface" || requester == Some("amazon-rds") {
+        return Owner::Rds;
+    }
+    if let Some(node) = after("ElastiCache ") {
+        return Owner::ElastiCache(node);
+    }
+    if let Some(name) = after("AWS Lambda VPC ENI-") {
+        return Owner::Lambda(name);
+    }
+    if description.starts_with("arn:aws:ecs:") && description.contains(":attachment/") {
+        return Owner::EcsTask(description.to_string());
+    }
+    if let Some(cluster) = after("Amazon EKS ") {
+        return Owner::Eks(cluster);
+    }
+    match (instance, requester_managed) {
+        (Some(id), false) => Owner::Instance(id),
+        (_, true) => Owner::OtherService {
+            requester: requester.unwrap_or("unknown").to_string(),
+            description: description.to_string(),
+        },
+        (None, false) => Owner::Unattached,
+    }
+}
+
+impl AwsPermission {
+    /// One rule per source: a permission bundles several.
+    fn into_rules(self) -> Result<Vec<Rule>, BadValue> {
+        let protocol = Protocol::parse(&self.ip_protocol)
+            .ok_or_else(|| bad("a protocol", &self.ip_protocol))?;
+        let ports = ports(protocol, self.from_port, self.to_port);
+        let rule = |peer, description: Option<String>| Rule {
+            protocol,
+            ports,
+            peer,
+            description: description.filter(|d| !d.is_empty()),
+            rule_id: None,
+        };
+        let mut rules = Vec::new();
+        for r in self.ip_ranges {
+            rules.push(rule(Peer::Cidr(cidr(&r.cidr_ip)?), r.description));
+        }
+        for r in self.ipv6_ranges {
+            rules.push(rule(Peer::Cidr(cidr(&r.cidr_ipv6)?), r.description));
+        }
+        for p in self.prefix_list_ids {
+            rules.push(rule(Peer::PrefixList(p.prefix_list_id), p.description));
+        }
+        for p in self.user_id_group_pairs {
+            rules.push(rule(
+                Peer::Group {
+                    id: p.group_id,
+                    account: p.user_id,
+                },
+                p.description,
+            ));
+        }
+        Ok(rules)
+    }
+}
+
+impl AwsGroup {
+    pub(crate) fn into_model(self) -> Result<SecurityGroup, BadValue> {
+        let expand = |perms: Vec<AwsPermission>| -> Result<Vec<Rule>, BadValue> {
+            let mut rules = Vec::new();
+            for p in perms {
+                rules.extend(p.into_rules()?);
+            }
+            Ok(rules)
+        };
+        Ok(SecurityGroup {
+            id: self.group_id,
+            name: self.group_name,
+            description: self.description,
+            vpc_id: self.vpc_id,
+            account: self.owner_id,
+            ingress: expand(self.ip_permissions)?,
+            egress: expand(self.ip_permissions_egress)?,
+            tags: tags(self.tags),
+        })
+    }
+}
+
+impl AwsGroupRule {
+    /// The group id, whether the rule is egress, and the rule.
+    pub(crate) fn into_model(self) -> Result<(String, bool, Rule), BadValue> {
+        let protocol = Protocol::parse(&self.ip_protocol)
+            .ok_or_else(|| bad("a protocol", &self.ip_protocol))?;
+        let peer = match (
+            self.cidr_ipv4,
+            self.cidr_ipv6,
+            self.prefix_list_id,
+            self.referenced_group_info,
+        ) {
+            (Some(c), _, _, _) | (None, Some(c), _, _) => Peer::Cidr(cidr(&c)?),
+            (None, None, Some(pl), _) => Peer::PrefixList(pl),
+            (None, None, None, Some(g)) => Peer::Group {
+                id: g.group_id,
+                account: g.user_id,
+            },
+            (None, None, None, None) => {
+                return Err(bad(
+                    "a rule with a CIDR, prefix list or group",
+                    &self.security_group_rule_id,
+                ));
+            }
+        };
+        let rule = Rule {
+            protocol,
+            ports: ports(protocol, self.from_port, self.to_port),
+            peer,
+            description: self.description.filter(|d| !d.is_empty()),
+            rule_id: Some(self.security_group_rule_id),
+        };
+        Ok((self.group_id, self.is_egress, rule))
+    }
+}
+
+impl AwsPrefixList {
+    pub(crate) fn into_model(self) -> Result<PrefixList, BadValue> {
+        let cidrs = self
+            .cidrs
+            .unwrap_or_default()
+            .iter()
+            .map(|c| cidr(c))
+            .collect::<Result<_, _>>()?;
+        Ok(PrefixList {
+            id: self.prefix_list_id,
+            name: self.prefix_list_name,
+            cidrs,
+            max_entries: self.max_entries,
+        })
+    }
+}
+
+impl AwsEntry {
+    pub(crate) fn cidr(&self) -> Result<IpNet, BadValue> {
+        cidr(&self.cidr)
+    }
+}

@@ -1,0 +1,296 @@
+//! What the inventory holds: interfaces, security groups with their rules, prefix lists,
+//! and the inconsistencies found while loading them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// A network interface (`describe-network-interfaces`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// `eni-...`
+    pub id: String,
+    /// The account that owns it.
+    pub account: Option<String>,
+    /// `vpc-...`
+    pub vpc_id: Option<String>,
+    /// `subnet-...`
+    pub subnet_id: Option<String>,
+    /// Availability zone name.
+    pub availability_zone: Option<String>,
+    /// `interface`, `nat_gateway`, `network_load_balancer`, `vpc_endpoint`, `lambda`, ...
+    /// (an open set: kept as AWS spells it).
+    pub interface_type: String,
+    /// Created and managed by an AWS service: its groups are changed on the owning
+    /// resource, not on the interface.
+    pub requester_managed: bool,
+    /// The service or account that created it (`amazon-rds`, `amazon-elb`, an account id).
+    pub requester_id: Option<String>,
+    /// The description AWS wrote (names the owning resource for managed interfaces).
+    pub description: String,
+    /// The resource the interface belongs to, as far as it can be told.
+    pub owner: Owner,
+    /// Every private address: IPv4 (primary first) and IPv6.
+    pub addresses: Vec<IpAddr>,
+    /// Its security groups, in the order AWS lists them.
+    pub groups: Vec<GroupRef>,
+    /// Tags (`TagSet`).
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Interface {
+    /// The primary private IPv4 address, the one flow logs show for the interface.
+    pub fn primary_address(&self) -> Option<IpAddr> {
+        self.addresses.first().copied()
+    }
+
+    /// NAT gateways (and other group-less interfaces) are paths, not endpoints to secure.
+    pub fn has_security_groups(&self) -> bool {
+        !self.groups.is_empty()
+    }
+}
+
+/// A security group as an interface lists it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GroupRef {
+    /// `sg-...`
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// What an interface belongs to, from its attachment, requester and description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// An EC2 instance.
+    Instance(String),
+    /// An Elastic Load Balancing load balancer (`app/name/id`, `net/name/id` or a name).
+    LoadBalancer(String),
+    /// An RDS database instance or cluster (AWS doesn't name it on the interface).
+    Rds,
+    /// An ElastiCache node (`cluster-0001-001`).
+    ElastiCache(String),
+    /// A NAT gateway (`nat-...`).
+    NatGateway(String),
+    /// An interface VPC endpoint (`vpce-...`).
+    VpcEndpoint(String),
+    /// A Lambda function's interface (the description's suffix).
+    Lambda(String),
+    /// An ECS task attachment (`arn:aws:ecs:...:attachment/...`).
+    EcsTask(String),
+    /// An EKS cluster's interface (the cluster name).
+    Eks(String),
+    /// Managed by an AWS service flowfence doesn't recognise: requester and description.
+    OtherService {
+        /// `RequesterId`.
+        requester: String,
+        /// `Description`.
+        description: String,
+    },
+    /// Not attached to anything.
+    Unattached,
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Instance(id) => write!(f, "instance {id}"),
+            Owner::LoadBalancer(name) => write!(f, "load balancer {name}"),
+            Owner::Rds => f.write_str("RDS database"),
+            Owner::ElastiCache(name) => write!(f, "ElastiCache {name}"),
+            Owner::NatGateway(id) => write!(f, "NAT gateway {id}"),
+            Owner::VpcEndpoint(id) => write!(f, "VPC endpoint {id}"),
+            Owner::Lambda(name) => write!(f, "Lambda {name}"),
+            Owner::EcsTask(arn) => write!(f, "ECS task {arn}"),
+            Owner::Eks(cluster) => write!(f, "EKS cluster {cluster}"),
+            Owner::OtherService {
+                requester,
+                description,
+            } => {
+                write!(f, "{requester} ({description})")
+            }
+            Owner::Unattached => f.write_str("unattached"),
+        }
+    }
+}
+
+/// A security group (`describe-security-groups`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityGroup {
+    /// `sg-...`
+    pub id: String,
+    /// Name (`default` for a VPC's default group).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// `vpc-...`
+    pub vpc_id: Option<String>,
+    /// The account that owns it.
+    pub account: Option<String>,
+    /// Inbound rules, one source each.
+    pub ingress: Vec<Rule>,
+    /// Outbound rules, one destination each.
+    pub egress: Vec<Rule>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl SecurityGroup {
+    /// A VPC's default group (named `default`; it can't be deleted).
+    pub fn is_default(&self) -> bool {
+        self.name == "default"
+    }
+}
+
+/// The IP protocol a rule allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// `-1`: every protocol and port.
+    All,
+    /// An IANA protocol number (`tcp` is 6, `udp` 17, `icmp` 1, `icmpv6` 58).
+    Number(u8),
+}
+
+impl Protocol {
+    /// Parses `IpProtocol`: a name, a number, or `-1`.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "-1" | "all" => Protocol::All,
+            "tcp" => Protocol::Number(6),
+            "udp" => Protocol::Number(17),
+            "icmp" => Protocol::Number(1),
+            "icmpv6" => Protocol::Number(58),
+            n => Protocol::Number(n.parse().ok()?),
+        })
+    }
+}
+
+/// Who a rule allows traffic from (ingress) or to (egress).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Peer {
+    /// An IPv4 or IPv6 CIDR, canonical (host bits cleared, as AWS stores it).
+    Cidr(IpNet),
+    /// A prefix list (`pl-...`).
+    PrefixList(String),
+    /// Another (or the same) security group, possibly in another account or VPC.
+    Group {
+        /// `sg-...`
+        id: String,
+        /// The owning account, when AWS names it.
+        account: Option<String>,
+    },
+}
+
+/// One rule of a security group, with one peer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Rule {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// First and last port (ICMP: type and code); `None` for all ports.
+    pub ports: Option<(i32, i32)>,
+    /// The source (ingress) or destination (egress).
+    pub peer: Peer,
+    /// The rule's description.
+    pub description: Option<String>,
+    /// The `sgr-` id, when `describe-security-group-rules` output was loaded.
+    pub rule_id: Option<String>,
+}
+
+/// A prefix list: AWS-managed (`com.amazonaws.us-east-1.s3`) or customer-managed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixList {
+    /// `pl-...`
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Its CIDRs, when known.
+    pub cidrs: Vec<IpNet>,
+    /// For customer-managed lists: the entries a rule referencing it counts for.
+    pub max_entries: Option<u32>,
+}
+
+impl PrefixList {
+    /// AWS's own lists for gateway endpoints and services (`com.amazonaws.<region>.<service>`).
+    pub fn is_aws_managed(&self) -> bool {
+        self.name.starts_with("com.amazonaws.")
+    }
+
+    /// The AWS service an AWS-managed list stands for (`s3`, `dynamodb`).
+    pub fn service(&self) -> Option<&str> {
+        self.name.strip_prefix("com.amazonaws.")?.split('.').nth(1)
+    }
+}
+
+/// Something in the inventory that doesn't add up. Reported, never fatal.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Issue {
+    /// An interface is in a group the inventory doesn't describe.
+    InterfaceGroupMissing {
+        /// `eni-...`
+        interface: String,
+        /// `sg-...`
+        group: String,
+    },
+    /// A rule references a group the inventory doesn't describe (another account's, a
+    /// peered VPC's, or an incomplete inventory).
+    ReferencedGroupMissing {
+        /// The group with the rule.
+        group: String,
+        /// The referenced group.
+        referenced: String,
+        /// The referenced group's account, when the rule names it.
+        account: Option<String>,
+    },
+    /// A rule references a prefix list whose entries weren't loaded.
+    PrefixListMissing {
+        /// The group with the rule.
+        group: String,
+        /// `pl-...`
+        prefix_list: String,
+    },
+    /// Two interfaces of one VPC claim the same address.
+    AddressConflict {
+        /// The address.
+        address: IpAddr,
+        /// The interfaces.
+        interfaces: Vec<String>,
+    },
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Issue::InterfaceGroupMissing { interface, group } => {
+                write!(
+                    f,
+                    "{interface} is in {group}, which the inventory doesn't describe"
+                )
+            }
+            Issue::ReferencedGroupMissing {
+                group,
+                referenced,
+                account,
+            } => {
+                write!(f, "a rule of {group} references {referenced}")?;
+                if let Some(a) = account {
+                    write!(f, " (account {a})")?;
+                }
+                f.write_str(", which the inventory doesn't describe")
+            }
+            Issue::PrefixListMissing { group, prefix_list } => {
+                write!(
+                    f,
+                    "a rule of {group} references {prefix_list}, whose entries weren't loaded"
+                )
+            }
+            Issue::AddressConflict {
+                address,
+                interfaces,
+            } => {
+                write!(f, "{address} is claimed by {}", interfaces.join(", "))
+            }
+        }
+    }
+}
