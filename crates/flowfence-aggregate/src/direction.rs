@@ -1,0 +1,500 @@
+//! Which end of a connection is the client and which port is the service: the decisions
+//! least privilege depends on (a wrong one breaks traffic or opens ephemeral ranges).
+//!
+//! Each accepted record becomes *evidence* about its connection: the connection's two
+//! endpoints in a canonical order (so its request and response records meet), what the TCP
+//! flags say about who opened it, which end is the logging interface (`flow-direction`),
+//! and who spoke first. Evidence merges by addition and OR, in any order, so partial
+//! results combine exactly. Decisions are made once all evidence is in, in this order:
+//!
+//! 1. **Flags**: a SYN without ACK comes from the client, a SYN-ACK from the server.
+//! 2. **Ports**: a port that stays fixed while the peer's port varies is the service
+//!    (counted over all of an interface's connections).
+//! 3. **Port class**: a well-known port (< 1024) over a registered one over one in the
+//!    operating systems' ephemeral ranges (>= 32768: Linux 32768-60999, Windows and IANA
+//!    49152-65535).
+//! 4. **First packet** (ICMP, which has no ports): the end whose first record is earlier
+//!    opened it.
+//!
+//! What none of these settles is *ambiguous*: decided deterministically (the lower port is
+//! the service), and counted and listed so a person can check it.
+
+use std::net::IpAddr;
+
+use flowfence_flowlog::{Action, FlowDirection, LogStatus, Record};
+
+/// One end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// Address.
+    pub addr: IpAddr,
+    /// Port (0 for ICMP).
+    pub port: u16,
+}
+
+/// A connection as one interface logged it: its protocol and two endpoints, `a < b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionKey {
+    /// IANA protocol number.
+    pub protocol: u8,
+    /// The lower endpoint.
+    pub a: Endpoint,
+    /// The higher endpoint.
+    pub b: Endpoint,
+}
+
+/// `a` opened the connection (a SYN from `a`, or a SYN-ACK from `b`).
+pub const A_CLIENT: u8 = 1;
+/// `b` opened the connection.
+pub const B_CLIENT: u8 = 2;
+/// `a` is the logging interface's end (from `flow-direction`).
+pub const A_LOCAL: u8 = 4;
+/// `b` is the logging interface's end.
+pub const B_LOCAL: u8 = 8;
+
+/// What the records of one connection said. Merges by addition, min/max and OR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// Flow records.
+    pub records: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+    /// Bytes, both directions.
+    pub bytes: u64,
+    /// Earliest `start`.
+    pub first_seen: u64,
+    /// Latest `end`.
+    pub last_seen: u64,
+    /// Earliest `start` of a record sent by `a` (`u64::MAX`: none).
+    pub first_from_a: u64,
+    /// Earliest `start` of a record sent by `b`.
+    pub first_from_b: u64,
+    /// [`A_CLIENT`], [`B_CLIENT`], [`A_LOCAL`], [`B_LOCAL`].
+    pub bits: u8,
+}
+
+impl Evidence {
+    /// Adds another record's (or partial result's) evidence.
+    pub fn merge(&mut self, other: &Evidence) {
+        self.records += other.records;
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.first_from_a = self.first_from_a.min(other.first_from_a);
+        self.first_from_b = self.first_from_b.min(other.first_from_b);
+        self.bits |= other.bits;
+    }
+}
+
+/// The evidence of one accepted record: `None` for records that say nothing about a
+/// connection (REJECT, NODATA/SKIPDATA, missing addresses or ports).
+///
+/// The addresses used are the packet addresses (`pkt-srcaddr`/`pkt-dstaddr`) when the
+/// record has them, since they name the real ends where the interface addresses don't
+/// (NAT gateways, secondary addresses of EKS pods).
+pub fn observe(record: &Record<'_>) -> Option<(ConnectionKey, Evidence)> {
+    if record.action() != Some(Action::Accept)
+        || record.log_status().is_some_and(|s| s != LogStatus::Ok)
+    {
+        return None;
+    }
+    let protocol = record.protocol()?;
+    let src = Endpoint {
+        addr: record.pkt_srcaddr().or(record.srcaddr())?,
+        port: record.srcport().unwrap_or(0),
+    };
+    let dst = Endpoint {
+        addr: record.pkt_dstaddr().or(record.dstaddr())?,
+        port: record.dstport().unwrap_or(0),
+    };
+    let src_is_a = src <= dst;
+    let (a, b) = if src_is_a { (src, dst) } else { (dst, src) };
+    let start = record.start().unwrap_or(0);
+    let mut bits = 0;
+    // SYN (2) without ACK (16) is the client's; SYN-ACK (18) the server's.
+    if let (6, Some(flags)) = (protocol, record.tcp_flags()) {
+        let src_opened = match (flags & 2 != 0, flags & 16 != 0) {
+            (true, false) => Some(true),
+            (true, true) => Some(false),
+            _ => None,
+        };
+        if let Some(src_opened) = src_opened {
+            bits |= if src_opened == src_is_a {
+                A_CLIENT
+            } else {
+                B_CLIENT
+            };
+        }
+    }
+    if let Some(direction) = record.flow_direction() {
+        // Egress: the interface sent it (its end is the source); ingress: it received it.
+        let src_local = direction == FlowDirection::Egress;
+        bits |= if src_local == src_is_a {
+            A_LOCAL
+        } else {
+            B_LOCAL
+        };
+    }
+    let evidence = Evidence {
+        records: 1,
+        packets: record.packets().unwrap_or(0),
+        bytes: record.bytes().unwrap_or(0),
+        first_seen: start,
+        last_seen: record.end().unwrap_or(start),
+        first_from_a: if src_is_a { start } else { u64::MAX },
+        first_from_b: if src_is_a { u64::MAX } else { start },
+        bits,
+    };
+    Some((ConnectionKey { protocol, a, b }, evidence))
+}
+
+/// How a decision was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Basis {
+    /// TCP flags.
+    Flags,
+    /// Port fan-out across the interface's connections.
+    Ports,
+    /// Well-known, registered and ephemeral port ranges.
+    PortClass,
+    /// Which end spoke first (ICMP).
+    FirstPacket,
+    /// Nothing settled it; decided by the lower port, and listed.
+    Ambiguous,
+}
+
+impl Basis {
+    /// The name written in the connections table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Basis::Flags => "flags",
+            Basis::Ports => "ports",
+            Basis::PortClass => "port-class",
+            Basis::FirstPacket => "first-packet",
+            Basis::Ambiguous => "ambiguous",
+        }
+    }
+}
+
+/// The decision for one connection, from the logging interface's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The interface accepted the connection (else it opened it).
+    pub local_is_server: bool,
+    /// The service port (0 for ICMP).
+    pub service_port: u16,
+    /// How it was decided.
+    pub basis: Basis,
+}
+
+/// 0 well-known, 1 registered, 2 in an ephemeral range.
+fn port_class(port: u16) -> u8 {
+    match port {
+        0..1024 => 0,
+        1024..32768 => 1,
+        _ => 2,
+    }
+}
+
+/// Decides a connection. `local_is_a` says which endpoint is the interface's;
+/// `local_fan` is how many distinct remote endpoints the interface's local port served
+/// (same protocol), `remote_fan` how many distinct local ports faced the remote endpoint.
+pub fn decide(
+    key: &ConnectionKey,
+    evidence: &Evidence,
+    local_is_a: bool,
+    local_fan: usize,
+    remote_fan: usize,
+) -> Decision {
+    let (local, remote) = if local_is_a {
+        (key.a, key.b)
+    } else {
+        (key.b, key.a)
+    };
+    let server = |local_is_server: bool, basis| Decision {
+        local_is_server,
+        service_port: if local_is_server {
+            local.port
+        } else {
+            remote.port
+        },
+        basis,
+    };
+    let client_bits = evidence.bits & (A_CLIENT | B_CLIENT);
+    if client_bits == A_CLIENT || client_bits == B_CLIENT {
+        let local_is_client = (client_bits == A_CLIENT) == local_is_a;
+        return server(!local_is_client, Basis::Flags);
+    }
+    if key.protocol == 1 || key.protocol == 58 {
+        let (local_first, remote_first) = if local_is_a {
+            (evidence.first_from_a, evidence.first_from_b)
+        } else {
+            (evidence.first_from_b, evidence.first_from_a)
+        };
+        return match local_first.cmp(&remote_first) {
+            std::cmp::Ordering::Less => server(false, Basis::FirstPacket),
+            std::cmp::Ordering::Greater => server(true, Basis::FirstPacket),
+            std::cmp::Ordering::Equal => server(true, Basis::Ambiguous),
+        };
+    }
+    if local_fan != remote_fan {
+        return server(local_fan > remote_fan, Basis::Ports);
+    }
+    match port_class(local.port).cmp(&port_class(remote.port)) {
+        std::cmp::Ordering::Less => server(true, Basis::PortClass),
+        std::cmp::Ordering::Greater => server(false, Basis::PortClass),
+        std::cmp::Ordering::Equal => server(local.port <= remote.port, Basis::Ambiguous),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use flowfence_flowlog::{Layout, Unit, decode_block};
+
+    const V5: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction pkt-srcaddr pkt-dstaddr";
+    const V2: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+    /// The evidence of each line of `text` (a header line first), merged per connection.
+    fn evidence(text: &str) -> Vec<(ConnectionKey, Evidence)> {
+        let mut out: Vec<(ConnectionKey, Evidence)> = Vec::new();
+        decode_block(
+            text.as_bytes(),
+            &Arc::new(Layout::default_v2()),
+            Unit::Line,
+            &mut |r: &Record<'_>| {
+                if let Some((k, e)) = observe(r) {
+                    match out.iter_mut().find(|(k2, _)| *k2 == k) {
+                        Some((_, acc)) => acc.merge(&e),
+                        None => out.push((k, e)),
+                    }
+                }
+            },
+        );
+        out
+    }
+
+    fn local_is_a(key: &ConnectionKey, local: &str) -> bool {
+        key.a.addr == local.parse::<IpAddr>().unwrap()
+    }
+
+    #[test]
+    fn syn_and_syn_ack_decide_from_either_end() {
+        // The client's end: its SYN out, the server's SYN-ACK in.
+        let client = evidence(&format!(
+            "{V5}\n5 eni-c 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK 2 egress - -\n\
+             5 eni-c 10.0.2.9 10.0.1.5 5432 41000 6 3 180 100 110 ACCEPT OK 18 ingress - -\n"
+        ));
+        assert_eq!(
+            client.len(),
+            1,
+            "request and response meet in one connection"
+        );
+        let (k, e) = &client[0];
+        assert_eq!(e.records, 2);
+        let d = decide(k, e, local_is_a(k, "10.0.1.5"), 1, 1);
+        assert_eq!(
+            d,
+            Decision {
+                local_is_server: false,
+                service_port: 5432,
+                basis: Basis::Flags
+            }
+        );
+        // The server's end of the same connection.
+        let server = evidence(&format!(
+            "{V5}\n5 eni-s 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK 3 ingress - -\n"
+        ));
+        let (k, e) = &server[0];
+        let d = decide(k, e, local_is_a(k, "10.0.2.9"), 1, 1);
+        assert_eq!(
+            d,
+            Decision {
+                local_is_server: true,
+                service_port: 5432,
+                basis: Basis::Flags
+            }
+        );
+    }
+
+    #[test]
+    fn middle_windows_without_flags_join_the_decided_connection() {
+        // A long connection: SYN in the first window, flags 0 in the middle ones.
+        let e = evidence(&format!(
+            "{V5}\n5 eni-c 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK 2 egress - -\n\
+             5 eni-c 10.0.1.5 10.0.2.9 41000 5432 6 9 900 160 170 ACCEPT OK 0 egress - -\n\
+             5 eni-c 10.0.2.9 10.0.1.5 5432 41000 6 9 900 160 170 ACCEPT OK 0 ingress - -\n"
+        ));
+        assert_eq!(e.len(), 1);
+        let (k, ev) = &e[0];
+        assert_eq!((ev.records, ev.first_seen, ev.last_seen), (3, 100, 170));
+        assert_eq!(
+            decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 1).basis,
+            Basis::Flags
+        );
+        // Seen alone (the log window began mid-connection), the ports decide.
+        let middle = evidence(&format!(
+            "{V5}\n5 eni-c 10.0.1.5 10.0.2.9 41000 5432 6 9 900 160 170 ACCEPT OK 0 egress - -\n"
+        ));
+        let (k, ev) = &middle[0];
+        let d = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 1);
+        assert_eq!(
+            d,
+            Decision {
+                local_is_server: false,
+                service_port: 5432,
+                basis: Basis::PortClass
+            }
+        );
+    }
+
+    #[test]
+    fn v2_without_flags_uses_port_fan_out() {
+        // A server on 8443 and a client port below the ephemeral ranges: both registered,
+        // so port classes can't tell them apart; the fan-out does.
+        let e = evidence(&format!(
+            "{V2}\n2 eni-s 10.0.1.5 10.0.2.9 28000 8443 6 3 180 100 110 ACCEPT OK\n\
+             2 eni-s 10.0.2.9 10.0.1.5 8443 28000 6 3 180 100 110 ACCEPT OK\n"
+        ));
+        let (k, ev) = &e[0];
+        assert_eq!(ev.bits, 0, "v2 has no flags nor direction");
+        // 8443 served three remote endpoints; 10.0.1.5:28000 faced one local port.
+        let d = decide(k, ev, local_is_a(k, "10.0.2.9"), 3, 1);
+        assert_eq!(
+            d,
+            Decision {
+                local_is_server: true,
+                service_port: 8443,
+                basis: Basis::Ports
+            }
+        );
+        // From the client's side: its port 28000 faced one remote, the remote endpoint
+        // 10.0.2.9:8443 was faced by many local ports.
+        let d = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 4);
+        assert_eq!(
+            d,
+            Decision {
+                local_is_server: false,
+                service_port: 8443,
+                basis: Basis::Ports
+            }
+        );
+    }
+
+    #[test]
+    fn udp_and_port_classes() {
+        let e = evidence(&format!(
+            "{V2}\n2 eni-a 10.0.1.5 10.0.3.3 45123 8125 17 1 60 100 100 ACCEPT OK\n"
+        ));
+        let (k, ev) = &e[0];
+        let d = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 1);
+        assert_eq!(
+            d,
+            Decision {
+                local_is_server: false,
+                service_port: 8125,
+                basis: Basis::PortClass
+            }
+        );
+        // Both ends on the same well-known port (NTP-style): ambiguous, and decided.
+        let e = evidence(&format!(
+            "{V2}\n2 eni-a 10.0.1.5 10.0.3.3 123 123 17 1 60 100 100 ACCEPT OK\n"
+        ));
+        let (k, ev) = &e[0];
+        let d = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 1);
+        assert_eq!((d.service_port, d.basis), (123, Basis::Ambiguous));
+    }
+
+    #[test]
+    fn icmp_has_port_zero_and_the_first_sender_is_the_client() {
+        let e = evidence(&format!(
+            "{V2}\n2 eni-p 10.0.1.5 10.0.2.9 0 0 1 4 336 100 140 ACCEPT OK\n\
+             2 eni-p 10.0.2.9 10.0.1.5 0 0 1 4 336 101 140 ACCEPT OK\n"
+        ));
+        assert_eq!(e.len(), 1);
+        let (k, ev) = &e[0];
+        let pinger = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 1);
+        assert_eq!(
+            pinger,
+            Decision {
+                local_is_server: false,
+                service_port: 0,
+                basis: Basis::FirstPacket
+            }
+        );
+        let pinged = decide(k, ev, local_is_a(k, "10.0.2.9"), 1, 1);
+        assert_eq!(
+            pinged,
+            Decision {
+                local_is_server: true,
+                service_port: 0,
+                basis: Basis::FirstPacket
+            }
+        );
+    }
+
+    #[test]
+    fn packet_addresses_name_the_real_ends_through_a_nat_gateway() {
+        // On the NAT gateway's interface: addressed to the gateway, packets to the internet.
+        let e = evidence(&format!(
+            "{V5}\n5 eni-nat 10.0.1.5 10.0.0.220 41000 443 6 3 180 100 110 ACCEPT OK 2 ingress 10.0.1.5 203.0.113.5\n"
+        ));
+        let (k, _) = &e[0];
+        assert_eq!(k.b.addr, "203.0.113.5".parse::<IpAddr>().unwrap());
+        assert_eq!(k.b.port, 443);
+    }
+
+    #[test]
+    fn ipv6_connections() {
+        let e = evidence(&format!(
+            "{V2}\n2 eni-6 2001:db8::1 2001:db8::2 51000 443 6 3 180 100 110 ACCEPT OK\n"
+        ));
+        let (k, ev) = &e[0];
+        let d = decide(
+            k,
+            ev,
+            k.a.addr == "2001:db8::2".parse::<IpAddr>().unwrap(),
+            1,
+            1,
+        );
+        assert_eq!(
+            d,
+            Decision {
+                local_is_server: true,
+                service_port: 443,
+                basis: Basis::PortClass
+            }
+        );
+    }
+
+    #[test]
+    fn rejected_and_nodata_records_are_not_connections() {
+        let e = evidence(&format!(
+            "{V2}\n2 eni-a 10.0.1.5 10.0.2.9 41000 22 6 1 44 100 100 REJECT OK\n\
+             2 eni-a - - - - - - - 100 160 - NODATA\n"
+        ));
+        assert!(e.is_empty());
+    }
+
+    #[test]
+    fn merge_is_order_free() {
+        let lines = evidence(&format!(
+            "{V5}\n5 eni-c 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK 2 egress - -\n"
+        ));
+        let more = evidence(&format!(
+            "{V5}\n5 eni-c 10.0.2.9 10.0.1.5 5432 41000 6 5 900 90 170 ACCEPT OK 0 ingress - -\n"
+        ));
+        let (mut x, mut y) = (lines[0].1, more[0].1);
+        let x0 = x;
+        x.merge(&more[0].1);
+        y.merge(&x0);
+        assert_eq!(x, y);
+        assert_eq!(
+            (x.records, x.packets, x.first_seen, x.last_seen),
+            (2, 8, 90, 170)
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! Turns accepted flow records into observed connections: for each interface, which
+//! connections it serves and which it opens, on which protocol and service port.
+//!
+//! This first part decides direction and service port ([`observe`] and [`decide`]); the
+//! per-interface table, peers and outputs build on it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use flowfence_aggregate::{Basis, decide, observe};
+//! use flowfence_flowlog::{decode_block, Layout, Record, Unit};
+//!
+//! let text = b"version interface-id srcaddr dstaddr srcport dstport protocol tcp-flags action log-status
+//! 5 eni-1 10.0.1.5 10.0.2.9 41000 5432 6 2 ACCEPT OK
+//! ";
+//! let mut seen = Vec::new();
+//! decode_block(text, &Arc::new(Layout::default_v2()), Unit::Line, &mut |r: &Record<'_>| {
+//!     seen.extend(observe(r));
+//! });
+//! let (key, evidence) = &seen[0];
+//! let local_is_a = key.a.addr.to_string() == "10.0.1.5";
+//! let d = decide(key, evidence, local_is_a, 1, 1);
+//! assert!(!d.local_is_server);
+//! assert_eq!((d.service_port, d.basis), (5432, Basis::Flags));
+//! ```
+
+mod direction;
+
+pub use direction::{
+    A_CLIENT, A_LOCAL, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
+    decide, observe,
+};
