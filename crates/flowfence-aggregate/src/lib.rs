@@ -1,8 +1,10 @@
 //! Turns accepted flow records into observed connections: for each interface, which
 //! connections it serves and which it opens, on which protocol and service port.
 //!
-//! This first part decides direction and service port ([`observe`] and [`decide`]); the
-//! per-interface table, peers and outputs build on it.
+//! [`observe`] turns a record into evidence about its connection and [`decide`] settles
+//! direction and service port; [`Observations`] collects evidence per interface (a
+//! mergeable [`flowfence_flowlog::RecordSink`]) and [`Observations::finish`] builds the
+//! observed connections [`Table`] with peers resolved through the inventory.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -24,8 +26,10 @@
 //! ```
 
 mod direction;
+mod table;
 
 pub use direction::{
     A_CLIENT, A_LOCAL, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
     decide, observe,
 };
+pub use table::{Observations, PeerKind, Rejected, Row, Side, Table};

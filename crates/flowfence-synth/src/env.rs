@@ -341,6 +341,8 @@ impl Environment {
         );
 
         use Endpoint::*;
+        // Rates are connections per minute; the bastion's are high enough that every edge
+        // shows up in the one-hour sample.
         let edge = |client, server, protocol, port, rate, long_lived| Edge {
             client,
             server,
@@ -356,9 +358,9 @@ impl Environment {
             edge(Role("app"), Role("db"), 6, 5432, 4.0, true),
             edge(Role("app"), Role("cache"), 6, 6379, 6.0, true),
             edge(Role("web"), Role("cache"), 6, 6379, 3.0, true),
-            edge(Office, Role("bastion"), 6, 22, 0.2, true),
-            edge(Role("bastion"), Role("web"), 6, 22, 0.1, true),
-            edge(Role("bastion"), Role("app"), 1, 0, 0.1, false),
+            edge(Office, Role("bastion"), 6, 22, 0.6, true),
+            edge(Role("bastion"), Role("web"), 6, 22, 0.6, true),
+            edge(Role("bastion"), Role("app"), 1, 0, 0.6, false),
             edge(Role("monitoring"), Role("web"), 6, 9100, 2.0, false),
             edge(Role("monitoring"), Role("app"), 6, 9100, 2.0, false),
             edge(Role("app"), Role("monitoring"), 17, 8125, 6.0, false),
