@@ -9,7 +9,7 @@
 //!
 //! 1. **Flags**: a SYN without ACK comes from the client, a SYN-ACK from the server.
 //! 2. **Ports**: a port that stays fixed while the peer's port varies is the service
-//!    (counted over all of an interface's connections).
+//!    (distinct peer ports, counted over all of an interface's connections).
 //! 3. **Port class**: a well-known port (< 1024) over a registered one over one in the
 //!    operating systems' ephemeral ranges (>= 32768: Linux 32768-60999, Windows and IANA
 //!    49152-65535).
@@ -198,8 +198,9 @@ fn port_class(port: u16) -> u8 {
 }
 
 /// Decides a connection. `local_is_a` says which endpoint is the interface's;
-/// `local_fan` is how many distinct remote endpoints the interface's local port served
-/// (same protocol), `remote_fan` how many distinct local ports faced the remote endpoint.
+/// `local_fan` is how many distinct peer ports the interface's local port met (same
+/// protocol, over all its connections), `remote_fan` how many distinct local ports met
+/// the remote port.
 pub fn decide(
     key: &ConnectionKey,
     evidence: &Evidence,
@@ -361,7 +362,7 @@ mod tests {
         ));
         let (k, ev) = &e[0];
         assert_eq!(ev.bits, 0, "v2 has no flags nor direction");
-        // 8443 served three remote endpoints; 10.0.1.5:28000 faced one local port.
+        // 8443 met three client ports; port 28000 met one local port.
         let d = decide(k, ev, local_is_a(k, "10.0.2.9"), 3, 1);
         assert_eq!(
             d,
@@ -371,8 +372,8 @@ mod tests {
                 basis: Basis::Ports
             }
         );
-        // From the client's side: its port 28000 faced one remote, the remote endpoint
-        // 10.0.2.9:8443 was faced by many local ports.
+        // From the client's side: its port 28000 met one remote port, the remote port
+        // 8443 was met by many local ports.
         let d = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 4);
         assert_eq!(
             d,

@@ -164,21 +164,25 @@ impl Observations {
                     (a_local, l, r)
                 })
                 .collect();
-            let mut local_fan: HashMap<(u8, u16), BTreeSet<Endpoint>> = HashMap::new();
-            let mut remote_fan: HashMap<(u8, Endpoint), BTreeSet<u16>> = HashMap::new();
+            // Port fan-out, by port only: a service port meets many peer ports; a client's
+            // ephemeral port, even reused toward many servers over weeks, meets their one
+            // service port (counting peer *endpoints* would mistake that reuse for a
+            // service).
+            let mut local_fan: HashMap<(u8, u16), BTreeSet<u16>> = HashMap::new();
+            let mut remote_fan: HashMap<(u8, u16), BTreeSet<u16>> = HashMap::new();
             for ((k, _), (_, l, r)) in conns.iter().zip(&locals) {
                 local_fan
                     .entry((k.protocol, l.port))
                     .or_default()
-                    .insert(*r);
+                    .insert(r.port);
                 remote_fan
-                    .entry((k.protocol, *r))
+                    .entry((k.protocol, r.port))
                     .or_default()
                     .insert(l.port);
             }
             for ((k, e), (a_local, l, r)) in conns.iter().zip(&locals) {
                 let lf = local_fan[&(k.protocol, l.port)].len();
-                let rf = remote_fan[&(k.protocol, *r)].len();
+                let rf = remote_fan[&(k.protocol, r.port)].len();
                 let d = decide(k, e, *a_local, lf, rf);
                 if d.basis == Basis::Ambiguous {
                     table.ambiguous.push((iface.to_string(), **k));

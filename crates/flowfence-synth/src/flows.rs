@@ -162,18 +162,18 @@ impl FileFlows {
                 ip: Ipv4Addr::new(203, 0, 113, rng.range(10, 60) as u8),
             },
             Endpoint::S3 => {
-                let base = [Ipv4Addr::new(52, 216, 0, 0), Ipv4Addr::new(54, 231, 0, 0)]
-                    [rng.below(2) as usize];
-                let o = base.octets();
-                Side {
-                    eni: None,
-                    ip: Ipv4Addr::new(
-                        o[0],
-                        o[1] + rng.below(2) as u8,
+                // Inside the prefix list's ranges: 52.216.0.0/15 or 54.231.0.0/16.
+                let ip = if rng.chance(0.5) {
+                    Ipv4Addr::new(
+                        52,
+                        216 + rng.below(2) as u8,
                         rng.below(256) as u8,
                         rng.range(1, 254) as u8,
-                    ),
-                }
+                    )
+                } else {
+                    Ipv4Addr::new(54, 231, rng.below(256) as u8, rng.range(1, 254) as u8)
+                };
+                Side { eni: None, ip }
             }
         }
     }

@@ -46,6 +46,23 @@ pub(crate) enum Command {
     ///       --format '${version} ${account-id} ${interface-id} ${srcaddr} ...'
     #[command(verbatim_doc_comment)]
     Parse(ParseArgs),
+
+    /// Map accepted flows onto interfaces: the observed connections table.
+    ///
+    /// For each network interface, which connections it serves and which it opens, on
+    /// which protocol and service port, with which peers (another interface, a VPC
+    /// address, an AWS service, the internet). Direction and service port come from TCP
+    /// flags, then from which port stays fixed while the peer's varies, then from port
+    /// ranges; what stays undecided is listed as ambiguous.
+    ///
+    /// Writes CSV: interface_id, side (server|client), protocol, port, peer_kind, peer,
+    /// flows, packets, bytes, first_seen, last_seen, peer_ports, basis.
+    ///
+    /// Example:
+    ///
+    ///   flowfence aggregate --logs sample-logs/logs --inventory sample-logs/inventory -o conn.csv
+    #[command(verbatim_doc_comment)]
+    Aggregate(AggregateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -54,14 +71,8 @@ pub(crate) struct ParseArgs {
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<PathBuf>,
 
-    /// Field layout of header-less input: the flow log's format string
-    /// (`${version} ${srcaddr} ...`) or field names separated by spaces or commas.
-    #[arg(long, value_name = "FIELDS")]
-    pub(crate) format: Option<String>,
-
-    /// How to read the input; `auto` detects Parquet, JSON and text per file.
-    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
-    pub(crate) input_format: InputFormatArg,
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
 
     /// What to write: records as NDJSON (one object per record, AWS field names as
     /// keys, null for `-`), CSV, Parquet (AWS's delivery schema), or nothing (only the
@@ -78,9 +89,46 @@ pub(crate) struct ParseArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) stats_json: Option<PathBuf>,
 
+    /// Don't print the summary on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+/// How flow logs are read: shared by every command that reads them.
+#[derive(Debug, Args)]
+pub(crate) struct InputArgs {
+    /// Field layout of header-less input: the flow log's format string
+    /// (`${version} ${srcaddr} ...`) or field names separated by spaces or commas.
+    #[arg(long, value_name = "FIELDS")]
+    pub(crate) format: Option<String>,
+
+    /// How to read the input; `auto` detects Parquet, JSON and text per file.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    pub(crate) input_format: InputFormatArg,
+
     /// Stop at the first rejected line and exit with status 65.
     #[arg(long)]
     pub(crate) strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AggregateArgs {
+    /// Flow logs: files, directories or `-` (stdin).
+    #[arg(long = "logs", required = true, num_args = 1.., value_name = "PATH")]
+    pub(crate) logs: Vec<PathBuf>,
+
+    /// The account's inventory: AWS CLI JSON output of describe-network-interfaces,
+    /// describe-security-groups and optionally describe-security-group-rules and
+    /// describe-prefix-lists (files, or directories of *.json).
+    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+
+    /// Write the table to FILE (CSV) instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 
     /// Don't print the summary on stderr.
     #[arg(short, long)]

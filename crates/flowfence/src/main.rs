@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod aggregate;
 mod cli;
+mod inputs;
 mod parse;
 mod progress;
 mod summary;
@@ -50,7 +52,8 @@ fn main() -> ExitCode {
             .build_global();
     }
     let result = match args.command {
-        cli::Command::Parse(parse_args) => parse::run(parse_args),
+        cli::Command::Parse(args) => parse::run(args),
+        cli::Command::Aggregate(args) => aggregate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,35 +7,21 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use flowfence_flowlog::{
-    CsvEncoder, InputFormat, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, ReadOptions,
-    Reader, RecordBatchBuilder, Report, Source, discover,
+    CsvEncoder, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, Reader, RecordBatchBuilder,
+    Report, Source,
 };
 
 use crate::Failure;
-use crate::cli::{InputFormatArg, OutputArg, ParseArgs};
+use crate::cli::{OutputArg, ParseArgs};
+use crate::inputs;
 use crate::progress::Ticker;
 use crate::summary;
 
 pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
-    let layout = args
-        .format
-        .as_deref()
-        .map(Layout::parse_format)
-        .transpose()
-        .context("--format")
-        .map_err(Failure::Usage)?;
-    let discovery = discover(&args.paths).map_err(|e| Failure::Io(e.into()))?;
-    if discovery.sources.is_empty() {
-        return Err(Failure::Usage(anyhow!(
-            "no flow log files found under {} ({} other files skipped)",
-            args.paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            discovery.skipped.len()
-        )));
-    }
+    // Flags first: a bad --format is reported before any file is looked at.
+    let progress = Arc::new(Progress::default());
+    let options = inputs::read_options(&args.input, &progress)?;
+    let discovery = inputs::discover_logs(&args.paths)?;
     let to_terminal = args.out.is_none() && io::stdout().is_terminal();
     if args.output == OutputArg::Parquet && to_terminal {
         return Err(Failure::Usage(anyhow!(
@@ -60,17 +46,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
             }
         }
     }
-    let progress = Arc::new(Progress::default());
-    let reader = Reader::new(
-        sources,
-        ReadOptions {
-            progress: Some(Arc::clone(&progress)),
-            layout: layout.map(Arc::new),
-            input_format: input_format(args.input_format),
-            strict: args.strict,
-            ..ReadOptions::default()
-        },
-    );
+    let reader = Reader::new(sources, options);
 
     let mut out: Box<dyn Write + Send> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
@@ -103,21 +79,11 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         .map_err(Failure::Io)?;
     }
     match report.first_rejection() {
-        Some(first) if args.strict => Err(Failure::BadInput(anyhow!(
+        Some(first) if args.input.strict => Err(Failure::BadInput(anyhow!(
             "{} (--strict stops at the first rejected line)",
             first.display(&report.source_name(first))
         ))),
         _ => Ok(()),
-    }
-}
-
-fn input_format(arg: InputFormatArg) -> InputFormat {
-    match arg {
-        InputFormatArg::Auto => InputFormat::Auto,
-        InputFormatArg::Text => InputFormat::Text,
-        InputFormatArg::CloudwatchJson => InputFormat::CloudWatchJson,
-        InputFormatArg::JsonLines => InputFormat::JsonLines,
-        InputFormatArg::Parquet => InputFormat::Parquet,
     }
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `flowfence` binary.
 
+mod aggregate;
 mod common;
 mod conformance;
 mod parse;
