@@ -1,7 +1,7 @@
 //! Observations (evidence per interface and connection, mergeable) and the observed
 //! connections table made from them once all evidence is in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use flowfence_flowlog::{Action, LogStatus, Record, RecordSink};
@@ -10,6 +10,11 @@ use flowfence_inventory::Inventory;
 use crate::direction::{
     A_LOCAL, B_LOCAL, Basis, ConnectionKey, Endpoint, Evidence, decide, observe,
 };
+
+/// Hash maps with a fast hasher: millions of connection keys are hashed (std's SipHash
+/// was a fifth of an aggregation). Nothing iterates them in hash order into an output:
+/// every output is sorted.
+type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
 
 /// Evidence per (interface, connection), plus REJECT and coverage summaries. A
 /// [`RecordSink`]: each reader worker fills its own, and [`Observations::merge`] combines
@@ -168,8 +173,8 @@ impl Observations {
             // ephemeral port, even reused toward many servers over weeks, meets their one
             // service port (counting peer *endpoints* would mistake that reuse for a
             // service).
-            let mut local_fan: HashMap<(u8, u16), BTreeSet<u16>> = HashMap::new();
-            let mut remote_fan: HashMap<(u8, u16), BTreeSet<u16>> = HashMap::new();
+            let mut local_fan: HashMap<(u8, u16), BTreeSet<u16>> = HashMap::default();
+            let mut remote_fan: HashMap<(u8, u16), BTreeSet<u16>> = HashMap::default();
             for ((k, _), (_, l, r)) in conns.iter().zip(&locals) {
                 local_fan
                     .entry((k.protocol, l.port))
@@ -231,7 +236,7 @@ impl Observations {
 /// For an interface the inventory lacks: its addresses are the ones in most of its
 /// connections (every record of an interface has its own address on one side).
 fn learned_addresses(conns: &[(&ConnectionKey, &Evidence)]) -> Vec<IpAddr> {
-    let mut counts: HashMap<IpAddr, usize> = HashMap::new();
+    let mut counts: HashMap<IpAddr, usize> = HashMap::default();
     for (k, _) in conns {
         *counts.entry(k.a.addr).or_default() += 1;
         *counts.entry(k.b.addr).or_default() += 1;

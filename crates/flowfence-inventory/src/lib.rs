@@ -99,6 +99,8 @@ pub struct Inventory {
     /// `describe-security-group-rules` output, by group: applied to the group whenever it
     /// is (re)loaded, whatever the order of the files.
     flat_rules: BTreeMap<String, Vec<(bool, Rule)>>,
+    /// Interfaces by address (candidates: lookups check they still have it).
+    by_address: std::collections::HashMap<IpAddr, Vec<String>>,
 }
 
 impl Inventory {
@@ -154,6 +156,12 @@ impl Inventory {
         }
         for i in network_interfaces.unwrap_or_default() {
             let interface = i.into_model().map_err(bad)?;
+            for a in &interface.addresses {
+                let ids = self.by_address.entry(*a).or_default();
+                if !ids.contains(&interface.id) {
+                    ids.push(interface.id.clone());
+                }
+            }
             self.interfaces.insert(interface.id.clone(), interface);
         }
         for g in security_groups.unwrap_or_default() {
@@ -260,9 +268,13 @@ impl Inventory {
     /// The interface that has `address` in `vpc` (any VPC when `vpc` is `None`; private
     /// ranges repeat across VPCs, so give it when known).
     pub fn interface_by_address(&self, vpc: Option<&str>, address: IpAddr) -> Option<&Interface> {
-        self.interfaces.values().find(|i| {
-            i.addresses.contains(&address) && (vpc.is_none() || i.vpc_id.as_deref() == vpc)
-        })
+        self.by_address
+            .get(&address)?
+            .iter()
+            .filter_map(|id| self.interfaces.get(id))
+            .find(|i| {
+                i.addresses.contains(&address) && (vpc.is_none() || i.vpc_id.as_deref() == vpc)
+            })
     }
 
     /// The prefix list with a CIDR containing `address` (an AWS service's range).
