@@ -12,21 +12,24 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-logs")
 }
 
-fn table(logs: &str) -> (Table, Inventory) {
-    let inv_dir = sample().join("inventory");
-    let inventory = Inventory::load(&[
-        inv_dir.join("describe-network-interfaces.json"),
-        inv_dir.join("describe-security-groups.json"),
-        inv_dir.join("describe-prefix-lists.json"),
+fn inventory() -> Inventory {
+    let dir = sample().join("inventory");
+    Inventory::load(&[
+        dir.join("describe-network-interfaces.json"),
+        dir.join("describe-security-groups.json"),
+        dir.join("describe-prefix-lists.json"),
     ])
-    .unwrap();
+    .unwrap()
+}
+
+fn table(logs: &str) -> Table {
     let sources = discover(&[sample().join("logs").join(logs)])
         .unwrap()
         .sources;
     let (obs, report) = Reader::new(sources, ReadOptions::default())
         .fold(Observations::default, Observations::merge);
     assert_eq!(report.tally.total(), 0);
-    (obs.finish(&inventory), inventory)
+    obs.finish(&inventory())
 }
 
 type Edge = (String, String, u8, u16);
@@ -86,7 +89,7 @@ fn edges(table: &Table, truth: &serde_json::Value) -> BTreeSet<Edge> {
 }
 
 fn check(logs: &str) {
-    let (table, _) = table(logs);
+    let table = table(logs);
     let (want, truth) = truth();
     let got = edges(&table, &truth);
     // ICMP pings carry no flags or ports, and request and reply usually start in the same
@@ -130,13 +133,7 @@ fn v5_logs_give_the_true_edges() {
 
 #[test]
 fn merged_partials_equal_one_run() {
-    let inv_dir = sample().join("inventory");
-    let inventory = Inventory::load(&[
-        inv_dir.join("describe-network-interfaces.json"),
-        inv_dir.join("describe-security-groups.json"),
-        inv_dir.join("describe-prefix-lists.json"),
-    ])
-    .unwrap();
+    let inventory = inventory();
     let sources = discover(&[sample().join("logs/s3-text-v5")])
         .unwrap()
         .sources;
