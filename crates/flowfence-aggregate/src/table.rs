@@ -476,3 +476,84 @@ impl Table {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use flowfence_flowlog::{Layout, Unit, decode_block};
+
+    fn observe_text(text: &str) -> Observations {
+        let mut obs = Observations::default();
+        decode_block(
+            text.as_bytes(),
+            &Arc::new(Layout::default_v2()),
+            Unit::Line,
+            &mut obs,
+        );
+        obs
+    }
+
+    const V2: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+    #[test]
+    fn an_interface_missing_from_the_inventory_is_listed_and_its_address_learned() {
+        // eni-x serves 8443 to two clients; the inventory knows nothing of it.
+        let obs = observe_text(&format!(
+            "{V2}\n2 eni-x 10.0.5.5 10.0.9.1 8443 40001 6 3 200 100 110 ACCEPT OK\n\
+             2 eni-x 10.0.9.1 10.0.5.5 40001 8443 6 3 200 100 110 ACCEPT OK\n\
+             2 eni-x 10.0.9.2 10.0.5.5 40002 8443 6 3 200 120 130 ACCEPT OK\n"
+        ));
+        let table = obs.finish(&Inventory::default());
+        assert_eq!(table.missing_interfaces, ["eni-x"]);
+        // Its own address is the one in every connection; the clients are VPC peers.
+        assert_eq!(table.rows.len(), 2);
+        for row in &table.rows {
+            assert_eq!(
+                (row.side, row.protocol, row.port, row.peer_kind),
+                (Side::Server, 6, 8443, PeerKind::Vpc)
+            );
+        }
+        assert_eq!(table.rows[0].peer, "10.0.9.1/32");
+        assert_eq!(table.rows[0].flows, 2);
+    }
+
+    #[test]
+    fn a_connection_logged_by_both_ends_gives_a_row_on_each() {
+        let mut inventory = Inventory::default();
+        inventory
+            .add_json(
+                "enis.json",
+                r#"{"NetworkInterfaces": [
+                    {"NetworkInterfaceId": "eni-app", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.1.5", "Groups": [{"GroupId": "sg-1"}]},
+                    {"NetworkInterfaceId": "eni-db", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.2.9", "Groups": [{"GroupId": "sg-1"}]}]}"#,
+            )
+            .unwrap();
+        let obs = observe_text(&format!(
+            "{V2}\n2 eni-app 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK\n\
+             2 eni-app 10.0.2.9 10.0.1.5 5432 41000 6 3 180 100 110 ACCEPT OK\n\
+             2 eni-db 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK\n\
+             2 eni-db 10.0.2.9 10.0.1.5 5432 41000 6 3 180 100 110 ACCEPT OK\n"
+        ));
+        let table = obs.finish(&inventory);
+        let rows: Vec<(&str, Side, u16, &str)> = table
+            .rows
+            .iter()
+            .map(|r| (r.interface_id.as_str(), r.side, r.port, r.peer.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("eni-app", Side::Client, 5432, "eni-db"),
+                ("eni-db", Side::Server, 5432, "eni-app")
+            ]
+        );
+        assert!(
+            table
+                .rows
+                .iter()
+                .all(|r| r.peer_kind == PeerKind::Interface && r.flows == 2)
+        );
+    }
+}
