@@ -32,4 +32,4 @@ pub use direction::{
     A_CLIENT, A_LOCAL, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
     decide, observe,
 };
-pub use table::{Observations, PeerKind, Rejected, Row, Side, Table};
+pub use table::{COLUMNS, Observations, PeerKind, Rejected, Row, Side, Table};

@@ -449,12 +449,82 @@ pub struct Table {
     pub records_without_interface: u64,
 }
 
+/// The table's columns, in order: the CSV header and the Parquet schema.
+pub const COLUMNS: [&str; 13] = [
+    "interface_id",
+    "side",
+    "protocol",
+    "port",
+    "peer_kind",
+    "peer",
+    "flows",
+    "packets",
+    "bytes",
+    "first_seen",
+    "last_seen",
+    "peer_ports",
+    "basis",
+];
+
 impl Table {
+    /// The rows as Parquet: text columns as STRING, `protocol` and `port` as INT_32,
+    /// counters and times as INT_64 (Snappy compressed).
+    pub fn write_parquet<W: std::io::Write + Send>(
+        &self,
+        out: W,
+    ) -> Result<W, parquet::errors::ParquetError> {
+        use std::sync::Arc;
+
+        use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+        use arrow_schema::{DataType, Field, Schema};
+
+        let text = |f: &dyn Fn(&Row) -> &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(self.rows.iter().map(f)))
+        };
+        let int32 = |f: &dyn Fn(&Row) -> i32| -> ArrayRef {
+            Arc::new(Int32Array::from_iter_values(self.rows.iter().map(f)))
+        };
+        let int64 = |f: &dyn Fn(&Row) -> u64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values(
+                self.rows.iter().map(|r| f(r) as i64),
+            ))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            text(&|r| &r.interface_id),
+            text(&|r| r.side.name()),
+            int32(&|r| i32::from(r.protocol)),
+            int32(&|r| i32::from(r.port)),
+            text(&|r| r.peer_kind.name()),
+            text(&|r| &r.peer),
+            int64(&|r| r.flows),
+            int64(&|r| r.packets),
+            int64(&|r| r.bytes),
+            int64(&|r| r.first_seen),
+            int64(&|r| r.last_seen),
+            int64(&|r| r.peer_ports),
+            text(&|r| r.basis.name()),
+        ];
+        let fields: Vec<Field> = COLUMNS
+            .iter()
+            .zip(&columns)
+            .map(|(name, c)| Field::new(*name, c.data_type().clone(), false))
+            .collect();
+        debug_assert!(fields.iter().all(|f| matches!(
+            f.data_type(),
+            DataType::Utf8 | DataType::Int32 | DataType::Int64
+        )));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), Some(props))?;
+        writer.write(&batch)?;
+        writer.into_inner()
+    }
+
     /// The rows as CSV, with a header.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from(
-            "interface_id,side,protocol,port,peer_kind,peer,flows,packets,bytes,first_seen,last_seen,peer_ports,basis\n",
-        );
+        let mut out = COLUMNS.join(",") + "\n";
         for r in &self.rows {
             out.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",

@@ -17,14 +17,19 @@ use crate::progress::Ticker;
 use crate::summary;
 
 pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
-    if let Some(out) = &args.out
-        && out.extension().is_some_and(|e| e != "csv")
-    {
-        return Err(Failure::Usage(anyhow!(
-            "{}: the table is written as CSV (name the file *.csv); Parquet output is not built yet",
-            out.display()
-        )));
-    }
+    let parquet = match &args.out {
+        Some(out) => match out.extension().and_then(|e| e.to_str()) {
+            Some("parquet") => true,
+            Some("csv") => false,
+            _ => {
+                return Err(Failure::Usage(anyhow!(
+                    "{}: name the output *.csv or *.parquet",
+                    out.display()
+                )));
+            }
+        },
+        None => false,
+    };
     let progress = Arc::new(Progress::default());
     let options = inputs::read_options(&args.input, &progress)?;
     let files = inputs::inventory_files(&args.inventory)?;
@@ -43,17 +48,24 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
     }
     let table = observations.finish(&inventory);
 
-    let csv = table.to_csv();
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, csv).with_context(|| format!("cannot write {}", path.display()))
-        }
-        None => std::io::stdout()
+    let written = match (&args.out, parquet) {
+        (Some(path), true) => std::fs::File::create(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|f| {
+                table
+                    .write_parquet(std::io::BufWriter::new(f))
+                    .map_err(anyhow::Error::from)
+            })
+            .and_then(|mut w| w.flush().map_err(anyhow::Error::from))
+            .with_context(|| format!("cannot write {}", path.display())),
+        (Some(path), false) => std::fs::write(path, table.to_csv())
+            .with_context(|| format!("cannot write {}", path.display())),
+        (None, _) => std::io::stdout()
             .lock()
-            .write_all(csv.as_bytes())
+            .write_all(table.to_csv().as_bytes())
             .context("writing the table"),
-    }
-    .map_err(Failure::Io)?;
+    };
+    written.map_err(Failure::Io)?;
 
     if !args.quiet {
         eprint!("{}", summary::render(&report, &discovery.skipped, 0));

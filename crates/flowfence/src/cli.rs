@@ -55,8 +55,9 @@ pub(crate) enum Command {
     /// flags, then from which port stays fixed while the peer's varies, then from port
     /// ranges; what stays undecided is listed as ambiguous.
     ///
-    /// Writes CSV: interface_id, side (server|client), protocol, port, peer_kind, peer,
-    /// flows, packets, bytes, first_seen, last_seen, peer_ports, basis.
+    /// Writes CSV (or Parquet with -o FILE.parquet): interface_id, side (server|client),
+    /// protocol, port, peer_kind, peer, flows, packets, bytes, first_seen, last_seen,
+    /// peer_ports, basis.
     ///
     /// Example:
     ///
@@ -126,7 +127,8 @@ pub(crate) struct AggregateArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
 
-    /// Write the table to FILE (CSV) instead of stdout.
+    /// Write the table to FILE instead of stdout: CSV, or Parquet when FILE ends in
+    /// `.parquet`.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
 

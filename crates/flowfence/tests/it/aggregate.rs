@@ -79,9 +79,51 @@ fn inventory_errors_name_the_file() {
             "--inventory",
             &sample("inventory"),
             "-o",
-            "x.parquet",
+            "x.json",
         ],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn parquet_table_holds_the_same_rows_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("conn.parquet");
+    let args = |out: &str| {
+        vec![
+            "aggregate".to_string(),
+            "-q".into(),
+            "--logs".into(),
+            sample("logs/s3-text-v5"),
+            "--inventory".into(),
+            sample("inventory"),
+            "-o".into(),
+            out.to_string(),
+        ]
+    };
+    let csv = dir.path().join("conn.csv");
+    for out in [&pq, &csv] {
+        let a = args(out.to_str().unwrap());
+        ok(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count() - 1;
+    let file = parquet::file::serialized_reader::SerializedFileReader::new(
+        std::fs::File::open(&pq).unwrap(),
+    )
+    .unwrap();
+    use parquet::file::reader::FileReader;
+    let meta = file.metadata();
+    assert_eq!(meta.file_metadata().num_rows() as usize, rows);
+    let names: Vec<String> = meta
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(
+        names.join(","),
+        "interface_id,side,protocol,port,peer_kind,peer,flows,packets,bytes,first_seen,last_seen,peer_ports,basis"
+    );
 }
