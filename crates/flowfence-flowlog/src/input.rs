@@ -91,11 +91,6 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
             }
         }));
     }
-    let stored_size = match source {
-        Source::File(path) => std::fs::metadata(path)?.len(),
-        Source::Memory { data, .. } => data.len() as u64,
-        Source::Stdin => u64::MAX,
-    };
     if !head.starts_with(&GZIP_MAGIC) {
         if let Source::Memory { data, .. } = source {
             return classify_memory(data.clone(), format);
@@ -104,6 +99,11 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
         // pay for as many fresh (zeroed) pages as the file has bytes.
         return classify(Box::new(raw), format);
     }
+    let stored_size = match source {
+        Source::File(path) => std::fs::metadata(path)?.len(),
+        Source::Memory { data, .. } => data.len() as u64,
+        Source::Stdin => u64::MAX,
+    };
     // Gzip: inflate whole with libdeflate when the source has a known, bounded size;
     // stream otherwise, and whenever libdeflate refuses (damage is then reported with
     // every whole line before it kept).
@@ -448,6 +448,11 @@ mod tests {
         assert!(!all.is_empty());
         assert!(text.as_bytes().starts_with(&all));
         assert!(all.ends_with(b"\n"));
-        let _ = failure;
+        let (error, _) = failure;
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error}");
+        // The whole lines are exactly the text's first lines; the rest was cut.
+        assert!(all.len() < text.len());
+        let next = &text.as_bytes()[all.len()..];
+        assert!(!next.is_empty());
     }
 }

@@ -811,18 +811,6 @@ fn describe_read_error(e: &io::Error) -> String {
     }
 }
 
-impl Tally {
-    /// In strict mode only the first rejection matters; the rest were not looked for in
-    /// every source, so counting them would mislead.
-    fn truncate_for_strict(&mut self, strict: bool) {
-        if strict && self.total() > 0 {
-            let first = self.examples()[0].clone();
-            *self = Tally::default();
-            self.add(first);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

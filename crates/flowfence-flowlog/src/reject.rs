@@ -231,6 +231,16 @@ impl Tally {
         self.examples.iter().map(|r| r.location.position).collect()
     }
 
+    /// In strict mode only the first rejection matters; the rest were not looked for in
+    /// every source, so counting them would mislead.
+    pub(crate) fn truncate_for_strict(&mut self, strict: bool) {
+        if strict && self.total() > 0 {
+            let first = self.examples()[0].clone();
+            *self = Tally::default();
+            self.add(first);
+        }
+    }
+
     /// Renumbers every example's position (0, the source as a whole, stays 0).
     pub(crate) fn map_positions(&mut self, f: impl Fn(u64) -> u64) {
         for ex in &mut self.examples {

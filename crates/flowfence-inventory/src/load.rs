@@ -248,7 +248,10 @@ fn tags(list: Vec<AwsTag>) -> BTreeMap<String, String> {
 fn ports(protocol: Protocol, from: Option<i32>, to: Option<i32>) -> Option<(i32, i32)> {
     match (protocol, from, to) {
         (Protocol::All, _, _) => None,
-        (_, Some(f), Some(t)) if !(f == -1 && t == -1) || protocol == Protocol::Number(1) => {
+        // ICMP and ICMPv6 keep -1 ("every type/code"); for ports -1/-1 means all.
+        (_, Some(f), Some(t))
+            if !(f == -1 && t == -1) || matches!(protocol, Protocol::Number(1 | 58)) =>
+        {
             Some((f, t))
         }
         _ => None,

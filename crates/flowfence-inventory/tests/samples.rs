@@ -325,3 +325,24 @@ fn unsupported_and_broken_files_name_the_file() {
     let e = inv.add_json("z.json", r#"{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [{"IpProtocol": "tcp", "IpRanges": [{"CidrIp": "10.0.0.0/33"}]}]}]}"#).unwrap_err();
     assert_eq!(e.to_string(), "z.json: `10.0.0.0/33` is not a CIDR");
 }
+
+#[test]
+fn icmp_type_ranges_keep_minus_one_and_all_traffic_has_no_ports() {
+    let mut inv = Inventory::default();
+    inv.add_json("sg.json", r#"{"SecurityGroups": [{"GroupId": "sg-1", "GroupName": "ping",
+        "IpPermissions": [
+            {"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+            {"IpProtocol": "icmpv6", "FromPort": -1, "ToPort": -1, "Ipv6Ranges": [{"CidrIpv6": "fd00::/8"}]},
+            {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}]}]}"#).unwrap();
+    let rules = &inv.group("sg-1").unwrap().ingress;
+    let ports: Vec<(Protocol, Option<(i32, i32)>)> =
+        rules.iter().map(|r| (r.protocol, r.ports)).collect();
+    assert_eq!(
+        ports,
+        [
+            (Protocol::Number(1), Some((-1, -1))),
+            (Protocol::Number(58), Some((-1, -1))),
+            (Protocol::All, None)
+        ]
+    );
+}
