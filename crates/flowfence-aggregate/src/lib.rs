@@ -2,9 +2,11 @@
 //! connections it serves and which it opens, on which protocol and service port.
 //!
 //! [`observe`] turns a record into evidence about its connection and [`decide`] settles
-//! direction and service port; [`Observations`] collects evidence per interface (a
-//! mergeable [`flowfence_flowlog::RecordSink`]) and [`Observations::finish`] builds the
-//! observed connections [`Table`] with peers resolved through the inventory.
+//! direction and service port; [`Observations`] stores evidence per interface, filled by
+//! [`Collector`]s (one [`flowfence_flowlog::RecordSink`] per reader worker), saved and
+//! merged as partial results ([`Observations::partial_columns`], [`Observations::read_partial`]),
+//! and [`Observations::finish`] builds the observed connections [`Table`] with peers
+//! resolved through the inventory.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -25,11 +27,19 @@
 //! assert_eq!((d.service_port, d.basis), (5432, Basis::Flags));
 //! ```
 
+mod columns;
 mod direction;
+mod finish;
+mod observations;
+mod partial;
 mod table;
+
+pub use columns::{Column, Columns, FileFormat};
+pub use observations::{Collector, Gaps, Observations, Rejected};
+pub use partial::PartialError;
 
 pub use direction::{
     A_CLIENT, A_LOCAL, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
     decide, observe,
 };
-pub use table::{COLUMNS, Observations, PeerKind, Rejected, Row, Side, Table};
+pub use table::{COLUMNS, PeerKind, Row, Side, Table};

@@ -1,44 +1,57 @@
-//! `flowfence aggregate`: flow logs and inventory in, the observed connections table out.
+//! `flowfence aggregate` (flow logs and inventory in, the observed connections table out)
+//! and `flowfence merge` (partial results in, one partial and optionally the table out).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use flowfence_aggregate::{Basis, Observations, Side, Table};
+use flowfence_aggregate::{Basis, Columns, FileFormat, Observations, PartialError, Side, Table};
 use flowfence_flowlog::{Progress, Reader};
 use flowfence_inventory::Inventory;
+use rayon::prelude::*;
 
 use crate::Failure;
-use crate::cli::AggregateArgs;
+use crate::cli::{AggregateArgs, MergeArgs, TableArgs};
 use crate::inputs;
 use crate::progress::Ticker;
 use crate::summary;
 
+/// Where the connections table goes.
+enum TableOut {
+    Stdout,
+    File(PathBuf, FileFormat),
+    Nowhere,
+}
+
 pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
-    let parquet = match &args.out {
-        Some(out) => match out.extension().and_then(|e| e.to_str()) {
-            Some("parquet") => true,
-            Some("csv") => false,
-            _ => {
-                return Err(Failure::Usage(anyhow!(
-                    "{}: name the output *.csv or *.parquet",
-                    out.display()
-                )));
-            }
-        },
-        None => false,
+    let table_out = match (&args.out, &args.partial) {
+        (Some(out), _) => TableOut::File(out.clone(), table_format(out)?),
+        (None, None) => TableOut::Stdout,
+        (None, Some(_)) => TableOut::Nowhere,
     };
+    if let Some(p) = &args.partial {
+        partial_format(p)?;
+    }
+    let inventory = load_inventory(&args.table, &table_out)?;
     let progress = Arc::new(Progress::default());
     let options = inputs::read_options(&args.input, &progress)?;
-    let files = inputs::inventory_files(&args.inventory)?;
-    let inventory = Inventory::load(&files).map_err(|e| Failure::BadInput(e.into()))?;
     let discovery = inputs::discover_logs(&args.logs)?;
     let reader = Reader::new(discovery.sources.clone(), options);
 
-    let ticker = Ticker::start(&progress, discovery.sources.len() as u64, args.quiet);
-    let (observations, report) = reader.fold(Observations::default, Observations::merge);
+    let observations = Observations::default();
+    let ticker = Ticker::start(&progress, discovery.sources.len() as u64, args.table.quiet);
+    // Each worker's collector hands its evidence to the store when dropped.
+    let (last, report) = reader.fold(
+        || observations.collector(),
+        |a, b| {
+            drop(b);
+            a
+        },
+    );
+    drop(last);
     drop(ticker);
     if let (true, Some(first)) = (args.input.strict, report.first_rejection()) {
         return Err(Failure::BadInput(anyhow!(
@@ -46,35 +59,133 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
             first.display(&report.source_name(first))
         )));
     }
-    let table = observations.finish(&inventory);
-
-    let written = match (&args.out, parquet) {
-        (Some(path), true) => std::fs::File::create(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|f| {
-                table
-                    .write_parquet(std::io::BufWriter::new(f))
-                    .map_err(anyhow::Error::from)
-            })
-            .and_then(|mut w| w.flush().map_err(anyhow::Error::from))
-            .with_context(|| format!("cannot write {}", path.display())),
-        (Some(path), false) => std::fs::write(path, table.to_csv())
-            .with_context(|| format!("cannot write {}", path.display())),
-        (None, _) => std::io::stdout()
-            .lock()
-            .write_all(table.to_csv().as_bytes())
-            .context("writing the table"),
-    };
-    written.map_err(Failure::Io)?;
-
-    if !args.quiet {
+    if let Some(p) = &args.partial {
+        write_columns(&observations.partial_columns(), p, FileFormat::Parquet)?;
+    }
+    if !args.table.quiet {
         eprint!("{}", summary::render(&report, &discovery.skipped, 0));
-        eprint!(
-            "{}",
-            render_table_summary(&table, &inventory, observations.connections())
+    }
+    emit(observations, inventory, table_out, &args.table)
+}
+
+pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
+    partial_format(&args.out)?;
+    let table_out = match &args.connections {
+        Some(c) => TableOut::File(c.clone(), table_format(c)?),
+        None => TableOut::Nowhere,
+    };
+    let inventory = load_inventory(&args.table, &table_out)?;
+    let observations = Observations::default();
+    // Partials are read in parallel into one store; the first failure in argument order
+    // is reported.
+    let results: Vec<Result<(), PartialError>> = args
+        .partials
+        .par_iter()
+        .map(|p| observations.read_partial(p))
+        .collect();
+    if let Some(e) = results.into_iter().find_map(Result::err) {
+        return Err(match e {
+            PartialError::Io { .. } => Failure::Io(e.into()),
+            _ => Failure::BadInput(e.into()),
+        });
+    }
+    write_columns(
+        &observations.partial_columns(),
+        &args.out,
+        FileFormat::Parquet,
+    )?;
+    if !args.table.quiet {
+        eprintln!(
+            "flowfence: merged {} partial results: {} connections -> {}",
+            args.partials.len(),
+            observations.connections(),
+            args.out.display()
         );
     }
+    emit(observations, inventory, table_out, &args.table)
+}
+
+/// Builds the table (when anything needs it), writes it and the summaries beside it, and
+/// prints the review summary.
+fn emit(
+    observations: Observations,
+    inventory: Option<Inventory>,
+    table_out: TableOut,
+    args: &TableArgs,
+) -> Result<(), Failure> {
+    let Some(inventory) = inventory else {
+        return Ok(());
+    };
+    let connections = observations.connections();
+    let table = observations.finish(&inventory);
+    let columns = table.columns();
+    match &table_out {
+        TableOut::File(path, format) => write_columns(&columns, path, *format)?,
+        TableOut::Stdout => std::io::stdout()
+            .lock()
+            .write_all(columns.to_csv().as_bytes())
+            .context("writing the table")
+            .map_err(Failure::Io)?,
+        TableOut::Nowhere => {}
+    }
+    if let Some(path) = &args.rejected {
+        write_columns(&table.rejected_columns(), path, table_format(path)?)?;
+    }
+    if let Some(path) = &args.gaps {
+        write_columns(&table.gaps_columns(), path, table_format(path)?)?;
+    }
+    if !args.quiet {
+        eprint!("{}", render_table_summary(&table, &inventory, connections));
+    }
     Ok(())
+}
+
+/// The inventory, when a table is to be built: needed for the table itself and for the
+/// summaries derived from it.
+fn load_inventory(args: &TableArgs, table_out: &TableOut) -> Result<Option<Inventory>, Failure> {
+    for path in [&args.rejected, &args.gaps].into_iter().flatten() {
+        table_format(path)?;
+    }
+    let wanted =
+        !matches!(table_out, TableOut::Nowhere) || args.rejected.is_some() || args.gaps.is_some();
+    if !wanted {
+        return Ok(None);
+    }
+    if args.inventory.is_empty() {
+        return Err(Failure::Usage(anyhow!(
+            "--inventory is needed to build the connections table (describe-network-interfaces and describe-security-groups output)"
+        )));
+    }
+    let files = inputs::inventory_files(&args.inventory)?;
+    Inventory::load(&files)
+        .map(Some)
+        .map_err(|e| Failure::BadInput(e.into()))
+}
+
+fn table_format(path: &Path) -> Result<FileFormat, Failure> {
+    FileFormat::of(path).ok_or_else(|| {
+        Failure::Usage(anyhow!(
+            "{}: name the output *.csv or *.parquet",
+            path.display()
+        ))
+    })
+}
+
+fn partial_format(path: &Path) -> Result<(), Failure> {
+    match FileFormat::of(path) {
+        Some(FileFormat::Parquet) => Ok(()),
+        _ => Err(Failure::Usage(anyhow!(
+            "{}: partial results are Parquet; name the file *.parquet",
+            path.display()
+        ))),
+    }
+}
+
+fn write_columns(columns: &Columns, path: &Path, format: FileFormat) -> Result<(), Failure> {
+    columns
+        .write_file(path, format)
+        .with_context(|| format!("cannot write {}", path.display()))
+        .map_err(Failure::Io)
 }
 
 /// What the table holds and what a reviewer should look at.
@@ -142,7 +253,7 @@ fn render_table_summary(table: &Table, inventory: &Inventory, connections: usize
     let (nodata, skipdata) = table
         .gaps
         .iter()
-        .fold((0, 0), |(n, k), g| (n + g.1, k + g.2));
+        .fold((0, 0), |(n, k), g| (n + g.1.nodata, k + g.1.skipdata));
     let _ = writeln!(
         s,
         "  coverage: NODATA {nodata}, SKIPDATA {skipdata} on {} interfaces",

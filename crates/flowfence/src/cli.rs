@@ -59,11 +59,34 @@ pub(crate) enum Command {
     /// protocol, port, peer_kind, peer, flows, packets, bytes, first_seen, last_seen,
     /// peer_ports, basis.
     ///
-    /// Example:
+    /// Also writes, on request, the REJECT summary (--rejected: what is already blocked,
+    /// per interface, protocol and port), the coverage gaps (--gaps: NODATA/SKIPDATA
+    /// per interface) and a partial result (--partial) that `flowfence merge` combines
+    /// with others.
+    ///
+    /// Examples:
     ///
     ///   flowfence aggregate --logs sample-logs/logs --inventory sample-logs/inventory -o conn.csv
+    ///
+    ///   # one partial per day, merged later (no inventory needed yet)
+    ///   flowfence aggregate --logs AWSLogs/.../2026/11/20 --partial day-20.parquet
     #[command(verbatim_doc_comment)]
     Aggregate(AggregateArgs),
+
+    /// Merge partial results of `flowfence aggregate --partial` into one.
+    ///
+    /// Partial results of batches of files, days or shards of an archive merge into
+    /// exactly what one run over all their logs gives (in any order). The merged
+    /// partial goes to -o; with --inventory, the observed connections table (and the
+    /// REJECT and coverage summaries) can be written from it as well.
+    ///
+    /// Examples:
+    ///
+    ///   flowfence merge day-20.parquet day-21.parquet -o week.parquet
+    ///
+    ///   flowfence merge day-*.parquet -o all.parquet --inventory inventory/ --connections conn.csv
+    #[command(verbatim_doc_comment)]
+    Merge(MergeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -118,12 +141,6 @@ pub(crate) struct AggregateArgs {
     #[arg(long = "logs", required = true, num_args = 1.., value_name = "PATH")]
     pub(crate) logs: Vec<PathBuf>,
 
-    /// The account's inventory: AWS CLI JSON output of describe-network-interfaces,
-    /// describe-security-groups and optionally describe-security-group-rules and
-    /// describe-prefix-lists (files, or directories of *.json).
-    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
-    pub(crate) inventory: Vec<PathBuf>,
-
     #[command(flatten)]
     pub(crate) input: InputArgs,
 
@@ -131,6 +148,58 @@ pub(crate) struct AggregateArgs {
     /// `.parquet`.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+
+    /// Also write a partial result (Parquet) for `flowfence merge`. With --partial and
+    /// no -o, no table is written and --inventory is not needed.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub(crate) partial: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) table: TableArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// Partial results written by `flowfence aggregate --partial` (or by merge).
+    #[arg(required = true, value_name = "PARTIAL")]
+    pub(crate) partials: Vec<PathBuf>,
+
+    /// The merged partial result (Parquet).
+    #[arg(
+        short = 'o',
+        long = "out",
+        required = true,
+        value_name = "FILE.parquet"
+    )]
+    pub(crate) out: PathBuf,
+
+    /// Also write the observed connections table (CSV, or Parquet for *.parquet); needs
+    /// --inventory.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) connections: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) table: TableArgs,
+}
+
+/// What building the table needs and the summaries beside it.
+#[derive(Debug, Args)]
+pub(crate) struct TableArgs {
+    /// The account's inventory: AWS CLI JSON output of describe-network-interfaces,
+    /// describe-security-groups and optionally describe-security-group-rules and
+    /// describe-prefix-lists (files, or directories of *.json). Needed for the table.
+    #[arg(long = "inventory", num_args = 1.., value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+
+    /// Write REJECT traffic per interface, protocol and destination port (what is
+    /// already blocked) to FILE (CSV, or Parquet for *.parquet).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rejected: Option<PathBuf>,
+
+    /// Write NODATA/SKIPDATA counts per interface (coverage gaps) to FILE (CSV, or
+    /// Parquet for *.parquet).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) gaps: Option<PathBuf>,
 
     /// Don't print the summary on stderr.
     #[arg(short, long)]

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Parse(args) => parse::run(args),
         cli::Command::Aggregate(args) => aggregate::run(args),
+        cli::Command::Merge(args) => aggregate::merge(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

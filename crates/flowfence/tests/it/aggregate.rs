@@ -38,7 +38,7 @@ fn observed_connections_table_for_every_sample_form() {
     // S3 through the gateway endpoint is an AWS service peer.
     assert!(
         rows.iter()
-            .any(|r| r[4] == "aws-service" && r[5] == "s3" && r[3] == "443")
+            .any(|r| r[4] == "aws-service" && r[5] == "S3" && r[3] == "443")
     );
     // No ephemeral port is ever a service port.
     assert!(rows.iter().all(|r| r[3].parse::<u32>().unwrap() < 32768));
@@ -126,4 +126,136 @@ fn parquet_table_holds_the_same_rows_as_csv() {
         names.join(","),
         "interface_id,side,protocol,port,peer_kind,peer,flows,packets,bytes,first_seen,last_seen,peer_ports,basis"
     );
+}
+
+/// Per-day partial results (text v5 on one day, Parquet on another) merged, in either
+/// order, give exactly the partial and the table of one run over both days; thread
+/// counts don't change a byte.
+#[test]
+fn merged_partials_equal_one_run_over_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (v5, pq, inv) = (
+        sample("logs/s3-text-v5"),
+        sample("logs/s3-parquet"),
+        sample("inventory"),
+    );
+    ok(&[
+        "aggregate",
+        "-q",
+        "--logs",
+        &v5,
+        "--partial",
+        &path("v5.parquet"),
+    ]);
+    ok(&[
+        "aggregate",
+        "-q",
+        "--threads",
+        "1",
+        "--logs",
+        &pq,
+        "--partial",
+        &path("pq.parquet"),
+    ]);
+    ok(&[
+        "aggregate",
+        "-q",
+        "--logs",
+        &pq,
+        &v5,
+        "--inventory",
+        &inv,
+        "-o",
+        &path("one.csv"),
+        "--partial",
+        &path("one.parquet"),
+        "--rejected",
+        &path("rejected.csv"),
+        "--gaps",
+        &path("gaps.csv"),
+    ]);
+    let (_, stderr) = ok(&[
+        "merge",
+        &path("pq.parquet"),
+        &path("v5.parquet"),
+        "-o",
+        &path("merged.parquet"),
+        "--inventory",
+        &inv,
+        "--connections",
+        &path("merged.csv"),
+    ]);
+    assert!(stderr.contains("merged 2 partial results"), "{stderr}");
+    ok(&[
+        "merge",
+        "-q",
+        "--threads",
+        "1",
+        &path("v5.parquet"),
+        &path("pq.parquet"),
+        "-o",
+        &path("merged2.parquet"),
+    ]);
+    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    assert!(read("merged.parquet") == read("one.parquet"));
+    assert!(read("merged2.parquet") == read("one.parquet"));
+    assert!(read("merged.csv") == read("one.csv"));
+    assert!(read("one.csv").len() > 1000);
+
+    let rejected = String::from_utf8(read("rejected.csv")).unwrap();
+    assert!(
+        rejected.starts_with("interface_id,protocol,port,records,packets,first_seen,last_seen\n")
+    );
+    assert!(rejected.lines().count() > 1);
+    let gaps = String::from_utf8(read("gaps.csv")).unwrap();
+    assert!(gaps.starts_with("interface_id,nodata,skipdata\n"), "{gaps}");
+}
+
+#[test]
+fn merge_rejects_what_is_not_a_partial_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("conn.parquet");
+    ok(&[
+        "aggregate",
+        "-q",
+        "--logs",
+        &sample("logs/s3-text-v2"),
+        "--inventory",
+        &sample("inventory"),
+        "-o",
+        table.to_str().unwrap(),
+    ]);
+    let out_path = dir.path().join("out.parquet");
+    let out = flowfence(
+        &[
+            "merge",
+            table.to_str().unwrap(),
+            "-o",
+            out_path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("conn.parquet: not a flowfence partial result"),
+        "{stderr}"
+    );
+    assert!(!out_path.exists());
+
+    // A table needs the inventory.
+    let out = flowfence(
+        &[
+            "merge",
+            table.to_str().unwrap(),
+            "-o",
+            out_path.to_str().unwrap(),
+            "--connections",
+            "c.csv",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--inventory is needed"));
 }

@@ -1,0 +1,222 @@
+//! A small columnar table (text and integer columns) written as CSV or Parquet: the one
+//! writer behind the connections table, the REJECT and coverage summaries and the
+//! partial results, so they quote, type and compress alike.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{Field, Schema};
+
+/// One column's values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    /// UTF-8 text.
+    Text(Vec<String>),
+    /// 32-bit integers (protocols, ports).
+    Int32(Vec<i32>),
+    /// 64-bit integers (counters, Unix seconds).
+    Int64(Vec<i64>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Column::Text(v) => v.len(),
+            Column::Int32(v) => v.len(),
+            Column::Int64(v) => v.len(),
+        }
+    }
+
+    fn write_csv_cell(&self, row: usize, out: &mut String) {
+        match self {
+            Column::Text(v) => {
+                let s = &v[row];
+                if s.contains([',', '"', '\n', '\r']) {
+                    out.push('"');
+                    out.push_str(&s.replace('"', "\"\""));
+                    out.push('"');
+                } else {
+                    out.push_str(s);
+                }
+            }
+            Column::Int32(v) => out.push_str(itoa::Buffer::new().format(v[row])),
+            Column::Int64(v) => out.push_str(itoa::Buffer::new().format(v[row])),
+        }
+    }
+
+    fn to_arrow(&self) -> ArrayRef {
+        match self {
+            Column::Text(v) => Arc::new(StringArray::from_iter_values(v)),
+            Column::Int32(v) => Arc::new(Int32Array::from(v.clone())),
+            Column::Int64(v) => Arc::new(Int64Array::from(v.clone())),
+        }
+    }
+}
+
+/// Named columns of equal length.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Columns {
+    columns: Vec<(&'static str, Column)>,
+    metadata: Vec<(String, String)>,
+}
+
+/// The output format of a table file, from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// `*.csv`
+    Csv,
+    /// `*.parquet`
+    Parquet,
+}
+
+impl FileFormat {
+    /// The format a path's extension names, if any.
+    pub fn of(path: &Path) -> Option<FileFormat> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("csv") => Some(FileFormat::Csv),
+            Some(e) if e.eq_ignore_ascii_case("parquet") => Some(FileFormat::Parquet),
+            _ => None,
+        }
+    }
+}
+
+impl Columns {
+    /// Adds a column.
+    pub fn push(&mut self, name: &'static str, column: Column) -> &mut Self {
+        debug_assert!(
+            self.columns
+                .first()
+                .is_none_or(|(_, c)| c.len() == column.len())
+        );
+        self.columns.push((name, column));
+        self
+    }
+
+    /// Adds a key-value pair to the Parquet file's metadata (not written to CSV).
+    pub fn meta(&mut self, key: &str, value: String) -> &mut Self {
+        self.metadata.push((key.to_string(), value));
+        self
+    }
+
+    /// The column names, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.columns.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.columns.first().map_or(0, |(_, c)| c.len())
+    }
+
+    /// No rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The table as CSV with a header line (text quoted only where it must be).
+    pub fn to_csv(&self) -> String {
+        let mut out = self.names().join(",");
+        out.push('\n');
+        for row in 0..self.len() {
+            for (i, (_, c)) in self.columns.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                c.write_csv_cell(row, &mut out);
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The table as one Arrow batch (no nulls).
+    pub fn to_record_batch(&self) -> RecordBatch {
+        let arrays: Vec<ArrayRef> = self.columns.iter().map(|(_, c)| c.to_arrow()).collect();
+        let fields: Vec<Field> = self
+            .columns
+            .iter()
+            .zip(&arrays)
+            .map(|((name, _), a)| Field::new(*name, a.data_type().clone(), false))
+            .collect();
+        let schema = Schema::new(fields).with_metadata(
+            self.metadata
+                .iter()
+                .cloned()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+        RecordBatch::try_new(Arc::new(schema), arrays)
+            .expect("columns of equal length match their fields")
+    }
+
+    /// The table as Parquet (Snappy), text as STRING, integers as INT_32/INT_64.
+    pub fn write_parquet<W: Write + Send>(
+        &self,
+        out: W,
+    ) -> Result<W, parquet::errors::ParquetError> {
+        let batch = self.to_record_batch();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), Some(props))?;
+        writer.write(&batch)?;
+        writer.into_inner()
+    }
+
+    /// Writes the table to `path` as CSV or Parquet.
+    pub fn write_file(&self, path: &Path, format: FileFormat) -> std::io::Result<()> {
+        match format {
+            FileFormat::Csv => std::fs::write(path, self.to_csv()),
+            FileFormat::Parquet => {
+                let file = std::fs::File::create(path)?;
+                let mut w = self
+                    .write_parquet(std::io::BufWriter::new(file))
+                    .map_err(std::io::Error::other)?;
+                w.flush()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        let mut c = Columns::default();
+        c.push(
+            "name",
+            Column::Text(vec!["plain".into(), "a,b".into(), "say \"hi\"".into()]),
+        )
+        .push("n", Column::Int64(vec![1, -2, 3]));
+        assert_eq!(
+            c.to_csv(),
+            "name,n\nplain,1\n\"a,b\",-2\n\"say \"\"hi\"\"\",3\n"
+        );
+    }
+
+    #[test]
+    fn parquet_round_trips_types_and_metadata() {
+        let mut c = Columns::default();
+        c.push("p", Column::Int32(vec![6, 17]))
+            .push("s", Column::Text(vec!["x".into(), "y".into()]))
+            .meta("k", "v".into());
+        let bytes = c.write_parquet(Vec::new()).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(bytes),
+        )
+        .unwrap();
+        assert_eq!(
+            reader.schema().metadata().get("k").map(String::as_str),
+            Some("v")
+        );
+        let batches: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
+        assert_eq!(batches[0].num_rows(), 2);
+        assert_eq!(
+            batches[0].schema().field(0).data_type(),
+            &arrow_schema::DataType::Int32
+        );
+    }
+}

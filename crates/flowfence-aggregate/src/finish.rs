@@ -1,0 +1,614 @@
+//! From evidence to the observed connections table, once all evidence is in.
+//!
+//! Shard by shard in parallel (a shard holds whole interfaces):
+//!
+//! 1. **Views**: per interface, which end of each connection is its own, and the port
+//!    fan-outs (distinct peer ports per local port and per remote port) that port
+//!    evidence needs. Counted by sorting packed integers, not by sets per port.
+//! 2. **Decisions**: each connection decided from its interface's view; a connection
+//!    between two logged interfaces not settled by flags is also decided from the other
+//!    end's view, and the stronger basis wins (the other end may have seen the SYN, or a
+//!    fan-out this end can't see). Peers are resolved once per address.
+//! 3. **Rows**: summed per (interface, side, protocol, port, peer) and sorted.
+
+use std::net::IpAddr;
+
+use flowfence_inventory::{Interface, Inventory};
+use rayon::prelude::*;
+
+use crate::direction::{A_LOCAL, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide};
+use crate::observations::{Extras, HashMap, InterfaceIdx, Observations, SHARDS};
+use crate::table::{PeerKind, Row, Side, Table};
+
+type Entry = ((InterfaceIdx, ConnectionKey), Evidence);
+
+/// What one interface's connections look like from its side.
+struct View<'i> {
+    known: Option<&'i Interface>,
+    /// Its connections: a range of its shard's sorted entries.
+    start: usize,
+    end: usize,
+    /// Per connection (same order): is endpoint `a` the interface's own?
+    a_local: Vec<bool>,
+    /// (protocol, local port) -> distinct remote ports met.
+    local_fan: Vec<(u32, u32)>,
+    /// (protocol, remote port) -> distinct local ports that met it.
+    remote_fan: Vec<(u32, u32)>,
+}
+
+impl View<'_> {
+    fn fans(&self, key: &ConnectionKey, a_local: bool) -> (usize, usize) {
+        let (l, r) = if a_local {
+            (key.a, key.b)
+        } else {
+            (key.b, key.a)
+        };
+        (
+            lookup(&self.local_fan, pack(key.protocol, l.port)),
+            lookup(&self.remote_fan, pack(key.protocol, r.port)),
+        )
+    }
+
+    fn decide(&self, key: &ConnectionKey, e: &Evidence, a_local: bool) -> Decision {
+        let (lf, rf) = self.fans(key, a_local);
+        decide(key, e, a_local, lf, rf)
+    }
+}
+
+fn pack(protocol: u8, port: u16) -> u32 {
+    u32::from(protocol) << 16 | u32::from(port)
+}
+
+fn lookup(fans: &[(u32, u32)], key: u32) -> usize {
+    fans.binary_search_by_key(&key, |(k, _)| *k)
+        .map_or(0, |i| fans[i].1 as usize)
+}
+
+/// Distinct second halves per first half, from (first << 16 | second) values.
+fn distinct_counts(mut pairs: Vec<u64>) -> Vec<(u32, u32)> {
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for p in pairs {
+        let k = (p >> 16) as u32;
+        match out.last_mut() {
+            Some((last, n)) if *last == k => *n += 1,
+            _ => out.push((k, 1)),
+        }
+    }
+    out
+}
+
+/// Which endpoint is the interface's: `flow-direction` when it says, else its addresses.
+fn local_is_a(key: &ConnectionKey, e: &Evidence, addresses: &[IpAddr]) -> bool {
+    match e.bits & (A_LOCAL | B_LOCAL) {
+        A_LOCAL => true,
+        B_LOCAL => false,
+        _ => {
+            addresses.contains(&key.a.addr)
+                || !addresses.contains(&key.b.addr) && key.a.addr <= key.b.addr
+        }
+    }
+}
+
+/// For an interface the inventory lacks: its address is the one in most of its
+/// connections (every record of an interface has its own address on one side).
+fn learned_address(entries: &[Entry]) -> Vec<IpAddr> {
+    let mut counts: HashMap<IpAddr, usize> = HashMap::default();
+    for ((_, k), _) in entries {
+        *counts.entry(k.a.addr).or_default() += 1;
+        *counts.entry(k.b.addr).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|(a1, n1), (a2, n2)| n1.cmp(n2).then(a2.cmp(a1)))
+        .map(|(a, _)| a)
+        .into_iter()
+        .collect()
+}
+
+/// The finished views of every interface, by interned id.
+struct Views<'i> {
+    shards: Vec<Vec<Entry>>,
+    by_id: Vec<Option<View<'i>>>,
+}
+
+impl Views<'_> {
+    /// The evidence and view of `iface`'s side of `key`, if it logged it.
+    fn other_end(
+        &self,
+        iface: InterfaceIdx,
+        key: &ConnectionKey,
+    ) -> Option<(&View<'_>, &Evidence, bool)> {
+        let view = self.by_id.get(iface as usize)?.as_ref()?;
+        let entries = &self.shards[iface as usize % SHARDS][view.start..view.end];
+        let i = entries.binary_search_by(|((_, k), _)| k.cmp(key)).ok()?;
+        Some((view, &entries[i].1, view.a_local[i]))
+    }
+}
+
+/// Row accumulator.
+#[derive(Default)]
+struct Acc {
+    flows: u64,
+    packets: u64,
+    bytes: u64,
+    first_seen: u64,
+    last_seen: u64,
+    bases: [u64; 5],
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct RowKey {
+    iface: InterfaceIdx,
+    side: Side,
+    protocol: u8,
+    port: u16,
+    peer: u32,
+}
+
+/// A shard's rows, ambiguous connections and path connections, with names.
+type NamedRows = (Vec<Row>, Vec<(String, ConnectionKey)>, u64);
+
+/// Peer resolution per (VPC, address): the peer's index in the shard's peers, and its
+/// interned id when it is an interface that logged.
+type PeerCache<'a> = HashMap<(Option<&'a str>, IpAddr), (u32, Option<InterfaceIdx>)>;
+
+/// A peer, before it is spelled out (no allocation per connection).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum PeerRef<'a> {
+    Interface(&'a str),
+    Service(&'a str),
+    Private(IpAddr),
+    Public(IpAddr),
+}
+
+impl PeerRef<'_> {
+    fn spell(self) -> (PeerKind, String) {
+        let host = |addr: IpAddr| match addr {
+            IpAddr::V4(_) => format!("{addr}/32"),
+            IpAddr::V6(_) => format!("{addr}/128"),
+        };
+        match self {
+            PeerRef::Interface(id) => (PeerKind::Interface, id.to_string()),
+            PeerRef::Service(name) => (PeerKind::AwsService, name.to_string()),
+            PeerRef::Private(addr) => (PeerKind::Vpc, host(addr)),
+            PeerRef::Public(addr) => (PeerKind::Internet, host(addr)),
+        }
+    }
+}
+
+/// Rows of one shard, before names are attached.
+#[derive(Default)]
+struct ShardRows<'a> {
+    index: HashMap<RowKey, usize>,
+    keys: Vec<RowKey>,
+    accs: Vec<Acc>,
+    /// (row, peer port), for distinct peer ports.
+    peer_ports: Vec<u64>,
+    peers: Vec<PeerRef<'a>>,
+    ambiguous: Vec<(InterfaceIdx, ConnectionKey)>,
+    path_connections: u64,
+}
+
+impl ShardRows<'_> {
+    fn add(&mut self, key: RowKey, e: &Evidence, peer_port: u16, basis: Basis) {
+        let next = self.keys.len();
+        let idx = *self.index.entry(key).or_insert(next);
+        if idx == next {
+            self.keys.push(key);
+            self.accs.push(Acc {
+                first_seen: u64::MAX,
+                ..Acc::default()
+            });
+        }
+        let acc = &mut self.accs[idx];
+        acc.flows += e.records;
+        acc.packets += e.packets;
+        acc.bytes += e.bytes;
+        acc.first_seen = acc.first_seen.min(e.first_seen);
+        acc.last_seen = acc.last_seen.max(e.last_seen);
+        acc.bases[basis as usize] += 1;
+        self.peer_ports
+            .push((idx as u64) << 16 | u64::from(peer_port));
+    }
+
+    fn into_rows(self, names: &[Box<str>]) -> NamedRows {
+        let distinct = distinct_counts(self.peer_ports);
+        let rows = self
+            .keys
+            .iter()
+            .zip(self.accs)
+            .enumerate()
+            .map(|(i, (k, acc))| {
+                // The basis most of the row's connections were decided on (the weaker on
+                // ties).
+                let basis = BASES
+                    .iter()
+                    .copied()
+                    .max_by_key(|b| (acc.bases[*b as usize], *b))
+                    .expect("five bases");
+                let (peer_kind, peer) = self.peers[k.peer as usize].spell();
+                Row {
+                    interface_id: names[k.iface as usize].to_string(),
+                    side: k.side,
+                    protocol: k.protocol,
+                    port: k.port,
+                    peer_kind,
+                    peer,
+                    flows: acc.flows,
+                    packets: acc.packets,
+                    bytes: acc.bytes,
+                    first_seen: acc.first_seen,
+                    last_seen: acc.last_seen,
+                    peer_ports: u64::from(lookup(&distinct, i as u32) as u32),
+                    basis,
+                }
+            })
+            .collect();
+        let ambiguous = self
+            .ambiguous
+            .into_iter()
+            .map(|(i, k)| (names[i as usize].to_string(), k))
+            .collect();
+        (rows, ambiguous, self.path_connections)
+    }
+}
+
+const BASES: [Basis; 5] = [
+    Basis::Flags,
+    Basis::Ports,
+    Basis::PortClass,
+    Basis::FirstPacket,
+    Basis::Ambiguous,
+];
+
+/// What a peer address is.
+fn resolve_peer<'a>(
+    inventory: &'a Inventory,
+    extras: &'a Extras,
+    aws_names: &'a HashMap<String, String>,
+    vpc: Option<&str>,
+    addr: IpAddr,
+) -> PeerRef<'a> {
+    if let Some(i) = inventory.interface_by_address(vpc, addr) {
+        return PeerRef::Interface(&i.id);
+    }
+    if let Some(service) = extras.services.get(&addr) {
+        return PeerRef::Service(service);
+    }
+    if let Some(pl) = inventory.prefix_list_containing(addr) {
+        return PeerRef::Service(aws_names.get(&pl.id).map_or(&pl.id, |n| n));
+    }
+    let private = match addr {
+        IpAddr::V4(a) => {
+            a.is_private() || a.octets()[0] == 100 && (64..128).contains(&a.octets()[1])
+        }
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00,
+    };
+    if private {
+        PeerRef::Private(addr)
+    } else {
+        PeerRef::Public(addr)
+    }
+}
+
+impl Observations {
+    /// Decides every connection and builds the table (in parallel on the current rayon
+    /// pool; the result doesn't depend on its size).
+    pub fn finish(self, inventory: &Inventory) -> Table {
+        let names = self
+            .names
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .names;
+        let extras = self
+            .extras
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ids: HashMap<&str, InterfaceIdx> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (&**n, i as InterfaceIdx))
+            .collect();
+
+        // 1. Views.
+        let shards: Vec<Vec<Entry>> = self
+            .shards
+            .into_par_iter()
+            .map(|m| {
+                let mut v: Vec<Entry> = m
+                    .into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .into_iter()
+                    .collect();
+                v.sort_unstable_by_key(|e| e.0);
+                v
+            })
+            .collect();
+        let per_shard: Vec<Vec<(InterfaceIdx, View<'_>)>> = shards
+            .par_iter()
+            .map(|entries| shard_views(entries, &names, inventory))
+            .collect();
+        let mut by_id: Vec<Option<View<'_>>> = (0..names.len()).map(|_| None).collect();
+        for (id, view) in per_shard.into_iter().flatten() {
+            by_id[id as usize] = Some(view);
+        }
+        let views = Views { shards, by_id };
+
+        // 2. Decisions and rows.
+        // Prefix lists' services, named as flow logs name them (S3, DYNAMODB).
+        let aws_names: HashMap<String, String> = inventory
+            .prefix_lists()
+            .filter_map(|pl| Some((pl.id.clone(), pl.service()?.to_ascii_uppercase())))
+            .collect();
+        let parts: Vec<NamedRows> = (0..SHARDS)
+            .into_par_iter()
+            .map(|s| shard_rows(s, &views, &ids, inventory, &extras, &aws_names).into_rows(&names))
+            .collect();
+
+        // 3. Sorted.
+        let mut table = Table::default();
+        for (rows, ambiguous, paths) in parts {
+            table.rows.extend(rows);
+            table.ambiguous.extend(ambiguous);
+            table.path_connections += paths;
+        }
+        table.rows.par_sort_unstable_by(|a, b| {
+            (
+                &a.interface_id,
+                a.side,
+                a.protocol,
+                a.port,
+                a.peer_kind,
+                &a.peer,
+            )
+                .cmp(&(
+                    &b.interface_id,
+                    b.side,
+                    b.protocol,
+                    b.port,
+                    b.peer_kind,
+                    &b.peer,
+                ))
+        });
+        table.ambiguous.sort_unstable();
+        table.missing_interfaces = names
+            .iter()
+            .filter(|n| inventory.interface(n).is_none())
+            .map(|n| n.to_string())
+            .collect();
+        table.missing_interfaces.sort_unstable();
+        table.rejected = extras
+            .rejects
+            .iter()
+            .map(|(&(i, p, port), r)| (names[i as usize].to_string(), p, port, *r))
+            .collect();
+        table
+            .rejected
+            .sort_unstable_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+        table.gaps = extras
+            .gaps
+            .iter()
+            .map(|(&i, g)| (names[i as usize].to_string(), *g))
+            .collect();
+        table.gaps.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        table.records_without_interface = self.without_interface.into_inner();
+        table
+    }
+}
+
+/// Views of the interfaces in one shard (`entries` sorted by interface, then key).
+fn shard_views<'i>(
+    entries: &[Entry],
+    names: &[Box<str>],
+    inventory: &'i Inventory,
+) -> Vec<(InterfaceIdx, View<'i>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < entries.len() {
+        let id = entries[start].0.0;
+        let end = start + entries[start..].partition_point(|((i, _), _)| *i == id);
+        let conns = &entries[start..end];
+        let known = inventory.interface(&names[id as usize]);
+        let learned;
+        let addresses: &[IpAddr] = match known {
+            Some(i) => &i.addresses,
+            None => {
+                learned = learned_address(conns);
+                &learned
+            }
+        };
+        let a_local: Vec<bool> = conns
+            .iter()
+            .map(|((_, k), e)| local_is_a(k, e, addresses))
+            .collect();
+        // Port fan-out, by port only: a service port meets many peer ports; a client's
+        // ephemeral port, even reused toward many servers over weeks, meets their one
+        // service port (counting peer *endpoints* would mistake that reuse for a service).
+        let (mut local, mut remote) = (
+            Vec::with_capacity(conns.len()),
+            Vec::with_capacity(conns.len()),
+        );
+        for (((_, k), _), &a) in conns.iter().zip(&a_local) {
+            let (l, r) = if a { (k.a, k.b) } else { (k.b, k.a) };
+            local.push(u64::from(pack(k.protocol, l.port)) << 16 | u64::from(r.port));
+            remote.push(u64::from(pack(k.protocol, r.port)) << 16 | u64::from(l.port));
+        }
+        out.push((
+            id,
+            View {
+                known,
+                start,
+                end,
+                a_local,
+                local_fan: distinct_counts(local),
+                remote_fan: distinct_counts(remote),
+            },
+        ));
+        start = end;
+    }
+    out
+}
+
+/// Decides the connections of one shard and sums them into rows.
+fn shard_rows<'a>(
+    shard: usize,
+    views: &Views<'_>,
+    ids: &HashMap<&str, InterfaceIdx>,
+    inventory: &'a Inventory,
+    extras: &'a Extras,
+    aws_names: &'a HashMap<String, String>,
+) -> ShardRows<'a> {
+    let entries = &views.shards[shard];
+    let mut out = ShardRows::default();
+    let mut peers: PeerCache<'_> = HashMap::default();
+    let mut peer_index: HashMap<PeerRef<'_>, u32> = HashMap::default();
+    let mut start = 0;
+    while start < entries.len() {
+        let id = entries[start].0.0;
+        let view = views.by_id[id as usize]
+            .as_ref()
+            .expect("every interface has a view");
+        start = view.end;
+        if view.known.is_some_and(|i| !i.has_security_groups()) {
+            // NAT gateways and other group-less interfaces are paths: their records
+            // explain how traffic flows, they are not endpoints to secure.
+            out.path_connections += (view.end - view.start) as u64;
+            continue;
+        }
+        let vpc = view.known.and_then(|i| i.vpc_id.as_deref());
+        for (((_, k), e), &a_local) in entries[view.start..view.end].iter().zip(&view.a_local) {
+            let remote = if a_local { k.b } else { k.a };
+            let (peer, peer_id) = *peers.entry((vpc, remote.addr)).or_insert_with(|| {
+                let peer = resolve_peer(inventory, extras, aws_names, vpc, remote.addr);
+                let peer_id = match peer {
+                    PeerRef::Interface(name) => ids.get(name).copied(),
+                    _ => None,
+                };
+                // Addresses of one peer (an interface's, a service's) share its index.
+                let next = out.peers.len() as u32;
+                let idx = *peer_index.entry(peer).or_insert(next);
+                if idx == next {
+                    out.peers.push(peer);
+                }
+                (idx, peer_id)
+            });
+            let mut d = view.decide(k, e, a_local);
+            if d.basis != Basis::Flags
+                && let Some((other, oe, other_a_local)) =
+                    peer_id.and_then(|p| views.other_end(p, k))
+            {
+                // The same connection as the other end logged it: its decision, turned
+                // round, when it rests on stronger evidence.
+                let theirs = other.decide(k, oe, other_a_local);
+                if theirs.basis < d.basis && other_a_local != a_local {
+                    d = Decision {
+                        local_is_server: !theirs.local_is_server,
+                        service_port: theirs.service_port,
+                        basis: theirs.basis,
+                    };
+                }
+            }
+            if d.basis == Basis::Ambiguous {
+                out.ambiguous.push((id, *k));
+            }
+            let key = RowKey {
+                iface: id,
+                side: if d.local_is_server {
+                    Side::Server
+                } else {
+                    Side::Client
+                },
+                protocol: k.protocol,
+                port: d.service_port,
+                peer,
+            };
+            out.add(key, e, remote.port, d.basis);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use crate::table::{PeerKind, Side};
+
+    use flowfence_flowlog::{Layout, Unit, decode_block};
+
+    fn observe_text(text: &str) -> Observations {
+        let obs = Observations::default();
+        decode_block(
+            text.as_bytes(),
+            &Arc::new(Layout::default_v2()),
+            Unit::Line,
+            &mut obs.collector(),
+        );
+        obs
+    }
+
+    const V2: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
+
+    #[test]
+    fn an_interface_missing_from_the_inventory_is_listed_and_its_address_learned() {
+        // eni-x serves 8443 to two clients; the inventory knows nothing of it.
+        let obs = observe_text(&format!(
+            "{V2}\n2 eni-x 10.0.5.5 10.0.9.1 8443 40001 6 3 200 100 110 ACCEPT OK\n\
+             2 eni-x 10.0.9.1 10.0.5.5 40001 8443 6 3 200 100 110 ACCEPT OK\n\
+             2 eni-x 10.0.9.2 10.0.5.5 40002 8443 6 3 200 120 130 ACCEPT OK\n"
+        ));
+        let table = obs.finish(&Inventory::default());
+        assert_eq!(table.missing_interfaces, ["eni-x"]);
+        // Its own address is the one in every connection; the clients are VPC peers.
+        assert_eq!(table.rows.len(), 2);
+        for row in &table.rows {
+            assert_eq!(
+                (row.side, row.protocol, row.port, row.peer_kind),
+                (Side::Server, 6, 8443, PeerKind::Vpc)
+            );
+        }
+        assert_eq!(table.rows[0].peer, "10.0.9.1/32");
+        assert_eq!(table.rows[0].flows, 2);
+    }
+
+    #[test]
+    fn a_connection_logged_by_both_ends_gives_a_row_on_each() {
+        let mut inventory = Inventory::default();
+        inventory
+            .add_json(
+                "enis.json",
+                r#"{"NetworkInterfaces": [
+                    {"NetworkInterfaceId": "eni-app", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.1.5", "Groups": [{"GroupId": "sg-1"}]},
+                    {"NetworkInterfaceId": "eni-db", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.2.9", "Groups": [{"GroupId": "sg-1"}]}]}"#,
+            )
+            .unwrap();
+        let obs = observe_text(&format!(
+            "{V2}\n2 eni-app 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK\n\
+             2 eni-app 10.0.2.9 10.0.1.5 5432 41000 6 3 180 100 110 ACCEPT OK\n\
+             2 eni-db 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK\n\
+             2 eni-db 10.0.2.9 10.0.1.5 5432 41000 6 3 180 100 110 ACCEPT OK\n"
+        ));
+        let table = obs.finish(&inventory);
+        let rows: Vec<(&str, Side, u16, &str)> = table
+            .rows
+            .iter()
+            .map(|r| (r.interface_id.as_str(), r.side, r.port, r.peer.as_str()))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("eni-app", Side::Client, 5432, "eni-db"),
+                ("eni-db", Side::Server, 5432, "eni-app")
+            ]
+        );
+        assert!(
+            table
+                .rows
+                .iter()
+                .all(|r| r.peer_kind == PeerKind::Interface && r.flows == 2)
+        );
+    }
+}

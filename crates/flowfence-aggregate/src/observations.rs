@@ -1,0 +1,325 @@
+//! Evidence per (interface, connection), collected by many reader workers at once.
+//!
+//! The store is sharded by interface: each worker's [`Collector`] buffers its evidence per
+//! shard and inserts a buffer's worth under the shard's lock, so there is one hash insert
+//! per accepted record and no merging of per-worker maps afterwards. Interface ids are
+//! interned once per run (a lock taken once per new interface per worker); the hot path
+//! hashes the id string in a small worker-local map and the connection key in a shard.
+//! Everything that reaches an output is sorted, so the arrival order (and the ids it
+//! assigns) never shows.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flowfence_flowlog::{Action, LogStatus, Record, RecordSink};
+
+use crate::direction::{ConnectionKey, Evidence, observe};
+
+/// Hash maps with a fast hasher: millions of connection keys are hashed (std's SipHash
+/// was a fifth of an aggregation). Nothing iterates them in hash order into an output.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+
+/// Shards of the connection store: enough for both cores to rarely meet on a lock and for
+/// the table to be built shard by shard in parallel.
+pub(crate) const SHARDS: usize = 64;
+
+/// Evidence a worker buffers per shard before taking the shard's lock.
+const FLUSH_AT: usize = 512;
+
+/// An interned interface id.
+pub(crate) type InterfaceIdx = u32;
+
+/// What was rejected toward one interface, protocol and port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// Records.
+    pub records: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Earliest start.
+    pub first_seen: u64,
+    /// Latest end.
+    pub last_seen: u64,
+}
+
+impl Rejected {
+    fn merge(&mut self, other: &Rejected) {
+        self.records += other.records;
+        self.packets += other.packets;
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+    }
+}
+
+/// NODATA and SKIPDATA records of one interface.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gaps {
+    /// NODATA records (no traffic in the window).
+    pub nodata: u64,
+    /// SKIPDATA records (records lost in the window).
+    pub skipdata: u64,
+}
+
+/// Interface ids, interned.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    ids: HashMap<Box<str>, InterfaceIdx>,
+    pub(crate) names: Vec<Box<str>>,
+}
+
+impl Names {
+    fn intern(&mut self, name: &str) -> InterfaceIdx {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = InterfaceIdx::try_from(self.names.len()).expect("fewer than 4G interfaces");
+        self.ids.insert(name.into(), id);
+        self.names.push(name.into());
+        id
+    }
+}
+
+/// The small per-interface summaries (REJECTs, coverage gaps, AWS service addresses).
+#[derive(Debug, Default)]
+pub(crate) struct Extras {
+    pub(crate) rejects: HashMap<(InterfaceIdx, u8, u16), Rejected>,
+    pub(crate) gaps: HashMap<InterfaceIdx, Gaps>,
+    /// Addresses the logs name an AWS service for (`pkt-*-aws-service`).
+    pub(crate) services: HashMap<IpAddr, Box<str>>,
+}
+
+impl Extras {
+    fn absorb(&mut self, other: Extras) {
+        for (k, r) in other.rejects {
+            self.rejects
+                .entry(k)
+                .and_modify(|x| x.merge(&r))
+                .or_insert(r);
+        }
+        for (k, g) in other.gaps {
+            self.add_gaps(k, g);
+        }
+        for (addr, name) in other.services {
+            self.add_service(addr, &name);
+        }
+    }
+
+    pub(crate) fn add_reject(&mut self, key: (InterfaceIdx, u8, u16), r: Rejected) {
+        self.rejects
+            .entry(key)
+            .and_modify(|x| x.merge(&r))
+            .or_insert(r);
+    }
+
+    pub(crate) fn add_gaps(&mut self, iface: InterfaceIdx, g: Gaps) {
+        let mine = self.gaps.entry(iface).or_default();
+        mine.nodata += g.nodata;
+        mine.skipdata += g.skipdata;
+    }
+
+    /// An address keeps the smallest service name the logs gave it, so the result doesn't
+    /// depend on reading order.
+    pub(crate) fn add_service(&mut self, addr: IpAddr, name: &str) {
+        match self.services.get_mut(&addr) {
+            Some(have) if **have <= *name => {}
+            Some(have) => *have = name.into(),
+            None => {
+                self.services.insert(addr, name.into());
+            }
+        }
+    }
+}
+
+/// Evidence per (interface, connection), plus REJECT, coverage and AWS service summaries,
+/// filled by [`Collector`]s (one per reader worker) and turned into the table by
+/// [`Observations::finish`](crate::Observations::finish).
+#[derive(Debug)]
+pub struct Observations {
+    pub(crate) names: Mutex<Names>,
+    pub(crate) shards: Vec<Mutex<HashMap<(InterfaceIdx, ConnectionKey), Evidence>>>,
+    pub(crate) extras: Mutex<Extras>,
+    pub(crate) without_interface: AtomicU64,
+}
+
+impl Default for Observations {
+    fn default() -> Self {
+        Observations {
+            names: Mutex::default(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            extras: Mutex::default(),
+            without_interface: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Locks a mutex; a worker that panicked while holding it left complete entries only
+/// (each insert is one map operation), so the data is still usable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Observations {
+    /// A new collector (a [`RecordSink`]) feeding this store. Its buffered evidence
+    /// reaches the store when it is dropped.
+    pub fn collector(&self) -> Collector<'_> {
+        Collector {
+            store: self,
+            ids: HashMap::default(),
+            pending: (0..SHARDS).map(|_| Vec::new()).collect(),
+            extras: Extras::default(),
+            without_interface: 0,
+        }
+    }
+
+    /// Distinct (interface, connection) pairs observed: what memory grows with.
+    pub fn connections(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).len()).sum()
+    }
+
+    /// Records without an interface id (ECS/Fargate tasks, regional NAT gateways).
+    pub fn records_without_interface(&self) -> u64 {
+        self.without_interface.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn intern(&self, name: &str) -> InterfaceIdx {
+        lock(&self.names).intern(name)
+    }
+
+    /// Inserts evidence for one interface and connection (partial results read back).
+    pub(crate) fn insert(&self, iface: InterfaceIdx, key: ConnectionKey, evidence: Evidence) {
+        lock(&self.shards[iface as usize % SHARDS])
+            .entry((iface, key))
+            .and_modify(|e| e.merge(&evidence))
+            .or_insert(evidence);
+    }
+
+    pub(crate) fn add_without_interface(&self, n: u64) {
+        self.without_interface.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn with_extras<R>(&self, f: impl FnOnce(&mut Extras) -> R) -> R {
+        f(&mut lock(&self.extras))
+    }
+}
+
+/// One worker's view of an [`Observations`] store: a [`RecordSink`] that buffers
+/// evidence per shard. Dropping it hands everything buffered to the store.
+#[derive(Debug)]
+pub struct Collector<'o> {
+    store: &'o Observations,
+    /// This worker's copy of the ids it has met (no lock per record).
+    ids: HashMap<Box<str>, InterfaceIdx>,
+    pending: Vec<Vec<((InterfaceIdx, ConnectionKey), Evidence)>>,
+    extras: Extras,
+    without_interface: u64,
+}
+
+impl Collector<'_> {
+    fn id(&mut self, name: &str) -> InterfaceIdx {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.store.intern(name);
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    fn flush_shard(&mut self, shard: usize) {
+        let pending = &mut self.pending[shard];
+        if pending.is_empty() {
+            return;
+        }
+        let mut map = lock(&self.store.shards[shard]);
+        for (key, evidence) in pending.drain(..) {
+            map.entry(key)
+                .and_modify(|e| e.merge(&evidence))
+                .or_insert(evidence);
+        }
+    }
+}
+
+impl Drop for Collector<'_> {
+    fn drop(&mut self) {
+        for shard in 0..SHARDS {
+            self.flush_shard(shard);
+        }
+        let extras = std::mem::take(&mut self.extras);
+        self.store.with_extras(|e| e.absorb(extras));
+        self.store.add_without_interface(self.without_interface);
+    }
+}
+
+impl RecordSink for Collector<'_> {
+    fn record(&mut self, record: &Record<'_>) {
+        let Some(name) = record.interface_id() else {
+            self.without_interface += 1;
+            return;
+        };
+        let iface = self.id(name);
+        match record.log_status() {
+            Some(LogStatus::NoData) => {
+                self.extras.add_gaps(
+                    iface,
+                    Gaps {
+                        nodata: 1,
+                        skipdata: 0,
+                    },
+                );
+                return;
+            }
+            Some(LogStatus::SkipData) => {
+                self.extras.add_gaps(
+                    iface,
+                    Gaps {
+                        nodata: 0,
+                        skipdata: 1,
+                    },
+                );
+                return;
+            }
+            _ => {}
+        }
+        if record.action() == Some(Action::Reject) {
+            if let Some(protocol) = record.protocol() {
+                let start = record.start().unwrap_or(0);
+                let r = Rejected {
+                    records: 1,
+                    packets: record.packets().unwrap_or(0),
+                    first_seen: start,
+                    last_seen: record.end().unwrap_or(start),
+                };
+                self.extras
+                    .add_reject((iface, protocol, record.dstport().unwrap_or(0)), r);
+            }
+            return;
+        }
+        let Some((key, evidence)) = observe(record) else {
+            return;
+        };
+        // An AWS service's address, as the logs name it (v5 and later).
+        for (service, addr) in [
+            (
+                record.pkt_src_aws_service(),
+                record.pkt_srcaddr().or(record.srcaddr()),
+            ),
+            (
+                record.pkt_dst_aws_service(),
+                record.pkt_dstaddr().or(record.dstaddr()),
+            ),
+        ] {
+            if let (Some(service), Some(addr)) = (service, addr) {
+                self.extras.add_service(addr, service);
+            }
+        }
+        let shard = iface as usize % SHARDS;
+        let pending = &mut self.pending[shard];
+        if pending.capacity() == 0 {
+            pending.reserve_exact(FLUSH_AT);
+        }
+        pending.push(((iface, key), evidence));
+        if pending.len() >= FLUSH_AT {
+            self.flush_shard(shard);
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! Partial results on disk: everything an [`Observations`] store holds, as one Parquet
+//! file, so runs over batches of files, days or shards of an archive merge into exactly
+//! what one run over all of them gives.
+//!
+//! One row per fact, told apart by `kind`:
+//! - `connection`: an interface's evidence for one connection (`interface_id`,
+//!   `protocol`, `a_addr`, `a_port`, `b_addr`, `b_port`, `records`, `packets`, `bytes`,
+//!   `first_seen`, `last_seen`, `first_from_a`, `first_from_b` (-1: none), `bits`);
+//! - `reject`: REJECT records toward `interface_id`, `protocol`, port `b_port`;
+//! - `gaps`: NODATA (`nodata`) and SKIPDATA (`skipdata`) records of `interface_id`;
+//! - `service`: the AWS service (`name`) the logs gave address `a_addr`.
+//!
+//! Columns a kind doesn't use hold 0 or "". Rows are sorted, so the same observations
+//! always give the same bytes. The file's metadata says `flowfence.partial = 1` and
+//! carries the count of records without an interface id.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+
+use crate::columns::{Column, Columns};
+use crate::direction::{ConnectionKey, Endpoint, Evidence};
+use crate::observations::{Gaps, InterfaceIdx, Observations, Rejected, lock};
+
+const FORMAT_KEY: &str = "flowfence.partial";
+const FORMAT_VERSION: &str = "1";
+const WITHOUT_INTERFACE_KEY: &str = "flowfence.records_without_interface";
+
+/// A partial result that can't be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PartialError {
+    /// The file can't be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not Parquet, or damaged.
+    #[error("{path}: not a readable Parquet file: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: parquet::errors::ParquetError,
+    },
+    /// Parquet, but not a flowfence partial result (or a version this build can't read).
+    #[error(
+        "{path}: not a flowfence partial result ({why}); write one with `flowfence aggregate --partial FILE`"
+    )]
+    NotPartial {
+        /// The file.
+        path: PathBuf,
+        /// What is missing.
+        why: String,
+    },
+    /// A row with a value that can't be right.
+    #[error("{path}: row {row}, column {column}: {why}")]
+    BadRow {
+        /// The file.
+        path: PathBuf,
+        /// Row number, from 1.
+        row: usize,
+        /// The column.
+        column: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Row builder for the partial's columns.
+#[derive(Default)]
+struct Rows {
+    kind: Vec<String>,
+    interface_id: Vec<String>,
+    protocol: Vec<i32>,
+    a_addr: Vec<String>,
+    a_port: Vec<i32>,
+    b_addr: Vec<String>,
+    b_port: Vec<i32>,
+    records: Vec<i64>,
+    packets: Vec<i64>,
+    bytes: Vec<i64>,
+    first_seen: Vec<i64>,
+    last_seen: Vec<i64>,
+    first_from_a: Vec<i64>,
+    first_from_b: Vec<i64>,
+    bits: Vec<i32>,
+    nodata: Vec<i64>,
+    skipdata: Vec<i64>,
+    name: Vec<String>,
+}
+
+/// One row's values; what a kind doesn't use stays at its default.
+#[derive(Default)]
+struct Fact<'a> {
+    kind: &'static str,
+    interface_id: &'a str,
+    protocol: u8,
+    a: Option<Endpoint>,
+    b: Option<Endpoint>,
+    port: u16,
+    evidence: Option<Evidence>,
+    rejected: Option<Rejected>,
+    gaps: Gaps,
+    name: &'a str,
+}
+
+impl Rows {
+    fn push(&mut self, f: Fact<'_>) {
+        let addr = |e: Option<Endpoint>| e.map_or_else(String::new, |e| e.addr.to_string());
+        let port = |e: Option<Endpoint>| e.map_or(0, |e| i32::from(e.port));
+        self.kind.push(f.kind.to_string());
+        self.interface_id.push(f.interface_id.to_string());
+        self.protocol.push(i32::from(f.protocol));
+        self.a_addr.push(addr(f.a));
+        self.a_port.push(port(f.a));
+        self.b_addr.push(addr(f.b));
+        self.b_port.push(if f.b.is_some() {
+            port(f.b)
+        } else {
+            i32::from(f.port)
+        });
+        let e = f.evidence;
+        let r = f.rejected;
+        self.records
+            .push(e.map(|e| e.records).or(r.map(|r| r.records)).unwrap_or(0) as i64);
+        self.packets
+            .push(e.map(|e| e.packets).or(r.map(|r| r.packets)).unwrap_or(0) as i64);
+        self.bytes.push(e.map_or(0, |e| e.bytes) as i64);
+        self.first_seen.push(
+            e.map(|e| e.first_seen)
+                .or(r.map(|r| r.first_seen))
+                .unwrap_or(0) as i64,
+        );
+        self.last_seen.push(
+            e.map(|e| e.last_seen)
+                .or(r.map(|r| r.last_seen))
+                .unwrap_or(0) as i64,
+        );
+        // u64::MAX ("none") is -1 as i64 and back.
+        self.first_from_a
+            .push(e.map_or(0, |e| e.first_from_a) as i64);
+        self.first_from_b
+            .push(e.map_or(0, |e| e.first_from_b) as i64);
+        self.bits.push(e.map_or(0, |e| i32::from(e.bits)));
+        self.nodata.push(f.gaps.nodata as i64);
+        self.skipdata.push(f.gaps.skipdata as i64);
+        self.name.push(f.name.to_string());
+    }
+
+    fn into_columns(self) -> Columns {
+        let mut c = Columns::default();
+        c.push("kind", Column::Text(self.kind))
+            .push("interface_id", Column::Text(self.interface_id))
+            .push("protocol", Column::Int32(self.protocol))
+            .push("a_addr", Column::Text(self.a_addr))
+            .push("a_port", Column::Int32(self.a_port))
+            .push("b_addr", Column::Text(self.b_addr))
+            .push("b_port", Column::Int32(self.b_port))
+            .push("records", Column::Int64(self.records))
+            .push("packets", Column::Int64(self.packets))
+            .push("bytes", Column::Int64(self.bytes))
+            .push("first_seen", Column::Int64(self.first_seen))
+            .push("last_seen", Column::Int64(self.last_seen))
+            .push("first_from_a", Column::Int64(self.first_from_a))
+            .push("first_from_b", Column::Int64(self.first_from_b))
+            .push("bits", Column::Int32(self.bits))
+            .push("nodata", Column::Int64(self.nodata))
+            .push("skipdata", Column::Int64(self.skipdata))
+            .push("name", Column::Text(self.name));
+        c
+    }
+}
+
+impl Observations {
+    /// Everything observed, as the partial result's columns (write them as Parquet with
+    /// [`Columns::write_parquet`]). Sorted: the same observations give the same file.
+    pub fn partial_columns(&self) -> Columns {
+        let names = lock(&self.names);
+        let names = &names.names;
+        let mut rows = Rows::default();
+
+        let mut conns: Vec<(InterfaceIdx, ConnectionKey, Evidence)> = Vec::new();
+        for shard in &self.shards {
+            conns.extend(lock(shard).iter().map(|((i, k), e)| (*i, *k, *e)));
+        }
+        conns.sort_unstable_by(|x, y| {
+            (&names[x.0 as usize], &x.1).cmp(&(&names[y.0 as usize], &y.1))
+        });
+        for (i, k, e) in conns {
+            rows.push(Fact {
+                kind: "connection",
+                interface_id: &names[i as usize],
+                protocol: k.protocol,
+                a: Some(k.a),
+                b: Some(k.b),
+                evidence: Some(e),
+                ..Fact::default()
+            });
+        }
+
+        let extras = lock(&self.extras);
+        let mut rejects: Vec<_> = extras.rejects.iter().collect();
+        rejects.sort_unstable_by(|((i, p, port), _), ((j, q, qort), _)| {
+            (&names[*i as usize], p, port).cmp(&(&names[*j as usize], q, qort))
+        });
+        for ((i, protocol, port), r) in rejects {
+            rows.push(Fact {
+                kind: "reject",
+                interface_id: &names[*i as usize],
+                protocol: *protocol,
+                port: *port,
+                rejected: Some(*r),
+                ..Fact::default()
+            });
+        }
+        let mut gaps: Vec<_> = extras.gaps.iter().collect();
+        gaps.sort_unstable_by(|x, y| names[*x.0 as usize].cmp(&names[*y.0 as usize]));
+        for (i, g) in gaps {
+            rows.push(Fact {
+                kind: "gaps",
+                interface_id: &names[*i as usize],
+                gaps: *g,
+                ..Fact::default()
+            });
+        }
+        let mut services: Vec<_> = extras.services.iter().collect();
+        services.sort_unstable();
+        for (addr, name) in services {
+            rows.push(Fact {
+                kind: "service",
+                a: Some(Endpoint {
+                    addr: *addr,
+                    port: 0,
+                }),
+                name,
+                ..Fact::default()
+            });
+        }
+
+        let mut columns = rows.into_columns();
+        columns.meta(FORMAT_KEY, FORMAT_VERSION.to_string()).meta(
+            WITHOUT_INTERFACE_KEY,
+            self.records_without_interface().to_string(),
+        );
+        columns
+    }
+
+    /// Adds a partial result file's observations to this store (several files, in any
+    /// order, give the same store as one run over all their logs).
+    pub fn read_partial(&self, path: &Path) -> Result<(), PartialError> {
+        let file = std::fs::File::open(path).map_err(|source| PartialError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let parquet = |source| PartialError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        };
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(parquet)?;
+        let not_partial = |why: String| PartialError::NotPartial {
+            path: path.to_path_buf(),
+            why,
+        };
+        let meta = builder.schema().metadata().clone();
+        match meta.get(FORMAT_KEY).map(String::as_str) {
+            Some(FORMAT_VERSION) => {}
+            Some(v) => return Err(not_partial(format!("format version {v}, expected 1"))),
+            None => return Err(not_partial(format!("no `{FORMAT_KEY}` metadata"))),
+        }
+        let without: u64 = meta
+            .get(WITHOUT_INTERFACE_KEY)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| not_partial(format!("no `{WITHOUT_INTERFACE_KEY}` metadata")))?;
+        let mut row_base = 0;
+        let mut collector = BatchReader {
+            store: self,
+            path,
+            ids: crate::observations::HashMap::default(),
+        };
+        for batch in builder.build().map_err(parquet)? {
+            let batch = batch.map_err(|e| parquet(e.into()))?;
+            collector.batch(&batch, row_base)?;
+            row_base += batch.num_rows();
+        }
+        self.add_without_interface(without);
+        Ok(())
+    }
+}
+
+struct BatchReader<'a> {
+    store: &'a Observations,
+    path: &'a Path,
+    ids: crate::observations::HashMap<String, InterfaceIdx>,
+}
+
+impl BatchReader<'_> {
+    fn batch(&mut self, batch: &RecordBatch, row_base: usize) -> Result<(), PartialError> {
+        let path = self.path;
+        let missing = |column: &'static str| PartialError::NotPartial {
+            path: path.to_path_buf(),
+            why: format!("no {column} column of the expected type"),
+        };
+        let text = |name: &'static str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .ok_or_else(|| missing(name))
+        };
+        let int32 = |name: &'static str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<Int32Array>())
+                .ok_or_else(|| missing(name))
+        };
+        let int64 = |name: &'static str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+                .ok_or_else(|| missing(name))
+        };
+        let kind = text("kind")?;
+        let interface_id = text("interface_id")?;
+        let protocol = int32("protocol")?;
+        let a_addr = text("a_addr")?;
+        let a_port = int32("a_port")?;
+        let b_addr = text("b_addr")?;
+        let b_port = int32("b_port")?;
+        let records = int64("records")?;
+        let packets = int64("packets")?;
+        let bytes = int64("bytes")?;
+        let first_seen = int64("first_seen")?;
+        let last_seen = int64("last_seen")?;
+        let first_from_a = int64("first_from_a")?;
+        let first_from_b = int64("first_from_b")?;
+        let bits = int32("bits")?;
+        let nodata = int64("nodata")?;
+        let skipdata = int64("skipdata")?;
+        let name = text("name")?;
+        if [kind, interface_id, a_addr, b_addr, name]
+            .iter()
+            .any(|c| c.null_count() > 0)
+        {
+            return Err(missing("non-null text"));
+        }
+
+        for row in 0..batch.num_rows() {
+            let bad = |column: &'static str, why: String| PartialError::BadRow {
+                path: path.to_path_buf(),
+                row: row_base + row + 1,
+                column,
+                why,
+            };
+            let addr = |c: &StringArray, column| {
+                c.value(row)
+                    .parse::<IpAddr>()
+                    .map_err(|_| bad(column, format!("{:?} is not an IP address", c.value(row))))
+            };
+            let port = |c: &Int32Array, column| {
+                u16::try_from(c.value(row))
+                    .map_err(|_| bad(column, format!("{} is not a port", c.value(row))))
+            };
+            let proto = || {
+                u8::try_from(protocol.value(row)).map_err(|_| {
+                    bad(
+                        "protocol",
+                        format!("{} is not a protocol", protocol.value(row)),
+                    )
+                })
+            };
+            let count = |c: &Int64Array, column| {
+                u64::try_from(c.value(row))
+                    .map_err(|_| bad(column, format!("{} is negative", c.value(row))))
+            };
+            match kind.value(row) {
+                "connection" => {
+                    let a = Endpoint {
+                        addr: addr(a_addr, "a_addr")?,
+                        port: port(a_port, "a_port")?,
+                    };
+                    let b = Endpoint {
+                        addr: addr(b_addr, "b_addr")?,
+                        port: port(b_port, "b_port")?,
+                    };
+                    if a > b {
+                        return Err(bad(
+                            "a_addr",
+                            "endpoints out of order (a must be below b)".into(),
+                        ));
+                    }
+                    let evidence = Evidence {
+                        records: count(records, "records")?,
+                        packets: count(packets, "packets")?,
+                        bytes: count(bytes, "bytes")?,
+                        first_seen: count(first_seen, "first_seen")?,
+                        last_seen: count(last_seen, "last_seen")?,
+                        first_from_a: first_from_a.value(row) as u64,
+                        first_from_b: first_from_b.value(row) as u64,
+                        bits: u8::try_from(bits.value(row)).map_err(|_| {
+                            bad("bits", format!("{} is out of range", bits.value(row)))
+                        })?,
+                    };
+                    let key = ConnectionKey {
+                        protocol: proto()?,
+                        a,
+                        b,
+                    };
+                    let iface = self.id(interface_id.value(row));
+                    self.store.insert(iface, key, evidence);
+                }
+                "reject" => {
+                    let r = Rejected {
+                        records: count(records, "records")?,
+                        packets: count(packets, "packets")?,
+                        first_seen: count(first_seen, "first_seen")?,
+                        last_seen: count(last_seen, "last_seen")?,
+                    };
+                    let key = (
+                        self.id(interface_id.value(row)),
+                        proto()?,
+                        port(b_port, "b_port")?,
+                    );
+                    self.store.with_extras(|e| e.add_reject(key, r));
+                }
+                "gaps" => {
+                    let g = Gaps {
+                        nodata: count(nodata, "nodata")?,
+                        skipdata: count(skipdata, "skipdata")?,
+                    };
+                    let iface = self.id(interface_id.value(row));
+                    self.store.with_extras(|e| e.add_gaps(iface, g));
+                }
+                "service" => {
+                    let a = addr(a_addr, "a_addr")?;
+                    self.store
+                        .with_extras(|e| e.add_service(a, name.value(row)));
+                }
+                other => return Err(bad("kind", format!("unknown kind {other:?}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn id(&mut self, name: &str) -> InterfaceIdx {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.store.intern(name);
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+}
