@@ -611,4 +611,99 @@ mod tests {
                 .all(|r| r.peer_kind == PeerKind::Interface && r.flows == 2)
         );
     }
+
+    fn two_interfaces() -> Inventory {
+        let mut inventory = Inventory::default();
+        inventory
+            .add_json(
+                "enis.json",
+                r#"{"NetworkInterfaces": [
+                    {"NetworkInterfaceId": "eni-c", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.1.5", "Groups": [{"GroupId": "sg-1"}]},
+                    {"NetworkInterfaceId": "eni-s", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.2.9", "Groups": [{"GroupId": "sg-1"}]}]}"#,
+            )
+            .unwrap();
+        inventory
+    }
+
+    const V5: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction";
+
+    #[test]
+    fn the_other_ends_stronger_evidence_decides() {
+        // Both ports registered and seen once: the server's end alone (its window began
+        // mid-connection, flags 0) can't tell, and would take the lower port, 28000.
+        // The client's end saw the SYN.
+        let obs = observe_text(&format!(
+            "{V5}\n5 eni-c 10.0.1.5 10.0.2.9 28000 30000 6 3 180 100 110 ACCEPT OK 2 egress\n\
+             5 eni-s 10.0.1.5 10.0.2.9 28000 30000 6 9 900 160 170 ACCEPT OK 0 ingress\n"
+        ));
+        let table = obs.finish(&two_interfaces());
+        let rows: Vec<(&str, Side, u16, &str, Basis)> = table
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.interface_id.as_str(),
+                    r.side,
+                    r.port,
+                    r.peer.as_str(),
+                    r.basis,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("eni-c", Side::Client, 30000, "eni-s", Basis::Flags),
+                ("eni-s", Side::Server, 30000, "eni-c", Basis::Flags),
+            ]
+        );
+        assert!(table.ambiguous.is_empty());
+
+        // Alone, the server's end is ambiguous (and listed as such).
+        let alone = observe_text(&format!(
+            "{V5}\n5 eni-s 10.0.1.5 10.0.2.9 28000 30000 6 9 900 160 170 ACCEPT OK 0 ingress\n"
+        ))
+        .finish(&two_interfaces());
+        assert_eq!(alone.rows[0].basis, Basis::Ambiguous);
+        assert_eq!(alone.ambiguous.len(), 1);
+    }
+
+    #[test]
+    fn aws_service_names_from_the_logs_and_rejects_and_gaps() {
+        let obs = observe_text(
+            "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction pkt-src-aws-service pkt-dst-aws-service\n\
+             5 eni-c 10.0.1.5 52.216.0.9 41000 443 6 3 180 100 110 ACCEPT OK 2 egress - S3\n\
+             5 eni-c 203.0.113.7 10.0.1.5 51000 22 6 1 40 100 110 REJECT OK 2 ingress - -\n\
+             5 eni-c 203.0.113.8 10.0.1.5 51001 22 6 2 80 120 130 REJECT OK 2 ingress - -\n\
+             5 eni-c - - - - - - - 200 260 - NODATA - - - -\n",
+        );
+        let table = obs.finish(&two_interfaces());
+        assert_eq!(table.rows.len(), 1);
+        let r = &table.rows[0];
+        assert_eq!(
+            (r.side, r.port, r.peer_kind, r.peer.as_str()),
+            (Side::Client, 443, PeerKind::AwsService, "S3")
+        );
+        assert_eq!(table.rejected.len(), 1);
+        let (iface, protocol, port, rej) = &table.rejected[0];
+        assert_eq!((iface.as_str(), *protocol, *port), ("eni-c", 6, 22));
+        assert_eq!(
+            (rej.records, rej.packets, rej.first_seen, rej.last_seen),
+            (2, 3, 100, 130)
+        );
+        assert_eq!(
+            table.gaps,
+            [(
+                "eni-c".to_string(),
+                crate::Gaps {
+                    nodata: 1,
+                    skipdata: 0
+                }
+            )]
+        );
+        assert_eq!(
+            table.rejected_columns().to_csv(),
+            "interface_id,protocol,port,records,packets,first_seen,last_seen\neni-c,6,22,2,3,100,130\n"
+        );
+    }
 }
