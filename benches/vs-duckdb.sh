@@ -4,8 +4,9 @@
 #   benches/vs-duckdb.sh [SIZE] [RUNS]      SIZE of log text to generate (default 1G)
 #
 # Generates (once, cached under benches/data/) at least SIZE of v5 log text as S3-style
-# .log.gz objects, then alternates `flowfence parse --output none` and DuckDB's read_csv
-# with a 5-tuple GROUP BY, both on 2 threads, and prints the best times and their ratio.
+# .log.gz objects, then alternates `flowfence parse --output none`, `flowfence aggregate`
+# (the observed connections table) and DuckDB's read_csv with a 5-tuple GROUP BY, all on
+# 2 threads, and prints the best times, peak memory and the ratios against DuckDB.
 # Ratios from one run are what count: the machine is shared and absolute times drift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
