@@ -1,0 +1,25 @@
+//! Least-privilege security groups from the observed connections table: which
+//! interfaces share a new group ([`roles`]), the rules each group needs ([`rules`]), the
+//! plan that moves every interface off its VPC's default group ([`propose`]), and the
+//! replay check that evaluates a plan against the logs ([`verify`]).
+//!
+//! ```no_run
+//! # fn run(table: &flowfence_aggregate::Table, inventory: &flowfence_inventory::Inventory) {
+//! use flowfence_propose::{Options, State, propose, verify};
+//! let plan = propose(table, inventory, &Options::default());
+//! let after = State::after(inventory, &plan).unwrap();
+//! let scope = plan.interfaces.iter().map(|i| i.interface_id.clone()).collect();
+//! assert!(verify::check(&after, inventory, table, &scope).broken.is_empty());
+//! # }
+//! ```
+
+pub mod needs;
+mod plan;
+pub mod roles;
+pub mod rules;
+pub mod verify;
+
+pub use needs::{Direction, Dropped, Filter};
+pub use plan::{Options, Plan, PlanGroup, PlanInterface, RuleEvidence, Step, propose};
+pub use rules::{IpPermission, RuleSpec, RuleTarget, Shaping};
+pub use verify::{State, Verdict};

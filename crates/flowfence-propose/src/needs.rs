@@ -1,0 +1,236 @@
+//! What each interface being migrated needs: the connections it serves (ingress) and
+//! opens (egress), with the other end named as a rule would name it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flowfence_aggregate::{PeerKind, Row, Side, Table};
+use flowfence_inventory::{Interface, Inventory, IpNet};
+
+/// Ingress (the interface serves) or egress (it opens).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Connections the interface accepts.
+    Ingress,
+    /// Connections the interface opens.
+    Egress,
+}
+
+/// The other end of a rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// An interface being migrated: becomes its new group once roles are known.
+    Migrating(String),
+    /// An existing security group (a peer that keeps its custom groups).
+    Group(String),
+    /// A prefix list (an AWS service's, e.g. S3 through a gateway endpoint).
+    PrefixList(String),
+    /// Addresses.
+    Cidr(IpNet),
+}
+
+/// One observed need, summed over the rows that show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Flow records.
+    pub flows: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Earliest start, Unix seconds.
+    pub first_seen: u64,
+    /// Latest end.
+    pub last_seen: u64,
+    /// Some of the peers seen (interface ids, addresses, services), sorted.
+    pub examples: BTreeSet<String>,
+}
+
+/// How many example peers a rule keeps.
+const EXAMPLES: usize = 3;
+
+impl Evidence {
+    fn from_row(row: &Row) -> Evidence {
+        Evidence {
+            flows: row.flows,
+            bytes: row.bytes,
+            first_seen: row.first_seen,
+            last_seen: row.last_seen,
+            examples: BTreeSet::from([row.peer.clone()]),
+        }
+    }
+
+    /// Adds another need's evidence.
+    pub fn add(&mut self, other: &Evidence) {
+        if self.flows == 0 {
+            self.first_seen = other.first_seen;
+        }
+        self.flows += other.flows;
+        self.bytes += other.bytes;
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.examples.extend(other.examples.iter().cloned());
+        while self.examples.len() > EXAMPLES {
+            self.examples.pop_last();
+        }
+    }
+}
+
+/// (direction, protocol, port, target) for one interface.
+pub type NeedKey = (Direction, u8, u16, Target);
+
+/// Needs per interface being migrated.
+pub type Needs = BTreeMap<String, BTreeMap<NeedKey, Evidence>>;
+
+/// A row left out on purpose.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dropped {
+    /// The interface.
+    pub interface_id: String,
+    /// `server` or `client`.
+    pub side: String,
+    /// IANA protocol.
+    pub protocol: u8,
+    /// Service port.
+    pub port: u16,
+    /// The peer.
+    pub peer: String,
+    /// Flow records.
+    pub flows: u64,
+    /// Last seen.
+    pub last_seen: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// Which rows count.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Rows with fewer flows are dropped.
+    pub min_flows: u64,
+    /// Rows last seen before this (Unix seconds) are dropped.
+    pub since: Option<u64>,
+}
+
+/// The name a rule gives a peer interface that isn't being migrated: its first custom
+/// group, or its addresses when it has none (NAT gateways and other paths).
+fn peer_interface_targets(peer: &Interface, migrating: &BTreeSet<String>) -> Vec<Target> {
+    if migrating.contains(&peer.id) {
+        return vec![Target::Migrating(peer.id.clone())];
+    }
+    let mut groups: Vec<&str> = peer.groups.iter().map(|g| g.id.as_str()).collect();
+    groups.sort_unstable();
+    if let Some(g) = groups.first() {
+        return vec![Target::Group((*g).to_string())];
+    }
+    peer.addresses
+        .iter()
+        .map(|a| Target::Cidr(IpNet::from(*a)))
+        .collect()
+}
+
+/// The targets a row's peer becomes in a rule.
+fn targets(row: &Row, inventory: &Inventory, migrating: &BTreeSet<String>) -> Vec<Target> {
+    match row.peer_kind {
+        PeerKind::Interface => match inventory.interface(&row.peer) {
+            Some(peer) => peer_interface_targets(peer, migrating),
+            None => Vec::new(),
+        },
+        PeerKind::AwsService => {
+            let list = inventory.prefix_lists().find(|pl| {
+                pl.service()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&row.peer))
+            });
+            match list {
+                Some(pl) => vec![Target::PrefixList(pl.id.clone())],
+                // No prefix list for it in the inventory: the service's addresses
+                // aren't in the table, so only "anywhere" covers them (flagged).
+                None => vec![Target::Cidr("0.0.0.0/0".parse().expect("valid"))],
+            }
+        }
+        PeerKind::Vpc | PeerKind::Internet => row
+            .peer
+            .parse()
+            .map(|c| vec![Target::Cidr(c)])
+            .unwrap_or_default(),
+    }
+}
+
+/// The needs of the interfaces in `migrating`, from the interface's own rows, or, for an
+/// interface that logged nothing (flow logs not enabled on it), from its peers' rows
+/// naming it. Rows the filter drops are returned.
+pub fn collect(
+    table: &Table,
+    inventory: &Inventory,
+    migrating: &BTreeSet<String>,
+    filter: &Filter,
+) -> (Needs, Vec<Dropped>) {
+    let mut needs = Needs::new();
+    let mut dropped = Vec::new();
+    let logged: BTreeSet<&str> = table.rows.iter().map(|r| r.interface_id.as_str()).collect();
+    let mirrored = |row: &Row| {
+        row.peer_kind == PeerKind::Interface
+            && migrating.contains(&row.peer)
+            && !logged.contains(row.peer.as_str())
+    };
+    for row in &table.rows {
+        let touches = migrating.contains(&row.interface_id) || mirrored(row);
+        if !touches {
+            continue;
+        }
+        let reason = if row.flows < filter.min_flows {
+            Some(format!(
+                "fewer than {} flows (--min-flows)",
+                filter.min_flows
+            ))
+        } else if filter.since.is_some_and(|s| row.last_seen < s) {
+            Some("last seen before --since".to_string())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            dropped.push(Dropped {
+                interface_id: row.interface_id.clone(),
+                side: row.side.name().to_string(),
+                protocol: row.protocol,
+                port: row.port,
+                peer: row.peer.clone(),
+                flows: row.flows,
+                last_seen: row.last_seen,
+                reason,
+            });
+            continue;
+        }
+        let evidence = Evidence::from_row(row);
+        // The interface's own view.
+        if migrating.contains(&row.interface_id) {
+            let direction = match row.side {
+                Side::Server => Direction::Ingress,
+                Side::Client => Direction::Egress,
+            };
+            let mine = needs.entry(row.interface_id.clone()).or_default();
+            for t in targets(row, inventory, migrating) {
+                mine.entry((direction, row.protocol, row.port, t))
+                    .or_default()
+                    .add(&evidence);
+            }
+        }
+        // The peer's view of the same connections, turned round.
+        if mirrored(row) {
+            let Some(me) = inventory.interface(&row.interface_id) else {
+                continue;
+            };
+            let direction = match row.side {
+                Side::Server => Direction::Egress,
+                Side::Client => Direction::Ingress,
+            };
+            let mut ev = evidence.clone();
+            ev.examples = BTreeSet::from([row.interface_id.clone()]);
+            let theirs = needs.entry(row.peer.clone()).or_default();
+            for t in peer_interface_targets(me, migrating) {
+                theirs
+                    .entry((direction, row.protocol, row.port, t))
+                    .or_default()
+                    .add(&ev);
+            }
+        }
+    }
+    (needs, dropped)
+}

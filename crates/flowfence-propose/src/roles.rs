@@ -1,0 +1,215 @@
+//! Roles: which interfaces being migrated share a new security group.
+//!
+//! Interfaces the inventory says belong together (one auto scaling group, one load
+//! balancer, one ElastiCache cluster) form one role whatever their traffic: a tier whose
+//! members saw different rare flows must not shatter into many groups (the plan says
+//! when members differ). The others are grouped by what they need, where a need's peer
+//! is itself a role: start with one block per VPC and split blocks whose members'
+//! needs differ, until no block splits (partition refinement, so it ends).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flowfence_inventory::{Interface, Inventory, Owner};
+
+use crate::needs::{Direction, NeedKey, Needs, Target};
+
+/// One role: the members of one new group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// The group's name.
+    pub name: String,
+    /// Why these interfaces are together.
+    pub basis: String,
+    /// Members, sorted.
+    pub members: Vec<String>,
+    /// The VPC.
+    pub vpc_id: Option<String>,
+    /// Members kept together by the inventory though their needs differ: the needs only
+    /// some members showed (counted), for the plan to say so.
+    pub differing_needs: usize,
+}
+
+/// What the inventory says an interface belongs with, and the name it suggests.
+fn tier_hint(i: &Interface) -> Option<(String, String)> {
+    if let Some(asg) = i.tags.get("aws:autoscaling:groupName") {
+        return Some((format!("auto scaling group {asg}"), asg.clone()));
+    }
+    for key in ["eks:nodegroup-name", "aws:eks:cluster-name"] {
+        if let Some(v) = i.tags.get(key) {
+            return Some((format!("{key} {v}"), v.clone()));
+        }
+    }
+    match &i.owner {
+        Owner::LoadBalancer(lb) => {
+            let name = lb.split('/').nth(1).unwrap_or(lb).to_string();
+            Some((format!("load balancer {lb}"), name))
+        }
+        Owner::ElastiCache(node) => {
+            // `orders-cache-0001-001`: the cluster is the name without node suffixes.
+            let cluster = node
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+                .to_string();
+            Some((format!("ElastiCache cluster {cluster}"), cluster))
+        }
+        Owner::Eks(cluster) => Some((format!("EKS cluster {cluster}"), cluster.clone())),
+        _ => None,
+    }
+}
+
+/// A name for a role without a tier hint, from its first member.
+fn plain_name(i: &Interface) -> String {
+    let name_tag = i.tags.get("Name").filter(|n| !n.is_empty());
+    match (&i.owner, name_tag) {
+        (_, Some(n)) => n.clone(),
+        (Owner::Rds, _) => "rds".to_string(),
+        (Owner::Lambda(f), _) => f.clone(),
+        (Owner::VpcEndpoint(e), _) => e.clone(),
+        _ if !i.description.is_empty() => i.description.clone(),
+        _ => i.id.clone(),
+    }
+}
+
+/// A group name AWS accepts (letters, digits, `-_.`), unique among `taken`.
+fn unique_name(base: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    clean.truncate(200);
+    let mut name = clean.clone();
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{clean}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// An interface's needs with migrating peers named by their blocks.
+type Signature = BTreeSet<(Direction, u8, u16, String)>;
+
+/// The needs of one interface with migrating peers replaced by their blocks.
+fn signature(
+    needs: Option<&BTreeMap<NeedKey, crate::needs::Evidence>>,
+    block: &BTreeMap<String, String>,
+) -> Signature {
+    needs
+        .into_iter()
+        .flatten()
+        .map(|((d, p, port, t), _)| {
+            let peer = match t {
+                Target::Migrating(id) => format!("role:{}", block[id]),
+                Target::Group(g) => format!("sg:{g}"),
+                Target::PrefixList(pl) => format!("pl:{pl}"),
+                Target::Cidr(c) => format!("cidr:{c}"),
+            };
+            (*d, *p, *port, peer)
+        })
+        .collect()
+}
+
+/// Groups the interfaces being migrated into roles. `existing_names` are the group names
+/// already in the inventory (new names avoid them).
+pub fn assign(
+    migrating: &BTreeSet<String>,
+    inventory: &Inventory,
+    needs: &Needs,
+    existing_names: &BTreeSet<String>,
+) -> Vec<Role> {
+    // Initial blocks: the tier hint, else one block per VPC.
+    let mut block: BTreeMap<String, String> = BTreeMap::new();
+    let mut hinted: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for id in migrating {
+        let i = inventory.interface(id);
+        let vpc = i.and_then(|i| i.vpc_id.clone()).unwrap_or_default();
+        match i.and_then(tier_hint) {
+            Some((basis, name)) => {
+                let key = format!("hint:{vpc}:{basis}");
+                hinted.insert(key.clone(), (basis, name));
+                block.insert(id.clone(), key);
+            }
+            None => {
+                block.insert(id.clone(), format!("vpc:{vpc}"));
+            }
+        }
+    }
+    // Refine the unhinted blocks by signature until nothing splits.
+    loop {
+        let mut next: BTreeMap<String, String> = BTreeMap::new();
+        let mut keys: BTreeMap<(String, Signature), String> = BTreeMap::new();
+        for id in migrating {
+            let b = &block[id];
+            if hinted.contains_key(b) {
+                next.insert(id.clone(), b.clone());
+                continue;
+            }
+            let sig = signature(needs.get(id), &block);
+            // The block's new name: its first member (members iterate in order).
+            let name = keys
+                .entry((b.clone(), sig))
+                .or_insert_with(|| format!("{b}/{id}"))
+                .clone();
+            next.insert(id.clone(), name);
+        }
+        let count = |m: &BTreeMap<String, String>| m.values().collect::<BTreeSet<_>>().len();
+        let done = count(&next) == count(&block);
+        block = next;
+        if done {
+            break;
+        }
+    }
+
+    let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (id, b) in &block {
+        members.entry(b).or_default().push(id.clone());
+    }
+    let mut taken = existing_names.clone();
+    let mut roles: Vec<Role> = members
+        .into_iter()
+        .map(|(b, members)| {
+            let first = inventory.interface(&members[0]);
+            let (basis, base) = match hinted.get(b) {
+                Some((basis, name)) => (basis.clone(), name.clone()),
+                None => (
+                    if members.len() > 1 {
+                        "same observed needs".to_string()
+                    } else {
+                        "its own observed needs".to_string()
+                    },
+                    first.map_or_else(|| members[0].clone(), plain_name),
+                ),
+            };
+            let differing_needs = if hinted.contains_key(b) {
+                let sigs: Vec<_> = members
+                    .iter()
+                    .map(|m| signature(needs.get(m), &block))
+                    .collect();
+                let all: BTreeSet<_> = sigs.iter().flatten().collect();
+                all.iter()
+                    .filter(|n| !sigs.iter().all(|s| s.contains(n)))
+                    .count()
+            } else {
+                0
+            };
+            Role {
+                name: base,
+                basis,
+                vpc_id: first.and_then(|i| i.vpc_id.clone()),
+                members,
+                differing_needs,
+            }
+        })
+        .collect();
+    // Names in a stable order: by name, then first member.
+    roles.sort_by(|a, b| (&a.name, &a.members).cmp(&(&b.name, &b.members)));
+    for r in &mut roles {
+        r.name = unique_name(&r.name, &mut taken);
+    }
+    roles
+}

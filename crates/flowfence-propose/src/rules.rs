@@ -1,0 +1,475 @@
+//! Rules in the AWS API's shape, and how observed needs become few of them: CIDRs
+//! aggregated to the smallest covering set, many spread public sources opened to the
+//! world (flagged), adjacent ports merged into ranges.
+
+use std::collections::BTreeMap;
+
+use flowfence_inventory::{IpNet, Peer, Protocol, Rule};
+use serde::{Deserialize, Serialize};
+
+use crate::needs::Evidence;
+
+/// The other end of a rule, as the plan names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleTarget {
+    /// `sg-...`, or `new:NAME` for a group the plan creates.
+    Group(String),
+    /// `pl-...`
+    PrefixList(String),
+    /// A CIDR.
+    Cidr(IpNet),
+}
+
+/// One rule with one peer: protocol (-1 all), port range (ICMP: -1 -1 for all types).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleSpec {
+    /// IANA number, or -1 for all.
+    pub protocol: i32,
+    /// First port.
+    pub from: i32,
+    /// Last port.
+    pub to: i32,
+    /// The peer.
+    pub target: RuleTarget,
+}
+
+impl RuleSpec {
+    /// Whether this rule allows `protocol`/`port` (before looking at the peer).
+    pub fn allows(&self, protocol: u8, port: u16) -> bool {
+        if self.protocol == -1 {
+            return true;
+        }
+        if self.protocol != i32::from(protocol) {
+            return false;
+        }
+        // ICMP rules filter types, not ports; the table keeps no types.
+        if matches!(protocol, 1 | 58) || self.from == -1 {
+            return true;
+        }
+        (self.from..=self.to).contains(&i32::from(port))
+    }
+
+    /// From an inventory rule (`new_refs` rewrites group references).
+    pub fn from_inventory(rule: &Rule) -> RuleSpec {
+        let protocol = match rule.protocol {
+            Protocol::All => -1,
+            Protocol::Number(n) => i32::from(n),
+        };
+        let (from, to) = rule.ports.unwrap_or((-1, -1));
+        let target = match &rule.peer {
+            Peer::Cidr(c) => RuleTarget::Cidr(*c),
+            Peer::PrefixList(p) => RuleTarget::PrefixList(p.clone()),
+            Peer::Group { id, .. } => RuleTarget::Group(id.clone()),
+        };
+        RuleSpec {
+            protocol,
+            from,
+            to,
+            target,
+        }
+    }
+}
+
+/// `IpRanges[]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpRange {
+    /// IPv4 CIDR.
+    pub cidr_ip: String,
+    /// Why the rule exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `Ipv6Ranges[]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ipv6Range {
+    /// IPv6 CIDR.
+    pub cidr_ipv6: String,
+    /// Why the rule exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `PrefixListIds[]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PrefixListId {
+    /// `pl-...`
+    pub prefix_list_id: String,
+    /// Why the rule exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `UserIdGroupPairs[]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupPair {
+    /// `sg-...` or `new:NAME`.
+    pub group_id: String,
+    /// Why the rule exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The AWS API's `IpPermission`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpPermission {
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, a number, or `-1`.
+    pub ip_protocol: String,
+    /// First port (ICMP type); absent for `-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_port: Option<i32>,
+    /// Last port (ICMP code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_port: Option<i32>,
+    /// IPv4 peers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_ranges: Vec<IpRange>,
+    /// IPv6 peers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6_ranges: Vec<Ipv6Range>,
+    /// Prefix lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefix_list_ids: Vec<PrefixListId>,
+    /// Groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_id_group_pairs: Vec<GroupPair>,
+}
+
+fn protocol_name(p: i32) -> String {
+    match p {
+        -1 => "-1".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        1 => "icmp".into(),
+        58 => "icmpv6".into(),
+        n => n.to_string(),
+    }
+}
+
+fn protocol_number(s: &str) -> Option<i32> {
+    match Protocol::parse(s)? {
+        Protocol::All => Some(-1),
+        Protocol::Number(n) => Some(i32::from(n)),
+    }
+}
+
+impl IpPermission {
+    /// One permission for one rule.
+    pub fn from_spec(spec: &RuleSpec, description: Option<String>) -> IpPermission {
+        let (from_port, to_port) = if spec.protocol == -1 {
+            (None, None)
+        } else {
+            (Some(spec.from), Some(spec.to))
+        };
+        let mut p = IpPermission {
+            ip_protocol: protocol_name(spec.protocol),
+            from_port,
+            to_port,
+            ip_ranges: Vec::new(),
+            ipv6_ranges: Vec::new(),
+            prefix_list_ids: Vec::new(),
+            user_id_group_pairs: Vec::new(),
+        };
+        match &spec.target {
+            RuleTarget::Cidr(IpNet::V4(c)) => p.ip_ranges.push(IpRange {
+                cidr_ip: c.to_string(),
+                description,
+            }),
+            RuleTarget::Cidr(IpNet::V6(c)) => p.ipv6_ranges.push(Ipv6Range {
+                cidr_ipv6: c.to_string(),
+                description,
+            }),
+            RuleTarget::PrefixList(id) => p.prefix_list_ids.push(PrefixListId {
+                prefix_list_id: id.clone(),
+                description,
+            }),
+            RuleTarget::Group(id) => p.user_id_group_pairs.push(GroupPair {
+                group_id: id.clone(),
+                description,
+            }),
+        }
+        p
+    }
+
+    /// The rules a permission holds (one per peer); `None` if it names an unknown
+    /// protocol or an invalid CIDR.
+    pub fn specs(&self) -> Option<Vec<RuleSpec>> {
+        let protocol = protocol_number(&self.ip_protocol)?;
+        let (from, to) = (self.from_port.unwrap_or(-1), self.to_port.unwrap_or(-1));
+        let mut out = Vec::new();
+        let mut push = |target| {
+            out.push(RuleSpec {
+                protocol,
+                from,
+                to,
+                target,
+            })
+        };
+        for r in &self.ip_ranges {
+            push(RuleTarget::Cidr(r.cidr_ip.parse().ok()?));
+        }
+        for r in &self.ipv6_ranges {
+            push(RuleTarget::Cidr(r.cidr_ipv6.parse().ok()?));
+        }
+        for r in &self.prefix_list_ids {
+            push(RuleTarget::PrefixList(r.prefix_list_id.clone()));
+        }
+        for r in &self.user_id_group_pairs {
+            push(RuleTarget::Group(r.group_id.clone()));
+        }
+        Some(out)
+    }
+}
+
+/// How needs become rules.
+#[derive(Clone, Debug)]
+pub struct Shaping {
+    /// Distinct public sources of one port above which (if spread over at least
+    /// `open_spread` /8 networks) the rule opens to the world.
+    pub open_above: usize,
+    /// See `open_above`.
+    pub open_spread: usize,
+    /// Unobserved ports allowed inside a merged port range (0: only adjacent ports).
+    pub port_gap: u16,
+}
+
+impl Default for Shaping {
+    fn default() -> Self {
+        Shaping {
+            open_above: 32,
+            open_spread: 4,
+            port_gap: 0,
+        }
+    }
+}
+
+/// A rule with its evidence.
+pub type Shaped = BTreeMap<RuleSpec, Evidence>;
+
+fn is_public(net: &IpNet) -> bool {
+    match net.addr() {
+        std::net::IpAddr::V4(a) => {
+            !(a.is_private()
+                || a.is_loopback()
+                || a.octets()[0] == 100 && (64..128).contains(&a.octets()[1]))
+        }
+        std::net::IpAddr::V6(a) => (a.segments()[0] & 0xfe00) != 0xfc00,
+    }
+}
+
+/// Shapes one direction's needs (protocol, port, target) into rules. Returns the rules
+/// and a note per widening (world-open sources).
+pub fn shape(
+    needs: &BTreeMap<(u8, u16, RuleTarget), Evidence>,
+    shaping: &Shaping,
+) -> (Shaped, Vec<String>) {
+    let mut notes = Vec::new();
+    // Per (protocol, port): its targets.
+    let mut by_port: BTreeMap<(u8, u16), Vec<(&RuleTarget, &Evidence)>> = BTreeMap::new();
+    for ((p, port, t), e) in needs {
+        by_port.entry((*p, *port)).or_default().push((t, e));
+    }
+    let mut per_port_rules: BTreeMap<(u8, RuleTarget), BTreeMap<u16, Evidence>> = BTreeMap::new();
+    for ((protocol, port), targets) in by_port {
+        let mut cidrs: Vec<(IpNet, &Evidence)> = Vec::new();
+        let mut out: Vec<(RuleTarget, Evidence)> = Vec::new();
+        for (t, e) in targets {
+            match t {
+                RuleTarget::Cidr(c) => cidrs.push((*c, e)),
+                other => out.push((other.clone(), e.clone())),
+            }
+        }
+        let public: Vec<&IpNet> = cidrs
+            .iter()
+            .map(|(c, _)| c)
+            .filter(|c| is_public(c))
+            .collect();
+        let spread = public
+            .iter()
+            .filter_map(|c| match c.addr() {
+                std::net::IpAddr::V4(a) => Some(a.octets()[0]),
+                std::net::IpAddr::V6(_) => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        if public.len() > shaping.open_above && spread >= shaping.open_spread {
+            let mut world = Evidence::default();
+            let mut rest: Vec<(IpNet, &Evidence)> = Vec::new();
+            for (c, e) in &cidrs {
+                if is_public(c) && c.addr().is_ipv4() {
+                    world.add(e);
+                } else {
+                    rest.push((*c, e));
+                }
+            }
+            notes.push(format!(
+                "protocol {protocol} port {port}: {} public sources across {spread} /8 networks: opened to 0.0.0.0/0",
+                public.len()
+            ));
+            out.push((RuleTarget::Cidr("0.0.0.0/0".parse().expect("valid")), world));
+            cidrs = rest;
+        }
+        // The smallest covering set: exact aggregation (adjacent and nested CIDRs merge,
+        // nothing unobserved is added).
+        let nets: Vec<IpNet> = cidrs.iter().map(|(c, _)| *c).collect();
+        for agg in IpNet::aggregate(&nets) {
+            let mut e = Evidence::default();
+            for (c, ev) in &cidrs {
+                if agg.contains(c) {
+                    e.add(ev);
+                }
+            }
+            out.push((RuleTarget::Cidr(agg), e));
+        }
+        for (t, e) in out {
+            per_port_rules
+                .entry((protocol, t))
+                .or_default()
+                .entry(port)
+                .or_default()
+                .add(&e);
+        }
+    }
+    // Ports per (protocol, target) merged into ranges.
+    let mut rules = Shaped::new();
+    for ((protocol, target), ports) in per_port_rules {
+        let mut run: Option<(u16, u16, Evidence)> = None;
+        let mut flush = |run: Option<(u16, u16, Evidence)>| {
+            if let Some((from, to, e)) = run {
+                let (from, to) = if matches!(protocol, 1 | 58) {
+                    (-1, -1)
+                } else {
+                    (i32::from(from), i32::from(to))
+                };
+                rules.insert(
+                    RuleSpec {
+                        protocol: i32::from(protocol),
+                        from,
+                        to,
+                        target: target.clone(),
+                    },
+                    e,
+                );
+            }
+        };
+        for (port, e) in ports {
+            run = match run.take() {
+                Some((from, to, mut acc))
+                    if u32::from(port) <= u32::from(to) + 1 + u32::from(shaping.port_gap) =>
+                {
+                    acc.add(&e);
+                    Some((from, port, acc))
+                }
+                other => {
+                    flush(other);
+                    Some((port, port, e))
+                }
+            };
+        }
+        flush(run);
+    }
+    (rules, notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(flows: u64) -> Evidence {
+        Evidence {
+            flows,
+            ..Evidence::default()
+        }
+    }
+
+    fn cidr(s: &str) -> RuleTarget {
+        RuleTarget::Cidr(s.parse().unwrap())
+    }
+
+    #[test]
+    fn cidrs_aggregate_exactly() {
+        let needs: BTreeMap<_, _> = [
+            ((6, 443, cidr("10.0.1.4/32")), ev(1)),
+            ((6, 443, cidr("10.0.1.5/32")), ev(2)),
+            ((6, 443, cidr("10.0.1.7/32")), ev(3)),
+        ]
+        .into();
+        let (rules, notes) = shape(&needs, &Shaping::default());
+        let got: Vec<(String, u64)> = rules
+            .iter()
+            .map(|(r, e)| (format!("{:?}", r.target), e.flows))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Cidr(10.0.1.4/31)".to_string(), 3),
+                ("Cidr(10.0.1.7/32)".to_string(), 3)
+            ]
+        );
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn many_spread_public_sources_open_to_the_world_and_say_so() {
+        let needs: BTreeMap<_, _> = (0..40u8)
+            .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
+            .collect();
+        let (rules, notes) = shape(&needs, &Shaping::default());
+        assert_eq!(rules.len(), 1);
+        let (r, e) = rules.iter().next().unwrap();
+        assert_eq!(r.target, cidr("0.0.0.0/0"));
+        assert_eq!(e.flows, 40);
+        assert_eq!(notes.len(), 1);
+        // Few sources stay as they are.
+        let few: BTreeMap<_, _> = (0..5u8)
+            .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
+            .collect();
+        assert_eq!(shape(&few, &Shaping::default()).0.len(), 5);
+    }
+
+    #[test]
+    fn adjacent_ports_merge_and_gaps_only_when_allowed() {
+        let g = RuleTarget::Group("new:web".into());
+        let needs: BTreeMap<_, _> = [8080u16, 8081, 8083]
+            .iter()
+            .map(|p| ((6, *p, g.clone()), ev(1)))
+            .collect();
+        let ranges = |gap| -> Vec<(i32, i32)> {
+            let shaping = Shaping {
+                port_gap: gap,
+                ..Shaping::default()
+            };
+            shape(&needs, &shaping)
+                .0
+                .keys()
+                .map(|r| (r.from, r.to))
+                .collect()
+        };
+        assert_eq!(ranges(0), [(8080, 8081), (8083, 8083)]);
+        assert_eq!(ranges(1), [(8080, 8083)]);
+    }
+
+    #[test]
+    fn permissions_round_trip_and_match() {
+        let spec = RuleSpec {
+            protocol: 6,
+            from: 5432,
+            to: 5432,
+            target: RuleTarget::Group("new:app".into()),
+        };
+        let p = IpPermission::from_spec(&spec, Some("why".into()));
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            json,
+            r#"{"IpProtocol":"tcp","FromPort":5432,"ToPort":5432,"UserIdGroupPairs":[{"GroupId":"new:app","Description":"why"}]}"#
+        );
+        let back: IpPermission = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.specs().unwrap(), std::slice::from_ref(&spec));
+        assert!(spec.allows(6, 5432) && !spec.allows(6, 5433) && !spec.allows(17, 5432));
+    }
+}
