@@ -14,7 +14,7 @@ use flowfence_inventory::Inventory;
 use rayon::prelude::*;
 
 use crate::Failure;
-use crate::cli::{AggregateArgs, MergeArgs, TableArgs};
+use crate::cli::{AggregateArgs, InputArgs, MergeArgs, TableArgs};
 use crate::inputs;
 use crate::progress::Ticker;
 use crate::summary;
@@ -36,13 +36,25 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
         partial_format(p)?;
     }
     let inventory = load_inventory(&args.table, &table_out)?;
-    let progress = Arc::new(Progress::default());
-    let options = inputs::read_options(&args.input, &progress)?;
-    let discovery = inputs::discover_logs(&args.logs)?;
-    let reader = Reader::new(discovery.sources.clone(), options);
+    let observations = observe_logs(&args.logs, &args.input, args.table.quiet)?;
+    if let Some(p) = &args.partial {
+        write_columns(&observations.partial_columns(), p, FileFormat::Parquet)?;
+    }
+    emit(observations, inventory, table_out, &args.table)
+}
 
+/// Reads flow logs into observations, printing the reading summary unless `quiet`.
+pub(crate) fn observe_logs(
+    logs: &[PathBuf],
+    input: &InputArgs,
+    quiet: bool,
+) -> Result<Observations, Failure> {
+    let progress = Arc::new(Progress::default());
+    let options = inputs::read_options(input, &progress)?;
+    let discovery = inputs::discover_logs(logs)?;
+    let reader = Reader::new(discovery.sources.clone(), options);
     let observations = Observations::default();
-    let ticker = Ticker::start(&progress, discovery.sources.len() as u64, args.table.quiet);
+    let ticker = Ticker::start(&progress, discovery.sources.len() as u64, quiet);
     // Each worker's collector hands its evidence to the store when dropped.
     let (last, report) = reader.fold(
         || observations.collector(),
@@ -53,19 +65,16 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
     );
     drop(last);
     drop(ticker);
-    if let (true, Some(first)) = (args.input.strict, report.first_rejection()) {
+    if let (true, Some(first)) = (input.strict, report.first_rejection()) {
         return Err(Failure::BadInput(anyhow!(
             "{} (--strict stops at the first rejected line)",
             first.display(&report.source_name(first))
         )));
     }
-    if let Some(p) = &args.partial {
-        write_columns(&observations.partial_columns(), p, FileFormat::Parquet)?;
-    }
-    if !args.table.quiet {
+    if !quiet {
         eprint!("{}", summary::render(&report, &discovery.skipped, 0));
     }
-    emit(observations, inventory, table_out, &args.table)
+    Ok(observations)
 }
 
 pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
@@ -142,6 +151,11 @@ fn emit(
 
 /// The inventory, when a table is to be built: needed for the table itself and for the
 /// summaries derived from it.
+pub(crate) fn load_inventory_files(paths: &[PathBuf]) -> Result<Inventory, Failure> {
+    let files = inputs::inventory_files(paths)?;
+    Inventory::load(&files).map_err(|e| Failure::BadInput(e.into()))
+}
+
 fn load_inventory(args: &TableArgs, table_out: &TableOut) -> Result<Option<Inventory>, Failure> {
     for path in [&args.rejected, &args.gaps].into_iter().flatten() {
         table_format(path)?;
@@ -156,10 +170,7 @@ fn load_inventory(args: &TableArgs, table_out: &TableOut) -> Result<Option<Inven
             "--inventory is needed to build the connections table (describe-network-interfaces and describe-security-groups output)"
         )));
     }
-    let files = inputs::inventory_files(&args.inventory)?;
-    Inventory::load(&files)
-        .map(Some)
-        .map_err(|e| Failure::BadInput(e.into()))
+    load_inventory_files(&args.inventory).map(Some)
 }
 
 fn table_format(path: &Path) -> Result<FileFormat, Failure> {
@@ -189,7 +200,11 @@ fn write_columns(columns: &Columns, path: &Path, format: FileFormat) -> Result<(
 }
 
 /// What the table holds and what a reviewer should look at.
-fn render_table_summary(table: &Table, inventory: &Inventory, connections: usize) -> String {
+pub(crate) fn render_table_summary(
+    table: &Table,
+    inventory: &Inventory,
+    connections: usize,
+) -> String {
     let mut s = String::new();
     let (servers, clients) = table.rows.iter().fold((0, 0), |(sv, cl), r| match r.side {
         Side::Server => (sv + 1, cl),

@@ -87,6 +87,40 @@ pub(crate) enum Command {
     ///   flowfence merge day-*.parquet -o all.parquet --inventory inventory/ --connections conn.csv
     #[command(verbatim_doc_comment)]
     Merge(MergeArgs),
+
+    /// Propose least-privilege security groups and the plan that empties the default
+    /// groups.
+    ///
+    /// Every interface in a VPC's default group (--vpc: one VPC's) moves to a new group
+    /// whose rules allow exactly what the logs show: alike interfaces share a group (an
+    /// auto scaling group, load balancer or cache cluster stays together), peers are named
+    /// by group (new or existing), AWS services by prefix list, other addresses by the
+    /// smallest covering CIDRs; public sources that are many and spread open to
+    /// 0.0.0.0/0 and are flagged. Rules in other groups that name a default group are
+    /// rewritten to the new groups. The plan is JSON: groups with final rules (AWS
+    /// IpPermission shape) and evidence, interfaces before/after, the steps (nothing
+    /// destructive before the observation pause), dropped rows and what widened.
+    ///
+    /// Example:
+    ///
+    ///   flowfence propose --logs sample-logs/logs --inventory sample-logs/inventory -o plan.json
+    #[command(verbatim_doc_comment)]
+    Propose(ProposeArgs),
+
+    /// Replay the logs against a plan's final state: does every accepted connection stay
+    /// allowed?
+    ///
+    /// Evaluates security group semantics (stateful; the client's egress and the
+    /// server's ingress must both allow a connection) for every observed connection, and
+    /// counts, for the current state and the plan's, the (client, server, port)
+    /// combinations among interfaces with groups that are allowed but never happened.
+    /// Exits 1 if a connection would break.
+    ///
+    /// Example:
+    ///
+    ///   flowfence verify --plan plan.json --logs sample-logs/logs --inventory sample-logs/inventory
+    #[command(verbatim_doc_comment)]
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +214,90 @@ pub(crate) struct MergeArgs {
 
     #[command(flatten)]
     pub(crate) table: TableArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProposeArgs {
+    /// Flow logs: files, directories or `-` (stdin).
+    #[arg(long = "logs", required = true, num_args = 1.., value_name = "PATH")]
+    pub(crate) logs: Vec<PathBuf>,
+
+    /// Field layout of header-less logs (`--format` of the other commands; here
+    /// `--format` names the plan's format).
+    #[arg(long, value_name = "FIELDS")]
+    pub(crate) log_format: Option<String>,
+
+    /// How to read the logs; `auto` detects Parquet, JSON and text per file.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    pub(crate) input_format: InputFormatArg,
+
+    /// Stop at the first rejected log line and exit with status 65.
+    #[arg(long)]
+    pub(crate) strict: bool,
+
+    /// The account's inventory (as for `aggregate`).
+    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+
+    /// Only this VPC's default group.
+    #[arg(long, value_name = "vpc-...")]
+    pub(crate) vpc: Option<String>,
+
+    /// Leave out connections seen in fewer flow records (listed in the plan's `dropped`).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) min_flows: u64,
+
+    /// Leave out connections last seen before this Unix time (listed as dropped).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub(crate) since: Option<u64>,
+
+    /// Unobserved ports a merged port range may include (0: only adjacent ports merge).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) port_gap: u16,
+
+    /// Rules per group and direction before the plan reports a quota problem.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pub(crate) max_rules: usize,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormatArg::Json)]
+    pub(crate) format: PlanFormatArg,
+
+    /// Write the plan to FILE instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// Don't print the summary on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PlanFormatArg {
+    /// The plan as JSON (the contract other tools read).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// A plan written by `flowfence propose`.
+    #[arg(long, required = true, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+
+    /// Flow logs: files, directories or `-` (stdin).
+    #[arg(long = "logs", required = true, num_args = 1.., value_name = "PATH")]
+    pub(crate) logs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+
+    /// The account's inventory (as for `aggregate`).
+    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+
+    /// Don't print the reading summary on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 /// What building the table needs and the summaries beside it.

@@ -1,8 +1,8 @@
 //! `flowfence`: derives least-privilege AWS security groups from VPC flow logs.
 //!
 //! This binary is a thin layer: it turns flags into typed options, runs the library
-//! crates and reports. Exit codes: 0 success, 2 usage, 65 bad input (`--strict`),
-//! 74 I/O error.
+//! crates and reports. Exit codes: 0 success, 1 a check failed (`verify`), 2 usage,
+//! 65 bad input (`--strict`), 74 I/O error.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,6 +14,7 @@ mod cli;
 mod inputs;
 mod parse;
 mod progress;
+mod propose;
 mod summary;
 
 /// An error with the exit code it maps to.
@@ -25,6 +26,8 @@ pub(crate) enum Failure {
     BadInput(anyhow::Error),
     /// A file or stream that could not be read or written.
     Io(anyhow::Error),
+    /// A check that found problems (`verify`: connections a plan would break).
+    CheckFailed(anyhow::Error),
 }
 
 impl Failure {
@@ -33,12 +36,15 @@ impl Failure {
             Failure::Usage(_) => 2,
             Failure::BadInput(_) => 65,
             Failure::Io(_) => 74,
+            Failure::CheckFailed(_) => 1,
         }
     }
 
     fn error(&self) -> &anyhow::Error {
         match self {
-            Failure::Usage(e) | Failure::BadInput(e) | Failure::Io(e) => e,
+            Failure::Usage(e) | Failure::BadInput(e) | Failure::Io(e) | Failure::CheckFailed(e) => {
+                e
+            }
         }
     }
 }
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
         cli::Command::Parse(args) => parse::run(args),
         cli::Command::Aggregate(args) => aggregate::run(args),
         cli::Command::Merge(args) => aggregate::merge(args),
+        cli::Command::Propose(args) => propose::run(args),
+        cli::Command::Verify(args) => propose::verify(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

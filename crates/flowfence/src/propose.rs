@@ -1,0 +1,180 @@
+//! `flowfence propose` (logs and inventory in, the migration plan out) and
+//! `flowfence verify` (a plan replayed against the logs).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Write;
+
+use anyhow::{Context, anyhow};
+use flowfence_inventory::Inventory;
+use flowfence_propose::verify::{self, End, Verdict};
+use flowfence_propose::{Filter, Options, Plan, Shaping, State, propose};
+
+use crate::Failure;
+use crate::aggregate::{load_inventory_files, observe_logs};
+use crate::cli::{InputArgs, ProposeArgs, VerifyArgs};
+
+pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
+    let inventory = load_inventory_files(&args.inventory)?;
+    let input = InputArgs {
+        format: args.log_format.clone(),
+        input_format: args.input_format,
+        strict: args.strict,
+    };
+    let table = observe_logs(&args.logs, &input, args.quiet)?.finish(&inventory);
+    let options = Options {
+        vpc: args.vpc.clone(),
+        filter: Filter {
+            min_flows: args.min_flows,
+            since: args.since,
+        },
+        shaping: Shaping {
+            port_gap: args.port_gap,
+            ..Shaping::default()
+        },
+        max_rules: args.max_rules,
+    };
+    let plan = propose(&table, &inventory, &options);
+    let mut json = serde_json::to_string_pretty(&plan).expect("the plan serialises");
+    json.push('\n');
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(json.as_bytes())
+            .context("writing the plan"),
+    }
+    .map_err(Failure::Io)?;
+    if !args.quiet {
+        let after = State::after(&inventory, &plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+        let scope = with_groups(&inventory);
+        let before = verify::check(&State::current(&inventory), &inventory, &table, &scope);
+        let final_ = verify::check(&after, &inventory, &table, &scope);
+        eprint!("{}", render_plan_summary(&plan, &before, &final_));
+    }
+    Ok(())
+}
+
+pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(&args.plan)
+        .with_context(|| format!("cannot read {}", args.plan.display()))
+        .map_err(Failure::Io)?;
+    let plan: Plan = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a flowfence plan", args.plan.display()))
+        .map_err(Failure::BadInput)?;
+    let inventory = load_inventory_files(&args.inventory)?;
+    let table = observe_logs(&args.logs, &args.input, args.quiet)?.finish(&inventory);
+    let after = State::after(&inventory, &plan)
+        .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.plan.display())))?;
+    let scope = with_groups(&inventory);
+    let before = verify::check(&State::current(&inventory), &inventory, &table, &scope);
+    let final_ = verify::check(&after, &inventory, &table, &scope);
+    print!("{}", render_verdict(&before, &final_));
+    if final_.broken.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::CheckFailed(anyhow!(
+            "{} observed connections would break under the plan",
+            final_.broken.len()
+        )))
+    }
+}
+
+/// Interfaces with security groups: where over-permission is counted.
+fn with_groups(inventory: &Inventory) -> BTreeSet<String> {
+    inventory
+        .interfaces()
+        .filter(|i| i.has_security_groups())
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+fn end(e: &End) -> String {
+    match e {
+        End::Interface(id) => id.clone(),
+        End::Net(n) => n.to_string(),
+        End::Service(s) => format!("AWS service {s}"),
+    }
+}
+
+fn render_verdict(before: &Verdict, after: &Verdict) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "observed connections: {} (distinct client, server, protocol, port)",
+        after.connections
+    );
+    let _ = writeln!(
+        s,
+        "broken under the plan: {}{}",
+        after.broken.len(),
+        if after.broken.is_empty() {
+            " (every accepted connection stays allowed)"
+        } else {
+            ""
+        }
+    );
+    for b in &after.broken {
+        let _ = writeln!(
+            s,
+            "  {} -> {} protocol {} port {}: no {} rule allows it",
+            end(&b.client),
+            end(&b.server),
+            b.protocol,
+            b.port,
+            b.missing
+        );
+    }
+    let _ = writeln!(
+        s,
+        "allowed but never used (interface pairs x observed service ports): now {}, after the plan {}",
+        before.allowed_unused, after.allowed_unused
+    );
+    if !before.broken.is_empty() {
+        let _ = writeln!(
+            s,
+            "note: today's rules would not allow {} of the accepted connections (the inventory may be older or newer than the logs)",
+            before.broken.len()
+        );
+    }
+    s
+}
+
+fn render_plan_summary(plan: &Plan, before: &Verdict, after: &Verdict) -> String {
+    let mut s = String::new();
+    let new: Vec<_> = plan.groups.iter().filter(|g| g.new).collect();
+    let rules: usize = new.iter().map(|g| g.ingress.len() + g.egress.len()).sum();
+    let _ = writeln!(
+        s,
+        "  plan: {} interfaces move to {} new groups ({rules} rules); {} other groups change",
+        plan.interfaces.len(),
+        new.len(),
+        plan.groups.iter().filter(|g| !g.new).count()
+    );
+    for g in &new {
+        let _ = writeln!(
+            s,
+            "    {} ({}): {} members, {} ingress, {} egress",
+            g.name,
+            g.basis,
+            g.members.len(),
+            g.ingress.len(),
+            g.egress.len()
+        );
+    }
+    for w in &plan.widened {
+        let _ = writeln!(s, "  widened: {w}");
+    }
+    if !plan.dropped.is_empty() {
+        let _ = writeln!(s, "  dropped on purpose: {} rows", plan.dropped.len());
+    }
+    s.push_str(
+        &render_verdict(before, after)
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>(),
+    );
+    s
+}
