@@ -165,6 +165,15 @@ pub enum Basis {
 }
 
 impl Basis {
+    /// Every basis, strongest first.
+    pub const ALL: [Basis; 5] = [
+        Basis::Flags,
+        Basis::Ports,
+        Basis::PortClass,
+        Basis::FirstPacket,
+        Basis::Ambiguous,
+    ];
+
     /// The name written in the connections table.
     pub fn name(self) -> &'static str {
         match self {

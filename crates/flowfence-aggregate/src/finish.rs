@@ -223,7 +223,7 @@ impl ShardRows<'_> {
             .map(|(i, (k, acc))| {
                 // The basis most of the row's connections were decided on (the weaker on
                 // ties).
-                let basis = BASES
+                let basis = Basis::ALL
                     .iter()
                     .copied()
                     .max_by_key(|b| (acc.bases[*b as usize], *b))
@@ -254,14 +254,6 @@ impl ShardRows<'_> {
         (rows, ambiguous, self.path_connections)
     }
 }
-
-const BASES: [Basis; 5] = [
-    Basis::Flags,
-    Basis::Ports,
-    Basis::PortClass,
-    Basis::FirstPacket,
-    Basis::Ambiguous,
-];
 
 /// What a peer address is.
 fn resolve_peer<'a>(

@@ -42,4 +42,4 @@ pub use direction::{
     A_CLIENT, A_LOCAL, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
     decide, observe,
 };
-pub use table::{COLUMNS, PeerKind, Row, Side, Table};
+pub use table::{COLUMNS, PeerKind, Row, Side, Table, TableCsvError};

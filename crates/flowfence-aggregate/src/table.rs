@@ -201,3 +201,86 @@ impl Table {
         c
     }
 }
+
+/// A connections table file that can't be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}, column {column}: {why}")]
+pub struct TableCsvError {
+    /// Line number, from 1 (the header is line 1).
+    pub line: usize,
+    /// The column.
+    pub column: &'static str,
+    /// What is wrong.
+    pub why: String,
+}
+
+impl Table {
+    /// Reads the rows of a connections table written as CSV by [`Table::to_csv`] (the
+    /// summaries beside the rows are not in the file and stay empty).
+    pub fn from_csv(text: &str) -> Result<Table, TableCsvError> {
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        if header != COLUMNS.join(",") {
+            return Err(TableCsvError {
+                line: 1,
+                column: "header",
+                why: format!("expected `{}`", COLUMNS.join(",")),
+            });
+        }
+        let mut table = Table::default();
+        for (n, line) in lines.enumerate() {
+            let line_no = n + 2;
+            let cells: Vec<&str> = line.split(',').collect();
+            let bad = |i: usize, why: String| TableCsvError {
+                line: line_no,
+                column: COLUMNS[i.min(COLUMNS.len() - 1)],
+                why,
+            };
+            if cells.len() != COLUMNS.len() {
+                return Err(bad(
+                    0,
+                    format!("{} cells, expected {}", cells.len(), COLUMNS.len()),
+                ));
+            }
+            let int = |i: usize| -> Result<u64, TableCsvError> {
+                cells[i]
+                    .parse()
+                    .map_err(|_| bad(i, format!("{:?} is not a count", cells[i])))
+            };
+            let side = match cells[1] {
+                "server" => Side::Server,
+                "client" => Side::Client,
+                other => return Err(bad(1, format!("{other:?} is not server or client"))),
+            };
+            let peer_kind = [
+                PeerKind::Interface,
+                PeerKind::Vpc,
+                PeerKind::AwsService,
+                PeerKind::Internet,
+            ]
+            .into_iter()
+            .find(|k| k.name() == cells[4])
+            .ok_or_else(|| bad(4, format!("{:?} is not a peer kind", cells[4])))?;
+            let basis = Basis::ALL
+                .into_iter()
+                .find(|b| b.name() == cells[12])
+                .ok_or_else(|| bad(12, format!("{:?} is not a basis", cells[12])))?;
+            table.rows.push(Row {
+                interface_id: cells[0].to_string(),
+                side,
+                protocol: u8::try_from(int(2)?).map_err(|_| bad(2, "not a protocol".into()))?,
+                port: u16::try_from(int(3)?).map_err(|_| bad(3, "not a port".into()))?,
+                peer_kind,
+                peer: cells[5].to_string(),
+                flows: int(6)?,
+                packets: int(7)?,
+                bytes: int(8)?,
+                first_seen: int(9)?,
+                last_seen: int(10)?,
+                peer_ports: int(11)?,
+                basis,
+            });
+        }
+        Ok(table)
+    }
+}

@@ -219,8 +219,12 @@ pub(crate) struct MergeArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ProposeArgs {
     /// Flow logs: files, directories or `-` (stdin).
-    #[arg(long = "logs", required = true, num_args = 1.., value_name = "PATH")]
+    #[arg(long = "logs", required_unless_present = "connections", num_args = 1.., value_name = "PATH")]
     pub(crate) logs: Vec<PathBuf>,
+
+    /// Instead of logs: a connections table written by `flowfence aggregate` (CSV).
+    #[arg(long, conflicts_with = "logs", value_name = "FILE.csv")]
+    pub(crate) connections: Option<PathBuf>,
 
     /// Field layout of header-less logs (`--format` of the other commands; here
     /// `--format` names the plan's format).
@@ -285,8 +289,12 @@ pub(crate) struct VerifyArgs {
     pub(crate) plan: PathBuf,
 
     /// Flow logs: files, directories or `-` (stdin).
-    #[arg(long = "logs", required = true, num_args = 1.., value_name = "PATH")]
+    #[arg(long = "logs", required_unless_present = "connections", num_args = 1.., value_name = "PATH")]
     pub(crate) logs: Vec<PathBuf>,
+
+    /// Instead of logs: a connections table written by `flowfence aggregate` (CSV).
+    #[arg(long, conflicts_with = "logs", value_name = "FILE.csv")]
+    pub(crate) connections: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) input: InputArgs,

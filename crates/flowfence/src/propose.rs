@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
+use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
 use flowfence_propose::verify::{self, End, Verdict};
 use flowfence_propose::{Filter, Options, Plan, Shaping, State, propose};
@@ -21,7 +22,13 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
         input_format: args.input_format,
         strict: args.strict,
     };
-    let table = observe_logs(&args.logs, &input, args.quiet)?.finish(&inventory);
+    let table = connections_table(
+        &args.logs,
+        args.connections.as_deref(),
+        &input,
+        args.quiet,
+        &inventory,
+    )?;
     let options = Options {
         vpc: args.vpc.clone(),
         filter: Filter {
@@ -65,7 +72,13 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         .with_context(|| format!("{}: not a flowfence plan", args.plan.display()))
         .map_err(Failure::BadInput)?;
     let inventory = load_inventory_files(&args.inventory)?;
-    let table = observe_logs(&args.logs, &args.input, args.quiet)?.finish(&inventory);
+    let table = connections_table(
+        &args.logs,
+        args.connections.as_deref(),
+        &args.input,
+        args.quiet,
+        &inventory,
+    )?;
     let after = State::after(&inventory, &plan)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.plan.display())))?;
     let scope = with_groups(&inventory);
@@ -80,6 +93,30 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
             final_.broken.len()
         )))
     }
+}
+
+/// The observed connections: from the logs, or from a table `aggregate` wrote.
+fn connections_table(
+    logs: &[std::path::PathBuf],
+    connections: Option<&std::path::Path>,
+    input: &InputArgs,
+    quiet: bool,
+    inventory: &Inventory,
+) -> Result<Table, Failure> {
+    let Some(path) = connections else {
+        return Ok(observe_logs(logs, input, quiet)?.finish(inventory));
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(Failure::Io)?;
+    Table::from_csv(&text)
+        .with_context(|| {
+            format!(
+                "{}: not a connections table from `flowfence aggregate`",
+                path.display()
+            )
+        })
+        .map_err(Failure::BadInput)
 }
 
 /// Interfaces with security groups: where over-permission is counted.

@@ -114,3 +114,46 @@ fn min_flows_drops_rare_connections_and_lists_them() {
             .all(|d| d["reason"].as_str().unwrap().contains("--min-flows"))
     );
 }
+
+/// A connections table from `aggregate` gives the same plan as the logs it came from.
+#[test]
+fn propose_from_a_connections_table_equals_propose_from_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("conn.csv");
+    let (logs, inv) = (sample("logs/s3-text-v5"), sample("inventory"));
+    ok(&[
+        "aggregate",
+        "-q",
+        "--logs",
+        &logs,
+        "--inventory",
+        &inv,
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    let (from_logs, _) = ok(&["propose", "-q", "--logs", &logs, "--inventory", &inv]);
+    let (from_table, _) = ok(&[
+        "propose",
+        "-q",
+        "--connections",
+        csv.to_str().unwrap(),
+        "--inventory",
+        &inv,
+    ]);
+    assert_eq!(from_logs, from_table);
+
+    std::fs::write(&csv, "interface_id,side\neni-1,server\n").unwrap();
+    let out = flowfence(
+        &[
+            "propose",
+            "-q",
+            "--connections",
+            csv.to_str().unwrap(),
+            "--inventory",
+            &inv,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("conn.csv: not a connections table"));
+}
