@@ -95,7 +95,92 @@ fn check(logs: &str) -> Plan {
             .iter()
             .all(|i| i.groups_after.iter().all(|g| g != &default.reference))
     );
+    check_rules_against_truth(&plan, &inventory, &truth);
     plan
+}
+
+type Edge = (String, String, u8, u16);
+
+/// Rules between groups are the true edges: a new group's ingress rule from a group is
+/// an edge into its role, its egress rule to a group an edge out of it; both must equal
+/// the truth's edges between interface roles that touch a migrated role.
+fn check_rules_against_truth(plan: &Plan, inventory: &Inventory, truth: &serde_json::Value) {
+    let role_of_group = |reference: &str| -> Option<String> {
+        let members: Vec<String> = match plan.groups.iter().find(|g| g.reference == reference) {
+            Some(g) if g.new => g.members.clone(),
+            _ => inventory.members(reference).map(|i| i.id.clone()).collect(),
+        };
+        let roles: BTreeSet<Option<String>> = members.iter().map(|m| role_of(truth, m)).collect();
+        assert_eq!(roles.len(), 1, "{reference}: members of several roles");
+        roles.into_iter().next().unwrap()
+    };
+    let migrated: BTreeSet<String> = plan
+        .groups
+        .iter()
+        .filter(|g| g.new)
+        .filter_map(|g| role_of_group(&g.reference))
+        .collect();
+    let (mut ingress, mut egress) = (BTreeSet::new(), BTreeSet::new());
+    for g in plan.groups.iter().filter(|g| g.new) {
+        let me = role_of_group(&g.reference).unwrap();
+        for (is_ingress, rules) in [(true, &g.ingress), (false, &g.egress)] {
+            for p in rules {
+                for spec in p.specs().unwrap() {
+                    let flowfence_propose::RuleTarget::Group(other) = &spec.target else {
+                        continue;
+                    };
+                    let other = role_of_group(other).unwrap();
+                    assert_eq!(spec.from, spec.to, "a port range between groups");
+                    let port = spec.from.max(0) as u16;
+                    let protocol = spec.protocol as u8;
+                    if is_ingress {
+                        ingress.insert((other, me.clone(), protocol, port));
+                    } else {
+                        egress.insert((me.clone(), other, protocol, port));
+                    }
+                }
+            }
+        }
+    }
+    let interface_roles: BTreeSet<String> = truth["roles"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let true_edges: Vec<Edge> = truth["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["client"].as_str().unwrap().to_string(),
+                e["server"].as_str().unwrap().to_string(),
+                e["protocol"].as_u64().unwrap() as u8,
+                e["port"].as_u64().unwrap() as u16,
+            )
+        })
+        .filter(|(c, s, _, _)| interface_roles.contains(c) && interface_roles.contains(s))
+        .collect();
+    let want_ingress: BTreeSet<Edge> = true_edges
+        .iter()
+        .filter(|e| migrated.contains(&e.1))
+        .cloned()
+        .collect();
+    let want_egress: BTreeSet<Edge> = true_edges
+        .iter()
+        .filter(|e| migrated.contains(&e.0))
+        .cloned()
+        .collect();
+    assert!(!want_ingress.is_empty() && !want_egress.is_empty());
+    assert_eq!(
+        ingress, want_ingress,
+        "ingress rules between groups vs the truth"
+    );
+    assert_eq!(
+        egress, want_egress,
+        "egress rules between groups vs the truth"
+    );
 }
 
 #[test]
