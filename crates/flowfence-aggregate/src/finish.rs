@@ -241,7 +241,7 @@ impl ShardRows<'_> {
                     bytes: acc.bytes,
                     first_seen: acc.first_seen,
                     last_seen: acc.last_seen,
-                    peer_ports: u64::from(lookup(&distinct, i as u32) as u32),
+                    peer_ports: lookup(&distinct, i as u32) as u64,
                     basis,
                 }
             })
@@ -568,15 +568,7 @@ mod tests {
 
     #[test]
     fn a_connection_logged_by_both_ends_gives_a_row_on_each() {
-        let mut inventory = Inventory::default();
-        inventory
-            .add_json(
-                "enis.json",
-                r#"{"NetworkInterfaces": [
-                    {"NetworkInterfaceId": "eni-app", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.1.5", "Groups": [{"GroupId": "sg-1"}]},
-                    {"NetworkInterfaceId": "eni-db", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.2.9", "Groups": [{"GroupId": "sg-1"}]}]}"#,
-            )
-            .unwrap();
+        let inventory = two_interfaces("eni-app", "eni-db");
         let obs = observe_text(&format!(
             "{V2}\n2 eni-app 10.0.1.5 10.0.2.9 41000 5432 6 3 180 100 110 ACCEPT OK\n\
              2 eni-app 10.0.2.9 10.0.1.5 5432 41000 6 3 180 100 110 ACCEPT OK\n\
@@ -604,14 +596,22 @@ mod tests {
         );
     }
 
-    fn two_interfaces() -> Inventory {
+    /// Two interfaces with groups in one VPC: `a` at 10.0.1.5, `b` at 10.0.2.9.
+    fn two_interfaces(a: &str, b: &str) -> Inventory {
+        let eni = |id: &str, addr: &str| {
+            format!(
+                r#"{{"NetworkInterfaceId": "{id}", "VpcId": "vpc-1", "PrivateIpAddress": "{addr}", "Groups": [{{"GroupId": "sg-1"}}]}}"#
+            )
+        };
         let mut inventory = Inventory::default();
         inventory
             .add_json(
                 "enis.json",
-                r#"{"NetworkInterfaces": [
-                    {"NetworkInterfaceId": "eni-c", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.1.5", "Groups": [{"GroupId": "sg-1"}]},
-                    {"NetworkInterfaceId": "eni-s", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.2.9", "Groups": [{"GroupId": "sg-1"}]}]}"#,
+                &format!(
+                    r#"{{"NetworkInterfaces": [{}, {}]}}"#,
+                    eni(a, "10.0.1.5"),
+                    eni(b, "10.0.2.9")
+                ),
             )
             .unwrap();
         inventory
@@ -628,7 +628,7 @@ mod tests {
             "{V5}\n5 eni-c 10.0.1.5 10.0.2.9 28000 30000 6 3 180 100 110 ACCEPT OK 2 egress\n\
              5 eni-s 10.0.1.5 10.0.2.9 28000 30000 6 9 900 160 170 ACCEPT OK 0 ingress\n"
         ));
-        let table = obs.finish(&two_interfaces());
+        let table = obs.finish(&two_interfaces("eni-c", "eni-s"));
         let rows: Vec<(&str, Side, u16, &str, Basis)> = table
             .rows
             .iter()
@@ -655,7 +655,7 @@ mod tests {
         let alone = observe_text(&format!(
             "{V5}\n5 eni-s 10.0.1.5 10.0.2.9 28000 30000 6 9 900 160 170 ACCEPT OK 0 ingress\n"
         ))
-        .finish(&two_interfaces());
+        .finish(&two_interfaces("eni-c", "eni-s"));
         assert_eq!(alone.rows[0].basis, Basis::Ambiguous);
         assert_eq!(alone.ambiguous.len(), 1);
     }
@@ -669,7 +669,7 @@ mod tests {
              5 eni-c 203.0.113.8 10.0.1.5 51001 22 6 2 80 120 130 REJECT OK 2 ingress - -\n\
              5 eni-c - - - - - - - 200 260 - NODATA - - - -\n",
         );
-        let table = obs.finish(&two_interfaces());
+        let table = obs.finish(&two_interfaces("eni-c", "eni-s"));
         assert_eq!(table.rows.len(), 1);
         let r = &table.rows[0];
         assert_eq!(

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flowfence_flowlog::{Action, LogStatus, Record, RecordSink};
+use flowfence_flowlog::{Action, LogStatus, Reader, Record, RecordSink, Report};
 
 use crate::direction::{ConnectionKey, Evidence, observe};
 
@@ -162,6 +162,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Observations {
+    /// Reads everything `reader` reads into a new store, one collector per worker.
+    pub fn read(reader: &Reader) -> (Observations, Report) {
+        let observations = Observations::default();
+        // Each collector hands its evidence to the store when dropped: the parts rayon
+        // folds need no merging, and the last one is dropped here.
+        let (last, report) = reader.fold(|| observations.collector(), |a, _b| a);
+        drop(last);
+        (observations, report)
+    }
+
     /// A new collector (a [`RecordSink`]) feeding this store. Its buffered evidence
     /// reaches the store when it is dropped.
     pub fn collector(&self) -> Collector<'_> {

@@ -93,7 +93,20 @@ struct Rows {
     name: Vec<String>,
 }
 
-/// One row's values; what a kind doesn't use stays at its default.
+/// The counter columns of rows that have none (gaps, services).
+const NO_COUNTS: Evidence = Evidence {
+    records: 0,
+    packets: 0,
+    bytes: 0,
+    first_seen: 0,
+    last_seen: 0,
+    first_from_a: 0,
+    first_from_b: 0,
+    bits: 0,
+};
+
+/// One row's values; what a kind doesn't use stays at its default. A reject's counters
+/// travel as evidence (records, packets, first and last seen).
 #[derive(Default)]
 struct Fact<'a> {
     kind: &'static str,
@@ -103,7 +116,6 @@ struct Fact<'a> {
     b: Option<Endpoint>,
     port: u16,
     evidence: Option<Evidence>,
-    rejected: Option<Rejected>,
     gaps: Gaps,
     name: &'a str,
 }
@@ -123,29 +135,17 @@ impl Rows {
         } else {
             i32::from(f.port)
         });
-        let e = f.evidence;
-        let r = f.rejected;
-        self.records
-            .push(e.map(|e| e.records).or(r.map(|r| r.records)).unwrap_or(0) as i64);
-        self.packets
-            .push(e.map(|e| e.packets).or(r.map(|r| r.packets)).unwrap_or(0) as i64);
-        self.bytes.push(e.map_or(0, |e| e.bytes) as i64);
-        self.first_seen.push(
-            e.map(|e| e.first_seen)
-                .or(r.map(|r| r.first_seen))
-                .unwrap_or(0) as i64,
-        );
-        self.last_seen.push(
-            e.map(|e| e.last_seen)
-                .or(r.map(|r| r.last_seen))
-                .unwrap_or(0) as i64,
-        );
+        // Counters of a connection, or of a reject (records, packets, first and last seen).
+        let e = f.evidence.unwrap_or(NO_COUNTS);
+        self.records.push(e.records as i64);
+        self.packets.push(e.packets as i64);
+        self.bytes.push(e.bytes as i64);
+        self.first_seen.push(e.first_seen as i64);
+        self.last_seen.push(e.last_seen as i64);
         // u64::MAX ("none") is -1 as i64 and back.
-        self.first_from_a
-            .push(e.map_or(0, |e| e.first_from_a) as i64);
-        self.first_from_b
-            .push(e.map_or(0, |e| e.first_from_b) as i64);
-        self.bits.push(e.map_or(0, |e| i32::from(e.bits)));
+        self.first_from_a.push(e.first_from_a as i64);
+        self.first_from_b.push(e.first_from_b as i64);
+        self.bits.push(i32::from(e.bits));
         self.nodata.push(f.gaps.nodata as i64);
         self.skipdata.push(f.gaps.skipdata as i64);
         self.name.push(f.name.to_string());
@@ -213,7 +213,13 @@ impl Observations {
                 interface_id: &names[*i as usize],
                 protocol: *protocol,
                 port: *port,
-                rejected: Some(*r),
+                evidence: Some(Evidence {
+                    records: r.records,
+                    packets: r.packets,
+                    first_seen: r.first_seen,
+                    last_seen: r.last_seen,
+                    ..NO_COUNTS
+                }),
                 ..Fact::default()
             });
         }

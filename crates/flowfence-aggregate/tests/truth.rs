@@ -32,10 +32,7 @@ fn table(logs: &str) -> Table {
 
 /// Everything in `sources`, observed.
 fn read(sources: Vec<flowfence_flowlog::Source>) -> Observations {
-    let obs = Observations::default();
-    let (last, report) =
-        Reader::new(sources, ReadOptions::default()).fold(|| obs.collector(), |a, _b| a);
-    drop(last);
+    let (obs, report) = Observations::read(&Reader::new(sources, ReadOptions::default()));
     assert_eq!(report.tally.total(), 0);
     obs
 }

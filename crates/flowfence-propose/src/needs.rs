@@ -47,7 +47,8 @@ pub struct Evidence {
 const EXAMPLES: usize = 3;
 
 impl Evidence {
-    fn from_row(row: &Row) -> Evidence {
+    /// The evidence of one row of the connections table.
+    pub(crate) fn from_row(row: &Row) -> Evidence {
         Evidence {
             flows: row.flows,
             bytes: row.bytes,

@@ -51,6 +51,16 @@ pub struct RuleEvidence {
     pub examples: Vec<String>,
 }
 
+impl RuleEvidence {
+    /// The rule's description in AWS (`Description` of its peer).
+    pub fn describe(&self) -> String {
+        format!(
+            "flowfence: {} flows, last seen {}",
+            self.flows, self.last_seen
+        )
+    }
+}
+
 impl From<&Evidence> for RuleEvidence {
     fn from(e: &Evidence) -> Self {
         RuleEvidence {
@@ -215,15 +225,11 @@ pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan 
                     ));
                 }
             }
-            let evidence = rules
-                .values()
-                .map(|e| Some(RuleEvidence::from(e)))
-                .collect();
-            let permissions = rules
-                .iter()
-                .map(|(spec, e)| IpPermission::from_spec(spec, Some(describe(e))))
-                .collect();
-            (permissions, evidence)
+            permissions(
+                rules
+                    .iter()
+                    .map(|(spec, e)| (spec, Some(RuleEvidence::from(e)))),
+            )
         };
         let (ingress, ingress_evidence) = shaped(Direction::Ingress);
         let (egress, egress_evidence) = shaped(Direction::Egress);
@@ -300,8 +306,16 @@ pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan 
     }
 }
 
-fn describe(e: &Evidence) -> String {
-    format!("flowfence: {} flows, last seen {}", e.flows, e.last_seen)
+/// Rules as AWS permissions (described by their evidence) and their evidence, in order.
+fn permissions<'a>(
+    rules: impl Iterator<Item = (&'a RuleSpec, Option<RuleEvidence>)>,
+) -> (Vec<IpPermission>, Vec<Option<RuleEvidence>>) {
+    rules
+        .map(|(spec, e)| {
+            let description = e.as_ref().map(RuleEvidence::describe);
+            (IpPermission::from_spec(spec, description), e)
+        })
+        .unzip()
 }
 
 /// The group `g` with its references to default groups rewritten, if it has any.
@@ -340,15 +354,10 @@ fn rewrite_references(
                     continue;
                 }
                 if let Some(role) = role_of.get(row.peer.as_str()) {
-                    let mut e = Evidence::default();
-                    e.add(&Evidence {
-                        flows: row.flows,
-                        bytes: row.bytes,
-                        first_seen: row.first_seen,
-                        last_seen: row.last_seen,
-                        examples: BTreeSet::from([row.peer.clone()]),
-                    });
-                    found.entry(new_ref(&role.name)).or_default().add(&e);
+                    found
+                        .entry(new_ref(&role.name))
+                        .or_default()
+                        .add(&Evidence::from_row(row));
                 }
             }
             if found.is_empty() {
@@ -368,18 +377,7 @@ fn rewrite_references(
                 );
             }
         }
-        let permissions = out
-            .iter()
-            .map(|(s, e)| {
-                IpPermission::from_spec(
-                    s,
-                    e.as_ref().map(|e| {
-                        format!("flowfence: {} flows, last seen {}", e.flows, e.last_seen)
-                    }),
-                )
-            })
-            .collect();
-        (permissions, out.into_values().collect())
+        permissions(out.iter().map(|(spec, e)| (spec, e.clone())))
     };
     let (ingress, ingress_evidence) = rewrite(&g.ingress, true);
     let (egress, egress_evidence) = rewrite(&g.egress, false);

@@ -49,7 +49,7 @@ impl RuleSpec {
         (self.from..=self.to).contains(&i32::from(port))
     }
 
-    /// From an inventory rule (`new_refs` rewrites group references).
+    /// From an inventory rule.
     pub fn from_inventory(rule: &Rule) -> RuleSpec {
         let protocol = match rule.protocol {
             Protocol::All => -1,

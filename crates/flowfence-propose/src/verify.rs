@@ -113,13 +113,10 @@ impl State {
 
     /// Whether `peer` is what `target` names.
     fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &End) -> bool {
-        let addresses: Vec<IpAddr> = match peer {
-            End::Interface(id) => inventory
-                .interface(id)
-                .map(|i| i.addresses.clone())
-                .unwrap_or_default(),
-            End::Net(n) => vec![n.addr()],
-            End::Service(_) => Vec::new(),
+        // An interface's addresses (borrowed: this runs for every rule of every check).
+        let addresses: &[IpAddr] = match peer {
+            End::Interface(id) => inventory.interface(id).map_or(&[], |i| &i.addresses),
+            End::Net(_) | End::Service(_) => &[],
         };
         let covers = |net: &IpNet| match peer {
             End::Net(n) => net.contains(n),
@@ -263,16 +260,20 @@ pub fn check(
         })
         .collect();
     let ports: BTreeSet<(u8, u16)> = observed.keys().map(|(_, _, p, port)| (*p, *port)).collect();
+    let ends: Vec<End> = interfaces.iter().cloned().map(End::Interface).collect();
+    let happened: BTreeSet<(&End, &End, u8, u16)> = observed
+        .keys()
+        .map(|(c, s, p, port)| (c, s, *p, *port))
+        .collect();
     let mut allowed_unused = 0;
-    for c in interfaces {
-        for s in interfaces {
+    for c in &ends {
+        for s in &ends {
             if c == s {
                 continue;
             }
-            let (ce, se) = (End::Interface(c.clone()), End::Interface(s.clone()));
-            for (p, port) in &ports {
-                if !observed.contains_key(&(ce.clone(), se.clone(), *p, *port))
-                    && state.allows(inventory, &ce, &se, *p, *port).is_ok()
+            for &(p, port) in &ports {
+                if !happened.contains(&(c, s, p, port))
+                    && state.allows(inventory, c, s, p, port).is_ok()
                 {
                     allowed_unused += 1;
                 }

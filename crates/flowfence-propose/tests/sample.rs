@@ -28,9 +28,8 @@ fn table(logs: &str, inventory: &Inventory) -> Table {
     let sources = discover(&[sample().join("logs").join(logs)])
         .unwrap()
         .sources;
-    let obs = Observations::default();
-    let (last, _) = Reader::new(sources, ReadOptions::default()).fold(|| obs.collector(), |a, _| a);
-    drop(last);
+    let (obs, report) = Observations::read(&Reader::new(sources, ReadOptions::default()));
+    assert_eq!(report.tally.total(), 0);
     obs.finish(inventory)
 }
 

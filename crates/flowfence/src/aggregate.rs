@@ -53,17 +53,8 @@ pub(crate) fn observe_logs(
     let options = inputs::read_options(input, &progress)?;
     let discovery = inputs::discover_logs(logs)?;
     let reader = Reader::new(discovery.sources.clone(), options);
-    let observations = Observations::default();
     let ticker = Ticker::start(&progress, discovery.sources.len() as u64, quiet);
-    // Each worker's collector hands its evidence to the store when dropped.
-    let (last, report) = reader.fold(
-        || observations.collector(),
-        |a, b| {
-            drop(b);
-            a
-        },
-    );
-    drop(last);
+    let (observations, report) = Observations::read(&reader);
     drop(ticker);
     if let (true, Some(first)) = (input.strict, report.first_rejection()) {
         return Err(Failure::BadInput(anyhow!(

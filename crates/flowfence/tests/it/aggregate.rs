@@ -1,14 +1,6 @@
 //! `flowfence aggregate` end to end on the bundled sample.
 
-use crate::common::{flowfence, ok, workspace};
-
-fn sample(sub: &str) -> String {
-    workspace()
-        .join("sample-logs")
-        .join(sub)
-        .display()
-        .to_string()
-}
+use crate::common::{flowfence, ok, sample};
 
 #[test]
 fn observed_connections_table_for_every_sample_form() {

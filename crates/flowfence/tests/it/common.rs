@@ -11,6 +11,15 @@ pub(crate) fn workspace() -> PathBuf {
         .unwrap()
 }
 
+/// A path under the bundled `sample-logs/`, as a string for arguments.
+pub(crate) fn sample(sub: &str) -> String {
+    workspace()
+        .join("sample-logs")
+        .join(sub)
+        .display()
+        .to_string()
+}
+
 /// `../shared` beside the clone (CI puts it there), or `FLOWFENCE_SHARED`.
 pub(crate) fn shared() -> PathBuf {
     let dir = std::env::var_os("FLOWFENCE_SHARED")

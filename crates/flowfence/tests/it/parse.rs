@@ -5,14 +5,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::common::{flowfence, ndjson, ok, parse_with_stats, workspace};
+use crate::common::{self, flowfence, ndjson, ok, parse_with_stats};
 
 fn sample(sub: &str) -> String {
-    workspace()
-        .join("sample-logs/logs")
-        .join(sub)
-        .display()
-        .to_string()
+    common::sample(&format!("logs/{sub}"))
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

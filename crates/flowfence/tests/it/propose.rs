@@ -1,14 +1,6 @@
 //! `flowfence propose` and `flowfence verify` end to end on the bundled sample.
 
-use crate::common::{flowfence, ok, workspace};
-
-fn sample(sub: &str) -> String {
-    workspace()
-        .join("sample-logs")
-        .join(sub)
-        .display()
-        .to_string()
-}
+use crate::common::{flowfence, ok, sample};
 
 #[test]
 fn propose_writes_a_plan_that_verify_accepts_and_a_tampered_one_fails() {
