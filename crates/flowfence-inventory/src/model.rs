@@ -221,6 +221,25 @@ impl PrefixList {
     pub fn service(&self) -> Option<&str> {
         self.name.strip_prefix("com.amazonaws.")?.split('.').nth(1)
     }
+
+    /// How many rules a rule referencing this list counts for against a group's quota:
+    /// a customer-managed list its maximum entries, an AWS-managed one its weight (S3
+    /// and DynamoDB 1, CloudFront's origin-facing list 55).
+    pub fn weight(&self) -> usize {
+        let entries = || {
+            self.max_entries
+                .map_or(self.cidrs.len(), |m| m as usize)
+                .max(1)
+        };
+        if !self.is_aws_managed() {
+            return entries();
+        }
+        match self.service() {
+            Some("s3" | "dynamodb") => 1,
+            _ if self.name.contains("cloudfront") => 55,
+            _ => entries(),
+        }
+    }
 }
 
 /// Something in the inventory that doesn't add up. Reported, never fatal.

@@ -6,7 +6,7 @@
 //! ```no_run
 //! # fn run(table: &flowfence_aggregate::Table, inventory: &flowfence_inventory::Inventory) {
 //! use flowfence_propose::{Options, State, propose, verify};
-//! let plan = propose(table, inventory, &Options::default());
+//! let plan = propose(table, inventory, &Options::default()).unwrap();
 //! let after = State::after(inventory, &plan).unwrap();
 //! let scope = plan.interfaces.iter().map(|i| i.interface_id.clone()).collect();
 //! assert!(verify::check(&after, inventory, table, &scope).broken.is_empty());
@@ -15,11 +15,15 @@
 
 pub mod needs;
 mod plan;
+pub mod quota;
 pub mod roles;
 pub mod rules;
 pub mod verify;
 
 pub use needs::{Direction, Dropped, Filter};
-pub use plan::{Options, Plan, PlanGroup, PlanInterface, RuleEvidence, Step, propose};
-pub use rules::{IpPermission, RuleSpec, RuleTarget, Shaping};
+pub use plan::{
+    GROUPS_PER_INTERFACE, GroupChange, Options, Plan, PlanGroup, PlanInterface, ProposeError,
+    RuleEvidence, Step, Widening, propose,
+};
+pub use rules::{IpPermission, RuleSpec, RuleTarget, Shaping, WideningKind};
 pub use verify::{State, Verdict};

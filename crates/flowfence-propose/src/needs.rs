@@ -3,11 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flowfence_aggregate::{PeerKind, Row, Side, Table};
+use flowfence_aggregate::{Basis, PeerKind, Row, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
 /// Ingress (the interface serves) or egress (it opens).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Connections the interface accepts.
     Ingress,
@@ -154,6 +157,19 @@ fn targets(row: &Row, inventory: &Inventory, migrating: &BTreeSet<String>) -> Ve
     }
 }
 
+/// The directions a row needs, seen from its interface (or from its peer, `mirrored`).
+/// A row whose direction nothing settled (an ICMP exchange both ends logged as
+/// answers, two equal ports) needs both: either end may have opened it.
+fn directions(row: &Row, mirrored: bool) -> &'static [Direction] {
+    if row.basis == Basis::Ambiguous {
+        return &[Direction::Ingress, Direction::Egress];
+    }
+    match (row.side, mirrored) {
+        (Side::Server, false) | (Side::Client, true) => &[Direction::Ingress],
+        (Side::Client, false) | (Side::Server, true) => &[Direction::Egress],
+    }
+}
+
 /// The needs of the interfaces in `migrating`, from the interface's own rows, or, for an
 /// interface that logged nothing (flow logs not enabled on it), from its peers' rows
 /// naming it. Rows the filter drops are returned.
@@ -202,15 +218,13 @@ pub fn collect(
         let evidence = Evidence::from_row(row);
         // The interface's own view.
         if migrating.contains(&row.interface_id) {
-            let direction = match row.side {
-                Side::Server => Direction::Ingress,
-                Side::Client => Direction::Egress,
-            };
             let mine = needs.entry(row.interface_id.clone()).or_default();
             for t in targets(row, inventory, migrating) {
-                mine.entry((direction, row.protocol, row.port, t))
-                    .or_default()
-                    .add(&evidence);
+                for &direction in directions(row, false) {
+                    mine.entry((direction, row.protocol, row.port, t.clone()))
+                        .or_default()
+                        .add(&evidence);
+                }
             }
         }
         // The peer's view of the same connections, turned round.
@@ -218,18 +232,16 @@ pub fn collect(
             let Some(me) = inventory.interface(&row.interface_id) else {
                 continue;
             };
-            let direction = match row.side {
-                Side::Server => Direction::Egress,
-                Side::Client => Direction::Ingress,
-            };
             let mut ev = evidence.clone();
             ev.examples = BTreeSet::from([row.interface_id.clone()]);
             let theirs = needs.entry(row.peer.clone()).or_default();
             for t in peer_interface_targets(me, migrating) {
-                theirs
-                    .entry((direction, row.protocol, row.port, t))
-                    .or_default()
-                    .add(&ev);
+                for &direction in directions(row, true) {
+                    theirs
+                        .entry((direction, row.protocol, row.port, t.clone()))
+                        .or_default()
+                        .add(&ev);
+                }
             }
         }
     }

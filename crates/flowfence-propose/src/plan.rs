@@ -9,14 +9,21 @@ use flowfence_inventory::{Inventory, Peer, SecurityGroup};
 use serde::{Deserialize, Serialize};
 
 use crate::needs::{self, Direction, Dropped, Evidence, Filter, Target};
+use crate::quota;
 use crate::roles::{self, Role};
-use crate::rules::{IpPermission, RuleSpec, RuleTarget, Shaping, shape};
+use crate::rules::{IpPermission, RuleSpec, RuleTarget, Shaping, WideningKind, shape};
+
+/// Groups per interface (AWS's default quota).
+pub const GROUPS_PER_INTERFACE: usize = 5;
 
 /// What to migrate and how to shape rules.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Only this VPC's default group (default: every VPC's).
     pub vpc: Option<String>,
+    /// Existing groups to tighten in place: their rules become what their members were
+    /// seen to need.
+    pub tighten: Vec<String>,
     /// Rows to leave out.
     pub filter: Filter,
     /// CIDR and port shaping.
@@ -29,6 +36,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             vpc: None,
+            tighten: Vec::new(),
             filter: Filter::default(),
             shaping: Shaping::default(),
             max_rules: 60,
@@ -73,6 +81,34 @@ impl From<&Evidence> for RuleEvidence {
     }
 }
 
+/// What the plan does to a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupChange {
+    /// A new group.
+    Create,
+    /// An existing group whose rules become what its members need (`--group`).
+    Tighten,
+    /// An existing group whose rules naming a default group are rewritten.
+    RewriteReferences,
+    /// A default group, emptied of rules and members.
+    Empty,
+}
+
+/// Where a rule allows more than was observed, or a quota is not met.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Widening {
+    /// The group's name, or the interface's id for groups-per-interface.
+    pub subject: String,
+    /// `ingress` or `egress`, for rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    /// Why.
+    pub kind: WideningKind,
+    /// What exactly, for a person.
+    pub detail: String,
+}
+
 /// A group the plan creates or changes, with its final rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanGroup {
@@ -83,6 +119,8 @@ pub struct PlanGroup {
     pub name: String,
     /// Created by the plan.
     pub new: bool,
+    /// What the plan does to it.
+    pub change: GroupChange,
     /// The VPC.
     pub vpc_id: Option<String>,
     /// Members in the final state (interfaces).
@@ -142,8 +180,21 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Rows left out on purpose (--min-flows, --since).
     pub dropped: Vec<Dropped>,
-    /// Where a rule is wider than what was observed, or a quota is exceeded.
-    pub widened: Vec<String>,
+    /// Where a rule is wider than what was observed, or a quota is not met.
+    pub widened: Vec<Widening>,
+}
+
+/// Why no plan can be made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProposeError {
+    /// `--group` names a group the inventory lacks.
+    #[error("--group {0}: no such security group in the inventory")]
+    UnknownGroup(String),
+    /// `--group` names a default group (those are emptied, not tightened).
+    #[error(
+        "--group {0}: a default group is emptied, not tightened (its members move to new groups without --group)"
+    )]
+    DefaultGroup(String),
 }
 
 /// A group reference for a role.
@@ -152,32 +203,53 @@ fn new_ref(name: &str) -> String {
 }
 
 /// Builds the plan from the observed connections and the inventory.
-pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan {
+pub fn propose(
+    table: &Table,
+    inventory: &Inventory,
+    options: &Options,
+) -> Result<Plan, ProposeError> {
     let defaults: Vec<&SecurityGroup> = inventory
         .groups()
         .filter(|g| g.is_default())
         .filter(|g| options.vpc.is_none() || g.vpc_id == options.vpc)
         .collect();
     let default_ids: BTreeSet<&str> = defaults.iter().map(|g| g.id.as_str()).collect();
+    let mut tightened: BTreeSet<&str> = BTreeSet::new();
+    for id in &options.tighten {
+        match inventory.group(id) {
+            None => return Err(ProposeError::UnknownGroup(id.clone())),
+            Some(g) if g.is_default() => return Err(ProposeError::DefaultGroup(id.clone())),
+            Some(g) => tightened.insert(g.id.as_str()),
+        };
+    }
+    // Members of a tightened group stay in it (the first one, if several are).
+    let mut pinned: BTreeMap<String, String> = BTreeMap::new();
+    for g in &tightened {
+        for i in inventory.members(g) {
+            pinned.entry(i.id.clone()).or_insert_with(|| g.to_string());
+        }
+    }
     let migrating: BTreeSet<String> = inventory
         .interfaces()
         .filter(|i| i.groups.iter().any(|g| default_ids.contains(g.id.as_str())))
         .map(|i| i.id.clone())
+        .chain(pinned.keys().cloned())
         .collect();
 
     let (needs, dropped) = needs::collect(table, inventory, &migrating, &options.filter);
     let existing_names: BTreeSet<String> = inventory.groups().map(|g| g.name.clone()).collect();
-    let roles = roles::assign(&migrating, inventory, &needs, &existing_names);
+    let roles = roles::assign(&migrating, inventory, &needs, &existing_names, &pinned);
     let role_of: BTreeMap<&str, &Role> = roles
         .iter()
         .flat_map(|r| r.members.iter().map(move |m| (m.as_str(), r)))
         .collect();
     let as_rule_target = |t: &Target| match t {
-        Target::Migrating(id) => RuleTarget::Group(new_ref(&role_of[id.as_str()].name)),
+        Target::Migrating(id) => RuleTarget::Group(reference(role_of[id.as_str()])),
         Target::Group(g) => RuleTarget::Group(g.clone()),
         Target::PrefixList(p) => RuleTarget::PrefixList(p.clone()),
         Target::Cidr(c) => RuleTarget::Cidr(*c),
     };
+    let list_weight = |id: &str| inventory.prefix_list(id).map_or(1, |pl| pl.weight());
 
     let mut widened = Vec::new();
     let mut groups = Vec::new();
@@ -195,35 +267,33 @@ pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan 
             }
         }
         let mut shaped = |d: Direction| {
-            let (rules, notes) = shape(
+            let (mut rules, notes) = shape(
                 per_direction.get(&d).unwrap_or(&BTreeMap::new()),
                 &options.shaping,
             );
-            let dir = match d {
-                Direction::Ingress => "ingress",
-                Direction::Egress => "egress",
+            let mut note = |kind, detail| {
+                widened.push(Widening {
+                    subject: role.name.clone(),
+                    direction: Some(d),
+                    kind,
+                    detail,
+                })
             };
-            widened.extend(
-                notes
-                    .into_iter()
-                    .map(|n| format!("{} {dir}: {n}", role.name)),
-            );
-            for family in [true, false] {
-                let n = rules
-                    .keys()
-                    .filter(|r| match &r.target {
-                        RuleTarget::Cidr(c) => c.addr().is_ipv4() == family,
-                        _ => family,
-                    })
-                    .count();
-                if n > options.max_rules {
-                    widened.push(format!(
-                        "{} {dir}: {n} {} rules exceed the quota of {}; NOT widened (flowfence does not widen for quotas yet): raise the quota or merge ports with --port-gap",
-                        role.name,
-                        if family { "IPv4" } else { "IPv6" },
+            for (kind, detail) in notes {
+                note(kind, detail);
+            }
+            let (steps, fitted) = quota::fit(&mut rules, options.max_rules, &list_weight);
+            for detail in steps {
+                note(WideningKind::Quota, detail);
+            }
+            if let Err([v4, v6]) = fitted {
+                note(
+                    WideningKind::OverQuota,
+                    format!(
+                        "{v4} IPv4 and {v6} IPv6 rules against a quota of {} with nothing left to widen: raise the quota (Service Quotas, \"Inbound or outbound rules per security group\")",
                         options.max_rules
-                    ));
-                }
+                    ),
+                );
             }
             permissions(
                 rules
@@ -233,19 +303,40 @@ pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan 
         };
         let (ingress, ingress_evidence) = shaped(Direction::Ingress);
         let (egress, egress_evidence) = shaped(Direction::Egress);
-        if role.differing_needs > 0 {
-            widened.push(format!(
-                "{}: members kept together ({}) though {} needs were seen on only some of them; each member gets the union",
-                role.name, role.basis, role.differing_needs
-            ));
+        if let [needs, addresses] = role.differing_needs
+            && needs + addresses > 0
+        {
+            widened.push(Widening {
+                subject: role.name.clone(),
+                direction: None,
+                kind: WideningKind::TierUnion,
+                detail: format!(
+                    "members kept together ({}) though {needs} needs between groups or services and {addresses} peer addresses were seen on only some of them; each member gets the union",
+                    role.basis
+                ),
+            });
         }
+        let (members, basis) = match &role.existing {
+            // Everyone in the group stays in it, whichever role their needs went to.
+            Some(id) => (
+                inventory.members(id).map(|i| i.id.clone()).collect(),
+                "tightened in place: its rules become what its members were seen to need"
+                    .to_string(),
+            ),
+            None => (role.members.clone(), role.basis.clone()),
+        };
         groups.push(PlanGroup {
-            reference: new_ref(&role.name),
+            reference: reference(role),
             name: role.name.clone(),
-            new: true,
+            new: role.existing.is_none(),
+            change: if role.existing.is_some() {
+                GroupChange::Tighten
+            } else {
+                GroupChange::Create
+            },
             vpc_id: role.vpc_id.clone(),
-            members: role.members.clone(),
-            basis: role.basis.clone(),
+            members,
+            basis,
             ingress,
             egress,
             ingress_evidence,
@@ -254,8 +345,11 @@ pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan 
     }
 
     // Other groups' rules naming a default group: once its members leave, such a rule
-    // matches nobody, so it is rewritten to the new groups of the members that used it.
-    for g in inventory.groups().filter(|g| !g.is_default()) {
+    // matches nobody, so it is rewritten to the groups of the members that used it.
+    for g in inventory
+        .groups()
+        .filter(|g| !g.is_default() && !tightened.contains(g.id.as_str()))
+    {
         if let Some(changed) = rewrite_references(g, &default_ids, table, inventory, &role_of) {
             groups.push(changed);
         }
@@ -265,6 +359,7 @@ pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan 
             reference: d.id.clone(),
             name: d.name.clone(),
             new: false,
+            change: GroupChange::Empty,
             vpc_id: d.vpc_id.clone(),
             members: Vec::new(),
             basis: "default group: emptied of members and rules (CIS 5.5, Security Hub EC2.2)"
@@ -279,31 +374,53 @@ pub fn propose(table: &Table, inventory: &Inventory, options: &Options) -> Plan 
     let interfaces: Vec<PlanInterface> = migrating
         .iter()
         .filter_map(|id| inventory.interface(id))
-        .map(|i| {
+        .filter_map(|i| {
             let before: Vec<String> = i.groups.iter().map(|g| g.id.clone()).collect();
             let mut after: Vec<String> = before
                 .iter()
                 .filter(|g| !default_ids.contains(g.as_str()))
                 .cloned()
                 .collect();
-            after.push(new_ref(&role_of[i.id.as_str()].name));
-            PlanInterface {
+            let mine = reference(role_of[i.id.as_str()]);
+            if !after.contains(&mine) {
+                after.push(mine);
+            }
+            (after != before).then(|| PlanInterface {
                 interface_id: i.id.clone(),
                 groups_before: before,
                 groups_after: after,
                 requester_managed: i.requester_managed,
                 owner: i.owner.to_string(),
-            }
+            })
         })
         .collect();
+    for i in interfaces
+        .iter()
+        .filter(|i| i.groups_after.len() > GROUPS_PER_INTERFACE)
+    {
+        widened.push(Widening {
+            subject: i.interface_id.clone(),
+            direction: None,
+            kind: WideningKind::OverQuota,
+            detail: format!(
+                "{} groups after the plan, over the quota of {GROUPS_PER_INTERFACE} per interface: raise it (up to 16) or tighten one of its custom groups with --group",
+                i.groups_after.len()
+            ),
+        });
+    }
     let steps = steps(&groups, &interfaces);
-    Plan {
+    Ok(Plan {
         groups,
         interfaces,
         steps,
         dropped,
         widened,
-    }
+    })
+}
+
+/// A role's group: the existing one it tightens, or `new:NAME`.
+fn reference(role: &Role) -> String {
+    role.existing.clone().unwrap_or_else(|| new_ref(&role.name))
 }
 
 /// Rules as AWS permissions (described by their evidence) and their evidence, in order.
@@ -355,7 +472,7 @@ fn rewrite_references(
                 }
                 if let Some(role) = role_of.get(row.peer.as_str()) {
                     found
-                        .entry(new_ref(&role.name))
+                        .entry(reference(role))
                         .or_default()
                         .add(&Evidence::from_row(row));
                 }
@@ -392,6 +509,7 @@ fn rewrite_references(
         reference: g.id.clone(),
         name: g.name.clone(),
         new: false,
+        change: GroupChange::RewriteReferences,
         vpc_id: g.vpc_id.clone(),
         members: members.iter().map(|m| m.to_string()).collect(),
         basis,
@@ -404,16 +522,15 @@ fn rewrite_references(
 
 /// The migration's steps: nothing destructive before the observation pause.
 fn steps(groups: &[PlanGroup], interfaces: &[PlanInterface]) -> Vec<Step> {
-    let refs = |f: &dyn Fn(&PlanGroup) -> bool| -> Vec<String> {
+    let refs = |change: GroupChange| -> Vec<String> {
         groups
             .iter()
-            .filter(|g| f(g))
+            .filter(|g| g.change == change)
             .map(|g| g.reference.clone())
             .collect()
     };
-    let new_groups = refs(&|g| g.new);
-    let rewritten = refs(&|g| !g.new && g.name != "default");
-    let defaults = refs(&|g| !g.new && g.name == "default");
+    let new_groups = refs(GroupChange::Create);
+    let tightened = refs(GroupChange::Tighten);
     let ifaces: Vec<String> = interfaces.iter().map(|i| i.interface_id.clone()).collect();
     let managed: Vec<String> = interfaces
         .iter()
@@ -427,15 +544,31 @@ fn steps(groups: &[PlanGroup], interfaces: &[PlanInterface]) -> Vec<Step> {
             managed.join(", ")
         ));
     }
-    let list = [
+    let mut authorize = "Authorize every new group's ingress and egress rules.".to_string();
+    if !tightened.is_empty() {
+        authorize.push_str(" Authorize the rules each tightened group gains (its old rules stay until the observation is done).");
+    }
+    let mut list = vec![
         ("create-groups", "Create the new security groups (no rules yet).".to_string(), new_groups.clone()),
-        ("authorize-rules", "Authorize every new group's ingress and egress rules.".to_string(), new_groups),
-        ("rewrite-references", "In groups that reference a default group, add the rules naming the new groups (the old references go with the default group's members).".to_string(), rewritten),
+        ("authorize-rules", authorize, new_groups.into_iter().chain(tightened.iter().cloned()).collect()),
+        ("rewrite-references", "In groups that reference a default group, add the rules naming the new groups (the old references go with the default group's members).".to_string(), refs(GroupChange::RewriteReferences)),
         ("attach-new-groups", attach, ifaces.clone()),
         ("observe", "Keep flow logs running for a while (a week covers weekly jobs) and run `flowfence verify` on the new logs: nothing may reach these interfaces through the default group only.".to_string(), ifaces.clone()),
         ("detach-default", "Remove the default group from each interface.".to_string(), ifaces),
-        ("revoke-default-rules", "Revoke every rule of the default groups; they end with no rules and no members.".to_string(), defaults),
     ];
+    if !tightened.is_empty() {
+        list.push((
+            "revoke-replaced-rules",
+            "In each tightened group, revoke the rules the plan does not keep.".to_string(),
+            tightened,
+        ));
+    }
+    list.push((
+        "revoke-default-rules",
+        "Revoke every rule of the default groups; they end with no rules and no members."
+            .to_string(),
+        refs(GroupChange::Empty),
+    ));
     list.into_iter()
         .enumerate()
         .map(|(i, (action, description, targets))| Step {

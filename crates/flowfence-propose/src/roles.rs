@@ -24,9 +24,12 @@ pub struct Role {
     pub members: Vec<String>,
     /// The VPC.
     pub vpc_id: Option<String>,
-    /// Members kept together by the inventory though their needs differ: the needs only
-    /// some members showed (counted), for the plan to say so.
-    pub differing_needs: usize,
+    /// Members kept together by the inventory though their needs differ: how many needs
+    /// only some members showed, [to groups, services and lists; to addresses], for the
+    /// plan to say so.
+    pub differing_needs: [usize; 2],
+    /// The existing group this role is, when a group is tightened in place.
+    pub existing: Option<String>,
 }
 
 /// What the inventory says an interface belongs with, and the name it suggests.
@@ -115,19 +118,31 @@ fn signature(
 }
 
 /// Groups the interfaces being migrated into roles. `existing_names` are the group names
-/// already in the inventory (new names avoid them).
+/// already in the inventory (new names avoid them); `pinned` maps interfaces to the
+/// existing group they stay in (a group tightened in place is one role).
 pub fn assign(
     migrating: &BTreeSet<String>,
     inventory: &Inventory,
     needs: &Needs,
     existing_names: &BTreeSet<String>,
+    pinned: &BTreeMap<String, String>,
 ) -> Vec<Role> {
-    // Initial blocks: the tier hint, else one block per VPC.
+    // Initial blocks: the group tightened in place, the tier hint, else one block per VPC.
     let mut block: BTreeMap<String, String> = BTreeMap::new();
     let mut hinted: BTreeMap<String, (String, String)> = BTreeMap::new();
     for id in migrating {
         let i = inventory.interface(id);
         let vpc = i.and_then(|i| i.vpc_id.clone()).unwrap_or_default();
+        if let Some(group) = pinned.get(id) {
+            let name = inventory.group(group).map_or(group.as_str(), |g| &g.name);
+            let key = format!("pin:{group}");
+            hinted.insert(
+                key.clone(),
+                ("tightened in place".to_string(), name.to_string()),
+            );
+            block.insert(id.clone(), key);
+            continue;
+        }
         match i.and_then(tier_hint) {
             Some((basis, name)) => {
                 let key = format!("hint:{vpc}:{basis}");
@@ -185,17 +200,24 @@ pub fn assign(
                     first.map_or_else(|| members[0].clone(), plain_name),
                 ),
             };
-            let differing_needs = if hinted.contains_key(b) {
+            let existing = b.strip_prefix("pin:").map(str::to_string);
+            let differing_needs = if hinted.contains_key(b) && existing.is_none() {
                 let sigs: Vec<_> = members
                     .iter()
                     .map(|m| signature(needs.get(m), &block))
                     .collect();
                 let all: BTreeSet<_> = sigs.iter().flatten().collect();
-                all.iter()
-                    .filter(|n| !sigs.iter().all(|s| s.contains(n)))
-                    .count()
+                let differing: Vec<_> = all
+                    .into_iter()
+                    .filter(|n| !sigs.iter().all(|s| s.contains(*n)))
+                    .collect();
+                let addresses = differing
+                    .iter()
+                    .filter(|n| n.3.starts_with("cidr:"))
+                    .count();
+                [differing.len() - addresses, addresses]
             } else {
-                0
+                [0, 0]
             };
             Role {
                 name: base,
@@ -203,12 +225,13 @@ pub fn assign(
                 vpc_id: first.and_then(|i| i.vpc_id.clone()),
                 members,
                 differing_needs,
+                existing,
             }
         })
         .collect();
-    // Names in a stable order: by name, then first member.
+    // Names in a stable order: by name, then first member. Existing groups keep theirs.
     roles.sort_by(|a, b| (&a.name, &a.members).cmp(&(&b.name, &b.members)));
-    for r in &mut roles {
+    for r in roles.iter_mut().filter(|r| r.existing.is_none()) {
         r.name = unique_name(&r.name, &mut taken);
     }
     roles

@@ -1,6 +1,7 @@
 //! Rules in the AWS API's shape, and how observed needs become few of them: CIDRs
-//! aggregated to the smallest covering set, many spread public sources opened to the
-//! world (flagged), adjacent ports merged into ranges.
+//! aggregated to the smallest covering set (widened only inside the user's bound), many
+//! spread public sources opened to the world (flagged), adjacent ports merged into
+//! ranges.
 
 use std::collections::BTreeMap;
 
@@ -151,6 +152,14 @@ fn protocol_name(p: i32) -> String {
     }
 }
 
+/// `tcp 443`, `icmp`, for notes.
+pub(crate) fn port_name(protocol: u8, port: u16) -> String {
+    match protocol {
+        1 | 58 => protocol_name(i32::from(protocol)),
+        p => format!("{} {port}", protocol_name(i32::from(p))),
+    }
+}
+
 fn protocol_number(s: &str) -> Option<i32> {
     match Protocol::parse(s)? {
         Protocol::All => Some(-1),
@@ -236,6 +245,11 @@ pub struct Shaping {
     pub open_spread: usize,
     /// Unobserved ports allowed inside a merged port range (0: only adjacent ports).
     pub port_gap: u16,
+    /// IPv4 addresses of one port that fall in the same block of this prefix length are
+    /// covered by one CIDR (32: exact, nothing unobserved is added).
+    pub widen_v4: u8,
+    /// The same for IPv6 (128: exact).
+    pub widen_v6: u8,
 }
 
 impl Default for Shaping {
@@ -244,8 +258,94 @@ impl Default for Shaping {
             open_above: 32,
             open_spread: 4,
             port_gap: 0,
+            widen_v4: 32,
+            widen_v6: 128,
         }
     }
+}
+
+/// Why a rule allows more than was observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WideningKind {
+    /// Many public sources spread over the internet: opened to `0.0.0.0/0`.
+    WorldOpen,
+    /// Addresses in one block of the user's bound (`--widen-v4`/`--widen-v6`) covered by
+    /// one CIDR.
+    CidrBound,
+    /// A service whose addresses the inventory lacks (no prefix list): `0.0.0.0/0`.
+    NoPrefixList,
+    /// Widened to fit the rules-per-group quota.
+    Quota,
+    /// Still over a quota with nothing left to widen.
+    OverQuota,
+    /// Members kept together by the inventory though their needs differ: each gets the
+    /// union.
+    TierUnion,
+}
+
+/// The smallest CIDR covering both `a` and `b` (same family).
+pub fn covering(a: &IpNet, b: &IpNet) -> IpNet {
+    let (len, addr) = match (a, b) {
+        (IpNet::V4(x), IpNet::V4(y)) => {
+            let diff = u32::from(x.network()) ^ u32::from(y.broadcast());
+            (diff.leading_zeros() as u8, x.network().into())
+        }
+        (IpNet::V6(x), IpNet::V6(y)) => {
+            let diff = u128::from(x.network()) ^ u128::from(y.broadcast());
+            (diff.leading_zeros() as u8, x.network().into())
+        }
+        // Different families: only "anywhere" of the first family covers both.
+        (IpNet::V4(_), _) => (0, std::net::Ipv4Addr::UNSPECIFIED.into()),
+        (IpNet::V6(_), _) => (0, std::net::Ipv6Addr::UNSPECIFIED.into()),
+    };
+    let len = len.min(a.prefix_len()).min(b.prefix_len());
+    IpNet::new(addr, len)
+        .expect("prefix within the family")
+        .trunc()
+}
+
+/// Addresses a CIDR holds, as a float (IPv6 sizes overflow integers at /0).
+pub(crate) fn size(net: &IpNet) -> f64 {
+    2f64.powi(i32::from(net.max_prefix_len() - net.prefix_len()))
+}
+
+/// Covers the nets of each block of the user's bound by one CIDR; returns the new set
+/// (aggregated) and a note per block that widened.
+fn widen_within_bound(nets: &[IpNet], shaping: &Shaping) -> (Vec<IpNet>, Vec<String>) {
+    let mut blocks: BTreeMap<IpNet, Vec<IpNet>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for net in IpNet::aggregate(&nets.to_vec()) {
+        let bound = match net {
+            IpNet::V4(_) => shaping.widen_v4,
+            IpNet::V6(_) => shaping.widen_v6,
+        };
+        if net.prefix_len() <= bound {
+            out.push(net);
+            continue;
+        }
+        let block = IpNet::new(net.network(), bound)
+            .expect("bound within the family")
+            .trunc();
+        blocks.entry(block).or_default().push(net);
+    }
+    let mut notes = Vec::new();
+    for (block, members) in blocks {
+        let cover = members
+            .iter()
+            .skip(1)
+            .fold(members[0], |acc, n| covering(&acc, n));
+        if members.len() > 1 {
+            let observed: f64 = members.iter().map(size).sum();
+            notes.push(format!(
+                "{} observed CIDRs in {block} covered by {cover} ({} more addresses)",
+                members.len(),
+                size(&cover) - observed
+            ));
+        }
+        out.push(cover);
+    }
+    (IpNet::aggregate(&out), notes)
 }
 
 /// A rule with its evidence.
@@ -263,11 +363,11 @@ fn is_public(net: &IpNet) -> bool {
 }
 
 /// Shapes one direction's needs (protocol, port, target) into rules. Returns the rules
-/// and a note per widening (world-open sources).
+/// and a note per widening.
 pub fn shape(
     needs: &BTreeMap<(u8, u16, RuleTarget), Evidence>,
     shaping: &Shaping,
-) -> (Shaped, Vec<String>) {
+) -> (Shaped, Vec<(WideningKind, String)>) {
     let mut notes = Vec::new();
     // Per (protocol, port): its targets.
     let mut by_port: BTreeMap<(u8, u16), Vec<(&RuleTarget, &Evidence)>> = BTreeMap::new();
@@ -282,6 +382,19 @@ pub fn shape(
             match t {
                 RuleTarget::Cidr(c) => cidrs.push((*c, e)),
                 other => out.push((other.clone(), e.clone())),
+            }
+        }
+        for (c, e) in &cidrs {
+            if c.prefix_len() == 0 {
+                let peers: Vec<&str> = e.examples.iter().map(String::as_str).collect();
+                notes.push((
+                    WideningKind::NoPrefixList,
+                    format!(
+                        "{}: peers with no addresses or prefix list in the inventory ({}): {c}",
+                        port_name(protocol, port),
+                        peers.join(", ")
+                    ),
+                ));
             }
         }
         let public: Vec<&IpNet> = cidrs
@@ -307,17 +420,28 @@ pub fn shape(
                     rest.push((*c, e));
                 }
             }
-            notes.push(format!(
-                "protocol {protocol} port {port}: {} public sources across {spread} /8 networks: opened to 0.0.0.0/0",
-                public.len()
+            notes.push((
+                WideningKind::WorldOpen,
+                format!(
+                    "{}: {} public peers across {spread} /8 networks: opened to 0.0.0.0/0",
+                    port_name(protocol, port),
+                    public.len()
+                ),
             ));
             out.push((RuleTarget::Cidr("0.0.0.0/0".parse().expect("valid")), world));
             cidrs = rest;
         }
         // The smallest covering set: exact aggregation (adjacent and nested CIDRs merge,
-        // nothing unobserved is added).
+        // nothing unobserved is added), widened only inside the user's bound.
         let nets: Vec<IpNet> = cidrs.iter().map(|(c, _)| *c).collect();
-        for agg in IpNet::aggregate(&nets) {
+        let (nets, bound_notes) = widen_within_bound(&nets, shaping);
+        notes.extend(bound_notes.into_iter().map(|n| {
+            (
+                WideningKind::CidrBound,
+                format!("{}: {n}", port_name(protocol, port)),
+            )
+        }));
+        for agg in nets {
             let mut e = Evidence::default();
             for (c, ev) in &cidrs {
                 if agg.contains(c) {
@@ -452,6 +576,69 @@ mod tests {
         };
         assert_eq!(ranges(0), [(8080, 8081), (8083, 8083)]);
         assert_eq!(ranges(1), [(8080, 8083)]);
+    }
+
+    #[test]
+    fn covering_cidrs_are_the_smallest_common_block() {
+        let n = |s: &str| -> IpNet { s.parse().unwrap() };
+        assert_eq!(
+            covering(&n("10.0.1.1/32"), &n("10.0.1.3/32")),
+            n("10.0.1.0/30")
+        );
+        assert_eq!(
+            covering(&n("10.0.1.0/24"), &n("10.0.1.7/32")),
+            n("10.0.1.0/24")
+        );
+        assert_eq!(
+            covering(&n("10.0.0.255/32"), &n("10.0.1.0/32")),
+            n("10.0.0.0/23")
+        );
+        assert_eq!(
+            covering(&n("2001:db8::1/128"), &n("2001:db8::2/128")),
+            n("2001:db8::/126")
+        );
+    }
+
+    #[test]
+    fn cidrs_widen_only_inside_the_users_bound() {
+        let needs: BTreeMap<_, _> = ["10.1.2.9/32", "10.1.2.20/32", "10.1.3.5/32", "10.9.0.1/32"]
+            .iter()
+            .map(|c| ((6, 443, cidr(c)), ev(1)))
+            .collect();
+        let targets = |bound| -> (Vec<String>, usize) {
+            let shaping = Shaping {
+                widen_v4: bound,
+                ..Shaping::default()
+            };
+            let (rules, notes) = shape(&needs, &shaping);
+            let got = rules
+                .keys()
+                .map(|r| match &r.target {
+                    RuleTarget::Cidr(c) => c.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            (got, notes.len())
+        };
+        // Exact by default.
+        assert_eq!(targets(32).0.len(), 4);
+        assert_eq!(targets(32).1, 0);
+        // Two addresses share a /24: covered by their smallest block, and said so.
+        assert_eq!(
+            targets(24),
+            (
+                vec![
+                    "10.1.2.0/27".to_string(),
+                    "10.1.3.5/32".to_string(),
+                    "10.9.0.1/32".to_string()
+                ],
+                1
+            )
+        );
+        assert_eq!(
+            targets(16).0,
+            ["10.1.2.0/23".to_string(), "10.9.0.1/32".to_string()]
+        );
     }
 
     #[test]

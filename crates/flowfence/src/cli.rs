@@ -243,9 +243,33 @@ pub(crate) struct ProposeArgs {
     #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
     pub(crate) inventory: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub(crate) plan: PlanArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormatArg::Json)]
+    pub(crate) format: PlanFormatArg,
+
+    /// Write the plan to FILE instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// Don't print the summary on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+/// What to migrate and how rules are shaped (`propose` and `run`).
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
     /// Only this VPC's default group.
     #[arg(long, value_name = "vpc-...")]
     pub(crate) vpc: Option<String>,
+
+    /// Also tighten this existing group in place: its rules become what its members
+    /// were seen to need (repeatable).
+    #[arg(long = "group", value_name = "sg-...")]
+    pub(crate) groups: Vec<String>,
 
     /// Leave out connections seen in fewer flow records (listed in the plan's `dropped`).
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -259,21 +283,19 @@ pub(crate) struct ProposeArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub(crate) port_gap: u16,
 
-    /// Rules per group and direction before the plan reports a quota problem.
+    /// Cover a rule's IPv4 peers that share a /LEN block with one CIDR, at most /LEN
+    /// wide (32: exact, the default; 24 allows up to a /24 per block).
+    #[arg(long, default_value_t = 32, value_name = "LEN", value_parser = clap::value_parser!(u8).range(0..=32))]
+    pub(crate) widen_v4: u8,
+
+    /// The same for IPv6 peers (128: exact).
+    #[arg(long, default_value_t = 128, value_name = "LEN", value_parser = clap::value_parser!(u8).range(0..=128))]
+    pub(crate) widen_v6: u8,
+
+    /// Rules per group and direction (AWS's default quota: 60). Over it, CIDRs and
+    /// then port ranges are widened, cheapest first, and each step is reported.
     #[arg(long, default_value_t = 60, value_name = "N")]
     pub(crate) max_rules: usize,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = PlanFormatArg::Json)]
-    pub(crate) format: PlanFormatArg,
-
-    /// Write the plan to FILE instead of stdout.
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
-    pub(crate) out: Option<PathBuf>,
-
-    /// Don't print the summary on stderr.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

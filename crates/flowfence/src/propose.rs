@@ -9,11 +9,11 @@ use anyhow::{Context, anyhow};
 use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
 use flowfence_propose::verify::{self, End, Verdict};
-use flowfence_propose::{Filter, Options, Plan, Shaping, State, propose};
+use flowfence_propose::{Direction, Filter, GroupChange, Options, Plan, Shaping, State, propose};
 
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, observe_logs};
-use crate::cli::{InputArgs, ProposeArgs, VerifyArgs};
+use crate::cli::{InputArgs, PlanArgs, ProposeArgs, VerifyArgs};
 
 pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
     let inventory = load_inventory_files(&args.inventory)?;
@@ -29,19 +29,8 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
         args.quiet,
         &inventory,
     )?;
-    let options = Options {
-        vpc: args.vpc.clone(),
-        filter: Filter {
-            min_flows: args.min_flows,
-            since: args.since,
-        },
-        shaping: Shaping {
-            port_gap: args.port_gap,
-            ..Shaping::default()
-        },
-        max_rules: args.max_rules,
-    };
-    let plan = propose(&table, &inventory, &options);
+    let plan = propose(&table, &inventory, &plan_options(&args.plan))
+        .map_err(|e| Failure::Usage(anyhow!(e)))?;
     let mut json = serde_json::to_string_pretty(&plan).expect("the plan serialises");
     json.push('\n');
     match &args.out {
@@ -92,6 +81,25 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
             "{} observed connections would break under the plan",
             final_.broken.len()
         )))
+    }
+}
+
+/// The proposer's options from the command line.
+pub(crate) fn plan_options(args: &PlanArgs) -> Options {
+    Options {
+        vpc: args.vpc.clone(),
+        tighten: args.groups.clone(),
+        filter: Filter {
+            min_flows: args.min_flows,
+            since: args.since,
+        },
+        shaping: Shaping {
+            port_gap: args.port_gap,
+            widen_v4: args.widen_v4,
+            widen_v6: args.widen_v6,
+            ..Shaping::default()
+        },
+        max_rules: args.max_rules,
     }
 }
 
@@ -183,14 +191,21 @@ fn render_plan_summary(plan: &Plan, before: &Verdict, after: &Verdict) -> String
     let mut s = String::new();
     let new: Vec<_> = plan.groups.iter().filter(|g| g.new).collect();
     let rules: usize = new.iter().map(|g| g.ingress.len() + g.egress.len()).sum();
+    let changed = |c: GroupChange| plan.groups.iter().filter(|g| g.change == c).count();
     let _ = writeln!(
         s,
-        "  plan: {} interfaces move to {} new groups ({rules} rules); {} other groups change",
+        "  plan: {} interfaces change groups; {} new groups ({rules} rules), {} tightened in place, {} with rewritten references, {} default groups emptied",
         plan.interfaces.len(),
         new.len(),
-        plan.groups.iter().filter(|g| !g.new).count()
+        changed(GroupChange::Tighten),
+        changed(GroupChange::RewriteReferences),
+        changed(GroupChange::Empty),
     );
-    for g in &new {
+    for g in plan
+        .groups
+        .iter()
+        .filter(|g| matches!(g.change, GroupChange::Create | GroupChange::Tighten))
+    {
         let _ = writeln!(
             s,
             "    {} ({}): {} members, {} ingress, {} egress",
@@ -202,7 +217,17 @@ fn render_plan_summary(plan: &Plan, before: &Verdict, after: &Verdict) -> String
         );
     }
     for w in &plan.widened {
-        let _ = writeln!(s, "  widened: {w}");
+        let direction = w.direction.map_or(String::new(), |d| {
+            format!(
+                " {}",
+                if d == Direction::Ingress {
+                    "ingress"
+                } else {
+                    "egress"
+                }
+            )
+        });
+        let _ = writeln!(s, "  widened: {}{direction}: {}", w.subject, w.detail);
     }
     if !plan.dropped.is_empty() {
         let _ = writeln!(s, "  dropped on purpose: {} rows", plan.dropped.len());

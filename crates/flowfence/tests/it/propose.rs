@@ -149,3 +149,93 @@ fn propose_from_a_connections_table_equals_propose_from_logs() {
     assert_eq!(out.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&out.stderr).contains("conn.csv: not a connections table"));
 }
+
+/// `--group` tightens an existing group in place: same id, rules from its members'
+/// needs, the plan still breaks nothing; unknown and default groups are refused.
+#[test]
+fn group_flag_tightens_an_existing_group_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    let inventory: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sample("inventory/describe-security-groups.json")).unwrap(),
+    )
+    .unwrap();
+    let id_of = |name: &str| -> String {
+        inventory["SecurityGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["GroupName"] == name)
+            .unwrap()["GroupId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (bastion, default) = (id_of("bastion-ssh"), id_of("default"));
+    let (logs, inv) = (sample("logs"), sample("inventory"));
+    let base = ["propose", "-q", "--logs", &logs, "--inventory", &inv];
+    ok(&[
+        &base[..],
+        &["--group", &bastion, "-o", plan_path.to_str().unwrap()],
+    ]
+    .concat());
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    let group = plan["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["ref"] == bastion.as_str())
+        .expect("the tightened group is in the plan");
+    assert_eq!(group["change"], "tighten");
+    assert_eq!(group["new"], false);
+    // SSH from the office addresses actually seen, not the whole /24 it allows today.
+    let ssh_sources: Vec<&str> = group["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["FromPort"] == 22)
+        .flat_map(|p| p["IpRanges"].as_array().into_iter().flatten())
+        .map(|r| r["CidrIp"].as_str().unwrap())
+        .collect();
+    assert!(!ssh_sources.is_empty());
+    assert!(
+        ssh_sources
+            .iter()
+            .all(|c| c.starts_with("203.0.113.") && !c.ends_with("/24"))
+    );
+    let actions: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    let revoke = actions
+        .iter()
+        .position(|a| *a == "revoke-replaced-rules")
+        .unwrap();
+    assert!(actions.iter().position(|a| *a == "observe").unwrap() < revoke);
+    let (out, _) = ok(&[
+        "verify",
+        "-q",
+        "--plan",
+        plan_path.to_str().unwrap(),
+        "--logs",
+        &logs,
+        "--inventory",
+        &inv,
+    ]);
+    assert!(out.contains("broken under the plan: 0"), "{out}");
+
+    for (group, message) in [
+        ("sg-0000000000000000", "no such security group"),
+        (
+            default.as_str(),
+            "a default group is emptied, not tightened",
+        ),
+    ] {
+        let out = flowfence(&[&base[..], &["--group", group]].concat(), None);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(message));
+    }
+}
