@@ -82,6 +82,10 @@ pub enum Peer {
 pub enum Endpoint {
     /// Interfaces with this role.
     Role(&'static str),
+    /// One interface of a role (the n-th): traffic only some members of a tier make.
+    Member(&'static str, usize),
+    /// A partner's API hosts: [`PARTNER_HOSTS`] addresses in two /24 networks.
+    Partner,
     /// Addresses on the internet.
     Internet,
     /// The office network that reaches the bastion.
@@ -126,6 +130,35 @@ pub struct Environment {
     pub s3_cidrs: Vec<&'static str>,
     /// The connections.
     pub edges: Vec<Edge>,
+}
+
+/// How many hosts the partner's API answers on.
+pub const PARTNER_HOSTS: usize = 90;
+
+/// The partner's `n`-th API host: odd addresses of 198.51.100.0/24, then of 192.0.2.0/24,
+/// so no two are adjacent and exact aggregation can't merge them.
+pub fn partner_address(n: usize) -> Ipv4Addr {
+    let half = PARTNER_HOSTS / 2;
+    let host = (1 + 2 * (n % half)) as u8;
+    if n < half {
+        Ipv4Addr::new(198, 51, 100, host)
+    } else {
+        Ipv4Addr::new(192, 0, 2, host)
+    }
+}
+
+/// Traffic added to the base environment, for tests of what a real migration meets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Variant {
+    /// The bundled sample's environment.
+    #[default]
+    Base,
+    /// Members of one tier see different rare flows: one web instance calls the app
+    /// tier on port 7000, one app instance syncs time from the monitoring host.
+    RareFlows,
+    /// The app tier calls a partner's API (TCP 9443) on [`PARTNER_HOSTS`] addresses: more
+    /// CIDR rules than a group's quota allows.
+    PartnerApi,
 }
 
 /// S3's address ranges in us-east-1 (a subset of the AWS-managed prefix list).
@@ -377,6 +410,39 @@ impl Environment {
             s3_cidrs: S3_CIDRS.to_vec(),
             edges,
         }
+    }
+
+    /// The environment with `variant`'s traffic added (its truth included).
+    pub fn with_variant(mut self, variant: Variant) -> Environment {
+        let rare = |client, server, protocol, port| Edge {
+            client,
+            server,
+            protocol,
+            port,
+            rate: 0.3,
+            long_lived: false,
+        };
+        match variant {
+            Variant::Base => {}
+            Variant::RareFlows => self.edges.extend([
+                rare(Endpoint::Member("web", 0), Endpoint::Role("app"), 6, 7000),
+                rare(
+                    Endpoint::Member("app", 1),
+                    Endpoint::Role("monitoring"),
+                    17,
+                    123,
+                ),
+            ]),
+            Variant::PartnerApi => self.edges.push(Edge {
+                client: Endpoint::Role("app"),
+                server: Endpoint::Partner,
+                protocol: 6,
+                port: 9443,
+                rate: 30.0,
+                long_lived: false,
+            }),
+        }
+        self
     }
 
     /// The interfaces with `role`.

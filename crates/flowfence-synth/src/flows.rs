@@ -5,7 +5,7 @@
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
-use crate::env::{ACCOUNT, Endpoint, Environment, REGION};
+use crate::env::{ACCOUNT, Endpoint, Environment, PARTNER_HOSTS, REGION, partner_address};
 use crate::rng::Rng;
 
 /// Seconds per aggregation window (Nitro instances: one minute).
@@ -153,9 +153,21 @@ impl FileFlows {
                     ip: members[i].ip,
                 }
             }
+            Endpoint::Member(role, n) => {
+                let members = env.with_role(role);
+                let member = members[n % members.len()];
+                Side {
+                    eni: env.interfaces.iter().position(|x| x.id == member.id),
+                    ip: member.ip,
+                }
+            }
             Endpoint::Internet => Side {
                 eni: None,
                 ip: internet_address(rng),
+            },
+            Endpoint::Partner => Side {
+                eni: None,
+                ip: partner_address(rng.below(PARTNER_HOSTS as u64) as usize),
             },
             Endpoint::Office => Side {
                 eni: None,
@@ -198,7 +210,8 @@ impl FileFlows {
             _ => rng.range(32768, 60999),
         } as u16;
         let (sport, dport) = if proto == 1 { (0, 0) } else { (eph, port) };
-        let via_nat = server == Endpoint::Internet && client != Endpoint::Role("alb");
+        let via_nat = matches!(server, Endpoint::Internet | Endpoint::Partner)
+            && client != Endpoint::Role("alb");
         let to_s3 = server == Endpoint::S3;
         let nat = env
             .interfaces

@@ -19,7 +19,10 @@ mod flows;
 mod output;
 mod rng;
 
-pub use env::{ACCOUNT, Edge, Endpoint, Environment, Group, Interface, Peer, REGION, Rule};
+pub use env::{
+    ACCOUNT, Edge, Endpoint, Environment, Group, Interface, PARTNER_HOSTS, Peer, REGION, Rule,
+    Variant, partner_address,
+};
 pub use flows::{FileFlows, Format, V2_FORMAT, V5_FORMAT, WINDOW, WINDOWS_PER_FILE};
 pub use output::{
     FLOW_LOG_ID, Form, Span, Written, unix_day, write_inventory, write_logs, write_truth,

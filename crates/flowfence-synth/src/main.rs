@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use flowfence_synth::{
-    Environment, Form, Span, WINDOW, WINDOWS_PER_FILE, unix_day, write_inventory, write_logs,
-    write_truth,
+    Environment, Form, Span, Variant, WINDOW, WINDOWS_PER_FILE, unix_day, write_inventory,
+    write_logs, write_truth,
 };
 
 /// Generate a VPC environment's flow logs, inventory and truth.
@@ -48,6 +48,18 @@ struct Args {
     /// Write at least this much log text instead of --hours (e.g. 500M, 1G).
     #[arg(long, value_name = "SIZE")]
     target_size: Option<String>,
+    /// Traffic added to the base environment: `rare-flows` (one tier's members see
+    /// different rare flows), `partner-api` (more partner addresses than a group's rule
+    /// quota).
+    #[arg(long, value_enum, default_value_t = VariantArg::Base)]
+    variant: VariantArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum VariantArg {
+    Base,
+    RareFlows,
+    PartnerApi,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -87,7 +99,12 @@ fn parse_size(s: &str) -> anyhow::Result<u64> {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let env = Environment::new(args.seed, args.instances);
+    let variant = match args.variant {
+        VariantArg::Base => Variant::Base,
+        VariantArg::RareFlows => Variant::RareFlows,
+        VariantArg::PartnerApi => Variant::PartnerApi,
+    };
+    let env = Environment::new(args.seed, args.instances).with_variant(variant);
     let day = parse_day(&args.start)?;
     let file_secs = WINDOWS_PER_FILE * WINDOW;
     if args.sample {

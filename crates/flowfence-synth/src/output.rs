@@ -323,8 +323,9 @@ pub fn write_inventory(env: &Environment, dir: &Path) -> anyhow::Result<()> {
 /// Writes `truth.json`: the roles' interfaces and the connections between roles.
 pub fn write_truth(env: &Environment, seed: u64, path: &Path) -> anyhow::Result<()> {
     let name = |e: Endpoint| match e {
-        Endpoint::Role(r) => r.to_string(),
+        Endpoint::Role(r) | Endpoint::Member(r, _) => r.to_string(),
         Endpoint::Internet => "internet".into(),
+        Endpoint::Partner => "partner:198.51.100.0/24,192.0.2.0/24".into(),
         Endpoint::Office => "office:203.0.113.0/24".into(),
         Endpoint::S3 => "aws-service:S3".into(),
     };

@@ -1,0 +1,185 @@
+//! What every end-to-end proposer test checks, on the bundled sample or a generated
+//! environment (both come with their truth).
+
+#![allow(dead_code)] // Each test file uses its part.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use flowfence_aggregate::{Observations, Table};
+use flowfence_flowlog::{ReadOptions, Reader, discover};
+use flowfence_inventory::Inventory;
+use flowfence_propose::{Plan, State, verify};
+
+/// The inventory a generator wrote into `dir`.
+pub(crate) fn inventory(dir: &Path) -> Inventory {
+    Inventory::load(&[
+        dir.join("describe-network-interfaces.json"),
+        dir.join("describe-security-groups.json"),
+        dir.join("describe-prefix-lists.json"),
+    ])
+    .unwrap()
+}
+
+/// The connections table of the logs under `logs`.
+pub(crate) fn table(logs: &Path, inventory: &Inventory) -> Table {
+    let sources = discover(&[logs.to_path_buf()]).unwrap().sources;
+    let (obs, report) = Observations::read(&Reader::new(sources, ReadOptions::default()));
+    assert_eq!(report.tally.total(), 0);
+    obs.finish(inventory)
+}
+
+/// The truth a generator wrote.
+pub(crate) fn truth(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+pub(crate) fn role_of(truth: &serde_json::Value, eni: &str) -> Option<String> {
+    truth["roles"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, ids)| ids.as_array().unwrap().iter().any(|i| i == eni))
+        .map(|(r, _)| r.clone())
+}
+
+/// Each new group's members share one true role, and no role is split.
+pub(crate) fn check_roles(plan: &Plan, truth: &serde_json::Value) {
+    let mut seen_roles = BTreeSet::new();
+    for g in plan.groups.iter().filter(|g| g.new) {
+        let roles: BTreeSet<Option<String>> = g.members.iter().map(|m| role_of(truth, m)).collect();
+        assert_eq!(
+            roles.len(),
+            1,
+            "{}: members of several roles {roles:?}",
+            g.name
+        );
+        assert!(
+            seen_roles.insert(roles.into_iter().next().unwrap()),
+            "{}: role split",
+            g.name
+        );
+    }
+}
+
+/// Nothing observed is cut, less is allowed than today, and the default group ends
+/// with no rules and no members.
+pub(crate) fn check_breaks_nothing(plan: &Plan, inventory: &Inventory, table: &Table) {
+    let after = State::after(inventory, plan).unwrap();
+    let scope: BTreeSet<String> = inventory
+        .interfaces()
+        .filter(|i| i.has_security_groups())
+        .map(|i| i.id.clone())
+        .collect();
+    let verdict = verify::check(&after, inventory, table, &scope);
+    assert!(verdict.broken.is_empty(), "{:#?}", verdict.broken);
+    let before = verify::check(&State::current(inventory), inventory, table, &scope);
+    assert!(
+        verdict.allowed_unused < before.allowed_unused,
+        "{} !< {}",
+        verdict.allowed_unused,
+        before.allowed_unused
+    );
+    let default = plan.groups.iter().find(|g| g.name == "default").unwrap();
+    assert!(default.ingress.is_empty() && default.egress.is_empty() && default.members.is_empty());
+    assert!(
+        plan.interfaces
+            .iter()
+            .all(|i| i.groups_after.iter().all(|g| g != &default.reference))
+    );
+}
+
+type Edge = (String, String, u8, u16);
+
+/// Rules between groups are the true edges: a new group's ingress rule from a group is
+/// an edge into its role, its egress rule to a group an edge out of it; both must equal
+/// the truth's edges between interface roles that touch a migrated role.
+pub(crate) fn check_rules_against_truth(plan: &Plan, inventory: &Inventory, truth: &serde_json::Value) {
+    let role_of_group = |reference: &str| -> Option<String> {
+        let members: Vec<String> = match plan.groups.iter().find(|g| g.reference == reference) {
+            Some(g) if g.new => g.members.clone(),
+            _ => inventory.members(reference).map(|i| i.id.clone()).collect(),
+        };
+        let roles: BTreeSet<Option<String>> = members.iter().map(|m| role_of(truth, m)).collect();
+        assert_eq!(roles.len(), 1, "{reference}: members of several roles");
+        roles.into_iter().next().unwrap()
+    };
+    let migrated: BTreeSet<String> = plan
+        .groups
+        .iter()
+        .filter(|g| g.new)
+        .filter_map(|g| role_of_group(&g.reference))
+        .collect();
+    let (mut ingress, mut egress) = (BTreeSet::new(), BTreeSet::new());
+    for g in plan.groups.iter().filter(|g| g.new) {
+        let me = role_of_group(&g.reference).unwrap();
+        for (is_ingress, rules) in [(true, &g.ingress), (false, &g.egress)] {
+            for p in rules {
+                for spec in p.specs().unwrap() {
+                    let flowfence_propose::RuleTarget::Group(other) = &spec.target else {
+                        continue;
+                    };
+                    let other = role_of_group(other).unwrap();
+                    assert_eq!(spec.from, spec.to, "a port range between groups");
+                    let port = spec.from.max(0) as u16;
+                    let protocol = spec.protocol as u8;
+                    if is_ingress {
+                        ingress.insert((other, me.clone(), protocol, port));
+                    } else {
+                        egress.insert((me.clone(), other, protocol, port));
+                    }
+                }
+            }
+        }
+    }
+    let interface_roles: BTreeSet<String> = truth["roles"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let true_edges: Vec<Edge> = truth["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["client"].as_str().unwrap().to_string(),
+                e["server"].as_str().unwrap().to_string(),
+                e["protocol"].as_u64().unwrap() as u8,
+                e["port"].as_u64().unwrap() as u16,
+            )
+        })
+        .filter(|(c, s, _, _)| interface_roles.contains(c) && interface_roles.contains(s))
+        .collect();
+    let want_ingress: BTreeSet<Edge> = true_edges
+        .iter()
+        .filter(|e| migrated.contains(&e.1))
+        .cloned()
+        .collect();
+    let want_egress: BTreeSet<Edge> = true_edges
+        .iter()
+        .filter(|e| migrated.contains(&e.0))
+        .cloned()
+        .collect();
+    assert!(!want_ingress.is_empty() && !want_egress.is_empty());
+    // ICMP logs carry no type, so when neither end's first record came earlier the
+    // exchange is allowed both ways: the reverse of a true ICMP edge may appear too.
+    let reversed_icmp = |e: &Edge| {
+        e.2 == 1
+            && true_edges
+                .iter()
+                .any(|t| (&t.0, &t.1, t.2) == (&e.1, &e.0, 1))
+    };
+    for (got, want, what) in [
+        (&ingress, &want_ingress, "ingress"),
+        (&egress, &want_egress, "egress"),
+    ] {
+        let missing: Vec<_> = want.difference(got).collect();
+        let extra: Vec<_> = got.difference(want).filter(|e| !reversed_icmp(e)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{what} rules between groups vs the truth: missing {missing:?}, not true {extra:?}"
+        );
+    }
+}

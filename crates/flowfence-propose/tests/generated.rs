@@ -1,0 +1,189 @@
+//! End to end on generated environments that carry what real migrations meet: a tier
+//! whose members saw different rare flows, and a group whose observed peers exceed the
+//! rules quota. The generator writes the truth; v2 and v5 logs.
+
+mod common;
+
+use std::net::IpAddr;
+
+use flowfence_aggregate::Table;
+use flowfence_inventory::{Inventory, IpNet};
+use flowfence_propose::{Options, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota};
+use flowfence_synth::{
+    Environment, Form, PARTNER_HOSTS, Span, Variant, partner_address, unix_day, write_inventory,
+    write_logs, write_truth,
+};
+
+struct Generated {
+    inventory: Inventory,
+    table: Table,
+    truth: serde_json::Value,
+    _dir: tempfile::TempDir,
+}
+
+/// An hour of `variant`'s traffic written as `form`, read back.
+fn generate(variant: Variant, form: Form) -> Generated {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = 11;
+    let env = Environment::new(seed, 3).with_variant(variant);
+    let span = Span {
+        start: unix_day(2026, 11, 2) + 9 * 3600,
+        files: 12,
+        scale: 0.5,
+    };
+    write_logs(&env, seed, form, span, &dir.path().join("logs")).unwrap();
+    write_inventory(&env, &dir.path().join("inventory")).unwrap();
+    write_truth(&env, seed, &dir.path().join("truth.json")).unwrap();
+    let inventory = common::inventory(&dir.path().join("inventory"));
+    let table = common::table(&dir.path().join("logs"), &inventory);
+    let truth = common::truth(&dir.path().join("truth.json"));
+    Generated {
+        inventory,
+        table,
+        truth,
+        _dir: dir,
+    }
+}
+
+fn group<'a>(plan: &'a Plan, role: &str, truth: &serde_json::Value) -> &'a PlanGroup {
+    plan.groups
+        .iter()
+        .filter(|g| g.new)
+        .find(|g| common::role_of(truth, &g.members[0]).as_deref() == Some(role))
+        .unwrap_or_else(|| panic!("no new group for {role}"))
+}
+
+/// The specs of a group's rules in one direction.
+fn specs(rules: &[flowfence_propose::IpPermission]) -> Vec<flowfence_propose::RuleSpec> {
+    rules.iter().flat_map(|p| p.specs().unwrap()).collect()
+}
+
+fn rare_flows_keep_tiers_together(form: Form) {
+    let g = generate(Variant::RareFlows, form);
+    let plan = propose(&g.table, &g.inventory, &Options::default()).unwrap();
+    common::check_roles(&plan, &g.truth);
+    common::check_breaks_nothing(&plan, &g.inventory, &g.table);
+    common::check_rules_against_truth(&plan, &g.inventory, &g.truth);
+
+    // Each tier is one group with all its members, though one member alone made the
+    // rare calls, and the plan says so.
+    let web = group(&plan, "web", &g.truth);
+    let app = group(&plan, "app", &g.truth);
+    assert_eq!(web.members.len(), 3);
+    assert_eq!(app.members.len(), 3);
+    for tier in [web, app] {
+        let union = plan
+            .widened
+            .iter()
+            .find(|w| w.subject == tier.name && w.kind == WideningKind::TierUnion)
+            .unwrap_or_else(|| panic!("{}: the union is not reported", tier.name));
+        assert!(
+            !union.detail.contains("though 0 needs"),
+            "{}: {}",
+            tier.name,
+            union.detail
+        );
+    }
+    // The rare call is allowed for the whole tier, on both ends.
+    let app_ref = RuleTarget::Group(app.reference.clone());
+    assert!(
+        specs(&web.egress)
+            .iter()
+            .any(|r| r.from == 7000 && r.target == app_ref)
+    );
+}
+
+#[test]
+fn v5_rare_flows_keep_tiers_together() {
+    rare_flows_keep_tiers_together(Form::S3TextV5);
+}
+
+#[test]
+fn v2_rare_flows_keep_tiers_together() {
+    rare_flows_keep_tiers_together(Form::S3TextV2);
+}
+
+fn partner_cidrs(app: &PlanGroup) -> Vec<IpNet> {
+    specs(&app.egress)
+        .into_iter()
+        .filter(|r| (r.from, r.to) == (9443, 9443))
+        .filter_map(|r| match r.target {
+            RuleTarget::Cidr(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn quota_overflow_widens_and_reports(form: Form) {
+    let g = generate(Variant::PartnerApi, form);
+    let seen: Vec<IpAddr> = (0..PARTNER_HOSTS)
+        .map(|n| IpAddr::V4(partner_address(n)))
+        .filter(|a| g.table.rows.iter().any(|r| r.peer == format!("{a}/32")))
+        .collect();
+    assert!(seen.len() > 60, "only {} partner hosts seen", seen.len());
+
+    // Without a quota: one rule per partner host (none are adjacent).
+    let unbounded = Options {
+        max_rules: 1000,
+        ..Options::default()
+    };
+    let plan = propose(&g.table, &g.inventory, &unbounded).unwrap();
+    let app = group(&plan, "app", &g.truth);
+    assert_eq!(partner_cidrs(app).len(), seen.len());
+    assert!(plan.widened.iter().all(|w| w.kind != WideningKind::Quota));
+
+    // With AWS's quota: widened to fit, each step reported, nothing broken.
+    let plan = propose(&g.table, &g.inventory, &Options::default()).unwrap();
+    common::check_roles(&plan, &g.truth);
+    common::check_breaks_nothing(&plan, &g.inventory, &g.table);
+    common::check_rules_against_truth(&plan, &g.inventory, &g.truth);
+    let app = group(&plan, "app", &g.truth);
+    let weight = |id: &str| g.inventory.prefix_list(id).map_or(1, |pl| pl.weight());
+    let egress: flowfence_propose::rules::Shaped = specs(&app.egress)
+        .into_iter()
+        .map(|r| (r, Default::default()))
+        .collect();
+    let [v4, _] = quota::count(&egress, &weight);
+    assert!(v4 <= 60, "{v4} IPv4 egress rules");
+    let steps: Vec<_> = plan
+        .widened
+        .iter()
+        .filter(|w| w.subject == app.name && w.kind == WideningKind::Quota)
+        .collect();
+    assert!(!steps.is_empty());
+    assert!(
+        steps
+            .iter()
+            .all(|w| w.direction == Some(flowfence_propose::Direction::Egress))
+    );
+    // Every partner host is still covered, and the widening stayed inside the
+    // partner's two /24s.
+    let cidrs = partner_cidrs(app);
+    assert!(cidrs.len() < seen.len());
+    for a in &seen {
+        assert!(cidrs.iter().any(|c| c.contains(a)), "{a} not covered");
+    }
+    for c in &cidrs {
+        assert!(
+            ["198.51.100.0/24", "192.0.2.0/24"]
+                .iter()
+                .any(|n| n.parse::<IpNet>().unwrap().contains(c)),
+            "{c} widened beyond the partner's networks"
+        );
+    }
+    assert!(
+        plan.widened
+            .iter()
+            .all(|w| w.kind != WideningKind::OverQuota)
+    );
+}
+
+#[test]
+fn v5_quota_overflow_widens_and_reports() {
+    quota_overflow_widens_and_reports(Form::S3TextV5);
+}
+
+#[test]
+fn v2_quota_overflow_widens_and_reports() {
+    quota_overflow_widens_and_reports(Form::S3TextV2);
+}
