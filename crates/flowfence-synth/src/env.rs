@@ -209,7 +209,14 @@ impl Environment {
                 id: default_sg.clone(),
                 name: "default",
                 description: "default VPC security group",
-                ingress: vec![any("-1", None, None, Peer::Group(default_sg.clone()))],
+                // All from its members, plus what people added over the years so the
+                // load balancer and the bastion reach the instances in it.
+                ingress: vec![
+                    any("-1", None, None, Peer::Group(default_sg.clone())),
+                    any("tcp", Some(8080), Some(8080), Peer::Group(alb_sg.clone())),
+                    any("tcp", Some(22), Some(22), Peer::Group(bastion_sg.clone())),
+                    any("icmp", None, None, Peer::Group(bastion_sg.clone())),
+                ],
                 egress: all_out(),
             },
             Group {

@@ -225,9 +225,17 @@ fn write_cloudwatch(
 
 fn rule_json(rule: &Rule) -> Value {
     let mut perm = json!({ "IpProtocol": rule.protocol, "IpRanges": [], "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": [] });
-    if let (Some(from), Some(to)) = (rule.from, rule.to) {
-        perm["FromPort"] = json!(from);
-        perm["ToPort"] = json!(to);
+    match (rule.from, rule.to) {
+        (Some(from), Some(to)) => {
+            perm["FromPort"] = json!(from);
+            perm["ToPort"] = json!(to);
+        }
+        // Every ICMP type and code, as AWS writes it.
+        _ if rule.protocol == "icmp" => {
+            perm["FromPort"] = json!(-1);
+            perm["ToPort"] = json!(-1);
+        }
+        _ => {}
     }
     match &rule.peer {
         Peer::Cidr(c) => perm["IpRanges"] = json!([{ "CidrIp": c }]),

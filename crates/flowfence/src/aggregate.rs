@@ -49,6 +49,20 @@ pub(crate) fn observe_logs(
     input: &InputArgs,
     quiet: bool,
 ) -> Result<Observations, Failure> {
+    let (observations, summary) = read_logs(logs, input, quiet)?;
+    if !quiet {
+        eprint!("{summary}");
+    }
+    Ok(observations)
+}
+
+/// Reads flow logs into observations (progress on stderr unless `quiet`); returns them
+/// with the reading summary.
+pub(crate) fn read_logs(
+    logs: &[PathBuf],
+    input: &InputArgs,
+    quiet: bool,
+) -> Result<(Observations, String), Failure> {
     let progress = Arc::new(Progress::default());
     let options = inputs::read_options(input, &progress)?;
     let discovery = inputs::discover_logs(logs)?;
@@ -62,10 +76,8 @@ pub(crate) fn observe_logs(
             first.display(&report.source_name(first))
         )));
     }
-    if !quiet {
-        eprint!("{}", summary::render(&report, &discovery.skipped, 0));
-    }
-    Ok(observations)
+    let summary = summary::render(&report, &discovery.skipped, 0);
+    Ok((observations, summary))
 }
 
 pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {

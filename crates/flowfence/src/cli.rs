@@ -95,17 +95,37 @@ pub(crate) enum Command {
     /// whose rules allow exactly what the logs show: alike interfaces share a group (an
     /// auto scaling group, load balancer or cache cluster stays together), peers are named
     /// by group (new or existing), AWS services by prefix list, other addresses by the
-    /// smallest covering CIDRs; public sources that are many and spread open to
-    /// 0.0.0.0/0 and are flagged. Rules in other groups that name a default group are
-    /// rewritten to the new groups. The plan is JSON: groups with final rules (AWS
+    /// smallest covering CIDRs (exact unless --widen-v4/--widen-v6 allow more); public
+    /// sources that are many and spread open to 0.0.0.0/0 and are flagged. A group over
+    /// the rules quota (--max-rules, counted as AWS counts) is widened step by step,
+    /// cheapest first, and every step is listed. Rules in other groups that name a
+    /// default group are rewritten to the new groups. --group sg-... also tightens an
+    /// existing group in place. The plan is JSON: groups with final rules (AWS
     /// IpPermission shape) and evidence, interfaces before/after, the steps (nothing
     /// destructive before the observation pause), dropped rows and what widened.
     ///
-    /// Example:
+    /// Examples:
     ///
     ///   flowfence propose --logs sample-logs/logs --inventory sample-logs/inventory -o plan.json
+    ///
+    ///   flowfence propose --connections conn.csv --inventory inventory/ --group sg-0123456789abcdef0 --min-flows 3
     #[command(verbatim_doc_comment)]
     Propose(ProposeArgs),
+
+    /// The whole job in one command: read the logs, build the connections table,
+    /// propose the plan and replay the logs against it, with a summary of each stage.
+    ///
+    /// DIR holds `logs/` and `inventory/` (as `sample-logs/` does); --logs and
+    /// --inventory name them elsewhere. Takes every option of `propose`. Exits 1 if the
+    /// plan would break an observed connection.
+    ///
+    /// Examples:
+    ///
+    ///   flowfence run sample-logs/ -o plan.json
+    ///
+    ///   flowfence run --logs /data/flowlogs --inventory inventory/ --min-flows 3 -o plan.json
+    #[command(verbatim_doc_comment)]
+    Run(RunArgs),
 
     /// Replay the logs against a plan's final state: does every accepted connection stay
     /// allowed?
@@ -302,6 +322,35 @@ pub(crate) struct PlanArgs {
 pub(crate) enum PlanFormatArg {
     /// The plan as JSON (the contract other tools read).
     Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// A directory with `logs/` and `inventory/` inside.
+    #[arg(value_name = "DIR", required_unless_present_all = ["logs", "inventory"])]
+    pub(crate) dir: Option<PathBuf>,
+
+    /// Flow logs (default: DIR/logs).
+    #[arg(long = "logs", num_args = 1.., value_name = "PATH")]
+    pub(crate) logs: Vec<PathBuf>,
+
+    /// The inventory (default: DIR/inventory).
+    #[arg(long = "inventory", num_args = 1.., value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+
+    #[command(flatten)]
+    pub(crate) plan: PlanArgs,
+
+    /// Write the plan (JSON) to FILE.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// No progress line while reading.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Args)]

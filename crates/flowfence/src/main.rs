@@ -15,6 +15,7 @@ mod inputs;
 mod parse;
 mod progress;
 mod propose;
+mod run;
 mod summary;
 
 /// An error with the exit code it maps to.
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
         cli::Command::Aggregate(args) => aggregate::run(args),
         cli::Command::Merge(args) => aggregate::merge(args),
         cli::Command::Propose(args) => propose::run(args),
+        cli::Command::Run(args) => run::run(args),
         cli::Command::Verify(args) => propose::verify(args),
     };
     match result {

@@ -31,9 +31,24 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
     )?;
     let plan = propose(&table, &inventory, &plan_options(&args.plan))
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
-    let mut json = serde_json::to_string_pretty(&plan).expect("the plan serialises");
+    write_plan(&plan, args.out.as_deref())?;
+    if !args.quiet {
+        let (before, after) =
+            verdicts(&inventory, &table, &plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+        eprint!(
+            "{}{}",
+            render_plan_summary(&plan),
+            render_verdict_indented(&before, &after)
+        );
+    }
+    Ok(())
+}
+
+/// The plan as JSON, to `out` or stdout.
+pub(crate) fn write_plan(plan: &Plan, out: Option<&std::path::Path>) -> Result<(), Failure> {
+    let mut json = serde_json::to_string_pretty(plan).expect("the plan serialises");
     json.push('\n');
-    match &args.out {
+    match out {
         Some(path) => {
             std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))
         }
@@ -42,15 +57,19 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
             .write_all(json.as_bytes())
             .context("writing the plan"),
     }
-    .map_err(Failure::Io)?;
-    if !args.quiet {
-        let after = State::after(&inventory, &plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
-        let scope = with_groups(&inventory);
-        let before = verify::check(&State::current(&inventory), &inventory, &table, &scope);
-        let final_ = verify::check(&after, &inventory, &table, &scope);
-        eprint!("{}", render_plan_summary(&plan, &before, &final_));
-    }
-    Ok(())
+    .map_err(Failure::Io)
+}
+
+/// Today's state and the plan's final state replayed against the table.
+pub(crate) fn verdicts(
+    inventory: &Inventory,
+    table: &Table,
+    plan: &Plan,
+) -> Result<(Verdict, Verdict), String> {
+    let after = State::after(inventory, plan)?;
+    let scope = with_groups(inventory);
+    let before = verify::check(&State::current(inventory), inventory, table, &scope);
+    Ok((before, verify::check(&after, inventory, table, &scope)))
 }
 
 pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
@@ -68,18 +87,20 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         args.quiet,
         &inventory,
     )?;
-    let after = State::after(&inventory, &plan)
+    let (before, after) = verdicts(&inventory, &table, &plan)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.plan.display())))?;
-    let scope = with_groups(&inventory);
-    let before = verify::check(&State::current(&inventory), &inventory, &table, &scope);
-    let final_ = verify::check(&after, &inventory, &table, &scope);
-    print!("{}", render_verdict(&before, &final_));
-    if final_.broken.is_empty() {
+    print!("{}", render_verdict(&before, &after));
+    unbroken(&after)
+}
+
+/// Fails (exit 1) when the plan would break an observed connection.
+pub(crate) fn unbroken(after: &Verdict) -> Result<(), Failure> {
+    if after.broken.is_empty() {
         Ok(())
     } else {
         Err(Failure::CheckFailed(anyhow!(
             "{} observed connections would break under the plan",
-            final_.broken.len()
+            after.broken.len()
         )))
     }
 }
@@ -104,7 +125,7 @@ pub(crate) fn plan_options(args: &PlanArgs) -> Options {
 }
 
 /// The observed connections: from the logs, or from a table `aggregate` wrote.
-fn connections_table(
+pub(crate) fn connections_table(
     logs: &[std::path::PathBuf],
     connections: Option<&std::path::Path>,
     input: &InputArgs,
@@ -187,7 +208,7 @@ fn render_verdict(before: &Verdict, after: &Verdict) -> String {
     s
 }
 
-fn render_plan_summary(plan: &Plan, before: &Verdict, after: &Verdict) -> String {
+pub(crate) fn render_plan_summary(plan: &Plan) -> String {
     let mut s = String::new();
     let new: Vec<_> = plan.groups.iter().filter(|g| g.new).collect();
     let rules: usize = new.iter().map(|g| g.ingress.len() + g.egress.len()).sum();
@@ -232,11 +253,13 @@ fn render_plan_summary(plan: &Plan, before: &Verdict, after: &Verdict) -> String
     if !plan.dropped.is_empty() {
         let _ = writeln!(s, "  dropped on purpose: {} rows", plan.dropped.len());
     }
-    s.push_str(
-        &render_verdict(before, after)
-            .lines()
-            .map(|l| format!("  {l}\n"))
-            .collect::<String>(),
-    );
     s
+}
+
+/// A verdict's lines, indented under a summary.
+pub(crate) fn render_verdict_indented(before: &Verdict, after: &Verdict) -> String {
+    render_verdict(before, after)
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect()
 }

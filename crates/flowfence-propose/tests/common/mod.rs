@@ -94,7 +94,11 @@ type Edge = (String, String, u8, u16);
 /// Rules between groups are the true edges: a new group's ingress rule from a group is
 /// an edge into its role, its egress rule to a group an edge out of it; both must equal
 /// the truth's edges between interface roles that touch a migrated role.
-pub(crate) fn check_rules_against_truth(plan: &Plan, inventory: &Inventory, truth: &serde_json::Value) {
+pub(crate) fn check_rules_against_truth(
+    plan: &Plan,
+    inventory: &Inventory,
+    truth: &serde_json::Value,
+) {
     let role_of_group = |reference: &str| -> Option<String> {
         let members: Vec<String> = match plan.groups.iter().find(|g| g.reference == reference) {
             Some(g) if g.new => g.members.clone(),

@@ -239,3 +239,38 @@ fn group_flag_tightens_an_existing_group_in_place() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(message));
     }
 }
+
+/// `flowfence run DIR`: every stage summarised on stdout, the plan written, and the
+/// same plan `propose` makes.
+#[test]
+fn run_does_the_whole_job_on_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    let (out, _) = ok(&["run", "-q", &sample(""), "-o", plan_path.to_str().unwrap()]);
+    for stage in [
+        "1. read the flow logs",
+        "records         20,742",
+        "2. aggregate",
+        "3. propose",
+        "5 new groups",
+        "4. verify",
+        "broken under the plan: 0",
+        "plan written to",
+    ] {
+        assert!(out.contains(stage), "{stage:?} not in:\n{out}");
+    }
+    let (proposed, _) = ok(&[
+        "propose",
+        "-q",
+        "--logs",
+        &sample("logs"),
+        "--inventory",
+        &sample("inventory"),
+    ]);
+    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), proposed);
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = flowfence(&["run", empty.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `logs` directory here"));
+}

@@ -1,0 +1,101 @@
+//! `flowfence run`: the whole job (read, aggregate, propose, verify) with a summary of
+//! each stage on stdout.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use flowfence_propose::propose;
+
+use crate::Failure;
+use crate::aggregate::{load_inventory_files, read_logs, render_table_summary};
+use crate::cli::RunArgs;
+use crate::propose::{
+    plan_options, render_plan_summary, render_verdict_indented, unbroken, verdicts, write_plan,
+};
+
+pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
+    let logs = located(&args.logs, args.dir.as_deref(), "logs", "--logs")?;
+    let inventory_paths = located(
+        &args.inventory,
+        args.dir.as_deref(),
+        "inventory",
+        "--inventory",
+    )?;
+    let inventory = load_inventory_files(&inventory_paths)?;
+    let (observations, read_summary) = read_logs(&logs, &args.input, args.quiet)?;
+    let connections = observations.connections();
+    let table = observations.finish(&inventory);
+    let plan = propose(&table, &inventory, &plan_options(&args.plan))
+        .map_err(|e| Failure::Usage(anyhow!(e)))?;
+    if let Some(out) = &args.out {
+        write_plan(&plan, Some(out))?;
+    }
+    let (before, after) =
+        verdicts(&inventory, &table, &plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
+
+    let mut s = String::new();
+    let names = |paths: &[PathBuf]| -> String {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let _ = writeln!(s, "1. read the flow logs ({})", names(&logs));
+    s.push_str(&read_summary);
+    let _ = writeln!(
+        s,
+        "2. aggregate: the observed connections (inventory: {})",
+        names(&inventory_paths)
+    );
+    s.push_str(&render_table_summary(&table, &inventory, connections));
+    let _ = writeln!(
+        s,
+        "3. propose: least-privilege groups and the migration plan"
+    );
+    s.push_str(&render_plan_summary(&plan));
+    let _ = writeln!(
+        s,
+        "4. verify: the logs replayed against the plan's final state"
+    );
+    s.push_str(&render_verdict_indented(&before, &after));
+    match &args.out {
+        Some(out) => {
+            let _ = writeln!(
+                s,
+                "plan written to {} ({} steps; `flowfence verify --plan {}` replays new logs against it)",
+                out.display(),
+                plan.steps.len(),
+                out.display()
+            );
+        }
+        None => {
+            let _ = writeln!(s, "the plan was not written: add -o plan.json to keep it");
+        }
+    }
+    print!("{s}");
+    unbroken(&after)
+}
+
+/// The paths given, else `dir/name` (which must exist).
+fn located(
+    given: &[PathBuf],
+    dir: Option<&Path>,
+    name: &str,
+    flag: &str,
+) -> Result<Vec<PathBuf>, Failure> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    let dir = dir.ok_or_else(|| Failure::Usage(anyhow!("give DIR or {flag}")))?;
+    let path = dir.join(name);
+    if path.is_dir() {
+        Ok(vec![path])
+    } else {
+        Err(Failure::Usage(anyhow!(
+            "{}: no `{name}` directory here; name it with {flag} PATH",
+            dir.display()
+        )))
+    }
+}
