@@ -18,6 +18,8 @@ mod plan;
 pub mod quota;
 pub mod roles;
 pub mod rules;
+#[cfg(test)]
+mod testing;
 pub mod verify;
 
 pub use needs::{Direction, Dropped, Filter};

@@ -1,11 +1,12 @@
 //! Roles: which interfaces being migrated share a new security group.
 //!
 //! Interfaces the inventory says belong together (one auto scaling group, one load
-//! balancer, one ElastiCache cluster) form one role whatever their traffic: a tier whose
-//! members saw different rare flows must not shatter into many groups (the plan says
-//! when members differ). The others are grouped by what they need, where a need's peer
-//! is itself a role: start with one block per VPC and split blocks whose members'
-//! needs differ, until no block splits (partition refinement, so it ends).
+//! balancer, one ElastiCache cluster, one Name tag on several instances) form one role
+//! whatever their traffic: a tier whose members saw different rare flows must not
+//! shatter into many groups (the plan says when members differ). The others are grouped
+//! by what they need, where a need's peer is itself a role: start with one block per VPC
+//! and split blocks whose members' needs differ, until no block splits (partition
+//! refinement, so it ends).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -127,6 +128,19 @@ pub fn assign(
     existing_names: &BTreeSet<String>,
     pinned: &BTreeMap<String, String>,
 ) -> Vec<Role> {
+    // A Name tag several interfaces being migrated share (in one VPC) marks a tier too;
+    // one alone says nothing about grouping.
+    let mut names: BTreeMap<(Option<&str>, &str), usize> = BTreeMap::new();
+    for i in migrating.iter().filter_map(|id| inventory.interface(id)) {
+        if let Some(n) = i.tags.get("Name").filter(|n| !n.is_empty()) {
+            *names.entry((i.vpc_id.as_deref(), n)).or_default() += 1;
+        }
+    }
+    let shared_name = |i: &Interface| -> Option<(String, String)> {
+        let n = i.tags.get("Name")?;
+        (names.get(&(i.vpc_id.as_deref(), n.as_str())) > Some(&1))
+            .then(|| (format!("Name tag {n}"), n.clone()))
+    };
     // Initial blocks: the group tightened in place, the tier hint, else one block per VPC.
     let mut block: BTreeMap<String, String> = BTreeMap::new();
     let mut hinted: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -143,7 +157,7 @@ pub fn assign(
             block.insert(id.clone(), key);
             continue;
         }
-        match i.and_then(tier_hint) {
+        match i.and_then(|i| tier_hint(i).or_else(|| shared_name(i))) {
             Some((basis, name)) => {
                 let key = format!("hint:{vpc}:{basis}");
                 hinted.insert(key.clone(), (basis, name));
@@ -235,4 +249,94 @@ pub fn assign(
         r.name = unique_name(&r.name, &mut taken);
     }
     roles
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::needs::Evidence;
+    use crate::testing;
+
+    fn need(port: u16, peer: &str) -> (NeedKey, Evidence) {
+        (
+            (
+                Direction::Ingress,
+                6,
+                port,
+                Target::Migrating(peer.to_string()),
+            ),
+            Evidence::default(),
+        )
+    }
+
+    fn roles_of(names: &[(&str, Option<&str>)], needs: Needs) -> Vec<Vec<String>> {
+        let interfaces = names
+            .iter()
+            .enumerate()
+            .map(|(n, (id, name))| {
+                testing::interface(
+                    id,
+                    &format!("10.0.0.{}", n + 1),
+                    &["sg-d"],
+                    "interface",
+                    *name,
+                )
+            })
+            .collect();
+        let inventory = testing::inventory(interfaces, Vec::new());
+        let migrating: BTreeSet<String> = names.iter().map(|(id, _)| id.to_string()).collect();
+        let mut roles: Vec<Vec<String>> = assign(
+            &migrating,
+            &inventory,
+            &needs,
+            &BTreeSet::new(),
+            &BTreeMap::new(),
+        )
+        .into_iter()
+        .map(|r| r.members)
+        .collect();
+        roles.sort();
+        roles
+    }
+
+    #[test]
+    fn alike_interfaces_share_a_role_and_a_different_one_gets_its_own() {
+        // a and b serve 8080 to c; c serves nothing: {a, b}, {c}. d serves 9090 to c.
+        let needs: Needs = [
+            ("a", vec![need(8080, "c")]),
+            ("b", vec![need(8080, "c")]),
+            ("d", vec![need(9090, "c")]),
+        ]
+        .into_iter()
+        .map(|(id, n)| (id.to_string(), n.into_iter().collect()))
+        .collect();
+        let names = [("a", None), ("b", None), ("c", None), ("d", None)];
+        assert_eq!(
+            roles_of(&names, needs),
+            [vec!["a", "b"], vec!["c"], vec!["d"]]
+        );
+    }
+
+    #[test]
+    fn a_shared_name_tag_keeps_a_tier_together_despite_rare_flows() {
+        // b alone saw a rare call on 7000; both are "worker".
+        let needs: Needs = [
+            ("a", vec![need(8080, "c")]),
+            ("b", vec![need(8080, "c"), need(7000, "c")]),
+        ]
+        .into_iter()
+        .map(|(id, n)| (id.to_string(), n.into_iter().collect()))
+        .collect();
+        let tagged = [("a", Some("worker")), ("b", Some("worker")), ("c", None)];
+        assert_eq!(
+            roles_of(&tagged, needs.clone()),
+            [vec!["a", "b"], vec!["c"]]
+        );
+        // Without the tag their needs differ: two roles.
+        let untagged = [("a", None), ("b", None), ("c", None)];
+        assert_eq!(
+            roles_of(&untagged, needs),
+            [vec!["a"], vec!["b"], vec!["c"]]
+        );
+    }
 }

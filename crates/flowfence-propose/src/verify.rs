@@ -286,3 +286,207 @@ pub fn check(
         allowed_unused,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{GroupChange, PlanGroup};
+    use crate::rules::IpPermission;
+    use crate::testing;
+
+    /// a (10.0.0.1, sg-a) opens TCP 5432 to b (10.0.0.2, sg-b); a also reaches the
+    /// internet through the NAT gateway's interface (10.0.0.9, no groups).
+    fn inventory() -> Inventory {
+        let to_group = |port: u16, g: &str| serde_json::json!({"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [{"GroupId": g}]});
+        let nat = serde_json::json!({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.9/32"}]});
+        testing::inventory(
+            vec![
+                testing::interface("eni-a", "10.0.0.1", &["sg-a"], "interface", None),
+                testing::interface("eni-b", "10.0.0.2", &["sg-b"], "interface", None),
+                testing::interface("eni-nat", "10.0.0.9", &[], "nat_gateway", None),
+            ],
+            vec![
+                testing::group(
+                    "sg-a",
+                    "a",
+                    serde_json::json!([]),
+                    serde_json::json!([to_group(5432, "sg-b"), nat]),
+                ),
+                testing::group(
+                    "sg-b",
+                    "b",
+                    serde_json::json!([to_group(5432, "sg-a")]),
+                    serde_json::json!([]),
+                ),
+            ],
+        )
+    }
+
+    fn table(rows: &[&str]) -> Table {
+        let mut csv = flowfence_aggregate::COLUMNS.join(",");
+        csv.push('\n');
+        for r in rows {
+            csv.push_str(r);
+            csv.push('\n');
+        }
+        Table::from_csv(&csv).unwrap()
+    }
+
+    const A_TO_B: [&str; 2] = [
+        "eni-a,client,6,5432,interface,eni-b,3,30,3000,100,200,1,flags",
+        "eni-b,server,6,5432,interface,eni-a,3,30,3000,100,200,9,flags",
+    ];
+
+    /// Today's state with `group`'s rules replaced.
+    fn with_rules(
+        inv: &Inventory,
+        group: &str,
+        ingress: &[RuleSpec],
+        egress: &[RuleSpec],
+    ) -> State {
+        let perms = |rules: &[RuleSpec]| -> Vec<IpPermission> {
+            rules
+                .iter()
+                .map(|r| IpPermission::from_spec(r, None))
+                .collect()
+        };
+        let plan = Plan {
+            groups: vec![PlanGroup {
+                reference: group.to_string(),
+                name: group.to_string(),
+                new: false,
+                change: GroupChange::Tighten,
+                vpc_id: None,
+                members: Vec::new(),
+                basis: String::new(),
+                ingress: perms(ingress),
+                egress: perms(egress),
+                ingress_evidence: Vec::new(),
+                egress_evidence: Vec::new(),
+            }],
+            interfaces: Vec::new(),
+            steps: Vec::new(),
+            dropped: Vec::new(),
+            widened: Vec::new(),
+        };
+        State::after(inv, &plan).unwrap()
+    }
+
+    fn tcp(port: i32, target: RuleTarget) -> RuleSpec {
+        RuleSpec {
+            protocol: 6,
+            from: port,
+            to: port,
+            target,
+        }
+    }
+
+    fn scope() -> BTreeSet<String> {
+        ["eni-a", "eni-b"].map(String::from).into()
+    }
+
+    #[test]
+    fn a_connection_needs_the_clients_egress_and_the_servers_ingress_not_the_reply() {
+        let inv = inventory();
+        let t = table(&A_TO_B);
+        // sg-b has no egress at all: the reply needs none (stateful).
+        let today = check(&State::current(&inv), &inv, &t, &scope());
+        assert_eq!(today.connections, 1);
+        assert!(today.broken.is_empty(), "{:?}", today.broken);
+
+        let no_ingress = with_rules(&inv, "sg-b", &[], &[]);
+        let v = check(&no_ingress, &inv, &t, &scope());
+        assert_eq!(v.broken.len(), 1);
+        assert_eq!(v.broken[0].missing, "ingress");
+        assert_eq!(v.broken[0].server, End::Interface("eni-b".into()));
+
+        let no_egress = with_rules(&inv, "sg-a", &[], &[]);
+        let v = check(&no_egress, &inv, &t, &scope());
+        assert_eq!(v.broken.len(), 1);
+        assert_eq!(v.broken[0].missing, "egress");
+        // The wrong port is no better than no rule.
+        let wrong_port = with_rules(
+            &inv,
+            "sg-a",
+            &[],
+            &[tcp(5433, RuleTarget::Group("sg-b".into()))],
+        );
+        assert_eq!(check(&wrong_port, &inv, &t, &scope()).broken.len(), 1);
+    }
+
+    #[test]
+    fn group_less_peers_are_matched_by_address() {
+        let inv = inventory();
+        let t = table(&["eni-a,client,6,443,interface,eni-nat,5,50,5000,100,200,1,flags"]);
+        assert!(
+            check(&State::current(&inv), &inv, &t, &scope())
+                .broken
+                .is_empty()
+        );
+        let elsewhere = with_rules(
+            &inv,
+            "sg-a",
+            &[],
+            &[tcp(443, RuleTarget::Cidr("10.0.0.8/32".parse().unwrap()))],
+        );
+        assert_eq!(check(&elsewhere, &inv, &t, &scope()).broken.len(), 1);
+    }
+
+    #[test]
+    fn an_ambiguous_exchange_passes_if_either_direction_is_allowed() {
+        let inv = inventory();
+        let icmp = |target: &str| RuleSpec {
+            protocol: 1,
+            from: -1,
+            to: -1,
+            target: RuleTarget::Group(target.into()),
+        };
+        let t = table(&[
+            "eni-a,server,1,0,interface,eni-b,2,4,400,100,200,1,ambiguous",
+            "eni-b,server,1,0,interface,eni-a,2,4,400,100,200,1,ambiguous",
+        ]);
+        // Neither direction allowed today.
+        assert!(
+            !check(&State::current(&inv), &inv, &t, &scope())
+                .broken
+                .is_empty()
+        );
+        // b -> a allowed (b's egress, a's ingress): passes.
+        let mut s = with_rules(&inv, "sg-a", &[icmp("sg-b")], &[]);
+        s.groups
+            .insert("sg-b".into(), (Vec::new(), vec![icmp("sg-a")]));
+        assert!(check(&s, &inv, &t, &scope()).broken.is_empty());
+    }
+
+    #[test]
+    fn allowed_but_unused_counts_pairs_on_observed_ports() {
+        let inv = inventory();
+        let t = table(&A_TO_B);
+        // Today: b -> a on 5432 is not allowed (b has no egress): nothing unused.
+        assert_eq!(
+            check(&State::current(&inv), &inv, &t, &scope()).allowed_unused,
+            0
+        );
+        // Open b's egress and a's ingress to everything: b -> a on 5432 is allowed and
+        // never happened.
+        let all = RuleSpec {
+            protocol: -1,
+            from: -1,
+            to: -1,
+            target: RuleTarget::Cidr("0.0.0.0/0".parse().unwrap()),
+        };
+        let mut s = with_rules(
+            &inv,
+            "sg-a",
+            &[all.clone()],
+            &[tcp(5432, RuleTarget::Group("sg-b".into()))],
+        );
+        s.groups.insert(
+            "sg-b".into(),
+            (vec![tcp(5432, RuleTarget::Group("sg-a".into()))], vec![all]),
+        );
+        let v = check(&s, &inv, &t, &scope());
+        assert!(v.broken.is_empty());
+        assert_eq!(v.allowed_unused, 1);
+    }
+}
