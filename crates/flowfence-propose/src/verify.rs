@@ -478,7 +478,7 @@ mod tests {
         let mut s = with_rules(
             &inv,
             "sg-a",
-            &[all.clone()],
+            std::slice::from_ref(&all),
             &[tcp(5432, RuleTarget::Group("sg-b".into()))],
         );
         s.groups.insert(
