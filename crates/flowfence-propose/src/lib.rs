@@ -13,6 +13,7 @@
 //! # }
 //! ```
 
+pub mod findings;
 pub mod needs;
 mod plan;
 pub mod quota;
@@ -22,10 +23,11 @@ pub mod rules;
 mod testing;
 pub mod verify;
 
+pub use findings::{Finding, FindingKind};
 pub use needs::{Direction, Dropped, Filter};
 pub use plan::{
-    GROUPS_PER_INTERFACE, GroupChange, Options, Plan, PlanGroup, PlanInterface, ProposeError,
-    RuleEvidence, Step, Widening, propose,
+    Check, GROUPS_PER_INTERFACE, GroupChange, Options, Plan, PlanGroup, PlanInterface,
+    ProposeError, RuleChanges, RuleEvidence, Step, Widening, propose,
 };
 pub use rules::{IpPermission, RuleSpec, RuleTarget, Shaping, WideningKind};
 pub use verify::{State, Verdict};

@@ -8,10 +8,12 @@ use flowfence_aggregate::{PeerKind, Side, Table};
 use flowfence_inventory::{Inventory, Peer, SecurityGroup};
 use serde::{Deserialize, Serialize};
 
+use crate::findings::{Finding, findings};
 use crate::needs::{self, Direction, Dropped, Evidence, Filter, Target};
 use crate::quota;
 use crate::roles::{self, Role};
 use crate::rules::{IpPermission, RuleSpec, RuleTarget, Shaping, WideningKind, shape};
+use crate::verify::{self, State};
 
 /// Groups per interface (AWS's default quota).
 pub const GROUPS_PER_INTERFACE: usize = 5;
@@ -138,6 +140,79 @@ pub struct PlanGroup {
     /// Evidence of each outbound rule.
     #[serde(default)]
     pub egress_evidence: Vec<Option<RuleEvidence>>,
+    /// For an existing group: the rules to add and to remove to reach the final ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<RuleChanges>,
+}
+
+/// How an existing group's rules change. Authorize with the new groups; revoke only
+/// after the observation pause.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleChanges {
+    /// Inbound rules to add.
+    pub authorize_ingress: Vec<IpPermission>,
+    /// Outbound rules to add.
+    pub authorize_egress: Vec<IpPermission>,
+    /// Inbound rules to remove (as they are today).
+    pub revoke_ingress: Vec<IpPermission>,
+    /// Outbound rules to remove.
+    pub revoke_egress: Vec<IpPermission>,
+}
+
+impl RuleChanges {
+    /// What turns `group`'s rules today into `ingress` and `egress`.
+    fn between(group: &SecurityGroup, ingress: &[IpPermission], egress: &[IpPermission]) -> Self {
+        let split = |today: &[flowfence_inventory::Rule], target: &[IpPermission]| {
+            let now: Vec<RuleSpec> = today.iter().map(RuleSpec::from_inventory).collect();
+            let wanted: Vec<RuleSpec> = target
+                .iter()
+                .flat_map(|p| p.specs().unwrap_or_default())
+                .collect();
+            let add = target
+                .iter()
+                .filter(|p| {
+                    p.specs()
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|s| !now.contains(s))
+                })
+                .cloned()
+                .collect();
+            let remove = today
+                .iter()
+                .filter(|r| !wanted.contains(&RuleSpec::from_inventory(r)))
+                .map(|r| {
+                    IpPermission::from_spec(&RuleSpec::from_inventory(r), r.description.clone())
+                })
+                .collect();
+            (add, remove)
+        };
+        let (authorize_ingress, revoke_ingress) = split(&group.ingress, ingress);
+        let (authorize_egress, revoke_egress) = split(&group.egress, egress);
+        RuleChanges {
+            authorize_ingress,
+            authorize_egress,
+            revoke_ingress,
+            revoke_egress,
+        }
+    }
+}
+
+/// The replay check of the plan against the connections it was made from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Observed connections (distinct client, server, protocol, port).
+    pub connections: usize,
+    /// Those the final state would cut (0 for a plan flowfence made).
+    pub broken: usize,
+    /// Those today's rules don't allow (the inventory may be older or newer than the
+    /// logs).
+    pub broken_today: usize,
+    /// (client, server, observed service port) combinations among interfaces with
+    /// groups that today's rules allow but that never happened.
+    pub allowed_unused_before: usize,
+    /// The same under the plan.
+    pub allowed_unused_after: usize,
 }
 
 /// An interface whose groups change.
@@ -182,6 +257,12 @@ pub struct Plan {
     pub dropped: Vec<Dropped>,
     /// Where a rule is wider than what was observed, or a quota is not met.
     pub widened: Vec<Widening>,
+    /// Findings on today's rules.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// The logs replayed against the final state.
+    #[serde(default)]
+    pub check: Check,
 }
 
 /// Why no plan can be made.
@@ -325,7 +406,13 @@ pub fn propose(
             ),
             None => (role.members.clone(), role.basis.clone()),
         };
+        let changes = role
+            .existing
+            .as_deref()
+            .and_then(|id| inventory.group(id))
+            .map(|g| RuleChanges::between(g, &ingress, &egress));
         groups.push(PlanGroup {
+            changes,
             reference: reference(role),
             name: role.name.clone(),
             new: role.existing.is_none(),
@@ -356,6 +443,7 @@ pub fn propose(
     }
     for d in &defaults {
         groups.push(PlanGroup {
+            changes: Some(RuleChanges::between(d, &[], &[])),
             reference: d.id.clone(),
             name: d.name.clone(),
             new: false,
@@ -409,13 +497,36 @@ pub fn propose(
         });
     }
     let steps = steps(&groups, &interfaces);
-    Ok(Plan {
+    let mut plan = Plan {
         groups,
         interfaces,
         steps,
         dropped,
         widened,
-    })
+        findings: findings(table, inventory, options.vpc.as_deref()),
+        check: Check::default(),
+    };
+    plan.check = check(&plan, table, inventory);
+    Ok(plan)
+}
+
+/// The plan's final state and today's, replayed against the connections.
+fn check(plan: &Plan, table: &Table, inventory: &Inventory) -> Check {
+    let after = State::after(inventory, plan).expect("flowfence writes permissions it can read");
+    let scope: BTreeSet<String> = inventory
+        .interfaces()
+        .filter(|i| i.has_security_groups())
+        .map(|i| i.id.clone())
+        .collect();
+    let before = verify::check(&State::current(inventory), inventory, table, &scope);
+    let after = verify::check(&after, inventory, table, &scope);
+    Check {
+        connections: after.connections,
+        broken: after.broken.len(),
+        broken_today: before.broken.len(),
+        allowed_unused_before: before.allowed_unused,
+        allowed_unused_after: after.allowed_unused,
+    }
 }
 
 /// A role's group: the existing one it tightens, or `new:NAME`.
@@ -510,6 +621,7 @@ fn rewrite_references(
         name: g.name.clone(),
         new: false,
         change: GroupChange::RewriteReferences,
+        changes: Some(RuleChanges::between(g, &ingress, &egress)),
         vpc_id: g.vpc_id.clone(),
         members: members.iter().map(|m| m.to_string()).collect(),
         basis,

@@ -112,7 +112,7 @@ impl State {
     }
 
     /// Whether `peer` is what `target` names.
-    fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &End) -> bool {
+    pub(crate) fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &End) -> bool {
         // An interface's addresses (borrowed: this runs for every rule of every check).
         let addresses: &[IpAddr] = match peer {
             End::Interface(id) => inventory.interface(id).map_or(&[], |i| &i.addresses),
@@ -363,11 +363,14 @@ mod tests {
                 egress: perms(egress),
                 ingress_evidence: Vec::new(),
                 egress_evidence: Vec::new(),
+                changes: None,
             }],
             interfaces: Vec::new(),
             steps: Vec::new(),
             dropped: Vec::new(),
             widened: Vec::new(),
+            findings: Vec::new(),
+            check: Default::default(),
         };
         State::after(inv, &plan).unwrap()
     }

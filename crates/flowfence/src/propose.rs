@@ -9,7 +9,9 @@ use anyhow::{Context, anyhow};
 use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
 use flowfence_propose::verify::{self, End, Verdict};
-use flowfence_propose::{Direction, Filter, GroupChange, Options, Plan, Shaping, State, propose};
+use flowfence_propose::{
+    Check, Direction, Filter, GroupChange, Options, Plan, Shaping, State, propose,
+};
 
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, observe_logs};
@@ -33,15 +35,46 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
     write_plan(&plan, args.out.as_deref())?;
     if !args.quiet {
-        let (before, after) =
-            verdicts(&inventory, &table, &plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
         eprint!(
             "{}{}",
             render_plan_summary(&plan),
-            render_verdict_indented(&before, &after)
+            render_check(&plan.check)
         );
     }
     Ok(())
+}
+
+/// The plan's replay check, indented under a summary.
+pub(crate) fn render_check(check: &Check) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "  observed connections: {} (distinct client, server, protocol, port)",
+        check.connections
+    );
+    let _ = writeln!(
+        s,
+        "  broken under the plan: {}{}",
+        check.broken,
+        if check.broken == 0 {
+            " (every accepted connection stays allowed)"
+        } else {
+            " (`flowfence verify` names them)"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  allowed but never used (interface pairs x observed service ports): now {}, after the plan {}",
+        check.allowed_unused_before, check.allowed_unused_after
+    );
+    if check.broken_today > 0 {
+        let _ = writeln!(
+            s,
+            "  note: today's rules would not allow {} of the accepted connections (the inventory may be older or newer than the logs)",
+            check.broken_today
+        );
+    }
+    s
 }
 
 /// The plan as JSON, to `out` or stdout.
@@ -254,12 +287,4 @@ pub(crate) fn render_plan_summary(plan: &Plan) -> String {
         let _ = writeln!(s, "  dropped on purpose: {} rows", plan.dropped.len());
     }
     s
-}
-
-/// A verdict's lines, indented under a summary.
-pub(crate) fn render_verdict_indented(before: &Verdict, after: &Verdict) -> String {
-    render_verdict(before, after)
-        .lines()
-        .map(|l| format!("  {l}\n"))
-        .collect()
 }

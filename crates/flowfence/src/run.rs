@@ -10,9 +10,7 @@ use flowfence_propose::propose;
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, read_logs, render_table_summary};
 use crate::cli::RunArgs;
-use crate::propose::{
-    plan_options, render_plan_summary, render_verdict_indented, unbroken, verdicts, write_plan,
-};
+use crate::propose::{plan_options, render_check, render_plan_summary, write_plan};
 
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     let logs = located(&args.logs, args.dir.as_deref(), "logs", "--logs")?;
@@ -31,8 +29,6 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(out) = &args.out {
         write_plan(&plan, Some(out))?;
     }
-    let (before, after) =
-        verdicts(&inventory, &table, &plan).map_err(|e| Failure::BadInput(anyhow!(e)))?;
 
     let mut s = String::new();
     let names = |paths: &[PathBuf]| -> String {
@@ -59,7 +55,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         s,
         "4. verify: the logs replayed against the plan's final state"
     );
-    s.push_str(&render_verdict_indented(&before, &after));
+    s.push_str(&render_check(&plan.check));
     match &args.out {
         Some(out) => {
             let _ = writeln!(
@@ -75,7 +71,13 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     print!("{s}");
-    unbroken(&after)
+    if plan.check.broken > 0 {
+        return Err(Failure::CheckFailed(anyhow!(
+            "{} observed connections would break under the plan",
+            plan.check.broken
+        )));
+    }
+    Ok(())
 }
 
 /// The paths given, else `dir/name` (which must exist).
