@@ -112,6 +112,18 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Propose(ProposeArgs),
 
+    /// Write a plan in the form teams apply or review: Terraform, CloudFormation, an AWS
+    /// CLI script, one rule per row (CSV, Parquet), or the reviewer's report (Markdown,
+    /// HTML). `propose --format` writes the same directly.
+    ///
+    /// Examples:
+    ///
+    ///   flowfence export --plan plan.json --format terraform -o migration.tf
+    ///
+    ///   flowfence export --plan plan.json --format markdown -o plan.md
+    #[command(verbatim_doc_comment)]
+    Export(ExportArgs),
+
     /// The whole job in one command: read the logs, build the connections table,
     /// propose the plan and replay the logs against it, with a summary of each stage.
     ///
@@ -266,7 +278,7 @@ pub(crate) struct ProposeArgs {
     #[command(flatten)]
     pub(crate) plan: PlanArgs,
 
-    /// Output format.
+    /// What to write: the plan (json), or an export of it.
     #[arg(long, value_enum, default_value_t = PlanFormatArg::Json)]
     pub(crate) format: PlanFormatArg,
 
@@ -322,6 +334,52 @@ pub(crate) struct PlanArgs {
 pub(crate) enum PlanFormatArg {
     /// The plan as JSON (the contract other tools read).
     Json,
+    /// Terraform: new groups, rules, interface attachments, the default groups emptied
+    /// behind a variable.
+    Terraform,
+    /// A CloudFormation template (YAML).
+    Cloudformation,
+    /// An AWS CLI script in two phases (`prepare`, then `finish` after observing).
+    Cli,
+    /// One rule per row with its evidence (CSV).
+    Csv,
+    /// One rule per row with its evidence (Parquet; needs -o).
+    Parquet,
+    /// The reviewer's report (Markdown).
+    Markdown,
+    /// The reviewer's report (HTML).
+    Html,
+}
+
+impl PlanFormatArg {
+    pub(crate) fn format(self) -> flowfence_export::Format {
+        use flowfence_export::Format;
+        match self {
+            PlanFormatArg::Json => Format::Json,
+            PlanFormatArg::Terraform => Format::Terraform,
+            PlanFormatArg::Cloudformation => Format::CloudFormation,
+            PlanFormatArg::Cli => Format::Cli,
+            PlanFormatArg::Csv => Format::Csv,
+            PlanFormatArg::Parquet => Format::Parquet,
+            PlanFormatArg::Markdown => Format::Markdown,
+            PlanFormatArg::Html => Format::Html,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// A plan written by `flowfence propose` (JSON).
+    #[arg(long, required = true, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+
+    /// What to write.
+    #[arg(long, value_enum)]
+    pub(crate) format: PlanFormatArg,
+
+    /// Write to FILE instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,7 @@ fn main() -> ExitCode {
         cli::Command::Aggregate(args) => aggregate::run(args),
         cli::Command::Merge(args) => aggregate::merge(args),
         cli::Command::Propose(args) => propose::run(args),
+        cli::Command::Export(args) => propose::export(args),
         cli::Command::Run(args) => run::run(args),
         cli::Command::Verify(args) => propose::verify(args),
     };

@@ -15,7 +15,7 @@ use flowfence_propose::{
 
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, observe_logs};
-use crate::cli::{InputArgs, PlanArgs, ProposeArgs, VerifyArgs};
+use crate::cli::{ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, VerifyArgs};
 
 pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
     let inventory = load_inventory_files(&args.inventory)?;
@@ -33,7 +33,7 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
     )?;
     let plan = propose(&table, &inventory, &plan_options(&args.plan))
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
-    write_plan(&plan, args.out.as_deref())?;
+    write_as(&plan, args.format, args.out.as_deref())?;
     if !args.quiet {
         eprint!(
             "{}{}",
@@ -79,18 +79,47 @@ pub(crate) fn render_check(check: &Check) -> String {
 
 /// The plan as JSON, to `out` or stdout.
 pub(crate) fn write_plan(plan: &Plan, out: Option<&std::path::Path>) -> Result<(), Failure> {
-    let mut json = serde_json::to_string_pretty(plan).expect("the plan serialises");
-    json.push('\n');
+    write_as(plan, PlanFormatArg::Json, out)
+}
+
+/// The plan in `format`, to `out` or stdout.
+pub(crate) fn write_as(
+    plan: &Plan,
+    format: PlanFormatArg,
+    out: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let format = format.format();
+    if out.is_none() && flowfence_export::is_binary(format) {
+        return Err(Failure::Usage(anyhow!(
+            "Parquet is binary: name the file with -o FILE.parquet"
+        )));
+    }
+    let bytes = flowfence_export::render(plan, format);
     match out {
         Some(path) => {
-            std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))
+            std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
         }
         None => std::io::stdout()
             .lock()
-            .write_all(json.as_bytes())
+            .write_all(&bytes)
             .context("writing the plan"),
     }
     .map_err(Failure::Io)
+}
+
+/// `flowfence export`: a plan file in another form.
+pub(crate) fn export(args: ExportArgs) -> Result<(), Failure> {
+    let plan = read_plan(&args.plan)?;
+    write_as(&plan, args.format, args.out.as_deref())
+}
+
+fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(Failure::Io)?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a flowfence plan", path.display()))
+        .map_err(Failure::BadInput)
 }
 
 /// Today's state and the plan's final state replayed against the table.
@@ -106,12 +135,7 @@ pub(crate) fn verdicts(
 }
 
 pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(&args.plan)
-        .with_context(|| format!("cannot read {}", args.plan.display()))
-        .map_err(Failure::Io)?;
-    let plan: Plan = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a flowfence plan", args.plan.display()))
-        .map_err(Failure::BadInput)?;
+    let plan = read_plan(&args.plan)?;
     let inventory = load_inventory_files(&args.inventory)?;
     let table = connections_table(
         &args.logs,

@@ -3,5 +3,6 @@
 mod aggregate;
 mod common;
 mod conformance;
+mod export;
 mod parse;
 mod propose;

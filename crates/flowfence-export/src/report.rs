@@ -1,0 +1,405 @@
+//! The reviewer's report: what moves where, every group with its members and rules and
+//! their evidence, what widened and why, what was dropped, findings on today's rules,
+//! and the steps. Built once as a small document, written as Markdown or HTML.
+
+use std::fmt::Write as _;
+
+use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget};
+
+use crate::rules::of_group;
+
+/// A piece of the report.
+enum Block {
+    Heading(u8, String),
+    Para(String),
+    Table(Vec<&'static str>, Vec<Vec<String>>),
+    List(Vec<String>),
+}
+
+fn ports(from: i32, to: i32) -> String {
+    match (from, to) {
+        (f, _) if f < 0 => "all".to_string(),
+        (f, t) if f == t => f.to_string(),
+        (f, t) => format!("{f}-{t}"),
+    }
+}
+
+fn protocol(p: i32) -> String {
+    match p {
+        -1 => "all".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        1 => "icmp".into(),
+        58 => "icmpv6".into(),
+        n => n.to_string(),
+    }
+}
+
+fn peer(target: &RuleTarget, plan: &Plan) -> String {
+    match target {
+        RuleTarget::Group(g) => match plan.groups.iter().find(|x| &x.reference == g) {
+            Some(x) if x.new => format!("group {} (new)", x.name),
+            Some(x) => format!("group {} ({})", x.reference, x.name),
+            None => format!("group {g}"),
+        },
+        RuleTarget::PrefixList(p) => format!("prefix list {p}"),
+        RuleTarget::Cidr(c) if c.prefix_len() == 0 => format!("{c} (anywhere)"),
+        RuleTarget::Cidr(c) => c.to_string(),
+    }
+}
+
+fn document(plan: &Plan) -> Vec<Block> {
+    use Block::*;
+    let mut doc = Vec::new();
+    let count = |c: GroupChange| plan.groups.iter().filter(|g| g.change == c).count();
+    let new_rules: usize = plan
+        .groups
+        .iter()
+        .filter(|g| g.new)
+        .map(|g| g.ingress.len() + g.egress.len())
+        .sum();
+    doc.push(Heading(1, "flowfence migration plan".into()));
+    doc.push(Para(
+        "Moves every interface off its VPC's default security group onto groups whose rules allow what the flow logs show, so the default group can be emptied (CIS \"default security group restricts all traffic\", Security Hub EC2.2). Nothing destructive happens before the observation step.".into(),
+    ));
+    doc.push(Heading(2, "Summary".into()));
+    let c = &plan.check;
+    doc.push(Table(
+        vec!["", ""],
+        vec![
+            vec![
+                "Interfaces whose groups change".into(),
+                plan.interfaces.len().to_string(),
+            ],
+            vec![
+                "New security groups".into(),
+                format!("{} ({new_rules} rules)", count(GroupChange::Create)),
+            ],
+            vec![
+                "Groups tightened in place".into(),
+                count(GroupChange::Tighten).to_string(),
+            ],
+            vec![
+                "Groups with rewritten references".into(),
+                count(GroupChange::RewriteReferences).to_string(),
+            ],
+            vec![
+                "Default groups emptied".into(),
+                count(GroupChange::Empty).to_string(),
+            ],
+            vec![
+                "Observed connections replayed".into(),
+                c.connections.to_string(),
+            ],
+            vec![
+                "Connections the plan would break".into(),
+                c.broken.to_string(),
+            ],
+            vec![
+                "Allowed but never used (interface pairs x observed service ports)".into(),
+                format!(
+                    "{} today, {} after the plan",
+                    c.allowed_unused_before, c.allowed_unused_after
+                ),
+            ],
+            vec![
+                "Rules wider than observed".into(),
+                plan.widened.len().to_string(),
+            ],
+            vec![
+                "Observed rows left out on purpose".into(),
+                plan.dropped.len().to_string(),
+            ],
+            vec![
+                "Findings on today's rules".into(),
+                plan.findings.len().to_string(),
+            ],
+        ],
+    ));
+
+    doc.push(Heading(2, "Steps".into()));
+    doc.push(List(
+        plan.steps
+            .iter()
+            .map(|s| {
+                let mut item = format!("{}. {}: {}", s.step, s.action, s.description);
+                if !s.targets.is_empty() {
+                    let _ = write!(item, " ({})", s.targets.join(", "));
+                }
+                item
+            })
+            .collect(),
+    ));
+
+    doc.push(Heading(2, "Groups".into()));
+    for g in &plan.groups {
+        let what = match g.change {
+            GroupChange::Create => "new",
+            GroupChange::Tighten => "tightened in place",
+            GroupChange::RewriteReferences => "references rewritten",
+            GroupChange::Empty => "default group, emptied",
+        };
+        doc.push(Heading(3, format!("{} ({}, {what})", g.name, g.reference)));
+        doc.push(Para(format!(
+            "{}. VPC {}.",
+            g.basis,
+            g.vpc_id.as_deref().unwrap_or("unknown")
+        )));
+        let members: Vec<String> = g
+            .members
+            .iter()
+            .map(
+                |m| match plan.interfaces.iter().find(|i| &i.interface_id == m) {
+                    Some(i) => format!("{m} ({})", i.owner),
+                    None => m.clone(),
+                },
+            )
+            .collect();
+        doc.push(Para(if members.is_empty() {
+            "Members at the end: none.".to_string()
+        } else {
+            format!("Members at the end: {}.", members.join(", "))
+        }));
+        let rows: Vec<Vec<String>> = of_group(g)
+            .iter()
+            .map(|r| {
+                let e = r.evidence;
+                vec![
+                    r.direction().to_string(),
+                    r.action.name().to_string(),
+                    protocol(r.spec.protocol),
+                    ports(r.spec.from, r.spec.to),
+                    peer(&r.spec.target, plan),
+                    e.map_or(String::new(), |e| e.flows.to_string()),
+                    e.map_or(String::new(), |e| e.bytes.to_string()),
+                    e.map_or(String::new(), |e| e.last_seen.to_string()),
+                    e.map_or(String::new(), |e| e.examples.join(" ")),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            doc.push(Para("Rules at the end: none.".into()));
+        } else {
+            doc.push(Table(
+                vec![
+                    "direction",
+                    "action",
+                    "protocol",
+                    "ports",
+                    "peer",
+                    "flows",
+                    "bytes",
+                    "last seen",
+                    "example peers",
+                ],
+                rows,
+            ));
+        }
+    }
+
+    doc.push(Heading(2, "What widened, and why".into()));
+    if plan.widened.is_empty() {
+        doc.push(Para(
+            "Nothing: every rule allows only what was observed.".into(),
+        ));
+    } else {
+        doc.push(Table(
+            vec!["group", "direction", "why", "detail"],
+            plan.widened
+                .iter()
+                .map(|w| {
+                    vec![
+                        w.subject.clone(),
+                        match w.direction {
+                            Some(Direction::Ingress) => "ingress".into(),
+                            Some(Direction::Egress) => "egress".into(),
+                            None => String::new(),
+                        },
+                        serde_json::to_value(w.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        w.detail.clone(),
+                    ]
+                })
+                .collect(),
+        ));
+    }
+
+    doc.push(Heading(2, "Dropped on purpose".into()));
+    if plan.dropped.is_empty() {
+        doc.push(Para("Nothing (no --min-flows or --since).".into()));
+    } else {
+        doc.push(Table(
+            vec![
+                "interface",
+                "side",
+                "protocol",
+                "port",
+                "peer",
+                "flows",
+                "last seen",
+                "why",
+            ],
+            plan.dropped
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.interface_id.clone(),
+                        d.side.clone(),
+                        d.protocol.to_string(),
+                        d.port.to_string(),
+                        d.peer.clone(),
+                        d.flows.to_string(),
+                        d.last_seen.to_string(),
+                        d.reason.clone(),
+                    ]
+                })
+                .collect(),
+        ));
+    }
+
+    doc.push(Heading(2, "Findings on today's rules".into()));
+    if plan.findings.is_empty() {
+        doc.push(Para("None.".into()));
+    } else {
+        doc.push(Table(
+            vec!["finding", "subject", "detail"],
+            plan.findings
+                .iter()
+                .map(|f| {
+                    vec![
+                        serde_json::to_value(f.kind)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        f.subject.clone(),
+                        f.detail.clone(),
+                    ]
+                })
+                .collect(),
+        ));
+    }
+
+    doc.push(Heading(2, "Interfaces".into()));
+    doc.push(Table(
+        vec![
+            "interface",
+            "owner",
+            "groups now",
+            "groups after",
+            "change through",
+        ],
+        plan.interfaces
+            .iter()
+            .map(|i| {
+                vec![
+                    i.interface_id.clone(),
+                    i.owner.clone(),
+                    i.groups_before.join(" "),
+                    i.groups_after.join(" "),
+                    if i.requester_managed {
+                        "the owning resource".into()
+                    } else {
+                        "the interface".into()
+                    },
+                ]
+            })
+            .collect(),
+    ));
+    doc
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The report as Markdown.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    for block in document(plan) {
+        match block {
+            Block::Heading(level, text) => {
+                let _ = writeln!(out, "{} {text}\n", "#".repeat(level as usize));
+            }
+            Block::Para(text) => {
+                let _ = writeln!(out, "{text}\n");
+            }
+            Block::List(items) => {
+                for i in items {
+                    let _ = writeln!(out, "- {i}");
+                }
+                out.push('\n');
+            }
+            Block::Table(head, rows) => {
+                let _ = writeln!(
+                    out,
+                    "| {} |",
+                    head.iter()
+                        .map(|h| md_cell(h))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                );
+                let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+                for r in rows {
+                    let _ = writeln!(
+                        out,
+                        "| {} |",
+                        r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+                    );
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out.pop();
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The report as a self-contained HTML page.
+pub fn html(plan: &Plan) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>flowfence migration plan</title>\n<style>\nbody { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; line-height: 1.4; }\ntable { border-collapse: collapse; margin: 0.5em 0 1.5em; }\nth, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }\nth { background: #f3f3f3; }\n</style>\n</head>\n<body>\n",
+    );
+    for block in document(plan) {
+        match block {
+            Block::Heading(level, text) => {
+                let _ = writeln!(out, "<h{level}>{}</h{level}>", esc(&text));
+            }
+            Block::Para(text) => {
+                let _ = writeln!(out, "<p>{}</p>", esc(&text));
+            }
+            Block::List(items) => {
+                out.push_str("<ul>\n");
+                for i in items {
+                    let _ = writeln!(out, "<li>{}</li>", esc(&i));
+                }
+                out.push_str("</ul>\n");
+            }
+            Block::Table(head, rows) => {
+                out.push_str("<table>\n<tr>");
+                for h in head {
+                    let _ = write!(out, "<th>{}</th>", esc(h));
+                }
+                out.push_str("</tr>\n");
+                for r in rows {
+                    out.push_str("<tr>");
+                    for c in r {
+                        let _ = write!(out, "<td>{}</td>", esc(&c));
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</table>\n");
+            }
+        }
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}

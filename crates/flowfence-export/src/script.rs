@@ -1,0 +1,208 @@
+//! An AWS CLI script that follows the plan's steps in two phases: `prepare` (create the
+//! groups, authorize their rules, rewrite references, attach the new groups beside the
+//! default group) and, after the observation pause, `finish` (detach the default group,
+//! revoke replaced rules, revoke the default group's rules). Nothing destructive runs in
+//! `prepare`; every step can be rerun (groups are looked up by name before creating).
+
+use std::fmt::Write as _;
+
+use flowfence_propose::{GroupChange, IpPermission, Plan};
+
+use crate::names::snake;
+
+/// A shell word in single quotes.
+fn sq(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The shell variable holding a group's id.
+fn var(reference: &str) -> String {
+    let name = reference.strip_prefix("new:").unwrap_or(reference);
+    format!("SG_{}", snake(name).to_ascii_uppercase())
+}
+
+/// A group as a shell word: `"$SG_WEB"` for new groups, the id otherwise.
+fn group_word(reference: &str) -> String {
+    if reference.starts_with("new:") {
+        format!("\"${}\"", var(reference))
+    } else {
+        reference.to_string()
+    }
+}
+
+/// Permissions as a shell word: JSON in single quotes, new groups' ids spliced in.
+fn permissions_word(perms: &[IpPermission]) -> String {
+    let json = serde_json::to_string(perms).expect("permissions serialise");
+    let mut out = String::from("'");
+    let mut rest = json.as_str();
+    while let Some(at) = rest.find("\"new:") {
+        let end = rest[at + 1..].find('"').expect("closing quote") + at + 1;
+        let reference = &rest[at + 1..end];
+        out.push_str(&rest[..at + 1].replace('\'', r"'\''"));
+        let _ = write!(out, "'\"${}\"'", var(reference));
+        rest = &rest[end..];
+    }
+    out.push_str(&rest.replace('\'', r"'\''"));
+    out.push('\'');
+    out
+}
+
+/// The plan as a bash script.
+pub fn render(plan: &Plan) -> String {
+    let mut s = String::new();
+    s.push_str("#!/usr/bin/env bash\n");
+    let _ = writeln!(
+        s,
+        "# flowfence migration plan: {} new security groups, {} interfaces change groups.",
+        plan.groups.iter().filter(|g| g.new).count(),
+        plan.interfaces.len()
+    );
+    s.push_str(
+        "#\n# Usage: $0 prepare   create the groups and rules, attach them beside the default group\n\
+         #        $0 finish    after the observation pause: detach the default group, revoke\n\
+         #                     replaced rules and every rule of the default group\n\
+         # Between the two: keep flow logs running (a week covers weekly jobs) and run\n\
+         # `flowfence verify --plan plan.json --logs NEW_LOGS --inventory ...` on them.\n\
+         # Read it before running it. Uses the AWS CLI's usual credentials and region.\n\n",
+    );
+    s.push_str("set -euo pipefail\n\nphase=\"${1:-}\"\ncase \"$phase\" in\n  prepare|finish) ;;\n  *) echo \"usage: $0 prepare|finish\" >&2; exit 2 ;;\nesac\n\n");
+    s.push_str(
+        "# The id of group NAME in VPC, or nothing.\ngroup_id() {\n  aws ec2 describe-security-groups --filters \"Name=vpc-id,Values=$2\" \"Name=group-name,Values=$1\" \\\n    --query 'SecurityGroups[0].GroupId' --output text | grep -v '^None$' || true\n}\n\n",
+    );
+    // Group ids: created in prepare, looked up in both phases.
+    s.push_str("# Step 1: create-groups (a new group's allow-all egress rule is revoked: only the plan's rules stay).\n");
+    for g in plan.groups.iter().filter(|g| g.new) {
+        let vpc = g.vpc_id.as_deref().unwrap_or("");
+        let v = var(&g.reference);
+        let _ = writeln!(s, "{v}=\"$(group_id {} {})\"", sq(&g.name), sq(vpc));
+        let _ = writeln!(s, "if [ -z \"${v}\" ] && [ \"$phase\" = prepare ]; then");
+        let _ = writeln!(
+            s,
+            "  {v}=\"$(aws ec2 create-security-group --group-name {} --description {} --vpc-id {} --query GroupId --output text)\"",
+            sq(&g.name),
+            sq(&format!("flowfence: {}", g.basis)),
+            sq(vpc)
+        );
+        let _ = writeln!(
+            s,
+            "  aws ec2 revoke-security-group-egress --group-id \"${v}\" --ip-permissions '[{{\"IpProtocol\":\"-1\",\"IpRanges\":[{{\"CidrIp\":\"0.0.0.0/0\"}}]}}]' > /dev/null"
+        );
+        s.push_str("fi\n");
+        let _ = writeln!(
+            s,
+            "[ -n \"${v}\" ] || {{ echo \"group {} does not exist: run prepare first\" >&2; exit 1; }}",
+            g.name
+        );
+    }
+    s.push('\n');
+
+    s.push_str("if [ \"$phase\" = prepare ]; then\n");
+    s.push_str(
+        "  # Step 2: authorize-rules. Step 3: rewrite-references (rules naming the new groups).\n",
+    );
+    s.push_str("  # A rule that already exists is reported by AWS as a duplicate and skipped.\n");
+    for g in &plan.groups {
+        let (ingress, egress): (&[IpPermission], &[IpPermission]) = match (&g.changes, g.new) {
+            (_, true) => (&g.ingress, &g.egress),
+            (Some(c), false) => (&c.authorize_ingress, &c.authorize_egress),
+            (None, false) => (&[], &[]),
+        };
+        for (verb, perms) in [("ingress", ingress), ("egress", egress)] {
+            for p in perms {
+                let _ = writeln!(
+                    s,
+                    "  aws ec2 authorize-security-group-{verb} --group-id {} --ip-permissions {} > /dev/null 2>&1 || echo 'already there or failed: {} {verb}' >&2",
+                    group_word(&g.reference),
+                    permissions_word(std::slice::from_ref(p)),
+                    g.name
+                );
+            }
+        }
+    }
+    s.push_str("  # Step 4: attach-new-groups beside the groups each interface has now.\n");
+    for i in &plan.interfaces {
+        let mut both: Vec<String> = i.groups_before.clone();
+        both.extend(
+            i.groups_after
+                .iter()
+                .filter(|g| !i.groups_before.contains(g))
+                .cloned(),
+        );
+        let words: Vec<String> = both.iter().map(|g| group_word(g)).collect();
+        if i.requester_managed {
+            let _ = writeln!(
+                s,
+                "  echo {}",
+                sq(&format!(
+                    "{} belongs to {}: add {} through that resource (RDS, ElastiCache, ELB APIs)",
+                    i.interface_id,
+                    i.owner,
+                    i.groups_after.join(" ")
+                ))
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "  aws ec2 modify-network-interface-attribute --network-interface-id {} --groups {}",
+                i.interface_id,
+                words.join(" ")
+            );
+        }
+    }
+    s.push_str(
+        "  echo 'Prepared. Step 5: observe (flowfence verify on new logs), then run: $0 finish'\n",
+    );
+    s.push_str("  exit 0\nfi\n\n");
+
+    s.push_str("# finish: Step 6: detach-default.\n");
+    for i in &plan.interfaces {
+        let words: Vec<String> = i.groups_after.iter().map(|g| group_word(g)).collect();
+        if i.requester_managed {
+            let _ = writeln!(
+                s,
+                "echo {}",
+                sq(&format!(
+                    "{} belongs to {}: set its groups to {} through that resource",
+                    i.interface_id,
+                    i.owner,
+                    i.groups_after.join(" ")
+                ))
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "aws ec2 modify-network-interface-attribute --network-interface-id {} --groups {}",
+                i.interface_id,
+                words.join(" ")
+            );
+        }
+    }
+    for (label, changes) in [
+        (
+            "revoke-replaced-rules",
+            [GroupChange::Tighten, GroupChange::RewriteReferences],
+        ),
+        (
+            "revoke-default-rules",
+            [GroupChange::Empty, GroupChange::Empty],
+        ),
+    ] {
+        let _ = writeln!(s, "# {label}");
+        for g in plan.groups.iter().filter(|g| changes.contains(&g.change)) {
+            let Some(c) = &g.changes else { continue };
+            for (verb, perms) in [("ingress", &c.revoke_ingress), ("egress", &c.revoke_egress)] {
+                if perms.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(
+                    s,
+                    "aws ec2 revoke-security-group-{verb} --group-id {} --ip-permissions {} > /dev/null",
+                    g.reference,
+                    permissions_word(perms)
+                );
+            }
+        }
+    }
+    s.push_str("echo 'Finished: the default groups have no members and no rules.'\n");
+    s
+}

@@ -1,0 +1,75 @@
+//! One rule per row, with its group, what the plan does with it and its evidence: for
+//! analysts (CSV or Parquet).
+
+use flowfence_aggregate::{Column, Columns};
+use flowfence_inventory::IpNet;
+use flowfence_propose::{Plan, RuleTarget};
+
+use crate::rules::of_plan;
+
+/// The plan's rules as columns.
+pub fn columns(plan: &Plan) -> Columns {
+    let rules = of_plan(plan);
+    let text = |f: &dyn Fn(&crate::rules::PlanRule<'_>) -> String| -> Column {
+        Column::Text(rules.iter().map(f).collect())
+    };
+    let int = |f: &dyn Fn(&crate::rules::PlanRule<'_>) -> i64| -> Column {
+        Column::Int64(rules.iter().map(f).collect())
+    };
+    let evidence = |f: fn(&flowfence_propose::RuleEvidence) -> u64| {
+        int(&move |r| r.evidence.map_or(0, |e| f(e) as i64))
+    };
+    let mut c = Columns::default();
+    c.push("group_ref", text(&|r| r.group.reference.clone()))
+        .push("group_name", text(&|r| r.group.name.clone()))
+        .push("action", text(&|r| r.action.name().to_string()))
+        .push("direction", text(&|r| r.direction().to_string()))
+        .push(
+            "ip_protocol",
+            text(&|r| match r.spec.protocol {
+                -1 => "-1".to_string(),
+                6 => "tcp".to_string(),
+                17 => "udp".to_string(),
+                1 => "icmp".to_string(),
+                58 => "icmpv6".to_string(),
+                n => n.to_string(),
+            }),
+        )
+        .push(
+            "from_port",
+            Column::Int32(rules.iter().map(|r| r.spec.from).collect()),
+        )
+        .push(
+            "to_port",
+            Column::Int32(rules.iter().map(|r| r.spec.to).collect()),
+        )
+        .push(
+            "peer_kind",
+            text(&|r| match &r.spec.target {
+                RuleTarget::Group(_) => "group".to_string(),
+                RuleTarget::PrefixList(_) => "prefix-list".to_string(),
+                RuleTarget::Cidr(IpNet::V4(_)) => "cidr-ipv4".to_string(),
+                RuleTarget::Cidr(IpNet::V6(_)) => "cidr-ipv6".to_string(),
+            }),
+        )
+        .push(
+            "peer",
+            text(&|r| match &r.spec.target {
+                RuleTarget::Group(g) | RuleTarget::PrefixList(g) => g.clone(),
+                RuleTarget::Cidr(c) => c.to_string(),
+            }),
+        )
+        .push(
+            "description",
+            text(&|r| r.description.clone().unwrap_or_default()),
+        )
+        .push("flows", evidence(|e| e.flows))
+        .push("bytes", evidence(|e| e.bytes))
+        .push("first_seen", evidence(|e| e.first_seen))
+        .push("last_seen", evidence(|e| e.last_seen))
+        .push(
+            "examples",
+            text(&|r| r.evidence.map(|e| e.examples.join(" ")).unwrap_or_default()),
+        );
+    c
+}

@@ -1,0 +1,219 @@
+//! Every export format of the sample's plan, end to end from the CLI: snapshots of what
+//! people read and apply, the Terraform parsed as HCL with every reference resolving, and
+//! the report naming every moved interface and every rule.
+
+use std::collections::BTreeSet;
+
+use crate::common::{flowfence, ok, sample};
+
+/// The sample's plan in `format`, from `propose --format`.
+fn propose_as(format: &str) -> String {
+    ok(&[
+        "propose",
+        "-q",
+        "--logs",
+        &sample("logs"),
+        "--inventory",
+        &sample("inventory"),
+        "--format",
+        format,
+    ])
+    .0
+}
+
+fn plan() -> serde_json::Value {
+    serde_json::from_str(&propose_as("json")).unwrap()
+}
+
+#[test]
+fn text_exports_match_their_snapshots_and_export_agrees_with_propose() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    std::fs::write(&plan_path, propose_as("json")).unwrap();
+    for format in [
+        "terraform",
+        "cloudformation",
+        "cli",
+        "csv",
+        "markdown",
+        "html",
+    ] {
+        let text = propose_as(format);
+        insta::assert_snapshot!(format!("sample-{format}"), text);
+        // `export` from the plan file writes the same bytes.
+        let (exported, _) = ok(&[
+            "export",
+            "--plan",
+            plan_path.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert_eq!(exported, text, "{format}");
+    }
+}
+
+/// The script is valid bash and does nothing without a phase.
+#[test]
+fn the_cli_script_parses_and_needs_a_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("migrate.sh");
+    std::fs::write(&script, propose_as("cli")).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    let bare = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("usage:"));
+}
+
+#[test]
+fn parquet_rules_hold_the_csv_rows() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rules.parquet");
+    ok(&[
+        "propose",
+        "-q",
+        "--logs",
+        &sample("logs"),
+        "--inventory",
+        &sample("inventory"),
+        "--format",
+        "parquet",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let reader = SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let rows = reader.metadata().file_metadata().num_rows();
+    let csv_rows = propose_as("csv").lines().count() as i64 - 1;
+    assert_eq!(rows, csv_rows);
+    // Parquet to a terminal is refused.
+    let refused = flowfence(
+        &[
+            "propose",
+            "-q",
+            "--logs",
+            &sample("logs"),
+            "--inventory",
+            &sample("inventory"),
+            "--format",
+            "parquet",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
+fn terraform_parses_and_every_reference_resolves() {
+    let text = propose_as("terraform");
+    let body: hcl::Body = hcl::from_str(&text).expect("valid HCL");
+    let mut declared = BTreeSet::new();
+    let mut rules = 0;
+    for block in body.blocks() {
+        if block.identifier() == "variable" {
+            declared.insert(format!("var.{}", block.labels()[0].as_str()));
+            continue;
+        }
+        assert_eq!(block.identifier(), "resource");
+        let (kind, name) = (block.labels()[0].as_str(), block.labels()[1].as_str());
+        assert!(
+            declared.insert(format!("{kind}.{name}")),
+            "{kind}.{name} declared twice"
+        );
+        let attrs: BTreeSet<&str> = block.body().attributes().map(|a| a.key()).collect();
+        let required: &[&str] = match kind {
+            "aws_security_group" => &["name", "description", "vpc_id"],
+            "aws_vpc_security_group_ingress_rule" | "aws_vpc_security_group_egress_rule" => {
+                rules += 1;
+                let peers = [
+                    "cidr_ipv4",
+                    "cidr_ipv6",
+                    "prefix_list_id",
+                    "referenced_security_group_id",
+                ];
+                assert_eq!(
+                    peers.iter().filter(|p| attrs.contains(*p)).count(),
+                    1,
+                    "{name}: exactly one peer"
+                );
+                &["security_group_id", "ip_protocol", "description"]
+            }
+            "aws_network_interface_sg_attachment" => &["security_group_id", "network_interface_id"],
+            "aws_default_security_group" => &["vpc_id", "count"],
+            other => panic!("unexpected resource type {other}"),
+        };
+        for r in required {
+            assert!(attrs.contains(r), "{kind}.{name} lacks {r}");
+        }
+    }
+    // Every rule of the plan's new groups and every rule added to existing ones.
+    let plan = plan();
+    let expected: usize = plan["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            if g["new"] == true {
+                g["ingress"].as_array().unwrap().len() + g["egress"].as_array().unwrap().len()
+            } else {
+                g["changes"]["authorize_ingress"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+                    + g["changes"]["authorize_egress"]
+                        .as_array()
+                        .map_or(0, Vec::len)
+            }
+        })
+        .sum();
+    assert_eq!(rules, expected);
+    // References (`aws_x.name.id`, `var.x`) all name something declared.
+    for word in text.split(|c: char| c.is_whitespace() || "(){}[]?:,".contains(c)) {
+        let reference = word.trim_end_matches(".id");
+        if (word.starts_with("aws_") && word.ends_with(".id")) || word.starts_with("var.") {
+            assert!(declared.contains(reference), "{word} does not resolve");
+        }
+    }
+}
+
+#[test]
+fn the_report_names_every_moved_interface_and_every_rule() {
+    let report = propose_as("markdown");
+    let plan = plan();
+    for i in plan["interfaces"].as_array().unwrap() {
+        assert!(report.contains(i["interface_id"].as_str().unwrap()));
+    }
+    for g in plan["groups"].as_array().unwrap() {
+        let name = g["name"].as_str().unwrap();
+        let section = report
+            .split("\n### ")
+            .find(|s| s.starts_with(&format!("{name} (")))
+            .unwrap_or_else(|| panic!("no section for {name}"));
+        for (direction, rules) in [("ingress", &g["ingress"]), ("egress", &g["egress"])] {
+            for p in rules.as_array().unwrap() {
+                let ports = match (p["FromPort"].as_i64(), p["ToPort"].as_i64()) {
+                    (Some(f), Some(t)) if f >= 0 && f == t => f.to_string(),
+                    (Some(f), Some(t)) if f >= 0 => format!("{f}-{t}"),
+                    _ => "all".to_string(),
+                };
+                let row = format!("| {direction} | ");
+                assert!(
+                    section
+                        .lines()
+                        .any(|l| l.starts_with(&row) && l.contains(&format!(" | {ports} | "))),
+                    "{name}: no {direction} row for ports {ports}"
+                );
+            }
+        }
+    }
+}
