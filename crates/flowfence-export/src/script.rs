@@ -150,7 +150,7 @@ pub fn render(plan: &Plan) -> String {
         }
     }
     s.push_str(
-        "  echo 'Prepared. Step 5: observe (flowfence verify on new logs), then run: $0 finish'\n",
+        "  echo \"Prepared. Step 5: observe (flowfence verify on new logs), then run: $0 finish\"\n",
     );
     s.push_str("  exit 0\nfi\n\n");
 
