@@ -11,25 +11,22 @@
 use std::fmt::Write as _;
 
 use flowfence_inventory::IpNet;
-use flowfence_propose::{GroupChange, Plan, PlanGroup, RuleSpec, RuleTarget};
+use flowfence_propose::{GroupChange, Plan, PlanGroup, RuleSpec, RuleTarget, protocol_name};
 
 use crate::names::{Unique, camel, rule_words};
+
+/// `IpProtocol` in YAML (`-1` quoted, or it reads as a number).
+fn protocol(p: i32) -> String {
+    match protocol_name(p) {
+        all if p == -1 => quoted(&all),
+        name => name,
+    }
+}
 use crate::rules::{Action, PlanRule, of_group};
 
 /// A YAML double-quoted scalar (JSON's escaping is valid YAML).
 fn quoted(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
-}
-
-fn protocol(p: i32) -> String {
-    match p {
-        -1 => "\"-1\"".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        58 => "icmpv6".into(),
-        n => n.to_string(),
-    }
 }
 
 /// The properties of one rule, as `key: value` lines (without the group).

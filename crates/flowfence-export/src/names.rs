@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use flowfence_propose::{RuleSpec, RuleTarget};
+use flowfence_propose::{RuleSpec, RuleTarget, protocol_name};
 
 /// Words of `s`: runs of ASCII letters and digits.
 fn words(s: &str) -> Vec<String> {
@@ -44,11 +44,7 @@ pub(crate) fn camel(s: &str) -> String {
 pub(crate) fn rule_words(spec: &RuleSpec) -> String {
     let protocol = match spec.protocol {
         -1 => "all".to_string(),
-        6 => "tcp".to_string(),
-        17 => "udp".to_string(),
-        1 => "icmp".to_string(),
-        58 => "icmpv6".to_string(),
-        n => format!("proto {n}"),
+        p => protocol_name(p),
     };
     let ports = match (spec.from, spec.to) {
         (f, _) if f < 0 => String::new(),

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget};
+use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget, protocol_name};
 
 use crate::rules::of_group;
 
@@ -25,13 +25,10 @@ fn ports(from: i32, to: i32) -> String {
 }
 
 fn protocol(p: i32) -> String {
-    match p {
-        -1 => "all".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        58 => "icmpv6".into(),
-        n => n.to_string(),
+    if p == -1 {
+        "all".into()
+    } else {
+        protocol_name(p)
     }
 }
 

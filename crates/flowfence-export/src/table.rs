@@ -3,7 +3,7 @@
 
 use flowfence_aggregate::{Column, Columns};
 use flowfence_inventory::IpNet;
-use flowfence_propose::{Plan, RuleTarget};
+use flowfence_propose::{Plan, RuleTarget, protocol_name};
 
 use crate::rules::of_plan;
 
@@ -24,17 +24,7 @@ pub fn columns(plan: &Plan) -> Columns {
         .push("group_name", text(&|r| r.group.name.clone()))
         .push("action", text(&|r| r.action.name().to_string()))
         .push("direction", text(&|r| r.direction().to_string()))
-        .push(
-            "ip_protocol",
-            text(&|r| match r.spec.protocol {
-                -1 => "-1".to_string(),
-                6 => "tcp".to_string(),
-                17 => "udp".to_string(),
-                1 => "icmp".to_string(),
-                58 => "icmpv6".to_string(),
-                n => n.to_string(),
-            }),
-        )
+        .push("ip_protocol", text(&|r| protocol_name(r.spec.protocol)))
         .push(
             "from_port",
             Column::Int32(rules.iter().map(|r| r.spec.from).collect()),

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use flowfence_inventory::IpNet;
-use flowfence_propose::{GroupChange, Plan, RuleTarget};
+use flowfence_propose::{GroupChange, Plan, RuleTarget, protocol_name};
 
 use crate::names::{Unique, rule_words, snake};
 use crate::rules::{Action, of_group};
@@ -156,7 +156,7 @@ pub fn render(plan: &Plan) -> String {
             if let Some(d) = &r.description {
                 attributes.push(("description", string(d)));
             }
-            attributes.push(("ip_protocol", string(&protocol(r.spec.protocol))));
+            attributes.push(("ip_protocol", string(&protocol_name(r.spec.protocol))));
             if r.spec.protocol != -1 {
                 attributes.push(("from_port", r.spec.from.to_string()));
                 attributes.push(("to_port", r.spec.to.to_string()));
@@ -272,16 +272,4 @@ pub fn render(plan: &Plan) -> String {
         out.pop();
     }
     out
-}
-
-/// The provider's `ip_protocol`.
-fn protocol(p: i32) -> String {
-    match p {
-        -1 => "-1".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        58 => "icmpv6".into(),
-        n => n.to_string(),
-    }
 }

@@ -141,7 +141,9 @@ pub struct IpPermission {
     pub user_id_group_pairs: Vec<GroupPair>,
 }
 
-fn protocol_name(p: i32) -> String {
+/// A protocol as the AWS API spells it: `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all), or its
+/// number.
+pub fn protocol_name(p: i32) -> String {
     match p {
         -1 => "-1".into(),
         6 => "tcp".into(),
