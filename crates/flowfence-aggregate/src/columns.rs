@@ -165,17 +165,24 @@ impl Columns {
     }
 
     /// Writes the table to `path` as CSV or Parquet.
+    ///
+    /// The file appears whole or not at all: it is written beside the target and renamed
+    /// over it (a resumable run rewrites its partial result after every batch).
     pub fn write_file(&self, path: &Path, format: FileFormat) -> std::io::Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
         match format {
-            FileFormat::Csv => std::fs::write(path, self.to_csv()),
+            FileFormat::Csv => std::fs::write(&tmp, self.to_csv())?,
             FileFormat::Parquet => {
-                let file = std::fs::File::create(path)?;
-                let mut w = self
+                let file = std::fs::File::create(&tmp)?;
+                let w = self
                     .write_parquet(std::io::BufWriter::new(file))
                     .map_err(std::io::Error::other)?;
-                w.flush()
+                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             }
         }
+        std::fs::rename(&tmp, path)
     }
 }
 

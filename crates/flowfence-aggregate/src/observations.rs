@@ -164,12 +164,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Observations {
     /// Reads everything `reader` reads into a new store, one collector per worker.
     pub fn read(reader: &Reader) -> (Observations, Report) {
-        let observations = Observations::default();
         // Each collector hands its evidence to the store when dropped: the parts rayon
-        // folds need no merging, and the last one is dropped here.
-        let (last, report) = reader.fold(|| observations.collector(), |a, _b| a);
-        drop(last);
+        // folds need no merging, and the last one is dropped in `read_more`.
+        let observations = Observations::default();
+        let report = observations.read_more(reader);
         (observations, report)
+    }
+
+    /// Reads more sources into this store (a later batch of the same job).
+    pub fn read_more(&self, reader: &Reader) -> Report {
+        let (last, report) = reader.fold(|| self.collector(), |a, _b| a);
+        drop(last);
+        report
     }
 
     /// A new collector (a [`RecordSink`]) feeding this store. Its buffered evidence

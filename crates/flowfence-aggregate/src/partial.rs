@@ -256,8 +256,12 @@ impl Observations {
     }
 
     /// Adds a partial result file's observations to this store (several files, in any
-    /// order, give the same store as one run over all their logs).
-    pub fn read_partial(&self, path: &Path) -> Result<(), PartialError> {
+    /// order, give the same store as one run over all their logs). Returns the file's
+    /// key-value metadata (where a resumable run keeps its manifest).
+    pub fn read_partial(
+        &self,
+        path: &Path,
+    ) -> Result<std::collections::HashMap<String, String>, PartialError> {
         let file = std::fs::File::open(path).map_err(|source| PartialError::Io {
             path: path.to_path_buf(),
             source,
@@ -294,7 +298,7 @@ impl Observations {
             row_base += batch.num_rows();
         }
         self.add_without_interface(without);
-        Ok(())
+        Ok(meta.into_iter().collect())
     }
 }
 

@@ -105,6 +105,26 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds the report of a later run (a batch of the same job) after this one's
+    /// sources. Sources held in memory are kept by name only, so a long job's report
+    /// doesn't hold every object it read.
+    pub fn append(&mut self, other: Report) {
+        let offset = self.sources.len();
+        self.sources.extend(other.sources.into_iter().map(|s| match s {
+            Source::Memory { name, .. } => Source::Memory {
+                name,
+                data: bytes::Bytes::new(),
+            },
+            other => other,
+        }));
+        self.counts.add(&other.counts);
+        self.tally.merge_after(other.tally, offset);
+        self.input_bytes += other.input_bytes;
+        self.control_messages += other.control_messages;
+        self.elapsed += other.elapsed;
+        self.stopped_early |= other.stopped_early;
+    }
+
     /// The display name of the source a rejection refers to.
     pub fn source_name(&self, rejection: &Rejection) -> String {
         self.sources

@@ -184,6 +184,15 @@ impl Tally {
         }
     }
 
+    /// Adds the tally of a later run whose sources come after `offset` sources of this
+    /// one (its examples' source indices are shifted by `offset`).
+    pub fn merge_after(&mut self, mut other: Tally, offset: usize) {
+        for ex in &mut other.examples {
+            ex.location.source += offset;
+        }
+        self.merge(other);
+    }
+
     /// Adds another tally's counts and examples (keeping the earliest examples overall).
     pub fn merge(&mut self, other: Tally) {
         for (key, n) in other.counts {

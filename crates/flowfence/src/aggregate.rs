@@ -36,7 +36,33 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
         partial_format(p)?;
     }
     let inventory = load_inventory(&args.table, &table_out)?;
-    let observations = observe_logs(&args.logs, &args.input, args.table.quiet)?;
+    let remote = args
+        .logs
+        .iter()
+        .any(|p| flowfence_s3::S3Uri::is_s3(&p.to_string_lossy()));
+    let observations = if remote || args.checkpoint.is_some() {
+        if let Some(c) = &args.checkpoint {
+            partial_format(c)?;
+        }
+        let (observations, report, skipped, fetched) = crate::s3::observe(
+            &args.logs,
+            &args.input,
+            &args.s3,
+            args.table.quiet,
+            args.checkpoint.as_deref(),
+        )?;
+        strict_check(&args.input, &report)?;
+        if !args.table.quiet {
+            eprint!(
+                "{}{}",
+                summary::render(&report, &skipped, 0),
+                fetched.render()
+            );
+        }
+        observations
+    } else {
+        observe_logs(&args.logs, &args.input, args.table.quiet)?
+    };
     if let Some(p) = &args.partial {
         write_columns(&observations.partial_columns(), p, FileFormat::Parquet)?;
     }
@@ -56,6 +82,17 @@ pub(crate) fn observe_logs(
     Ok(observations)
 }
 
+/// Under `--strict`, the first rejected line fails the run.
+fn strict_check(input: &InputArgs, report: &flowfence_flowlog::Report) -> Result<(), Failure> {
+    match (input.strict, report.first_rejection()) {
+        (true, Some(first)) => Err(Failure::BadInput(anyhow!(
+            "{} (--strict stops at the first rejected line)",
+            first.display(&report.source_name(first))
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Reads flow logs into observations (progress on stderr unless `quiet`); returns them
 /// with the reading summary.
 pub(crate) fn read_logs(
@@ -70,12 +107,7 @@ pub(crate) fn read_logs(
     let ticker = Ticker::start(&progress, discovery.sources.len() as u64, quiet);
     let (observations, report) = Observations::read(&reader);
     drop(ticker);
-    if let (true, Some(first)) = (input.strict, report.first_rejection()) {
-        return Err(Failure::BadInput(anyhow!(
-            "{} (--strict stops at the first rejected line)",
-            first.display(&report.source_name(first))
-        )));
-    }
+    strict_check(input, &report)?;
     let summary = summary::render(&report, &discovery.skipped, 0);
     Ok((observations, summary))
 }
@@ -93,7 +125,7 @@ pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
     let results: Vec<Result<(), PartialError>> = args
         .partials
         .par_iter()
-        .map(|p| observations.read_partial(p))
+        .map(|p| observations.read_partial(p).map(|_| ()))
         .collect();
     if let Some(e) = results.into_iter().find_map(Result::err) {
         return Err(match e {

@@ -112,6 +112,17 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Propose(ProposeArgs),
 
+    /// Show what an S3 window would read: objects, bytes and days, listing only the
+    /// prefixes the window's accounts, regions and days select.
+    ///
+    /// Examples:
+    ///
+    ///   flowfence ls s3://my-flow-logs/ --since 2026-11-01 --until 2026-11-03
+    ///
+    ///   flowfence ls s3://my-flow-logs/prefix/ --account 123456789012 --region eu-west-1 --keys
+    #[command(verbatim_doc_comment)]
+    Ls(LsArgs),
+
     /// Write a plan in the form teams apply or review: Terraform, CloudFormation, an AWS
     /// CLI script, one rule per row (CSV, Parquet), or the reviewer's report (Markdown,
     /// HTML). `propose --format` writes the same directly.
@@ -220,8 +231,82 @@ pub(crate) struct AggregateArgs {
     #[arg(long, value_name = "FILE.parquet")]
     pub(crate) partial: Option<PathBuf>,
 
+    /// Resumable run: after every batch, save what was read so far and which sources
+    /// are done to FILE (a partial result, written atomically); a rerun with the same
+    /// FILE skips what is done and gives the same result as one uninterrupted run.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub(crate) checkpoint: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
+
     #[command(flatten)]
     pub(crate) table: TableArgs,
+}
+
+/// Where and what to read in S3, for `s3://bucket/prefix` log paths.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "S3 (for s3://bucket/prefix paths)")]
+pub(crate) struct S3Args {
+    /// An S3-compatible endpoint (path-style addressing); AWS_ENDPOINT_URL also works.
+    #[arg(long, value_name = "URL")]
+    pub(crate) endpoint_url: Option<String>,
+
+    /// A named AWS profile (default: the standard chain: environment, profile, SSO, IMDS).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+
+    /// The bucket's region for signing (default: the chain's, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub(crate) bucket_region: Option<String>,
+
+    /// First delivery day to read (UTC, YYYY-MM-DD); becomes key prefixes.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) since: Option<String>,
+
+    /// Last delivery day to read (default: today when --since is given).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) until: Option<String>,
+
+    /// Only this account's logs (repeatable).
+    #[arg(long = "account", value_name = "ID")]
+    pub(crate) accounts: Vec<String>,
+
+    /// Only this region's logs (repeatable).
+    #[arg(long = "region", value_name = "REGION")]
+    pub(crate) regions: Vec<String>,
+
+    /// GETs in flight at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub(crate) concurrency: usize,
+
+    /// Objects fetched per batch, at most this many MiB (bounds memory; one object
+    /// larger than that is a batch of its own).
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub(crate) batch_mib: u64,
+
+    /// Attempts per request (throttling, timeouts, truncated bodies) before an object
+    /// is reported failed.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub(crate) attempts: u32,
+
+    /// Stop at the first object that still fails (default: report it and go on).
+    #[arg(long = "s3-strict")]
+    pub(crate) strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LsArgs {
+    /// `s3://bucket/prefix` locations.
+    #[arg(required = true, value_name = "s3://BUCKET/PREFIX")]
+    pub(crate) locations: Vec<String>,
+
+    /// Also list every object.
+    #[arg(long)]
+    pub(crate) keys: bool,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 }
 
 #[derive(Debug, Args)]

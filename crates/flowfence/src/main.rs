@@ -16,6 +16,7 @@ mod parse;
 mod progress;
 mod propose;
 mod run;
+mod s3;
 mod summary;
 
 /// An error with the exit code it maps to.
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         cli::Command::Merge(args) => aggregate::merge(args),
         cli::Command::Propose(args) => propose::run(args),
         cli::Command::Export(args) => propose::export(args),
+        cli::Command::Ls(args) => s3::ls(args),
         cli::Command::Run(args) => run::run(args),
         cli::Command::Verify(args) => propose::verify(args),
     };

@@ -1,0 +1,11 @@
+//! Flow log archives in S3: `s3://bucket/prefix` locations, layout-aware listing (the
+//! window's accounts, regions and days become key prefixes), bounded concurrent fetches
+//! with retries, and the manifest a resumable run keeps.
+
+mod client;
+pub mod listing;
+mod location;
+
+pub use client::{Archive, Connect, S3Error};
+pub use listing::{Listing, Lister, Object, list};
+pub use location::{Day, S3Uri, Window, days, parse_day, today};

@@ -1,0 +1,295 @@
+//! `s3://` on the command line: `flowfence ls`, and log paths in S3 read in bounded
+//! batches into the observations store, with a checkpoint after every batch so a rerun
+//! resumes where the last one stopped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use flowfence_aggregate::{FileFormat, Observations, PartialError};
+use flowfence_flowlog::{DeliveryKey, Progress, Reader, Report, Source};
+use flowfence_s3::{Archive, Connect, Listing, Object, S3Uri, Window, list, parse_day};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::Failure;
+use crate::cli::{InputArgs, LsArgs, S3Args};
+use crate::inputs;
+
+/// Metadata key of the checkpoint's manifest: the sources already read.
+const MANIFEST_KEY: &str = "flowfence.manifest";
+
+impl S3Args {
+    fn window(&self) -> Result<Window, Failure> {
+        let day = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| {
+                    parse_day(s).ok_or_else(|| {
+                        Failure::Usage(anyhow!("{flag} {s}: expected a date, YYYY-MM-DD"))
+                    })
+                })
+                .transpose()
+        };
+        Ok(Window {
+            since: day("--since", &self.since)?,
+            until: day("--until", &self.until)?,
+            accounts: self.accounts.clone(),
+            regions: self.regions.clone(),
+        })
+    }
+
+    fn connect(&self, uri: &S3Uri) -> Result<Archive, Failure> {
+        Archive::connect(
+            &uri.bucket,
+            &Connect {
+                endpoint_url: self.endpoint_url.clone(),
+                region: self.bucket_region.clone(),
+                profile: self.profile.clone(),
+                attempts: self.attempts,
+            },
+        )
+        .map_err(|e| Failure::Io(e.into()))
+    }
+
+    fn listing(&self, uri: &S3Uri) -> Result<(Archive, Listing), Failure> {
+        let archive = self.connect(uri)?;
+        let listing = list(&archive, uri, &self.window()?).map_err(|e| Failure::Io(e.into()))?;
+        Ok((archive, listing))
+    }
+}
+
+fn parse_uri(s: &str) -> Result<S3Uri, Failure> {
+    S3Uri::parse(s).ok_or_else(|| Failure::Usage(anyhow!("{s}: expected s3://bucket/prefix")))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// `flowfence ls`.
+pub(crate) fn ls(args: LsArgs) -> Result<(), Failure> {
+    let mut out = String::new();
+    for location in &args.locations {
+        let uri = parse_uri(location)?;
+        let (_, listing) = args.s3.listing(&uri)?;
+        let bytes: u64 = listing.objects.iter().map(|o| o.size).sum();
+        let mut days: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+        for o in &listing.objects {
+            let day = DeliveryKey::parse(&o.key).map_or_else(
+                || "(not a delivery key)".to_string(),
+                |k| format!("{:04}-{:02}-{:02}", k.date.0, k.date.1, k.date.2),
+            );
+            let e = days.entry(day).or_default();
+            e.0 += 1;
+            e.1 += o.size;
+        }
+        let _ = writeln!(
+            out,
+            "{uri}: {} objects, {}, {} days; {} prefixes listed in full, {} keys passed over",
+            listing.objects.len(),
+            mib(bytes),
+            days.len(),
+            listing.listed.len(),
+            listing.skipped
+        );
+        for (day, (n, b)) in &days {
+            let _ = writeln!(out, "  {day}  {n:>6} objects  {:>12}", mib(*b));
+        }
+        if args.keys {
+            for o in &listing.objects {
+                let _ = writeln!(out, "  s3://{}/{}  {}", uri.bucket, o.key, o.size);
+            }
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// What a run read, for its summary.
+#[derive(Default)]
+pub(crate) struct Fetched {
+    /// Objects read this run.
+    pub(crate) objects: usize,
+    /// Their bytes.
+    pub(crate) bytes: u64,
+    /// Sources a checkpoint said were done.
+    pub(crate) resumed: usize,
+    /// Objects that failed after retries: (location, why).
+    pub(crate) failed: Vec<(String, String)>,
+}
+
+impl Fetched {
+    pub(crate) fn render(&self) -> String {
+        let mut s = String::new();
+        if self.objects + self.resumed + self.failed.len() > 0 {
+            let _ = writeln!(
+                s,
+                "  S3: {} objects read ({}), {} sources already done (resumed), {} failed",
+                self.objects,
+                mib(self.bytes),
+                self.resumed,
+                self.failed.len()
+            );
+        }
+        for (key, why) in self.failed.iter().take(10) {
+            let _ = writeln!(s, "    failed: {key}: {why}");
+        }
+        s
+    }
+}
+
+/// Reads local paths and `s3://` locations into one store. With `checkpoint`, the store
+/// and the list of sources read are saved there after every batch, and a run that finds
+/// the file resumes from it.
+pub(crate) fn observe(
+    paths: &[PathBuf],
+    input: &InputArgs,
+    s3: &S3Args,
+    quiet: bool,
+    checkpoint: Option<&Path>,
+) -> Result<(Observations, Report, Vec<flowfence_flowlog::Skipped>, Fetched), Failure> {
+    let observations = Observations::default();
+    let mut done: BTreeMap<String, String> = BTreeMap::new();
+    let mut fetched = Fetched::default();
+    if let Some(path) = checkpoint.filter(|p| p.exists()) {
+        let meta = observations.read_partial(path).map_err(|e| match e {
+            PartialError::Io { .. } => Failure::Io(e.into()),
+            _ => Failure::BadInput(e.into()),
+        })?;
+        if let Some(m) = meta.get(MANIFEST_KEY) {
+            done = serde_json::from_str(m).map_err(|e| {
+                Failure::BadInput(anyhow!("{}: unreadable manifest: {e}", path.display()))
+            })?;
+        }
+    }
+    let save = |done: &BTreeMap<String, String>| -> Result<(), Failure> {
+        let Some(path) = checkpoint else {
+            return Ok(());
+        };
+        let mut columns = observations.partial_columns();
+        columns.meta(MANIFEST_KEY, serde_json::to_string(done).expect("a map serialises"));
+        columns
+            .write_file(path, FileFormat::Parquet)
+            .map_err(|e| Failure::Io(anyhow!("cannot write {}: {e}", path.display())))
+    };
+
+    let progress = Arc::new(Progress::default());
+    let options = inputs::read_options(input, &progress)?;
+    let (remote, local): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+        .iter()
+        .partition(|p| S3Uri::is_s3(&p.to_string_lossy()));
+    let mut report: Option<Report> = None;
+    let mut skipped = Vec::new();
+    let mut absorb = |r: Report| match &mut report {
+        Some(all) => all.append(r),
+        None => report = Some(r),
+    };
+
+    // Local files: one batch.
+    if !local.is_empty() {
+        let local: Vec<PathBuf> = local.into_iter().cloned().collect();
+        let discovery = inputs::discover_logs(&local)?;
+        skipped = discovery.skipped;
+        // A local file is done if its name, size and modification time match.
+        let stamp = |s: &Source| match s {
+            Source::File(p) => std::fs::metadata(p).ok().map_or_else(String::new, |m| {
+                let mtime = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs());
+                format!("{}:{mtime}", m.len())
+            }),
+            _ => String::new(),
+        };
+        let found = discovery.sources.len();
+        let todo: Vec<(Source, String)> = discovery
+            .sources
+            .into_iter()
+            .map(|s| {
+                let st = stamp(&s);
+                (s, st)
+            })
+            .filter(|(s, st)| done.get(&s.display_name()) != Some(st) || st.is_empty())
+            .collect();
+        fetched.resumed += found - todo.len();
+        if !todo.is_empty() {
+            let names: Vec<(String, String)> =
+                todo.iter().map(|(s, st)| (s.display_name(), st.clone())).collect();
+            let sources: Vec<Source> = todo.into_iter().map(|(s, _)| s).collect();
+            let ticker = crate::progress::Ticker::start(&progress, sources.len() as u64, quiet);
+            absorb(observations.read_more(&Reader::new(sources, options.clone())));
+            drop(ticker);
+            done.extend(names);
+            save(&done)?;
+        }
+    }
+
+    // S3: batches bounded in bytes, fetched concurrently, read in parallel.
+    for location in remote {
+        let uri = parse_uri(&location.to_string_lossy())?;
+        let (archive, listing) = s3.listing(&uri)?;
+        let name = |o: &Object| format!("s3://{}/{}", uri.bucket, o.key);
+        let found = listing.objects.len();
+        let todo: Vec<Object> = listing
+            .objects
+            .into_iter()
+            .filter(|o| done.get(&name(o)) != Some(&o.etag))
+            .collect();
+        fetched.resumed += found - todo.len();
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            ProgressBar::new(todo.iter().map(|o| o.size).sum()).with_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            )
+        });
+        let budget = s3.batch_mib.max(1) << 20;
+        let mut start = 0;
+        while start < todo.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < todo.len() && (end == start || bytes + todo[end].size <= budget) {
+                bytes += todo[end].size;
+                end += 1;
+            }
+            let batch = &todo[start..end];
+            let results = archive.fetch(batch, s3.concurrency, &|o, _| {
+                if let Some(b) = &bar {
+                    b.inc(o.size);
+                    b.set_message(o.key.rsplit('/').next().unwrap_or("").to_string());
+                }
+            });
+            let mut sources = Vec::new();
+            for (o, r) in batch.iter().zip(results) {
+                match r {
+                    Ok(data) => {
+                        fetched.objects += 1;
+                        fetched.bytes += data.len() as u64;
+                        sources.push(Source::Memory { name: name(o), data });
+                    }
+                    Err(e) if s3.strict => {
+                        return Err(Failure::Io(anyhow!("{e} (--strict stops at the first object that fails)")));
+                    }
+                    Err(e) => fetched.failed.push((name(o), e.to_string())),
+                }
+            }
+            absorb(observations.read_more(&Reader::new(sources, options.clone())));
+            for o in batch {
+                if !fetched.failed.iter().any(|(k, _)| *k == name(o)) {
+                    done.insert(name(o), o.etag.clone());
+                }
+            }
+            save(&done)?;
+            start = end;
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    }
+    Ok((observations, report.unwrap_or_default(), skipped, fetched))
+}
