@@ -110,13 +110,14 @@ impl Report {
     /// doesn't hold every object it read.
     pub fn append(&mut self, other: Report) {
         let offset = self.sources.len();
-        self.sources.extend(other.sources.into_iter().map(|s| match s {
-            Source::Memory { name, .. } => Source::Memory {
-                name,
-                data: bytes::Bytes::new(),
-            },
-            other => other,
-        }));
+        self.sources
+            .extend(other.sources.into_iter().map(|s| match s {
+                Source::Memory { name, .. } => Source::Memory {
+                    name,
+                    data: bytes::Bytes::new(),
+                },
+                other => other,
+            }));
         self.counts.add(&other.counts);
         self.tally.merge_after(other.tally, offset);
         self.input_bytes += other.input_bytes;

@@ -100,7 +100,8 @@ impl Archive {
         }
         let shared = runtime.block_on(loader.load());
         let custom_endpoint = connect.endpoint_url.is_some() || shared.endpoint_url().is_some();
-        let mut config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(custom_endpoint);
+        let mut config =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(custom_endpoint);
         if shared.region().is_none() {
             config = config.region(aws_config::Region::new("us-east-1"));
         }
@@ -164,7 +165,13 @@ impl Archive {
 
 /// One object, whole, retried on errors the SDK doesn't retry itself (a body that ends
 /// early or breaks off) with exponential backoff.
-async fn get(client: &Client, bucket: &str, key: &str, size: u64, attempts: u32) -> Result<Bytes, S3Error> {
+async fn get(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    size: u64,
+    attempts: u32,
+) -> Result<Bytes, S3Error> {
     let mut last = String::new();
     for attempt in 1..=attempts {
         if attempt > 1 {

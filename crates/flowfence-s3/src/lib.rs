@@ -7,5 +7,5 @@ pub mod listing;
 mod location;
 
 pub use client::{Archive, Connect, S3Error};
-pub use listing::{Listing, Lister, Object, list};
+pub use listing::{Lister, Listing, Object, list};
 pub use location::{Day, S3Uri, Window, days, parse_day, today};

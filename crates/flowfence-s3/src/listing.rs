@@ -26,7 +26,11 @@ pub trait Lister {
     /// The error listing can fail with.
     type Error;
     /// Objects and common prefixes under `prefix`.
-    fn list(&self, prefix: &str, delimited: bool) -> Result<(Vec<Object>, Vec<String>), Self::Error>;
+    fn list(
+        &self,
+        prefix: &str,
+        delimited: bool,
+    ) -> Result<(Vec<Object>, Vec<String>), Self::Error>;
 }
 
 /// What a window lists.
@@ -97,7 +101,12 @@ pub fn list<L: Lister>(lister: &L, uri: &S3Uri, window: &Window) -> Result<Listi
             match window.since {
                 Some(since) => {
                     for day in days(since, window.until.unwrap_or_else(today)) {
-                        full(lister, &day_prefix(&region_prefix, hive, day), window, &mut out)?;
+                        full(
+                            lister,
+                            &day_prefix(&region_prefix, hive, day),
+                            window,
+                            &mut out,
+                        )?;
                     }
                 }
                 None => full(lister, &region_prefix, window, &mut out)?,
@@ -108,7 +117,12 @@ pub fn list<L: Lister>(lister: &L, uri: &S3Uri, window: &Window) -> Result<Listi
 }
 
 /// Lists `prefix` in full, keeping the flow log files the window holds.
-fn full<L: Lister>(lister: &L, prefix: &str, window: &Window, out: &mut Listing) -> Result<(), L::Error> {
+fn full<L: Lister>(
+    lister: &L,
+    prefix: &str,
+    window: &Window,
+    out: &mut Listing,
+) -> Result<(), L::Error> {
     let (objects, _) = lister.list(prefix, false)?;
     out.listed.push(prefix.to_string());
     for o in objects {
@@ -149,7 +163,9 @@ mod tests {
     impl Lister for Bucket {
         type Error = ();
         fn list(&self, prefix: &str, delimited: bool) -> Result<(Vec<Object>, Vec<String>), ()> {
-            self.calls.borrow_mut().push((prefix.to_string(), delimited));
+            self.calls
+                .borrow_mut()
+                .push((prefix.to_string(), delimited));
             let mut objects = Vec::new();
             let mut prefixes: Vec<String> = Vec::new();
             for k in self.keys.iter().filter(|k| k.starts_with(prefix)) {
@@ -188,7 +204,10 @@ mod tests {
     ];
 
     fn keys(l: &Listing) -> Vec<&str> {
-        l.objects.iter().map(|o| o.key.rsplit('/').next().unwrap()).collect()
+        l.objects
+            .iter()
+            .map(|o| o.key.rsplit('/').next().unwrap())
+            .collect()
     }
 
     #[test]
@@ -211,7 +230,11 @@ mod tests {
             ]
         );
         // Never a full listing above a day.
-        assert!(b.calls.borrow().iter().all(|(p, delimited)| *delimited || p.ends_with("/11/02/") || p.ends_with("/11/03/")));
+        assert!(
+            b.calls.borrow().iter().all(|(p, delimited)| *delimited
+                || p.ends_with("/11/02/")
+                || p.ends_with("/11/03/"))
+        );
     }
 
     #[test]
@@ -234,7 +257,9 @@ mod tests {
         assert_eq!(keys(&l), ["b.parquet"]);
         assert_eq!(
             l.listed,
-            ["AWSLogs/aws-account-id=111/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/month=11/day=03/"]
+            [
+                "AWSLogs/aws-account-id=111/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/month=11/day=03/"
+            ]
         );
     }
 
@@ -246,9 +271,15 @@ mod tests {
             until: Some((2026, 11, 2)),
             ..Window::default()
         };
-        assert_eq!(keys(&list(&b, &inside, &w).unwrap()), ["a.log.gz", "b.log.gz"]);
+        assert_eq!(
+            keys(&list(&b, &inside, &w).unwrap()),
+            ["a.log.gz", "b.log.gz"]
+        );
         let plain = bucket(&["copies/x.log.gz", "copies/y.parquet"]);
         let uri = S3Uri::parse("s3://b/copies/").unwrap();
-        assert_eq!(keys(&list(&plain, &uri, &Window::default()).unwrap()), ["x.log.gz", "y.parquet"]);
+        assert_eq!(
+            keys(&list(&plain, &uri, &Window::default()).unwrap()),
+            ["x.log.gz", "y.parquet"]
+        );
     }
 }

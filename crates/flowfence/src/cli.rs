@@ -291,8 +291,8 @@ pub(crate) struct S3Args {
     pub(crate) attempts: u32,
 
     /// Stop at the first object that still fails (default: report it and go on).
-    #[arg(long = "s3-strict")]
-    pub(crate) strict: bool,
+    #[arg(long)]
+    pub(crate) s3_strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -570,4 +570,14 @@ pub(crate) enum OutputArg {
     Parquet,
     /// Parse only; print the summary.
     None,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (unique names, valid defaults) over every command.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

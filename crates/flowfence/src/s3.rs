@@ -149,7 +149,15 @@ pub(crate) fn observe(
     s3: &S3Args,
     quiet: bool,
     checkpoint: Option<&Path>,
-) -> Result<(Observations, Report, Vec<flowfence_flowlog::Skipped>, Fetched), Failure> {
+) -> Result<
+    (
+        Observations,
+        Report,
+        Vec<flowfence_flowlog::Skipped>,
+        Fetched,
+    ),
+    Failure,
+> {
     let observations = Observations::default();
     let mut done: BTreeMap<String, String> = BTreeMap::new();
     let mut fetched = Fetched::default();
@@ -169,7 +177,10 @@ pub(crate) fn observe(
             return Ok(());
         };
         let mut columns = observations.partial_columns();
-        columns.meta(MANIFEST_KEY, serde_json::to_string(done).expect("a map serialises"));
+        columns.meta(
+            MANIFEST_KEY,
+            serde_json::to_string(done).expect("a map serialises"),
+        );
         columns
             .write_file(path, FileFormat::Parquet)
             .map_err(|e| Failure::Io(anyhow!("cannot write {}: {e}", path.display())))
@@ -216,8 +227,10 @@ pub(crate) fn observe(
             .collect();
         fetched.resumed += found - todo.len();
         if !todo.is_empty() {
-            let names: Vec<(String, String)> =
-                todo.iter().map(|(s, st)| (s.display_name(), st.clone())).collect();
+            let names: Vec<(String, String)> = todo
+                .iter()
+                .map(|(s, st)| (s.display_name(), st.clone()))
+                .collect();
             let sources: Vec<Source> = todo.into_iter().map(|(s, _)| s).collect();
             let ticker = crate::progress::Ticker::start(&progress, sources.len() as u64, quiet);
             absorb(observations.read_more(&Reader::new(sources, options.clone())));
@@ -253,7 +266,13 @@ pub(crate) fn observe(
         while start < todo.len() {
             let mut end = start;
             let mut bytes = 0;
-            while end < todo.len() && (end == start || bytes + todo[end].size <= budget) {
+            // At most `budget` bytes (one bigger object alone) and a few rounds of GETs,
+            // so checkpoints come regularly.
+            let max_objects = s3.concurrency.max(1) * 4;
+            while end < todo.len()
+                && end - start < max_objects
+                && (end == start || bytes + todo[end].size <= budget)
+            {
                 bytes += todo[end].size;
                 end += 1;
             }
@@ -270,10 +289,15 @@ pub(crate) fn observe(
                     Ok(data) => {
                         fetched.objects += 1;
                         fetched.bytes += data.len() as u64;
-                        sources.push(Source::Memory { name: name(o), data });
+                        sources.push(Source::Memory {
+                            name: name(o),
+                            data,
+                        });
                     }
-                    Err(e) if s3.strict => {
-                        return Err(Failure::Io(anyhow!("{e} (--strict stops at the first object that fails)")));
+                    Err(e) if s3.s3_strict => {
+                        return Err(Failure::Io(anyhow!(
+                            "{e} (--strict stops at the first object that fails)"
+                        )));
                     }
                     Err(e) => fetched.failed.push((name(o), e.to_string())),
                 }

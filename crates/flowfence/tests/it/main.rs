@@ -6,3 +6,4 @@ mod conformance;
 mod export;
 mod parse;
 mod propose;
+mod s3;
