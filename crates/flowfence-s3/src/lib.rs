@@ -8,4 +8,4 @@ mod location;
 
 pub use client::{Archive, Connect, S3Error};
 pub use listing::{Lister, Listing, Object, list};
-pub use location::{Day, S3Uri, Window, days, parse_day, today};
+pub use location::{Day, S3Uri, Window, civil_from_days, days, days_from_civil, parse_day, today};

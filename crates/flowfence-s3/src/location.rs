@@ -42,7 +42,7 @@ impl fmt::Display for S3Uri {
 pub type Day = (u16, u8, u8);
 
 /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-fn days_from_civil((y, m, d): Day) -> i64 {
+pub fn days_from_civil((y, m, d): Day) -> i64 {
     let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -54,7 +54,7 @@ fn days_from_civil((y, m, d): Day) -> i64 {
 }
 
 /// The date of a day number (`civil_from_days`).
-fn civil_from_days(z: i64) -> Day {
+pub fn civil_from_days(z: i64) -> Day {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -14,10 +14,11 @@ use flowfence_inventory::Inventory;
 use rayon::prelude::*;
 
 use crate::Failure;
-use crate::cli::{AggregateArgs, InputArgs, MergeArgs, TableArgs};
+use crate::cli::{AggregateArgs, InputArgs, MergeArgs, S3Args, TableArgs};
 use crate::inputs;
 use crate::progress::Ticker;
 use crate::summary;
+use flowfence_s3::S3Uri;
 
 /// Where the connections table goes.
 enum TableOut {
@@ -36,50 +37,58 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
         partial_format(p)?;
     }
     let inventory = load_inventory(&args.table, &table_out)?;
-    let remote = args
-        .logs
-        .iter()
-        .any(|p| flowfence_s3::S3Uri::is_s3(&p.to_string_lossy()));
-    let observations = if remote || args.checkpoint.is_some() {
-        if let Some(c) = &args.checkpoint {
-            partial_format(c)?;
-        }
-        let (observations, report, skipped, fetched) = crate::s3::observe(
-            &args.logs,
-            &args.input,
-            &args.s3,
-            args.table.quiet,
-            args.checkpoint.as_deref(),
-        )?;
-        strict_check(&args.input, &report)?;
-        if !args.table.quiet {
-            eprint!(
-                "{}{}",
-                summary::render(&report, &skipped, 0),
-                fetched.render()
-            );
-        }
-        observations
-    } else {
-        observe_logs(&args.logs, &args.input, args.table.quiet)?
-    };
+    if let Some(c) = &args.checkpoint {
+        partial_format(c)?;
+    }
+    let (observations, summary) = read_any(
+        &args.logs,
+        &args.input,
+        &args.s3,
+        args.table.quiet,
+        args.checkpoint.as_deref(),
+    )?;
+    if !args.table.quiet {
+        eprint!("{summary}");
+    }
     if let Some(p) = &args.partial {
         write_columns(&observations.partial_columns(), p, FileFormat::Parquet)?;
     }
     emit(observations, inventory, table_out, &args.table)
 }
 
-/// Reads flow logs into observations, printing the reading summary unless `quiet`.
+/// Reads flow logs (local paths and `s3://` locations) into observations, printing the
+/// reading summary unless `quiet`.
 pub(crate) fn observe_logs(
     logs: &[PathBuf],
     input: &InputArgs,
+    s3: &S3Args,
     quiet: bool,
 ) -> Result<Observations, Failure> {
-    let (observations, summary) = read_logs(logs, input, quiet)?;
+    let (observations, summary) = read_any(logs, input, s3, quiet, None)?;
     if !quiet {
         eprint!("{summary}");
     }
     Ok(observations)
+}
+
+/// Reads local paths and `s3://` locations (in batches, with an optional checkpoint)
+/// into observations; returns them with the reading summary.
+pub(crate) fn read_any(
+    logs: &[PathBuf],
+    input: &InputArgs,
+    s3: &S3Args,
+    quiet: bool,
+    checkpoint: Option<&Path>,
+) -> Result<(Observations, String), Failure> {
+    let remote = logs.iter().any(|p| S3Uri::is_s3(&p.to_string_lossy()));
+    if !remote && checkpoint.is_none() {
+        return read_logs(logs, input, quiet);
+    }
+    let (observations, report, skipped, fetched) =
+        crate::s3::observe(logs, input, s3, quiet, checkpoint)?;
+    strict_check(input, &report)?;
+    let text = summary::render(&report, &skipped, 0) + &fetched.render();
+    Ok((observations, text))
 }
 
 /// Under `--strict`, the first rejected line fails the run.

@@ -260,8 +260,10 @@ pub(crate) struct S3Args {
     #[arg(long, value_name = "REGION")]
     pub(crate) bucket_region: Option<String>,
 
-    /// First delivery day to read (UTC, YYYY-MM-DD); becomes key prefixes.
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// Only traffic from this day (UTC, YYYY-MM-DD) or Unix time on: s3:// paths list
+    /// only the days from it (key prefixes); propose and run also leave out connections
+    /// last seen before it (listed as dropped).
+    #[arg(long, value_name = "YYYY-MM-DD|UNIX_SECONDS")]
     pub(crate) since: Option<String>,
 
     /// Last delivery day to read (default: today when --since is given).
@@ -374,6 +376,9 @@ pub(crate) struct ProposeArgs {
     /// Don't print the summary on stderr.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 }
 
 /// What to migrate and how rules are shaped (`propose` and `run`).
@@ -391,10 +396,6 @@ pub(crate) struct PlanArgs {
     /// Leave out connections seen in fewer flow records (listed in the plan's `dropped`).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub(crate) min_flows: u64,
-
-    /// Leave out connections last seen before this Unix time (listed as dropped).
-    #[arg(long, value_name = "UNIX_SECONDS")]
-    pub(crate) since: Option<u64>,
 
     /// Unobserved ports a merged port range may include (0: only adjacent ports merge).
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -494,6 +495,9 @@ pub(crate) struct RunArgs {
     /// No progress line while reading.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 }
 
 #[derive(Debug, Args)]
@@ -520,6 +524,9 @@ pub(crate) struct VerifyArgs {
     /// Don't print the reading summary on stderr.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 }
 
 /// What building the table needs and the summaries beside it.

@@ -15,7 +15,7 @@ use flowfence_propose::{
 
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, observe_logs};
-use crate::cli::{ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, VerifyArgs};
+use crate::cli::{ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, S3Args, VerifyArgs};
 
 pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
     let inventory = load_inventory_files(&args.inventory)?;
@@ -28,10 +28,11 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
         &args.logs,
         args.connections.as_deref(),
         &input,
+        &args.s3,
         args.quiet,
         &inventory,
     )?;
-    let plan = propose(&table, &inventory, &plan_options(&args.plan))
+    let plan = propose(&table, &inventory, &plan_options(&args.plan, &args.s3)?)
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
     write_as(&plan, args.format, args.out.as_deref())?;
     if !args.quiet {
@@ -141,6 +142,7 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         &args.logs,
         args.connections.as_deref(),
         &args.input,
+        &args.s3,
         args.quiet,
         &inventory,
     )?;
@@ -163,13 +165,13 @@ pub(crate) fn unbroken(after: &Verdict) -> Result<(), Failure> {
 }
 
 /// The proposer's options from the command line.
-pub(crate) fn plan_options(args: &PlanArgs) -> Options {
-    Options {
+pub(crate) fn plan_options(args: &PlanArgs, s3: &S3Args) -> Result<Options, Failure> {
+    Ok(Options {
         vpc: args.vpc.clone(),
         tighten: args.groups.clone(),
         filter: Filter {
             min_flows: args.min_flows,
-            since: args.since,
+            since: s3.since_seconds()?,
         },
         shaping: Shaping {
             port_gap: args.port_gap,
@@ -178,7 +180,7 @@ pub(crate) fn plan_options(args: &PlanArgs) -> Options {
             ..Shaping::default()
         },
         max_rules: args.max_rules,
-    }
+    })
 }
 
 /// The observed connections: from the logs, or from a table `aggregate` wrote.
@@ -186,11 +188,12 @@ pub(crate) fn connections_table(
     logs: &[std::path::PathBuf],
     connections: Option<&std::path::Path>,
     input: &InputArgs,
+    s3: &S3Args,
     quiet: bool,
     inventory: &Inventory,
 ) -> Result<Table, Failure> {
     let Some(path) = connections else {
-        return Ok(observe_logs(logs, input, quiet)?.finish(inventory));
+        return Ok(observe_logs(logs, input, s3, quiet)?.finish(inventory));
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {}", path.display()))

@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use flowfence_propose::propose;
 
 use crate::Failure;
-use crate::aggregate::{load_inventory_files, read_logs, render_table_summary};
+use crate::aggregate::{load_inventory_files, read_any, render_table_summary};
 use crate::cli::RunArgs;
 use crate::propose::{plan_options, render_check, render_plan_summary, write_plan};
 
@@ -21,10 +21,10 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         "--inventory",
     )?;
     let inventory = load_inventory_files(&inventory_paths)?;
-    let (observations, read_summary) = read_logs(&logs, &args.input, args.quiet)?;
+    let (observations, read_summary) = read_any(&logs, &args.input, &args.s3, args.quiet, None)?;
     let connections = observations.connections();
     let table = observations.finish(&inventory);
-    let plan = propose(&table, &inventory, &plan_options(&args.plan))
+    let plan = propose(&table, &inventory, &plan_options(&args.plan, &args.s3)?)
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
     if let Some(out) = &args.out {
         write_plan(&plan, Some(out))?;

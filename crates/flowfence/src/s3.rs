@@ -22,19 +22,34 @@ use crate::inputs;
 const MANIFEST_KEY: &str = "flowfence.manifest";
 
 impl S3Args {
-    fn window(&self) -> Result<Window, Failure> {
-        let day = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .map(|s| {
-                    parse_day(s).ok_or_else(|| {
-                        Failure::Usage(anyhow!("{flag} {s}: expected a date, YYYY-MM-DD"))
-                    })
-                })
-                .transpose()
+    /// `--since` as Unix seconds (a day means its first second, UTC).
+    pub(crate) fn since_seconds(&self) -> Result<Option<u64>, Failure> {
+        let Some(s) = self.since.as_deref() else {
+            return Ok(None);
         };
+        if let Ok(secs) = s.parse::<u64>() {
+            return Ok(Some(secs));
+        }
+        let day = parse_day(s).ok_or_else(|| {
+            Failure::Usage(anyhow!("--since {s}: expected YYYY-MM-DD or Unix seconds"))
+        })?;
+        Ok(Some(day_start(day)))
+    }
+
+    fn window(&self) -> Result<Window, Failure> {
+        let since = self.since_seconds()?.map(day_of);
+        let until = self
+            .until
+            .as_deref()
+            .map(|s| {
+                parse_day(s).ok_or_else(|| {
+                    Failure::Usage(anyhow!("--until {s}: expected a date, YYYY-MM-DD"))
+                })
+            })
+            .transpose()?;
         Ok(Window {
-            since: day("--since", &self.since)?,
-            until: day("--until", &self.until)?,
+            since,
+            until,
             accounts: self.accounts.clone(),
             regions: self.regions.clone(),
         })
@@ -58,6 +73,16 @@ impl S3Args {
         let listing = list(&archive, uri, &self.window()?).map_err(|e| Failure::Io(e.into()))?;
         Ok((archive, listing))
     }
+}
+
+/// The first second of a day.
+fn day_start(day: flowfence_s3::Day) -> u64 {
+    flowfence_s3::days_from_civil(day).max(0) as u64 * 86_400
+}
+
+/// The day a Unix time falls on.
+fn day_of(secs: u64) -> flowfence_s3::Day {
+    flowfence_s3::civil_from_days((secs / 86_400) as i64)
 }
 
 fn parse_uri(s: &str) -> Result<S3Uri, Failure> {

@@ -328,3 +328,53 @@ fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
         local_table(dir.path())
     );
 }
+
+/// `propose` takes `s3://` log paths like local ones; `--since` as a date both narrows
+/// the listing and drops older connections.
+#[test]
+fn propose_reads_s3_like_local_files() {
+    let root = bucket();
+    let server = Server::start(root.path(), (0, 0));
+    let inventory = sample("inventory");
+    let (from_s3, _) = ok(
+        &server,
+        &[
+            "propose",
+            "-q",
+            "--logs",
+            "s3://flow/",
+            "--inventory",
+            &inventory,
+        ],
+    );
+    let (local, _) = crate::common::ok(&[
+        "propose",
+        "-q",
+        "--logs",
+        &sample("logs/s3-text-v5"),
+        &sample("logs/s3-parquet"),
+        "--inventory",
+        &inventory,
+    ]);
+    assert_eq!(from_s3, local);
+    let gets = server.gets.load(Ordering::SeqCst);
+    let (one_day, _) = ok(
+        &server,
+        &[
+            "propose",
+            "-q",
+            "--logs",
+            "s3://flow/",
+            "--inventory",
+            &inventory,
+            "--since",
+            "2026-11-04",
+        ],
+    );
+    assert_eq!(
+        server.gets.load(Ordering::SeqCst) - gets,
+        12,
+        "only 2026-11-04 is read"
+    );
+    assert_ne!(one_day, from_s3);
+}
