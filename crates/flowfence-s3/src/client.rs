@@ -87,8 +87,15 @@ impl Archive {
             .enable_all()
             .build()?;
         let attempts = connect.attempts.max(1);
+        // A stalled connection must not hang a batch job: each attempt has a deadline,
+        // and a timed-out attempt is retried like any other transient failure.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(Duration::from_secs(300))
+            .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(attempts));
+            .retry_config(RetryConfig::standard().with_max_attempts(attempts))
+            .timeout_config(timeouts);
         if let Some(p) = &connect.profile {
             loader = loader.profile_name(p);
         }

@@ -302,10 +302,12 @@ pub(crate) fn observe(
                 end += 1;
             }
             let batch = &todo[start..end];
+            let objects_done = std::sync::atomic::AtomicUsize::new(start);
             let results = archive.fetch(batch, s3.concurrency, &|o, _| {
+                let n = objects_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 if let Some(b) = &bar {
                     b.inc(o.size);
-                    b.set_message(o.key.rsplit('/').next().unwrap_or("").to_string());
+                    b.set_message(format!("{n}/{} objects", todo.len()));
                 }
             });
             let mut sources = Vec::new();
