@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 SIZE="${1:-1G}"
 ROUNDS="${2:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowfence/target}"
-cargo build --release -q -p flowfence -p flowfence-synth --example s3_server
+cargo build --release -q -p flowfence -p flowfence-synth
+cargo build --release -q -p flowfence --example s3_server
 BIN="$CARGO_TARGET_DIR/release"
 
 DATA="benches/data/v5-$SIZE"

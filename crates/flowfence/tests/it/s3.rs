@@ -16,11 +16,13 @@ use crate::common::sample;
 
 const BUCKET: &str = "flow";
 
-/// GETs numbered `fail.0 .. fail.1` (counting from 0) answer 503 SlowDown.
+/// GETs numbered `fail.0 .. fail.1` (counting from 0) answer 503 SlowDown; those in
+/// `truncate` promise more bytes than they send (the connection breaks off mid-body).
 struct Flaky {
     inner: s3s_fs::FileSystem,
     gets: Arc<AtomicUsize>,
     fail: (usize, usize),
+    truncate: (usize, usize),
 }
 
 #[async_trait::async_trait]
@@ -40,7 +42,11 @@ impl S3 for Flaky {
         if (self.fail.0..self.fail.1).contains(&n) {
             return Err(s3_error!(SlowDown, "injected by the test"));
         }
-        self.inner.get_object(req).await
+        let mut response = self.inner.get_object(req).await?;
+        if (self.truncate.0..self.truncate.1).contains(&n) {
+            response.output.content_length = response.output.content_length.map(|l| l + 100);
+        }
+        Ok(response)
     }
 }
 
@@ -53,6 +59,10 @@ struct Server {
 
 impl Server {
     fn start(root: &Path, fail: (usize, usize)) -> Server {
+        Server::with_faults(root, fail, (0, 0))
+    }
+
+    fn with_faults(root: &Path, fail: (usize, usize), truncate: (usize, usize)) -> Server {
         use hyper_util::rt::{TokioExecutor, TokioIo};
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -64,6 +74,7 @@ impl Server {
             inner: s3s_fs::FileSystem::new(root).unwrap(),
             gets: gets.clone(),
             fail,
+            truncate,
         };
         let mut builder = s3s::service::S3ServiceBuilder::new(flaky);
         builder.set_auth(s3s::auth::SimpleAuth::from_single("AKTEST", "SKTEST"));
@@ -377,4 +388,28 @@ fn propose_reads_s3_like_local_files() {
         "only 2026-11-04 is read"
     );
     assert_ne!(one_day, from_s3);
+}
+
+/// A body that breaks off mid-object is fetched again.
+#[test]
+fn truncated_bodies_are_fetched_again() {
+    let root = bucket();
+    let server = Server::with_faults(root.path(), (0, 0), (0, 3));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s3.csv");
+    let (_, stderr) = ok(
+        &server,
+        &[
+            "aggregate",
+            "--logs",
+            "s3://flow/",
+            "--inventory",
+            &sample("inventory"),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(stderr.contains("S3: 24 objects read") && stderr.contains("0 failed"), "{stderr}");
+    assert!(server.gets.load(Ordering::SeqCst) >= 27, "the broken bodies were fetched again");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), local_table(dir.path()));
 }
