@@ -409,7 +409,16 @@ fn truncated_bodies_are_fetched_again() {
             out.to_str().unwrap(),
         ],
     );
-    assert!(stderr.contains("S3: 24 objects read") && stderr.contains("0 failed"), "{stderr}");
-    assert!(server.gets.load(Ordering::SeqCst) >= 27, "the broken bodies were fetched again");
-    assert_eq!(std::fs::read_to_string(&out).unwrap(), local_table(dir.path()));
+    assert!(
+        stderr.contains("S3: 24 objects read") && stderr.contains("0 failed"),
+        "{stderr}"
+    );
+    assert!(
+        server.gets.load(Ordering::SeqCst) >= 27,
+        "the broken bodies were fetched again"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        local_table(dir.path())
+    );
 }
