@@ -292,7 +292,8 @@ pub(crate) struct S3Args {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub(crate) attempts: u32,
 
-    /// Stop at the first object that still fails (default: report it and go on).
+    /// Stop at the first object that still fails (default: report it and go on);
+    /// --strict does too.
     #[arg(long)]
     pub(crate) s3_strict: bool,
 }

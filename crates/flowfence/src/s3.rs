@@ -321,9 +321,9 @@ pub(crate) fn observe(
                             data,
                         });
                     }
-                    Err(e) if s3.s3_strict => {
+                    Err(e) if s3.s3_strict || input.strict => {
                         return Err(Failure::Io(anyhow!(
-                            "{e} (--strict stops at the first object that fails)"
+                            "{e} (--strict / --s3-strict stop at the first object that fails)"
                         )));
                     }
                     Err(e) => fetched.failed.push((name(o), e.to_string())),
