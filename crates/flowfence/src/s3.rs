@@ -165,6 +165,89 @@ impl Fetched {
     }
 }
 
+/// Lists `locations` and fetches what the window selects in batches bounded in bytes
+/// and count, handing each batch (sources in memory, with their ETags) to `f`. Objects
+/// `skip` says are done are counted as resumed; objects that still fail are counted
+/// (or, `strict`, stop the run).
+pub(crate) fn each_batch(
+    locations: &[String],
+    s3: &S3Args,
+    strict: bool,
+    quiet: bool,
+    skip: &dyn Fn(&str, &str) -> bool,
+    fetched: &mut Fetched,
+    f: &mut dyn FnMut(Vec<(Source, String)>) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    for location in locations {
+        let uri = parse_uri(location)?;
+        let (archive, listing) = s3.listing(&uri)?;
+        let name = |o: &Object| format!("s3://{}/{}", uri.bucket, o.key);
+        let found = listing.objects.len();
+        let todo: Vec<Object> = listing
+            .objects
+            .into_iter()
+            .filter(|o| !skip(&name(o), &o.etag))
+            .collect();
+        fetched.resumed += found - todo.len();
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            ProgressBar::new(todo.iter().map(|o| o.size).sum()).with_style(
+                ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {msg}",
+                )
+                .expect("a valid template")
+                .progress_chars("=> "),
+            )
+        });
+        let budget = s3.batch_mib.max(1) << 20;
+        // At most `budget` bytes (one bigger object alone) and a few rounds of GETs, so
+        // checkpoints come regularly.
+        let max_objects = s3.concurrency.max(1) * 4;
+        let mut start = 0;
+        while start < todo.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < todo.len()
+                && end - start < max_objects
+                && (end == start || bytes + todo[end].size <= budget)
+            {
+                bytes += todo[end].size;
+                end += 1;
+            }
+            let batch = &todo[start..end];
+            let objects_done = std::sync::atomic::AtomicUsize::new(start);
+            let results = archive.fetch(batch, s3.concurrency, &|o, _| {
+                let n = objects_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if let Some(b) = &bar {
+                    b.inc(o.size);
+                    b.set_message(format!("{n}/{} objects", todo.len()));
+                }
+            });
+            let mut sources = Vec::new();
+            for (o, r) in batch.iter().zip(results) {
+                match r {
+                    Ok(data) => {
+                        fetched.objects += 1;
+                        fetched.bytes += data.len() as u64;
+                        sources.push((Source::Memory { name: name(o), data }, o.etag.clone()));
+                    }
+                    Err(e) if strict => {
+                        return Err(Failure::Io(anyhow!(
+                            "{e} (--strict / --s3-strict stop at the first object that fails)"
+                        )));
+                    }
+                    Err(e) => fetched.failed.push((name(o), e.to_string())),
+                }
+            }
+            f(sources)?;
+            start = end;
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    }
+    Ok(())
+}
+
 /// Reads local paths and `s3://` locations into one store. With `checkpoint`, the store
 /// and the list of sources read are saved there after every batch, and a run that finds
 /// the file resumes from it.
@@ -266,81 +349,26 @@ pub(crate) fn observe(
     }
 
     // S3: batches bounded in bytes, fetched concurrently, read in parallel.
-    for location in remote {
-        let uri = parse_uri(&location.to_string_lossy())?;
-        let (archive, listing) = s3.listing(&uri)?;
-        let name = |o: &Object| format!("s3://{}/{}", uri.bucket, o.key);
-        let found = listing.objects.len();
-        let todo: Vec<Object> = listing
-            .objects
-            .into_iter()
-            .filter(|o| done.get(&name(o)) != Some(&o.etag))
-            .collect();
-        fetched.resumed += found - todo.len();
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            ProgressBar::new(todo.iter().map(|o| o.size).sum()).with_style(
-                ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}  {msg}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
-            )
-        });
-        let budget = s3.batch_mib.max(1) << 20;
-        let mut start = 0;
-        while start < todo.len() {
-            let mut end = start;
-            let mut bytes = 0;
-            // At most `budget` bytes (one bigger object alone) and a few rounds of GETs,
-            // so checkpoints come regularly.
-            let max_objects = s3.concurrency.max(1) * 4;
-            while end < todo.len()
-                && end - start < max_objects
-                && (end == start || bytes + todo[end].size <= budget)
-            {
-                bytes += todo[end].size;
-                end += 1;
-            }
-            let batch = &todo[start..end];
-            let objects_done = std::sync::atomic::AtomicUsize::new(start);
-            let results = archive.fetch(batch, s3.concurrency, &|o, _| {
-                let n = objects_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if let Some(b) = &bar {
-                    b.inc(o.size);
-                    b.set_message(format!("{n}/{} objects", todo.len()));
-                }
-            });
-            let mut sources = Vec::new();
-            for (o, r) in batch.iter().zip(results) {
-                match r {
-                    Ok(data) => {
-                        fetched.objects += 1;
-                        fetched.bytes += data.len() as u64;
-                        sources.push(Source::Memory {
-                            name: name(o),
-                            data,
-                        });
-                    }
-                    Err(e) if s3.s3_strict || input.strict => {
-                        return Err(Failure::Io(anyhow!(
-                            "{e} (--strict / --s3-strict stop at the first object that fails)"
-                        )));
-                    }
-                    Err(e) => fetched.failed.push((name(o), e.to_string())),
-                }
-            }
+    let remote: Vec<String> = remote.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let strict = s3.s3_strict || input.strict;
+    let already = done.clone();
+    each_batch(
+        &remote,
+        s3,
+        strict,
+        quiet,
+        &|name, etag| already.get(name).is_some_and(|e| e == etag),
+        &mut fetched,
+        &mut |batch| {
+            let names: Vec<(String, String)> = batch
+                .iter()
+                .map(|(s, etag)| (s.display_name(), etag.clone()))
+                .collect();
+            let sources = batch.into_iter().map(|(s, _)| s).collect();
             absorb(observations.read_more(&Reader::new(sources, options.clone())));
-            for o in batch {
-                if !fetched.failed.iter().any(|(k, _)| *k == name(o)) {
-                    done.insert(name(o), o.etag.clone());
-                }
-            }
-            save(&done)?;
-            start = end;
-        }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-    }
+            done.extend(names);
+            save(&done)
+        },
+    )?;
     Ok((observations, report.unwrap_or_default(), skipped, fetched))
 }
