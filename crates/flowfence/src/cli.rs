@@ -168,7 +168,7 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct ParseArgs {
-    /// Files, directories or `-` (stdin) to read.
+    /// Files, directories, `-` (stdin) or `s3://bucket/prefix` to read.
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<PathBuf>,
 
@@ -193,6 +193,9 @@ pub(crate) struct ParseArgs {
     /// Don't print the summary on stderr.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 }
 
 /// How flow logs are read: shared by every command that reads them.

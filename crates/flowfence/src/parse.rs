@@ -7,32 +7,53 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use flowfence_flowlog::{
-    CsvEncoder, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, Reader, RecordBatchBuilder,
-    Report, Source,
+    CsvEncoder, Discovery, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, Reader,
+    RecordBatchBuilder, Report, Source,
 };
+use flowfence_s3::S3Uri;
+use std::path::PathBuf;
 
 use crate::Failure;
 use crate::cli::{OutputArg, ParseArgs};
 use crate::inputs;
 use crate::progress::Ticker;
+use crate::s3;
 use crate::summary;
 
 pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     // Flags first: a bad --format is reported before any file is looked at.
     let progress = Arc::new(Progress::default());
     let options = inputs::read_options(&args.input, &progress)?;
-    let discovery = inputs::discover_logs(&args.paths)?;
+    let (remote, local): (Vec<&PathBuf>, Vec<&PathBuf>) = args
+        .paths
+        .iter()
+        .partition(|p| S3Uri::is_s3(&p.to_string_lossy()));
+    let remote: Vec<String> = remote
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let local: Vec<PathBuf> = local.into_iter().cloned().collect();
+    let discovery = if local.is_empty() {
+        Discovery::default()
+    } else {
+        inputs::discover_logs(&local)?
+    };
     let to_terminal = args.out.is_none() && io::stdout().is_terminal();
     if args.output == OutputArg::Parquet && to_terminal {
         return Err(Failure::Usage(anyhow!(
             "refusing to write Parquet to a terminal: give -o FILE or redirect stdout"
         )));
     }
+    // CSV and Parquet need every input's layout before the first row: S3 objects are all
+    // fetched first for them (NDJSON streams them batch by batch).
+    let whole = matches!(args.output, OutputArg::Csv | OutputArg::Parquet);
+    let mut fetched = s3::Fetched::default();
+    let strict = args.input.strict || args.s3.s3_strict;
     let mut sources = discovery.sources.clone();
-    if matches!(args.output, OutputArg::Csv | OutputArg::Parquet) {
-        // These outputs need every input's layout before the first row; stdin can be read
-        // only once, so hold it in memory where it can be looked at first.
+    if whole {
         for source in &mut sources {
+            // stdin can be read only once: hold it in memory where it can be looked at
+            // first.
             if *source == Source::Stdin {
                 let mut data = Vec::new();
                 io::stdin()
@@ -45,8 +66,19 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
                 };
             }
         }
+        s3::each_batch(
+            &remote,
+            &args.s3,
+            strict,
+            args.quiet,
+            &|_, _| false,
+            &mut fetched,
+            &mut |batch| {
+                sources.extend(batch.into_iter().map(|(s, _)| s));
+                Ok(())
+            },
+        )?;
     }
-    let reader = Reader::new(sources, options);
 
     let mut out: Box<dyn Write + Send> = match &args.out {
         Some(path) => Box::new(BufWriter::with_capacity(
@@ -57,17 +89,46 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         )),
         None => Box::new(BufWriter::with_capacity(1 << 20, io::stdout())),
     };
-    let ticker = Ticker::start(&progress, discovery.sources.len() as u64, args.quiet);
-    let written = write_records(&reader, args.output, &mut out);
-    drop(ticker);
-    let (report, dropped) = written.map_err(Failure::Io)?;
+    let mut report = Report::default();
+    let mut dropped = 0;
+    if !sources.is_empty() {
+        let reader = Reader::new(sources, options.clone());
+        let ticker = Ticker::start(&progress, reader.sources().len() as u64, args.quiet);
+        let written = write_records(&reader, args.output, &mut out);
+        drop(ticker);
+        let (r, d) = written.map_err(Failure::Io)?;
+        report.append(r);
+        dropped += d;
+    }
+    if !whole {
+        s3::each_batch(
+            &remote,
+            &args.s3,
+            strict,
+            args.quiet,
+            &|_, _| false,
+            &mut fetched,
+            &mut |batch| {
+                let reader =
+                    Reader::new(batch.into_iter().map(|(s, _)| s).collect(), options.clone());
+                let (r, d) = write_records(&reader, args.output, &mut out).map_err(Failure::Io)?;
+                report.append(r);
+                dropped += d;
+                Ok(())
+            },
+        )?;
+    }
     out.flush()
         .context("writing the output")
         .map_err(Failure::Io)?;
     drop(out);
 
     if !args.quiet {
-        eprint!("{}", summary::render(&report, &discovery.skipped, dropped));
+        eprint!(
+            "{}{}",
+            summary::render(&report, &discovery.skipped, dropped),
+            fetched.render()
+        );
     }
     if let Some(path) = &args.stats_json {
         let json = summary::to_json(&report, &discovery.skipped, dropped);

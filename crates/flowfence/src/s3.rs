@@ -228,7 +228,13 @@ pub(crate) fn each_batch(
                     Ok(data) => {
                         fetched.objects += 1;
                         fetched.bytes += data.len() as u64;
-                        sources.push((Source::Memory { name: name(o), data }, o.etag.clone()));
+                        sources.push((
+                            Source::Memory {
+                                name: name(o),
+                                data,
+                            },
+                            o.etag.clone(),
+                        ));
                     }
                     Err(e) if strict => {
                         return Err(Failure::Io(anyhow!(
@@ -349,7 +355,10 @@ pub(crate) fn observe(
     }
 
     // S3: batches bounded in bytes, fetched concurrently, read in parallel.
-    let remote: Vec<String> = remote.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let remote: Vec<String> = remote
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     let strict = s3.s3_strict || input.strict;
     let already = done.clone();
     each_batch(

@@ -422,3 +422,37 @@ fn truncated_bodies_are_fetched_again() {
         local_table(dir.path())
     );
 }
+
+/// `parse` takes `s3://` too: NDJSON streamed batch by batch, CSV after every layout is
+/// known; the same records as the files on disk.
+#[test]
+fn parse_reads_s3_like_local_files() {
+    let root = bucket();
+    let server = Server::start(root.path(), (0, 0));
+    let local = |output: &str| {
+        crate::common::ok(&[
+            "parse",
+            "-q",
+            "--output",
+            output,
+            &sample("logs/s3-text-v5"),
+            &sample("logs/s3-parquet"),
+        ])
+        .0
+    };
+    for output in ["ndjson", "csv"] {
+        let (from_s3, _) = ok(
+            &server,
+            &[
+                "parse",
+                "-q",
+                "--output",
+                output,
+                "s3://flow/",
+                "--concurrency",
+                "2",
+            ],
+        );
+        assert_eq!(from_s3, local(output), "{output}");
+    }
+}
