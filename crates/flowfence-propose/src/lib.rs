@@ -5,11 +5,10 @@
 //!
 //! ```no_run
 //! # fn run(table: &flowfence_aggregate::Table, inventory: &flowfence_inventory::Inventory) {
-//! use flowfence_propose::{Options, State, propose, verify};
+//! use flowfence_propose::{Options, propose, verify};
 //! let plan = propose(table, inventory, &Options::default()).unwrap();
-//! let after = State::after(inventory, &plan).unwrap();
-//! let scope = plan.interfaces.iter().map(|i| i.interface_id.clone()).collect();
-//! assert!(verify::check(&after, inventory, table, &scope).broken.is_empty());
+//! let (_today, after) = verify::replay(inventory, table, &plan).unwrap();
+//! assert!(after.broken.is_empty() && plan.check.broken == 0);
 //! # }
 //! ```
 

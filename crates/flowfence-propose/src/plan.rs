@@ -13,7 +13,7 @@ use crate::needs::{self, Direction, Dropped, Evidence, Filter, Target};
 use crate::quota;
 use crate::roles::{self, Role};
 use crate::rules::{IpPermission, RuleSpec, RuleTarget, Shaping, WideningKind, shape};
-use crate::verify::{self, State};
+use crate::verify;
 
 /// Groups per interface (AWS's default quota).
 pub const GROUPS_PER_INTERFACE: usize = 5;
@@ -213,6 +213,19 @@ pub struct Check {
     pub allowed_unused_before: usize,
     /// The same under the plan.
     pub allowed_unused_after: usize,
+}
+
+impl Check {
+    /// The figures of today's replay and the plan's.
+    pub fn from_verdicts(before: &verify::Verdict, after: &verify::Verdict) -> Check {
+        Check {
+            connections: after.connections,
+            broken: after.broken.len(),
+            broken_today: before.broken.len(),
+            allowed_unused_before: before.allowed_unused,
+            allowed_unused_after: after.allowed_unused,
+        }
+    }
 }
 
 /// An interface whose groups change.
@@ -512,21 +525,9 @@ pub fn propose(
 
 /// The plan's final state and today's, replayed against the connections.
 fn check(plan: &Plan, table: &Table, inventory: &Inventory) -> Check {
-    let after = State::after(inventory, plan).expect("flowfence writes permissions it can read");
-    let scope: BTreeSet<String> = inventory
-        .interfaces()
-        .filter(|i| i.has_security_groups())
-        .map(|i| i.id.clone())
-        .collect();
-    let before = verify::check(&State::current(inventory), inventory, table, &scope);
-    let after = verify::check(&after, inventory, table, &scope);
-    Check {
-        connections: after.connections,
-        broken: after.broken.len(),
-        broken_today: before.broken.len(),
-        allowed_unused_before: before.allowed_unused,
-        allowed_unused_after: after.allowed_unused,
-    }
+    let (before, after) =
+        verify::replay(inventory, table, plan).expect("flowfence writes permissions it can read");
+    Check::from_verdicts(&before, &after)
 }
 
 /// A role's group: the existing one it tightens, or `new:NAME`.

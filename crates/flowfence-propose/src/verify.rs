@@ -234,6 +234,24 @@ pub fn connections(table: &Table, inventory: &Inventory) -> BTreeMap<Connection,
     out
 }
 
+/// Today's state and `plan`'s final state, each replayed against `table` over every
+/// interface that has security groups: (before, after). `Err` names a permission the
+/// plan spells wrongly.
+pub fn replay(
+    inventory: &Inventory,
+    table: &Table,
+    plan: &Plan,
+) -> Result<(Verdict, Verdict), String> {
+    let after = State::after(inventory, plan)?;
+    let scope: BTreeSet<String> = inventory
+        .interfaces()
+        .filter(|i| i.has_security_groups())
+        .map(|i| i.id.clone())
+        .collect();
+    let before = check(&State::current(inventory), inventory, table, &scope);
+    Ok((before, check(&after, inventory, table, &scope)))
+}
+
 /// Replays the observed connections against `state`, and counts what it allows among
 /// `interfaces` on the observed service ports that never happened.
 pub fn check(

@@ -1,17 +1,14 @@
 //! `flowfence propose` (logs and inventory in, the migration plan out) and
 //! `flowfence verify` (a plan replayed against the logs).
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::{Context, anyhow};
 use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
-use flowfence_propose::verify::{self, End, Verdict};
-use flowfence_propose::{
-    Check, Direction, Filter, GroupChange, Options, Plan, Shaping, State, propose,
-};
+use flowfence_propose::verify::{self, Broken, End};
+use flowfence_propose::{Check, Direction, Filter, GroupChange, Options, Plan, Shaping, propose};
 
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, observe_logs};
@@ -39,39 +36,51 @@ pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
         eprint!(
             "{}{}",
             render_plan_summary(&plan),
-            render_check(&plan.check)
+            render_check(&plan.check, None, "  ")
         );
     }
     Ok(())
 }
 
-/// The plan's replay check, indented under a summary.
-pub(crate) fn render_check(check: &Check) -> String {
+/// A replay check's figures, each line after `indent`; with `broken`, the connections
+/// that would break are named (`verify`), without, the summary points to `verify`.
+pub(crate) fn render_check(check: &Check, broken: Option<&[Broken]>, indent: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "  observed connections: {} (distinct client, server, protocol, port)",
+        "{indent}observed connections: {} (distinct client, server, protocol, port)",
         check.connections
     );
     let _ = writeln!(
         s,
-        "  broken under the plan: {}{}",
+        "{indent}broken under the plan: {}{}",
         check.broken,
-        if check.broken == 0 {
-            " (every accepted connection stays allowed)"
-        } else {
-            " (`flowfence verify` names them)"
+        match (check.broken, broken) {
+            (0, _) => " (every accepted connection stays allowed)",
+            (_, Some(_)) => "",
+            (_, None) => " (`flowfence verify` names them)",
         }
     );
+    for b in broken.into_iter().flatten() {
+        let _ = writeln!(
+            s,
+            "{indent}  {} -> {} protocol {} port {}: no {} rule allows it",
+            end(&b.client),
+            end(&b.server),
+            b.protocol,
+            b.port,
+            b.missing
+        );
+    }
     let _ = writeln!(
         s,
-        "  allowed but never used (interface pairs x observed service ports): now {}, after the plan {}",
+        "{indent}allowed but never used (interface pairs x observed service ports): now {}, after the plan {}",
         check.allowed_unused_before, check.allowed_unused_after
     );
     if check.broken_today > 0 {
         let _ = writeln!(
             s,
-            "  note: today's rules would not allow {} of the accepted connections (the inventory may be older or newer than the logs)",
+            "{indent}note: today's rules would not allow {} of the accepted connections (the inventory may be older or newer than the logs)",
             check.broken_today
         );
     }
@@ -123,18 +132,6 @@ fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
         .map_err(Failure::BadInput)
 }
 
-/// Today's state and the plan's final state replayed against the table.
-pub(crate) fn verdicts(
-    inventory: &Inventory,
-    table: &Table,
-    plan: &Plan,
-) -> Result<(Verdict, Verdict), String> {
-    let after = State::after(inventory, plan)?;
-    let scope = with_groups(inventory);
-    let before = verify::check(&State::current(inventory), inventory, table, &scope);
-    Ok((before, verify::check(&after, inventory, table, &scope)))
-}
-
 pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let plan = read_plan(&args.plan)?;
     let inventory = load_inventory_files(&args.inventory)?;
@@ -146,20 +143,26 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         args.quiet,
         &inventory,
     )?;
-    let (before, after) = verdicts(&inventory, &table, &plan)
+    let (before, after) = verify::replay(&inventory, &table, &plan)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.plan.display())))?;
-    print!("{}", render_verdict(&before, &after));
-    unbroken(&after)
+    print!(
+        "{}",
+        render_check(
+            &Check::from_verdicts(&before, &after),
+            Some(&after.broken),
+            ""
+        )
+    );
+    unbroken(after.broken.len())
 }
 
-/// Fails (exit 1) when the plan would break an observed connection.
-pub(crate) fn unbroken(after: &Verdict) -> Result<(), Failure> {
-    if after.broken.is_empty() {
+/// Fails (exit 1) when the plan would break observed connections.
+pub(crate) fn unbroken(broken: usize) -> Result<(), Failure> {
+    if broken == 0 {
         Ok(())
     } else {
         Err(Failure::CheckFailed(anyhow!(
-            "{} observed connections would break under the plan",
-            after.broken.len()
+            "{broken} observed connections would break under the plan"
         )))
     }
 }
@@ -208,64 +211,12 @@ pub(crate) fn connections_table(
         .map_err(Failure::BadInput)
 }
 
-/// Interfaces with security groups: where over-permission is counted.
-fn with_groups(inventory: &Inventory) -> BTreeSet<String> {
-    inventory
-        .interfaces()
-        .filter(|i| i.has_security_groups())
-        .map(|i| i.id.clone())
-        .collect()
-}
-
 fn end(e: &End) -> String {
     match e {
         End::Interface(id) => id.clone(),
         End::Net(n) => n.to_string(),
         End::Service(s) => format!("AWS service {s}"),
     }
-}
-
-fn render_verdict(before: &Verdict, after: &Verdict) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "observed connections: {} (distinct client, server, protocol, port)",
-        after.connections
-    );
-    let _ = writeln!(
-        s,
-        "broken under the plan: {}{}",
-        after.broken.len(),
-        if after.broken.is_empty() {
-            " (every accepted connection stays allowed)"
-        } else {
-            ""
-        }
-    );
-    for b in &after.broken {
-        let _ = writeln!(
-            s,
-            "  {} -> {} protocol {} port {}: no {} rule allows it",
-            end(&b.client),
-            end(&b.server),
-            b.protocol,
-            b.port,
-            b.missing
-        );
-    }
-    let _ = writeln!(
-        s,
-        "allowed but never used (interface pairs x observed service ports): now {}, after the plan {}",
-        before.allowed_unused, after.allowed_unused
-    );
-    if !before.broken.is_empty() {
-        let _ = writeln!(
-            s,
-            "note: today's rules would not allow {} of the accepted connections (the inventory may be older or newer than the logs)",
-            before.broken.len()
-        );
-    }
-    s
 }
 
 pub(crate) fn render_plan_summary(plan: &Plan) -> String {

@@ -10,7 +10,7 @@ use flowfence_propose::propose;
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, read_any, render_table_summary};
 use crate::cli::RunArgs;
-use crate::propose::{plan_options, render_check, render_plan_summary, write_plan};
+use crate::propose::{plan_options, render_check, render_plan_summary, unbroken, write_plan};
 
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     let logs = located(&args.logs, args.dir.as_deref(), "logs", "--logs")?;
@@ -55,7 +55,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         s,
         "4. verify: the logs replayed against the plan's final state"
     );
-    s.push_str(&render_check(&plan.check));
+    s.push_str(&render_check(&plan.check, None, "  "));
     match &args.out {
         Some(out) => {
             let _ = writeln!(
@@ -71,13 +71,7 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     print!("{s}");
-    if plan.check.broken > 0 {
-        return Err(Failure::CheckFailed(anyhow!(
-            "{} observed connections would break under the plan",
-            plan.check.broken
-        )));
-    }
-    Ok(())
+    unbroken(plan.check.broken)
 }
 
 /// The paths given, else `dir/name` (which must exist).

@@ -9,7 +9,7 @@ use std::path::Path;
 use flowfence_aggregate::{Observations, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
 use flowfence_inventory::Inventory;
-use flowfence_propose::{Plan, State, verify};
+use flowfence_propose::{Plan, verify};
 
 /// The inventory a generator wrote into `dir`.
 pub(crate) fn inventory(dir: &Path) -> Inventory {
@@ -65,15 +65,8 @@ pub(crate) fn check_roles(plan: &Plan, truth: &serde_json::Value) {
 /// Nothing observed is cut, less is allowed than today, and the default group ends
 /// with no rules and no members.
 pub(crate) fn check_breaks_nothing(plan: &Plan, inventory: &Inventory, table: &Table) {
-    let after = State::after(inventory, plan).unwrap();
-    let scope: BTreeSet<String> = inventory
-        .interfaces()
-        .filter(|i| i.has_security_groups())
-        .map(|i| i.id.clone())
-        .collect();
-    let verdict = verify::check(&after, inventory, table, &scope);
+    let (before, verdict) = verify::replay(inventory, table, plan).unwrap();
     assert!(verdict.broken.is_empty(), "{:#?}", verdict.broken);
-    let before = verify::check(&State::current(inventory), inventory, table, &scope);
     assert!(
         verdict.allowed_unused < before.allowed_unused,
         "{} !< {}",
