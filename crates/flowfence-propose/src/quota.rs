@@ -71,8 +71,8 @@ fn cidr_steps(rules: &Shaped, out: &mut Vec<Step>) {
     // Rules are ordered by protocol, ports, then target (CIDRs by address): neighbours
     // in that order are the cheapest merges.
     let list: Vec<&RuleSpec> = rules.keys().collect();
-    for pair in list.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
+    for i in 0..list.len().saturating_sub(1) {
+        let (a, b) = (list[i], list[i + 1]);
         let (Some(ca), Some(cb)) = (cidr_of(a), cidr_of(b)) else {
             continue;
         };
@@ -82,13 +82,27 @@ fn cidr_steps(rules: &Shaped, out: &mut Vec<Step>) {
             continue;
         }
         let cover = covering(ca, cb);
-        let replaced: Vec<RuleSpec> = rules
-            .keys()
-            .filter(|r| {
-                (r.protocol, r.from, r.to) == (a.protocol, a.from, a.to)
-                    && cidr_of(r).is_some_and(|c| cover.contains(c))
-            })
-            .cloned()
+        // The rules of this port range whose network lies in the cover sit next to the
+        // pair in that order: widen the window around it instead of scanning every rule
+        // (this runs for every pair of every step).
+        let in_range = |r: &RuleSpec| {
+            (r.protocol, r.from, r.to) == (a.protocol, a.from, a.to)
+                && cidr_of(r).is_some_and(|c| {
+                    c.addr().is_ipv4() == ca.addr().is_ipv4() && cover.contains(&c.network())
+                })
+        };
+        let mut first = i;
+        while first > 0 && in_range(list[first - 1]) {
+            first -= 1;
+        }
+        let mut last = i + 1;
+        while last + 1 < list.len() && in_range(list[last + 1]) {
+            last += 1;
+        }
+        let replaced: Vec<RuleSpec> = list[first..=last]
+            .iter()
+            .filter(|r| cidr_of(r).is_some_and(|c| cover.contains(c)))
+            .map(|r| (*r).clone())
             .collect();
         let observed: f64 = replaced.iter().filter_map(cidr_of).map(size).sum();
         out.push(Step {
