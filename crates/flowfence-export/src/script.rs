@@ -47,6 +47,35 @@ fn permissions_word(perms: &[IpPermission]) -> String {
     out
 }
 
+/// Sets an interface's groups to `groups` (`modify-network-interface-attribute` replaces
+/// the whole set), or, for one an AWS service owns, says what to do through its owner.
+fn set_groups(
+    s: &mut String,
+    indent: &str,
+    i: &flowfence_propose::PlanInterface,
+    groups: &[String],
+    through_owner: &str,
+) {
+    if i.requester_managed {
+        let _ = writeln!(
+            s,
+            "{indent}echo {}",
+            sq(&format!(
+                "{} belongs to {}: {through_owner}",
+                i.interface_id, i.owner
+            ))
+        );
+    } else {
+        let words: Vec<String> = groups.iter().map(|g| group_word(g)).collect();
+        let _ = writeln!(
+            s,
+            "{indent}aws ec2 modify-network-interface-attribute --network-interface-id {} --groups {}",
+            i.interface_id,
+            words.join(" ")
+        );
+    }
+}
+
 /// The plan as a bash script.
 pub fn render(plan: &Plan) -> String {
     let mut s = String::new();
@@ -128,26 +157,16 @@ pub fn render(plan: &Plan) -> String {
                 .filter(|g| !i.groups_before.contains(g))
                 .cloned(),
         );
-        let words: Vec<String> = both.iter().map(|g| group_word(g)).collect();
-        if i.requester_managed {
-            let _ = writeln!(
-                s,
-                "  echo {}",
-                sq(&format!(
-                    "{} belongs to {}: add {} through that resource (RDS, ElastiCache, ELB APIs)",
-                    i.interface_id,
-                    i.owner,
-                    i.groups_after.join(" ")
-                ))
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "  aws ec2 modify-network-interface-attribute --network-interface-id {} --groups {}",
-                i.interface_id,
-                words.join(" ")
-            );
-        }
+        set_groups(
+            &mut s,
+            "  ",
+            i,
+            &both,
+            &format!(
+                "add {} through that resource (RDS, ElastiCache, ELB APIs)",
+                i.groups_after.join(" ")
+            ),
+        );
     }
     s.push_str(
         "  echo \"Prepared. Step 5: observe (flowfence verify on new logs), then run: $0 finish\"\n",
@@ -156,37 +175,25 @@ pub fn render(plan: &Plan) -> String {
 
     s.push_str("# finish: Step 6: detach-default.\n");
     for i in &plan.interfaces {
-        let words: Vec<String> = i.groups_after.iter().map(|g| group_word(g)).collect();
-        if i.requester_managed {
-            let _ = writeln!(
-                s,
-                "echo {}",
-                sq(&format!(
-                    "{} belongs to {}: set its groups to {} through that resource",
-                    i.interface_id,
-                    i.owner,
-                    i.groups_after.join(" ")
-                ))
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "aws ec2 modify-network-interface-attribute --network-interface-id {} --groups {}",
-                i.interface_id,
-                words.join(" ")
-            );
-        }
+        set_groups(
+            &mut s,
+            "",
+            i,
+            &i.groups_after,
+            &format!(
+                "set its groups to {} through that resource",
+                i.groups_after.join(" ")
+            ),
+        );
     }
-    for (label, changes) in [
+    let steps: [(&str, &[GroupChange]); 2] = [
         (
             "revoke-replaced-rules",
-            [GroupChange::Tighten, GroupChange::RewriteReferences],
+            &[GroupChange::Tighten, GroupChange::RewriteReferences],
         ),
-        (
-            "revoke-default-rules",
-            [GroupChange::Empty, GroupChange::Empty],
-        ),
-    ] {
+        ("revoke-default-rules", &[GroupChange::Empty]),
+    ];
+    for (label, changes) in steps {
         let _ = writeln!(s, "# {label}");
         for g in plan.groups.iter().filter(|g| changes.contains(&g.change)) {
             let Some(c) = &g.changes else { continue };
