@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use flowfence_aggregate::{Observations, PeerKind, Side, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
 use flowfence_inventory::Inventory;
+use flowfence_synth::{TrueEdge, Truth};
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-logs")
@@ -37,37 +38,19 @@ fn read(sources: Vec<flowfence_flowlog::Source>) -> Observations {
     obs
 }
 
-type Edge = (String, String, u8, u16);
+type Edge = TrueEdge;
 
-fn truth() -> (BTreeSet<Edge>, serde_json::Value) {
-    let t: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample().join("truth.json")).unwrap()).unwrap();
-    let edges = t["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["client"].as_str().unwrap().to_string(),
-                e["server"].as_str().unwrap().to_string(),
-                e["protocol"].as_u64().unwrap() as u8,
-                e["port"].as_u64().unwrap() as u16,
-            )
-        })
-        .collect();
-    (edges, t)
+fn truth() -> Truth {
+    Truth::read(&sample().join("truth.json")).unwrap()
 }
 
 /// The edges a table shows, named by role as the truth names them.
-fn edges(table: &Table, truth: &serde_json::Value) -> BTreeSet<Edge> {
+fn edges(table: &Table, truth: &Truth) -> BTreeSet<Edge> {
     let role = |eni: &str| -> String {
-        truth["roles"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .find(|(_, ids)| ids.as_array().unwrap().iter().any(|i| i == eni))
-            .map(|(r, _)| r.clone())
+        truth
+            .role_of(eni)
             .unwrap_or_else(|| panic!("{eni} has no role"))
+            .to_string()
     };
     table
         .rows
@@ -95,7 +78,8 @@ fn edges(table: &Table, truth: &serde_json::Value) -> BTreeSet<Edge> {
 
 fn check(logs: &str) {
     let table = table(logs);
-    let (want, truth) = truth();
+    let truth = truth();
+    let want = truth.edges();
     let got = edges(&table, &truth);
     // ICMP pings carry no flags or ports, and request and reply usually start in the same
     // second: flow logs can't tell who pinged. Such connections must be listed as

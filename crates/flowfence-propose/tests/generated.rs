@@ -10,14 +10,14 @@ use flowfence_aggregate::Table;
 use flowfence_inventory::{Inventory, IpNet};
 use flowfence_propose::{Options, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota};
 use flowfence_synth::{
-    Environment, Form, PARTNER_HOSTS, Span, Variant, partner_address, unix_day, write_inventory,
-    write_logs, write_truth,
+    Environment, Form, PARTNER_HOSTS, Span, Truth, Variant, partner_address, unix_day,
+    write_inventory, write_logs, write_truth,
 };
 
 struct Generated {
     inventory: Inventory,
     table: Table,
-    truth: serde_json::Value,
+    truth: Truth,
     _dir: tempfile::TempDir,
 }
 
@@ -45,7 +45,7 @@ fn generate(variant: Variant, form: Form) -> Generated {
     }
 }
 
-fn group<'a>(plan: &'a Plan, role: &str, truth: &serde_json::Value) -> &'a PlanGroup {
+fn group<'a>(plan: &'a Plan, role: &str, truth: &Truth) -> &'a PlanGroup {
     plan.groups
         .iter()
         .filter(|g| g.new)

@@ -328,6 +328,50 @@ pub fn write_inventory(env: &Environment, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One connection of `truth.json`: (client, server, protocol, port), by role name
+/// (`web`), or `internet`, `office:CIDR`, `partner:CIDRS`, `aws-service:NAME`.
+pub type TrueEdge = (String, String, u8, u16);
+
+/// `truth.json` read back: which interfaces have which role, and the connections roles
+/// make. The tests' reference for what flowfence must recover.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Truth {
+    /// Interface ids per role.
+    pub roles: std::collections::BTreeMap<String, Vec<String>>,
+    edges: Vec<TruthEdgeJson>,
+}
+
+#[derive(Clone, Debug, serde::Deserialize)]
+struct TruthEdgeJson {
+    client: String,
+    server: String,
+    protocol: u8,
+    port: u16,
+}
+
+impl Truth {
+    /// Reads a `truth.json` [`write_truth`] wrote.
+    pub fn read(path: &Path) -> anyhow::Result<Truth> {
+        Ok(serde_json::from_slice(&std::fs::read(path)?)?)
+    }
+
+    /// The role of an interface.
+    pub fn role_of(&self, eni: &str) -> Option<&str> {
+        self.roles
+            .iter()
+            .find(|(_, ids)| ids.iter().any(|i| i == eni))
+            .map(|(r, _)| r.as_str())
+    }
+
+    /// The connections.
+    pub fn edges(&self) -> std::collections::BTreeSet<TrueEdge> {
+        self.edges
+            .iter()
+            .map(|e| (e.client.clone(), e.server.clone(), e.protocol, e.port))
+            .collect()
+    }
+}
+
 /// Writes `truth.json`: the roles' interfaces and the connections between roles.
 pub fn write_truth(env: &Environment, seed: u64, path: &Path) -> anyhow::Result<()> {
     let name = |e: Endpoint| match e {

@@ -10,6 +10,7 @@ use flowfence_aggregate::{Observations, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
 use flowfence_inventory::Inventory;
 use flowfence_propose::{Plan, verify};
+use flowfence_synth::{TrueEdge, Truth};
 
 /// The inventory a generator wrote into `dir`.
 pub(crate) fn inventory(dir: &Path) -> Inventory {
@@ -30,21 +31,16 @@ pub(crate) fn table(logs: &Path, inventory: &Inventory) -> Table {
 }
 
 /// The truth a generator wrote.
-pub(crate) fn truth(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+pub(crate) fn truth(path: &Path) -> Truth {
+    Truth::read(path).unwrap()
 }
 
-pub(crate) fn role_of(truth: &serde_json::Value, eni: &str) -> Option<String> {
-    truth["roles"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, ids)| ids.as_array().unwrap().iter().any(|i| i == eni))
-        .map(|(r, _)| r.clone())
+pub(crate) fn role_of(truth: &Truth, eni: &str) -> Option<String> {
+    truth.role_of(eni).map(str::to_string)
 }
 
 /// Each new group's members share one true role, and no role is split.
-pub(crate) fn check_roles(plan: &Plan, truth: &serde_json::Value) {
+pub(crate) fn check_roles(plan: &Plan, truth: &Truth) {
     let mut seen_roles = BTreeSet::new();
     for g in plan.groups.iter().filter(|g| g.new) {
         let roles: BTreeSet<Option<String>> = g.members.iter().map(|m| role_of(truth, m)).collect();
@@ -82,16 +78,12 @@ pub(crate) fn check_breaks_nothing(plan: &Plan, inventory: &Inventory, table: &T
     );
 }
 
-type Edge = (String, String, u8, u16);
+type Edge = TrueEdge;
 
 /// Rules between groups are the true edges: a new group's ingress rule from a group is
 /// an edge into its role, its egress rule to a group an edge out of it; both must equal
 /// the truth's edges between interface roles that touch a migrated role.
-pub(crate) fn check_rules_against_truth(
-    plan: &Plan,
-    inventory: &Inventory,
-    truth: &serde_json::Value,
-) {
+pub(crate) fn check_rules_against_truth(plan: &Plan, inventory: &Inventory, truth: &Truth) {
     let role_of_group = |reference: &str| -> Option<String> {
         let members: Vec<String> = match plan.groups.iter().find(|g| g.reference == reference) {
             Some(g) if g.new => g.members.clone(),
@@ -129,25 +121,10 @@ pub(crate) fn check_rules_against_truth(
             }
         }
     }
-    let interface_roles: BTreeSet<String> = truth["roles"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    let true_edges: Vec<Edge> = truth["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["client"].as_str().unwrap().to_string(),
-                e["server"].as_str().unwrap().to_string(),
-                e["protocol"].as_u64().unwrap() as u8,
-                e["port"].as_u64().unwrap() as u16,
-            )
-        })
-        .filter(|(c, s, _, _)| interface_roles.contains(c) && interface_roles.contains(s))
+    let true_edges: Vec<Edge> = truth
+        .edges()
+        .into_iter()
+        .filter(|(c, s, _, _)| truth.roles.contains_key(c) && truth.roles.contains_key(s))
         .collect();
     let want_ingress: BTreeSet<Edge> = true_edges
         .iter()
