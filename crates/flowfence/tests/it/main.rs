@@ -7,3 +7,4 @@ mod export;
 mod parse;
 mod propose;
 mod s3;
+mod s3_serve;

@@ -13,6 +13,7 @@ use s3s::dto::{GetObjectInput, GetObjectOutput, ListObjectsV2Input, ListObjectsV
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
 use crate::common::sample;
+use crate::s3_serve::{ACCESS_KEY, SECRET_KEY, serve};
 
 const BUCKET: &str = "flow";
 
@@ -63,7 +64,6 @@ impl Server {
     }
 
     fn with_faults(root: &Path, fail: (usize, usize), truncate: (usize, usize)) -> Server {
-        use hyper_util::rt::{TokioExecutor, TokioIo};
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -76,27 +76,11 @@ impl Server {
             fail,
             truncate,
         };
-        let mut builder = s3s::service::S3ServiceBuilder::new(flaky);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single("AKTEST", "SKTEST"));
-        let service = builder.build();
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let port = listener.local_addr().unwrap().port();
-        runtime.spawn(async move {
-            let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let conn = http
-                    .serve_connection(TokioIo::new(socket), service.clone())
-                    .into_owned();
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-        });
+        runtime.spawn(serve(flaky, listener));
         Server {
             port,
             gets,
@@ -147,8 +131,8 @@ fn run(server: &Server, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flowfence"))
         .args(args)
         .args(["--endpoint-url", &server.endpoint()])
-        .env("AWS_ACCESS_KEY_ID", "AKTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "SKTEST")
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
@@ -169,6 +153,23 @@ fn ok(server: &Server, args: &[&str]) -> (String, String) {
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
+}
+
+/// `aggregate` of `s3://flow/` into the CSV table `out`, with `extra` flags.
+fn aggregate_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "aggregate",
+        "--logs",
+        "s3://flow/",
+        "--inventory",
+        &sample("inventory"),
+        "-o",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
 }
 
 fn local_table(dir: &Path) -> String {
@@ -232,18 +233,7 @@ fn aggregating_from_s3_equals_reading_the_same_files_from_disk() {
     let server = Server::start(root.path(), (0, 0));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s3.csv");
-    let (_, summary) = ok(
-        &server,
-        &[
-            "aggregate",
-            "--logs",
-            "s3://flow/",
-            "--inventory",
-            &sample("inventory"),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    );
+    let (_, summary) = ok(&server, &strs(&aggregate_args(&out, &[])));
     assert!(summary.contains("S3: 24 objects read"), "{summary}");
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
@@ -291,23 +281,16 @@ fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
     let checkpoint = dir.path().join("state.parquet");
     let out = dir.path().join("s3.csv");
     let args = |checkpoint: &PathBuf, out: &PathBuf| -> Vec<String> {
-        [
-            "aggregate",
-            "--logs",
-            "s3://flow/",
-            "--inventory",
-            &sample("inventory"),
+        let checkpoint = checkpoint.to_str().unwrap();
+        let flags = [
             "--checkpoint",
-            checkpoint.to_str().unwrap(),
+            checkpoint,
             "--concurrency",
             "1",
             "--attempts",
             "1",
-            "-o",
-            out.to_str().unwrap(),
-        ]
-        .map(String::from)
-        .to_vec()
+        ];
+        aggregate_args(out, &flags)
     };
     {
         // The server fails every GET after the sixth, as if it went away mid-run.
@@ -397,18 +380,7 @@ fn truncated_bodies_are_fetched_again() {
     let server = Server::with_faults(root.path(), (0, 0), (0, 3));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s3.csv");
-    let (_, stderr) = ok(
-        &server,
-        &[
-            "aggregate",
-            "--logs",
-            "s3://flow/",
-            "--inventory",
-            &sample("inventory"),
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    );
+    let (_, stderr) = ok(&server, &strs(&aggregate_args(&out, &[])));
     assert!(
         stderr.contains("S3: 24 objects read") && stderr.contains("0 failed"),
         "{stderr}"
