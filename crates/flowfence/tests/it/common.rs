@@ -54,6 +54,25 @@ pub(crate) fn flowfence(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `flowfence propose -q` on the whole bundled sample, with `extra` flags.
+pub(crate) fn propose_sample(extra: &[&str]) -> Output {
+    let (logs, inventory) = (sample("logs"), sample("inventory"));
+    let mut args = vec!["propose", "-q", "--logs", &logs, "--inventory", &inventory];
+    args.extend_from_slice(extra);
+    flowfence(&args, None)
+}
+
+/// [`propose_sample`], required to succeed: its stdout.
+pub(crate) fn proposed(extra: &[&str]) -> String {
+    let out = propose_sample(extra);
+    assert!(
+        out.status.success(),
+        "propose {extra:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Runs `flowfence` and requires success; returns (stdout, stderr).
 pub(crate) fn ok(args: &[&str]) -> (String, String) {
     let out = flowfence(args, None);

@@ -4,21 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{flowfence, ok, sample};
+use crate::common::{ok, propose_sample, proposed};
 
 /// The sample's plan in `format`, from `propose --format`.
 fn propose_as(format: &str) -> String {
-    ok(&[
-        "propose",
-        "-q",
-        "--logs",
-        &sample("logs"),
-        "--inventory",
-        &sample("inventory"),
-        "--format",
-        format,
-    ])
-    .0
+    proposed(&["--format", format])
 }
 
 fn plan() -> serde_json::Value {
@@ -81,36 +71,13 @@ fn parquet_rules_hold_the_csv_rows() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("rules.parquet");
-    ok(&[
-        "propose",
-        "-q",
-        "--logs",
-        &sample("logs"),
-        "--inventory",
-        &sample("inventory"),
-        "--format",
-        "parquet",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    proposed(&["--format", "parquet", "-o", out.to_str().unwrap()]);
     let reader = SerializedFileReader::new(std::fs::File::open(&out).unwrap()).unwrap();
     let rows = reader.metadata().file_metadata().num_rows();
     let csv_rows = propose_as("csv").lines().count() as i64 - 1;
     assert_eq!(rows, csv_rows);
     // Parquet to a terminal is refused.
-    let refused = flowfence(
-        &[
-            "propose",
-            "-q",
-            "--logs",
-            &sample("logs"),
-            "--inventory",
-            &sample("inventory"),
-            "--format",
-            "parquet",
-        ],
-        None,
-    );
+    let refused = propose_sample(&["--format", "parquet"]);
     assert_eq!(refused.status.code(), Some(2));
 }
 

@@ -1,6 +1,6 @@
 //! `flowfence propose` and `flowfence verify` end to end on the bundled sample.
 
-use crate::common::{flowfence, ok, sample};
+use crate::common::{flowfence, ok, propose_sample, proposed, sample};
 
 #[test]
 fn propose_writes_a_plan_that_verify_accepts_and_a_tampered_one_fails() {
@@ -31,16 +31,7 @@ fn propose_writes_a_plan_that_verify_accepts_and_a_tampered_one_fails() {
     assert_eq!(default["ingress"], serde_json::json!([]));
     assert_eq!(default["members"], serde_json::json!([]));
     // The same input gives the same plan, byte for byte.
-    let (again, _) = ok(&[
-        "propose",
-        "-q",
-        "--threads",
-        "1",
-        "--logs",
-        &sample("logs"),
-        "--inventory",
-        &sample("inventory"),
-    ]);
+    let again = proposed(&["--threads", "1"]);
     assert_eq!(again, std::fs::read_to_string(&plan_path).unwrap());
 
     let (out, _) = ok(&[
@@ -186,12 +177,7 @@ fn group_flag_tightens_an_existing_group_in_place() {
     };
     let (bastion, default) = (id_of("bastion-ssh"), id_of("default"));
     let (logs, inv) = (sample("logs"), sample("inventory"));
-    let base = ["propose", "-q", "--logs", &logs, "--inventory", &inv];
-    ok(&[
-        &base[..],
-        &["--group", &bastion, "-o", plan_path.to_str().unwrap()],
-    ]
-    .concat());
+    proposed(&["--group", &bastion, "-o", plan_path.to_str().unwrap()]);
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
     let group = plan["groups"]
@@ -247,7 +233,7 @@ fn group_flag_tightens_an_existing_group_in_place() {
             "a default group is emptied, not tightened",
         ),
     ] {
-        let out = flowfence(&[&base[..], &["--group", group]].concat(), None);
+        let out = propose_sample(&["--group", group]);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains(message));
     }
@@ -272,15 +258,7 @@ fn run_does_the_whole_job_on_a_directory() {
     ] {
         assert!(out.contains(stage), "{stage:?} not in:\n{out}");
     }
-    let (proposed, _) = ok(&[
-        "propose",
-        "-q",
-        "--logs",
-        &sample("logs"),
-        "--inventory",
-        &sample("inventory"),
-    ]);
-    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), proposed);
+    assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), proposed(&[]));
 
     let empty = tempfile::tempdir().unwrap();
     let out = flowfence(&["run", empty.path().to_str().unwrap()], None);
