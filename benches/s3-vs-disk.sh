@@ -7,17 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE="${1:-1G}"
 ROUNDS="${2:-3}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowfence/target}"
-cargo build --release -q -p flowfence -p flowfence-synth
+# shellcheck source=benches/data.sh
+source benches/data.sh
 cargo build --release -q -p flowfence --example s3_server
-BIN="$CARGO_TARGET_DIR/release"
-
-DATA="benches/data/v5-$SIZE"
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  "$BIN/flowfence-synth" --form s3-text-v5 --scale 20 --target-size "$SIZE" --out "$DATA"
-  touch "$DATA/.complete"
-fi
 
 ROOT="$(mktemp -d)"
 PORT=$((20000 + RANDOM % 20000))

@@ -13,17 +13,8 @@ cd "$(dirname "$0")/.."
 SIZE="${1:-1G}"
 RUNS="${2:-3}"
 THREADS="${THREADS:-2}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowfence/target}"
-
-cargo build --release -q -p flowfence -p flowfence-synth
-BIN="$CARGO_TARGET_DIR/release"
-
-DATA="benches/data/v5-$SIZE"
-if [ ! -f "$DATA/.complete" ]; then
-  rm -rf "$DATA"
-  "$BIN/flowfence-synth" --form s3-text-v5 --scale 20 --target-size "$SIZE" --out "$DATA"
-  touch "$DATA/.complete"
-fi
+# shellcheck source=benches/data.sh
+source benches/data.sh
 
 VENV=benches/.venv
 if [ ! -x "$VENV/bin/python" ]; then
