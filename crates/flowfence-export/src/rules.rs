@@ -1,7 +1,9 @@
 //! The plan's rules, flattened: one per (group, direction, peer), with what happens to
 //! it, its description and its evidence. Every format reads them from here.
 
-use flowfence_propose::{GroupChange, IpPermission, Plan, PlanGroup, RuleEvidence, RuleSpec};
+use flowfence_propose::{
+    GroupChange, IpPermission, PermissionSpecs, Plan, PlanGroup, RuleEvidence, RuleSpec,
+};
 
 /// What the plan does with a rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -27,6 +27,7 @@
 
 mod load;
 mod model;
+mod permission;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -36,6 +37,7 @@ pub use ipnet::IpNet;
 pub use model::{
     GroupRef, Interface, Issue, Owner, Peer, PrefixList, Protocol, Rule, SecurityGroup,
 };
+pub use permission::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
 
 /// A file that couldn't be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::model::{GroupRef, Interface, Owner, Peer, PrefixList, Protocol, Rule, SecurityGroup};
+use crate::permission::{GroupPair, IpPermission};
 
 /// One file's content: any of the supported outputs (a file may hold several, e.g. a
 /// hand-merged export).
@@ -115,64 +116,11 @@ pub(crate) struct AwsGroup {
     #[serde(default)]
     owner_id: Option<String>,
     #[serde(default)]
-    ip_permissions: Vec<AwsPermission>,
+    ip_permissions: Vec<IpPermission>,
     #[serde(default)]
-    ip_permissions_egress: Vec<AwsPermission>,
+    ip_permissions_egress: Vec<IpPermission>,
     #[serde(default)]
     tags: Vec<AwsTag>,
-}
-
-/// One `IpPermission`: a protocol and port range bundling several sources.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AwsPermission {
-    ip_protocol: String,
-    #[serde(default)]
-    from_port: Option<i32>,
-    #[serde(default)]
-    to_port: Option<i32>,
-    #[serde(default)]
-    ip_ranges: Vec<AwsIpRange>,
-    #[serde(default)]
-    ipv6_ranges: Vec<AwsIpv6Range>,
-    #[serde(default)]
-    prefix_list_ids: Vec<AwsPrefixListId>,
-    #[serde(default)]
-    user_id_group_pairs: Vec<AwsPair>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AwsIpRange {
-    cidr_ip: String,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AwsIpv6Range {
-    cidr_ipv6: String,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AwsPrefixListId {
-    prefix_list_id: String,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AwsPair {
-    group_id: String,
-    #[serde(default)]
-    user_id: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
 }
 
 /// `describe-security-group-rules`: one rule, one peer, with its `sgr-` id.
@@ -195,7 +143,7 @@ pub(crate) struct AwsGroupRule {
     #[serde(default)]
     prefix_list_id: Option<String>,
     #[serde(default)]
-    referenced_group_info: Option<AwsPair>,
+    referenced_group_info: Option<GroupPair>,
     #[serde(default)]
     description: Option<String>,
 }
@@ -370,48 +318,46 @@ fn owner(
     }
 }
 
-impl AwsPermission {
-    /// One rule per source: a permission bundles several.
-    fn into_rules(self) -> Result<Vec<Rule>, BadValue> {
-        let protocol = Protocol::parse(&self.ip_protocol)
-            .ok_or_else(|| bad("a protocol", &self.ip_protocol))?;
-        let ports = ports(protocol, self.from_port, self.to_port);
-        let rule = |peer, description: Option<String>| Rule {
-            protocol,
-            ports,
-            peer,
-            description: description.filter(|d| !d.is_empty()),
-            rule_id: None,
-        };
-        let mut rules = Vec::new();
-        for r in self.ip_ranges {
-            rules.push(rule(Peer::Cidr(cidr(&r.cidr_ip)?), r.description));
-        }
-        for r in self.ipv6_ranges {
-            rules.push(rule(Peer::Cidr(cidr(&r.cidr_ipv6)?), r.description));
-        }
-        for p in self.prefix_list_ids {
-            rules.push(rule(Peer::PrefixList(p.prefix_list_id), p.description));
-        }
-        for p in self.user_id_group_pairs {
-            rules.push(rule(
-                Peer::Group {
-                    id: p.group_id,
-                    account: p.user_id,
-                },
-                p.description,
-            ));
-        }
-        Ok(rules)
+/// One rule per source: a permission bundles several.
+fn rules_of(p: IpPermission) -> Result<Vec<Rule>, BadValue> {
+    let protocol =
+        Protocol::parse(&p.ip_protocol).ok_or_else(|| bad("a protocol", &p.ip_protocol))?;
+    let ports = ports(protocol, p.from_port, p.to_port);
+    let rule = |peer, description: Option<String>| Rule {
+        protocol,
+        ports,
+        peer,
+        description: description.filter(|d| !d.is_empty()),
+        rule_id: None,
+    };
+    let mut rules = Vec::new();
+    for r in p.ip_ranges {
+        rules.push(rule(Peer::Cidr(cidr(&r.cidr_ip)?), r.description));
     }
+    for r in p.ipv6_ranges {
+        rules.push(rule(Peer::Cidr(cidr(&r.cidr_ipv6)?), r.description));
+    }
+    for l in p.prefix_list_ids {
+        rules.push(rule(Peer::PrefixList(l.prefix_list_id), l.description));
+    }
+    for g in p.user_id_group_pairs {
+        rules.push(rule(
+            Peer::Group {
+                id: g.group_id,
+                account: g.user_id,
+            },
+            g.description,
+        ));
+    }
+    Ok(rules)
 }
 
 impl AwsGroup {
     pub(crate) fn into_model(self) -> Result<SecurityGroup, BadValue> {
-        let expand = |perms: Vec<AwsPermission>| -> Result<Vec<Rule>, BadValue> {
+        let expand = |perms: Vec<IpPermission>| -> Result<Vec<Rule>, BadValue> {
             let mut rules = Vec::new();
             for p in perms {
-                rules.extend(p.into_rules()?);
+                rules.extend(rules_of(p)?);
             }
             Ok(rules)
         };

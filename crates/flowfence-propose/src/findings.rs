@@ -8,7 +8,7 @@ use flowfence_aggregate::{Side, Table};
 use flowfence_inventory::{Inventory, Rule};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{IpPermission, RuleSpec, RuleTarget};
+use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, RuleTarget};
 use crate::verify::{End, State, connections};
 
 /// Ports Security Hub EC2.19 calls high-risk when open to the world (a superset of AWS

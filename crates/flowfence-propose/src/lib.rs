@@ -28,5 +28,7 @@ pub use plan::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Options, Plan, PlanGroup, PlanInterface,
     ProposeError, RuleChanges, RuleEvidence, Step, Widening, propose,
 };
-pub use rules::{IpPermission, RuleSpec, RuleTarget, Shaping, WideningKind, protocol_name};
+pub use rules::{
+    IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind, protocol_name,
+};
 pub use verify::{State, Verdict};

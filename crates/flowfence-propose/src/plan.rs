@@ -12,7 +12,9 @@ use crate::findings::{Finding, findings};
 use crate::needs::{self, Direction, Dropped, Evidence, Filter, Target};
 use crate::quota;
 use crate::roles::{self, Role};
-use crate::rules::{IpPermission, RuleSpec, RuleTarget, Shaping, WideningKind, shape};
+use crate::rules::{
+    IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind, shape,
+};
 use crate::verify;
 
 /// Groups per interface (AWS's default quota).

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+pub use flowfence_inventory::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
 use flowfence_inventory::{IpNet, Peer, Protocol, Rule};
 use serde::{Deserialize, Serialize};
 
@@ -71,76 +72,6 @@ impl RuleSpec {
     }
 }
 
-/// `IpRanges[]` entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IpRange {
-    /// IPv4 CIDR.
-    pub cidr_ip: String,
-    /// Why the rule exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-/// `Ipv6Ranges[]` entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Ipv6Range {
-    /// IPv6 CIDR.
-    pub cidr_ipv6: String,
-    /// Why the rule exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-/// `PrefixListIds[]` entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PrefixListId {
-    /// `pl-...`
-    pub prefix_list_id: String,
-    /// Why the rule exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-/// `UserIdGroupPairs[]` entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct GroupPair {
-    /// `sg-...` or `new:NAME`.
-    pub group_id: String,
-    /// Why the rule exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-/// The AWS API's `IpPermission`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IpPermission {
-    /// `tcp`, `udp`, `icmp`, `icmpv6`, a number, or `-1`.
-    pub ip_protocol: String,
-    /// First port (ICMP type); absent for `-1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_port: Option<i32>,
-    /// Last port (ICMP code).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to_port: Option<i32>,
-    /// IPv4 peers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ip_ranges: Vec<IpRange>,
-    /// IPv6 peers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ipv6_ranges: Vec<Ipv6Range>,
-    /// Prefix lists.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prefix_list_ids: Vec<PrefixListId>,
-    /// Groups.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub user_id_group_pairs: Vec<GroupPair>,
-}
-
 /// A protocol as the AWS API spells it: `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all), or its
 /// number.
 pub fn protocol_name(p: i32) -> String {
@@ -169,9 +100,18 @@ fn protocol_number(s: &str) -> Option<i32> {
     }
 }
 
-impl IpPermission {
+/// An AWS `IpPermission` as flowfence's one-peer rules: built from one, split into them.
+pub trait PermissionSpecs: Sized {
     /// One permission for one rule.
-    pub fn from_spec(spec: &RuleSpec, description: Option<String>) -> IpPermission {
+    fn from_spec(spec: &RuleSpec, description: Option<String>) -> Self;
+
+    /// The rules a permission holds (one per peer); `None` if it names an unknown
+    /// protocol or an invalid CIDR.
+    fn specs(&self) -> Option<Vec<RuleSpec>>;
+}
+
+impl PermissionSpecs for IpPermission {
+    fn from_spec(spec: &RuleSpec, description: Option<String>) -> IpPermission {
         let (from_port, to_port) = if spec.protocol == -1 {
             (None, None)
         } else {
@@ -201,15 +141,14 @@ impl IpPermission {
             }),
             RuleTarget::Group(id) => p.user_id_group_pairs.push(GroupPair {
                 group_id: id.clone(),
+                user_id: None,
                 description,
             }),
         }
         p
     }
 
-    /// The rules a permission holds (one per peer); `None` if it names an unknown
-    /// protocol or an invalid CIDR.
-    pub fn specs(&self) -> Option<Vec<RuleSpec>> {
+    fn specs(&self) -> Option<Vec<RuleSpec>> {
         let protocol = protocol_number(&self.ip_protocol)?;
         let (from, to) = (self.from_port.unwrap_or(-1), self.to_port.unwrap_or(-1));
         let mut out = Vec::new();

@@ -11,7 +11,7 @@ use flowfence_aggregate::{PeerKind, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
 use crate::plan::Plan;
-use crate::rules::{RuleSpec, RuleTarget};
+use crate::rules::{PermissionSpecs, RuleSpec, RuleTarget};
 
 /// Security groups and who is in them.
 #[derive(Clone, Debug, Default)]

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use flowfence_aggregate::Table;
 use flowfence_inventory::{Inventory, IpNet};
-use flowfence_propose::{Options, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota};
+use flowfence_propose::{
+    Options, PermissionSpecs, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota,
+};
 use flowfence_synth::{
     Environment, Form, PARTNER_HOSTS, Span, Truth, Variant, partner_address, unix_day,
     write_inventory, write_logs, write_truth,

@@ -9,7 +9,7 @@ use std::path::Path;
 use flowfence_aggregate::{Observations, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
 use flowfence_inventory::Inventory;
-use flowfence_propose::{Plan, verify};
+use flowfence_propose::{PermissionSpecs, Plan, verify};
 use flowfence_synth::{TrueEdge, Truth};
 
 /// The inventory a generator wrote into `dir`.
