@@ -19,21 +19,89 @@
 //! What none of these settles is *ambiguous*: decided deterministically (the lower port is
 //! the service), and counted and listed so a person can check it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use flowfence_flowlog::{Action, FlowDirection, LogStatus, Record};
 
+/// An IP address packed for hashing and ordering (millions of connection keys are hashed,
+/// compared and sorted; `IpAddr`'s enum made that a fifth of an aggregation): 128 bits,
+/// most significant word first. IPv4 is held as its IPv4-mapped IPv6 form
+/// (`::ffff:a.b.c.d`) and reads back as IPv4, as std's `Ipv6Addr::to_canonical` does.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Addr([u32; 4]);
+
+impl Addr {
+    /// The address as std spells it.
+    pub fn ip(self) -> IpAddr {
+        let [a, b, c, d] = self.0;
+        if (a, b, c) == (0, 0, 0xffff) {
+            return IpAddr::V4(Ipv4Addr::from(d));
+        }
+        let n = u128::from(a) << 96 | u128::from(b) << 64 | u128::from(c) << 32 | u128::from(d);
+        IpAddr::V6(Ipv6Addr::from(n))
+    }
+
+    /// The high and low 64 bits.
+    #[inline]
+    fn words(self) -> (u64, u64) {
+        let [a, b, c, d] = self.0;
+        (
+            u64::from(a) << 32 | u64::from(b),
+            u64::from(c) << 32 | u64::from(d),
+        )
+    }
+}
+
+impl From<IpAddr> for Addr {
+    #[inline]
+    fn from(ip: IpAddr) -> Addr {
+        match ip {
+            IpAddr::V4(v4) => Addr([0, 0, 0xffff, u32::from(v4)]),
+            IpAddr::V6(v6) => {
+                let n = u128::from(v6);
+                Addr([
+                    (n >> 96) as u32,
+                    (n >> 64) as u32,
+                    (n >> 32) as u32,
+                    n as u32,
+                ])
+            }
+        }
+    }
+}
+
+impl std::hash::Hash for Addr {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (hi, lo) = self.words();
+        state.write_u64(hi);
+        state.write_u64(lo);
+    }
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.ip().fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.ip().fmt(f)
+    }
+}
+
 /// One end of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
     /// Address.
-    pub addr: IpAddr,
+    pub addr: Addr,
     /// Port (0 for ICMP).
     pub port: u16,
 }
 
 /// A connection as one interface logged it: its protocol and two endpoints, `a < b`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnectionKey {
     /// IANA protocol number.
     pub protocol: u8,
@@ -41,6 +109,22 @@ pub struct ConnectionKey {
     pub a: Endpoint,
     /// The higher endpoint.
     pub b: Endpoint,
+}
+
+impl std::hash::Hash for ConnectionKey {
+    /// Five words, not seven fields: this hash runs once per accepted record.
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (a_hi, a_lo) = self.a.addr.words();
+        let (b_hi, b_lo) = self.b.addr.words();
+        state.write_u64(a_hi);
+        state.write_u64(a_lo);
+        state.write_u64(b_hi);
+        state.write_u64(b_lo);
+        state.write_u64(
+            u64::from(self.protocol) << 32 | u64::from(self.a.port) << 16 | u64::from(self.b.port),
+        );
+    }
 }
 
 /// `a` opened the connection (a SYN from `a`, or a SYN-ACK from `b`).
@@ -74,6 +158,18 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Evidence of no records: what merging anything into leaves that thing.
+    pub const NONE: Evidence = Evidence {
+        records: 0,
+        packets: 0,
+        bytes: 0,
+        first_seen: u64::MAX,
+        last_seen: 0,
+        first_from_a: u64::MAX,
+        first_from_b: u64::MAX,
+        bits: 0,
+    };
+
     /// Adds another record's (or partial result's) evidence.
     pub fn merge(&mut self, other: &Evidence) {
         self.records += other.records;
@@ -101,11 +197,11 @@ pub fn observe(record: &Record<'_>) -> Option<(ConnectionKey, Evidence)> {
     }
     let protocol = record.protocol()?;
     let src = Endpoint {
-        addr: record.pkt_srcaddr().or(record.srcaddr())?,
+        addr: Addr::from(record.pkt_srcaddr().or(record.srcaddr())?),
         port: record.srcport().unwrap_or(0),
     };
     let dst = Endpoint {
-        addr: record.pkt_dstaddr().or(record.dstaddr())?,
+        addr: Addr::from(record.pkt_dstaddr().or(record.dstaddr())?),
         port: record.dstport().unwrap_or(0),
     };
     let src_is_a = src <= dst;
@@ -288,7 +384,7 @@ mod tests {
     }
 
     fn local_is_a(key: &ConnectionKey, local: &str) -> bool {
-        key.a.addr == local.parse::<IpAddr>().unwrap()
+        key.a.addr == Addr::from(local.parse::<IpAddr>().unwrap())
     }
 
     #[test]
@@ -453,7 +549,7 @@ mod tests {
             "{V5}\n5 eni-nat 10.0.1.5 10.0.0.220 41000 443 6 3 180 100 110 ACCEPT OK 2 ingress 10.0.1.5 203.0.113.5\n"
         ));
         let (k, _) = &e[0];
-        assert_eq!(k.b.addr, "203.0.113.5".parse::<IpAddr>().unwrap());
+        assert_eq!(k.b.addr.ip(), "203.0.113.5".parse::<IpAddr>().unwrap());
         assert_eq!(k.b.port, 443);
     }
 
@@ -466,7 +562,7 @@ mod tests {
         let d = decide(
             k,
             ev,
-            k.a.addr == "2001:db8::2".parse::<IpAddr>().unwrap(),
+            k.a.addr.ip() == "2001:db8::2".parse::<IpAddr>().unwrap(),
             1,
             1,
         );
@@ -487,6 +583,27 @@ mod tests {
              2 eni-a - - - - - - - 100 160 - NODATA\n"
         ));
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn packed_addresses_read_back_and_order_numerically() {
+        for text in [
+            "10.0.1.5",
+            "255.255.255.255",
+            "0.0.0.0",
+            "2001:db8::2",
+            "::1",
+        ] {
+            let ip: IpAddr = text.parse().unwrap();
+            assert_eq!(Addr::from(ip).ip(), ip);
+            assert_eq!(Addr::from(ip).to_string(), text);
+        }
+        let addr = |t: &str| Addr::from(t.parse::<IpAddr>().unwrap());
+        assert!(addr("10.0.0.9") < addr("10.0.0.10"));
+        assert!(addr("9.255.255.255") < addr("10.0.0.0"));
+        assert!(addr("2001:db8::1") < addr("2001:db8::2"));
+        // An IPv4-mapped IPv6 address is the IPv4 address, as std's to_canonical has it.
+        assert_eq!(addr("::ffff:10.0.0.1"), addr("10.0.0.1"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use flowfence_inventory::{Interface, Inventory};
 use rayon::prelude::*;
 
-use crate::direction::{A_LOCAL, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide};
+use crate::direction::{A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide};
 use crate::observations::{Extras, HashMap, InterfaceIdx, Observations, SHARDS};
 use crate::table::{PeerKind, Row, Side, Table};
 
@@ -80,7 +80,7 @@ fn distinct_counts(mut pairs: Vec<u64>) -> Vec<(u32, u32)> {
 }
 
 /// Which endpoint is the interface's: `flow-direction` when it says, else its addresses.
-fn local_is_a(key: &ConnectionKey, e: &Evidence, addresses: &[IpAddr]) -> bool {
+fn local_is_a(key: &ConnectionKey, e: &Evidence, addresses: &[Addr]) -> bool {
     match e.bits & (A_LOCAL | B_LOCAL) {
         A_LOCAL => true,
         B_LOCAL => false,
@@ -93,8 +93,8 @@ fn local_is_a(key: &ConnectionKey, e: &Evidence, addresses: &[IpAddr]) -> bool {
 
 /// For an interface the inventory lacks: its address is the one in most of its
 /// connections (every record of an interface has its own address on one side).
-fn learned_address(entries: &[Entry]) -> Vec<IpAddr> {
-    let mut counts: HashMap<IpAddr, usize> = HashMap::default();
+fn learned_address(entries: &[Entry]) -> Vec<Addr> {
+    let mut counts: HashMap<Addr, usize> = HashMap::default();
     for ((_, k), _) in entries {
         *counts.entry(k.a.addr).or_default() += 1;
         *counts.entry(k.b.addr).or_default() += 1;
@@ -152,7 +152,7 @@ type NamedRows = (Vec<Row>, Vec<(String, ConnectionKey)>, u64);
 
 /// Peer resolution per (VPC, address): the peer's index in the shard's peers, and its
 /// interned id when it is an interface that logged.
-type PeerCache<'a> = HashMap<(Option<&'a str>, IpAddr), (u32, Option<InterfaceIdx>)>;
+type PeerCache<'a> = HashMap<(Option<&'a str>, Addr), (u32, Option<InterfaceIdx>)>;
 
 /// A peer, before it is spelled out (no allocation per connection).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -403,17 +403,13 @@ fn shard_views<'i>(
         let end = start + entries[start..].partition_point(|((i, _), _)| *i == id);
         let conns = &entries[start..end];
         let known = inventory.interface(&names[id as usize]);
-        let learned;
-        let addresses: &[IpAddr] = match known {
-            Some(i) => &i.addresses,
-            None => {
-                learned = learned_address(conns);
-                &learned
-            }
+        let addresses: Vec<Addr> = match known {
+            Some(i) => i.addresses.iter().map(|&a| Addr::from(a)).collect(),
+            None => learned_address(conns),
         };
         let a_local: Vec<bool> = conns
             .iter()
-            .map(|((_, k), e)| local_is_a(k, e, addresses))
+            .map(|((_, k), e)| local_is_a(k, e, &addresses))
             .collect();
         // Port fan-out, by port only: a service port meets many peer ports; a client's
         // ephemeral port, even reused toward many servers over weeks, meets their one
@@ -473,7 +469,7 @@ fn shard_rows<'a>(
         for (((_, k), e), &a_local) in entries[view.start..view.end].iter().zip(&view.a_local) {
             let remote = if a_local { k.b } else { k.a };
             let (peer, peer_id) = *peers.entry((vpc, remote.addr)).or_insert_with(|| {
-                let peer = resolve_peer(inventory, extras, aws_names, vpc, remote.addr);
+                let peer = resolve_peer(inventory, extras, aws_names, vpc, remote.addr.ip());
                 let peer_id = match peer {
                     PeerRef::Interface(name) => ids.get(name).copied(),
                     _ => None,

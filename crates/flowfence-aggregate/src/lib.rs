@@ -39,7 +39,7 @@ pub use observations::{Collector, Gaps, Observations, Rejected};
 pub use partial::PartialError;
 
 pub use direction::{
-    A_CLIENT, A_LOCAL, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
+    A_CLIENT, A_LOCAL, Addr, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
     decide, observe,
 };
 pub use table::{COLUMNS, PeerKind, Row, Side, Table, TableCsvError};

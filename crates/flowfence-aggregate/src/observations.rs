@@ -1,12 +1,13 @@
 //! Evidence per (interface, connection), collected by many reader workers at once.
 //!
-//! The store is sharded by interface: each worker's [`Collector`] buffers its evidence per
-//! shard and inserts a buffer's worth under the shard's lock, so there is one hash insert
-//! per accepted record and no merging of per-worker maps afterwards. Interface ids are
-//! interned once per run (a lock taken once per new interface per worker); the hot path
-//! hashes the id string in a small worker-local map and the connection key in a shard.
-//! Everything that reaches an output is sorted, so the arrival order (and the ids it
-//! assigns) never shows.
+//! The store is sharded by interface. Each worker's [`Collector`] first merges a record
+//! into a small direct-mapped cache (a connection's request and response records are
+//! usually adjacent, so about half the records end there), then buffers what the cache
+//! evicts per shard and inserts a buffer's worth under the shard's lock: no merging of
+//! per-worker maps afterwards. Interface ids are interned once per run (a lock taken once
+//! per new interface per worker); the hot path hashes the id string in a small
+//! worker-local map and the connection key in a shard. Everything that reaches an output
+//! is sorted, so the arrival order (and the ids it assigns) never shows.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -28,6 +29,14 @@ pub(crate) const SHARDS: usize = 16;
 
 /// Evidence a worker buffers per shard before taking the shard's lock.
 const FLUSH_AT: usize = 4096;
+
+/// Slots in a worker's merge cache. On 1 GiB of v5 logs, 256 slots merged 2.45M of 4.5M
+/// records and 8192 barely more (a connection's records are mostly adjacent), while
+/// every probe of a cache beyond L1 cost a miss.
+const CACHE_SLOTS: usize = 1 << 8;
+
+/// Evidence for one interface's connection.
+type Entry = ((InterfaceIdx, ConnectionKey), Evidence);
 
 /// An interned interface id.
 pub(crate) type InterfaceIdx = u32;
@@ -181,8 +190,11 @@ impl Observations {
     /// A new collector (a [`RecordSink`]) feeding this store. Its buffered evidence
     /// reaches the store when it is dropped.
     pub fn collector(&self) -> Collector<'_> {
+        let empty = ((0, ConnectionKey::default()), Evidence::NONE);
         Collector {
             store: self,
+            cache: vec![empty; CACHE_SLOTS].into_boxed_slice(),
+            hasher: ahash::RandomState::new(),
             ids: HashMap::default(),
             pending: (0..SHARDS).map(|_| Vec::new()).collect(),
             extras: Extras::default(),
@@ -228,7 +240,15 @@ pub struct Collector<'o> {
     store: &'o Observations,
     /// This worker's copy of the ids it has met (no lock per record).
     ids: HashMap<Box<str>, InterfaceIdx>,
-    pending: Vec<Vec<((InterfaceIdx, ConnectionKey), Evidence)>>,
+    /// Recent connections, merged in place before they reach the store: a connection's
+    /// request and response records, and its consecutive windows, usually arrive close
+    /// together (an object holds its interfaces' records of a few minutes), so most
+    /// records merge here without touching the large shared maps. Direct-mapped by hash:
+    /// a new connection evicts the slot's old one to `pending`. `records == 0` marks an
+    /// empty slot.
+    cache: Box<[Entry]>,
+    hasher: ahash::RandomState,
+    pending: Vec<Vec<Entry>>,
     extras: Extras,
     without_interface: u64,
 }
@@ -241,6 +261,19 @@ impl Collector<'_> {
         let id = self.store.intern(name);
         self.ids.insert(name.into(), id);
         id
+    }
+
+    /// Queues evidence for its shard, flushing the shard's queue when full.
+    fn push(&mut self, entry: Entry) {
+        let shard = entry.0.0 as usize % SHARDS;
+        let pending = &mut self.pending[shard];
+        if pending.capacity() == 0 {
+            pending.reserve_exact(FLUSH_AT);
+        }
+        pending.push(entry);
+        if pending.len() >= FLUSH_AT {
+            self.flush_shard(shard);
+        }
     }
 
     fn flush_shard(&mut self, shard: usize) {
@@ -259,6 +292,10 @@ impl Collector<'_> {
 
 impl Drop for Collector<'_> {
     fn drop(&mut self) {
+        let cache = std::mem::take(&mut self.cache);
+        for entry in cache.into_iter().filter(|e| e.1.records != 0) {
+            self.push(entry);
+        }
         for shard in 0..SHARDS {
             self.flush_shard(shard);
         }
@@ -330,14 +367,16 @@ impl RecordSink for Collector<'_> {
                 self.extras.add_service(addr, service);
             }
         }
-        let shard = iface as usize % SHARDS;
-        let pending = &mut self.pending[shard];
-        if pending.capacity() == 0 {
-            pending.reserve_exact(FLUSH_AT);
+        let key = (iface, key);
+        let slot = self.hasher.hash_one(key) as usize % CACHE_SLOTS;
+        let cached = &mut self.cache[slot];
+        if cached.0 == key && cached.1.records != 0 {
+            cached.1.merge(&evidence);
+            return;
         }
-        pending.push(((iface, key), evidence));
-        if pending.len() >= FLUSH_AT {
-            self.flush_shard(shard);
+        let evicted = std::mem::replace(cached, (key, evidence));
+        if evicted.1.records != 0 {
+            self.push(evicted);
         }
     }
 }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
 
 use crate::columns::{Column, Columns};
-use crate::direction::{ConnectionKey, Endpoint, Evidence};
+use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
 use crate::observations::{Gaps, InterfaceIdx, Observations, Rejected, lock};
 
 const FORMAT_KEY: &str = "flowfence.partial";
@@ -239,7 +239,7 @@ impl Observations {
             rows.push(Fact {
                 kind: "service",
                 a: Some(Endpoint {
-                    addr: *addr,
+                    addr: Addr::from(*addr),
                     port: 0,
                 }),
                 name,
@@ -389,11 +389,11 @@ impl BatchReader<'_> {
             match kind.value(row) {
                 "connection" => {
                     let a = Endpoint {
-                        addr: addr(a_addr, "a_addr")?,
+                        addr: Addr::from(addr(a_addr, "a_addr")?),
                         port: port(a_port, "a_port")?,
                     };
                     let b = Endpoint {
-                        addr: addr(b_addr, "b_addr")?,
+                        addr: Addr::from(addr(b_addr, "b_addr")?),
                         port: port(b_port, "b_port")?,
                     };
                     if a > b {
