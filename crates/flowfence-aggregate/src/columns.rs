@@ -8,22 +8,37 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
+use rayon::prelude::*;
 
 /// One column's values.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Column {
     /// UTF-8 text.
     Text(Vec<String>),
+    /// Text from a small fixed vocabulary (a side, a kind, a basis): no allocation per row.
+    Label(Vec<&'static str>),
     /// 32-bit integers (protocols, ports).
     Int32(Vec<i32>),
     /// 64-bit integers (counters, Unix seconds).
     Int64(Vec<i64>),
 }
 
+/// A text cell, quoted only when it holds a comma, quote or line break.
+fn write_csv_text(s: &str, out: &mut String) {
+    if s.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
 impl Column {
     fn len(&self) -> usize {
         match self {
             Column::Text(v) => v.len(),
+            Column::Label(v) => v.len(),
             Column::Int32(v) => v.len(),
             Column::Int64(v) => v.len(),
         }
@@ -31,16 +46,8 @@ impl Column {
 
     fn write_csv_cell(&self, row: usize, out: &mut String) {
         match self {
-            Column::Text(v) => {
-                let s = &v[row];
-                if s.contains([',', '"', '\n', '\r']) {
-                    out.push('"');
-                    out.push_str(&s.replace('"', "\"\""));
-                    out.push('"');
-                } else {
-                    out.push_str(s);
-                }
-            }
+            Column::Text(v) => write_csv_text(&v[row], out),
+            Column::Label(v) => write_csv_text(v[row], out),
             Column::Int32(v) => out.push_str(itoa::Buffer::new().format(v[row])),
             Column::Int64(v) => out.push_str(itoa::Buffer::new().format(v[row])),
         }
@@ -49,6 +56,7 @@ impl Column {
     fn to_arrow(&self) -> ArrayRef {
         match self {
             Column::Text(v) => Arc::new(StringArray::from_iter_values(v)),
+            Column::Label(v) => Arc::new(StringArray::from_iter_values(v)),
             Column::Int32(v) => Arc::new(Int32Array::from(v.clone())),
             Column::Int64(v) => Arc::new(Int64Array::from(v.clone())),
         }
@@ -117,9 +125,39 @@ impl Columns {
 
     /// The table as CSV with a header line (text quoted only where it must be).
     pub fn to_csv(&self) -> String {
-        let mut out = self.names().join(",");
-        out.push('\n');
-        for row in 0..self.len() {
+        let mut out = Vec::new();
+        self.write_csv(&mut out)
+            .expect("writing to a Vec does not fail");
+        String::from_utf8(out).expect("CSV of strings is UTF-8")
+    }
+
+    /// Writes the table as CSV with a header line. Rows are formatted in parallel, a
+    /// window at a time, so memory stays a window's worth above the table.
+    pub fn write_csv<W: Write>(&self, mut out: W) -> std::io::Result<()> {
+        /// Rows per formatting task, and tasks per window.
+        const CHUNK: usize = 8192;
+        const WINDOW: usize = 32 * CHUNK;
+        out.write_all(self.names().join(",").as_bytes())?;
+        out.write_all(b"\n")?;
+        let rows = self.len();
+        for window in (0..rows).step_by(WINDOW) {
+            let end = (window + WINDOW).min(rows);
+            let chunks: Vec<String> = (window..end)
+                .into_par_iter()
+                .step_by(CHUNK)
+                .map(|first| self.csv_rows(first..(first + CHUNK).min(end)))
+                .collect();
+            for chunk in chunks {
+                out.write_all(chunk.as_bytes())?;
+            }
+        }
+        out.flush()
+    }
+
+    /// Some rows as CSV lines.
+    fn csv_rows(&self, rows: std::ops::Range<usize>) -> String {
+        let mut out = String::with_capacity(rows.len() * 128);
+        for row in rows {
             for (i, (_, c)) in self.columns.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
@@ -173,7 +211,10 @@ impl Columns {
         tmp.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp);
         match format {
-            FileFormat::Csv => std::fs::write(&tmp, self.to_csv())?,
+            FileFormat::Csv => {
+                let file = std::fs::File::create(&tmp)?;
+                self.write_csv(std::io::BufWriter::with_capacity(1 << 20, &file))?;
+            }
             FileFormat::Parquet => {
                 let file = std::fs::File::create(&tmp)?;
                 let w = self

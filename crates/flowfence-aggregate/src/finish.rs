@@ -147,12 +147,33 @@ struct RowKey {
     peer: u32,
 }
 
-/// A shard's rows, ambiguous connections and path connections, with names.
-type NamedRows = (Vec<Row>, Vec<(String, ConnectionKey)>, u64);
+/// A shard's rows (each with its place in the table's order), ambiguous connections and
+/// path connections, with names.
+type NamedRows = (Vec<(SortKey, Row)>, Vec<(String, ConnectionKey)>, u64);
 
-/// Peer resolution per (VPC, address): the peer's index in the shard's peers, and its
-/// interned id when it is an interface that logged.
-type PeerCache<'a> = HashMap<(Option<&'a str>, Addr), (u32, Option<InterfaceIdx>)>;
+/// A row's place in the table's order (interface id, side, protocol, port, peer kind,
+/// peer) in integers: the interface id's rank among the ids with side, protocol, port and
+/// kind packed below it, then the first 16 bytes of the peer's spelling (zero-padded,
+/// so integer order is text order). Only rows equal on both compare the full peer text:
+/// comparing strings throughout was most of sorting the table.
+type SortKey = (u64, u128);
+
+fn sort_key(rank: u32, row: &Row) -> SortKey {
+    let head = u64::from(rank) << 32
+        | (row.side as u64) << 31
+        | u64::from(row.protocol) << 23
+        | u64::from(row.port) << 7
+        | row.peer_kind as u64;
+    let mut prefix = [0u8; 16];
+    let n = row.peer.len().min(16);
+    prefix[..n].copy_from_slice(&row.peer.as_bytes()[..n]);
+    (head, u128::from_be_bytes(prefix))
+}
+
+/// Peer resolution per (VPC, address), the VPC by its index in the shard (hashing the
+/// id's text for every connection was a tenth of building the table): the peer's index
+/// in the shard's peers, and its interned id when it is an interface that logged.
+type PeerCache = HashMap<(u32, Addr), (u32, Option<InterfaceIdx>)>;
 
 /// A peer, before it is spelled out (no allocation per connection).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -165,8 +186,20 @@ enum PeerRef<'a> {
 
 impl PeerRef<'_> {
     fn spell(self) -> (PeerKind, String) {
+        // Most rows' peers are IPv4 hosts: spelled octet by octet, since `format!`
+        // through `Display` cost more than the rest of a row.
         let host = |addr: IpAddr| match addr {
-            IpAddr::V4(_) => format!("{addr}/32"),
+            IpAddr::V4(v4) => {
+                let mut out = String::with_capacity(18);
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    out.push_str(itoa::Buffer::new().format(octet));
+                }
+                out.push_str("/32");
+                out
+            }
             IpAddr::V6(_) => format!("{addr}/128"),
         };
         match self {
@@ -213,7 +246,8 @@ impl ShardRows<'_> {
             .push((idx as u64) << 16 | u64::from(peer_port));
     }
 
-    fn into_rows(self, names: &[Box<str>]) -> NamedRows {
+    /// The rows with names; `ranks` gives each interface's place in id order.
+    fn into_rows(self, names: &[Box<str>], ranks: &[u32]) -> NamedRows {
         let distinct = distinct_counts(self.peer_ports);
         let rows = self
             .keys
@@ -229,7 +263,7 @@ impl ShardRows<'_> {
                     .max_by_key(|b| (acc.bases[*b as usize], *b))
                     .expect("five bases");
                 let (peer_kind, peer) = self.peers[k.peer as usize].spell();
-                Row {
+                let row = Row {
                     interface_id: names[k.iface as usize].to_string(),
                     side: k.side,
                     protocol: k.protocol,
@@ -243,7 +277,8 @@ impl ShardRows<'_> {
                     last_seen: acc.last_seen,
                     peer_ports: lookup(&distinct, i as u32) as u64,
                     basis,
-                }
+                };
+                (sort_key(ranks[k.iface as usize], &row), row)
             })
             .collect();
         let ambiguous = self
@@ -334,36 +369,45 @@ impl Observations {
             .prefix_lists()
             .filter_map(|pl| Some((pl.id.clone(), pl.service()?.to_ascii_uppercase())))
             .collect();
+        let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+        by_name.sort_unstable_by_key(|&i| &names[i as usize]);
+        let mut ranks = vec![0u32; names.len()];
+        for (rank, &i) in by_name.iter().enumerate() {
+            ranks[i as usize] = rank as u32;
+        }
         let parts: Vec<NamedRows> = (0..SHARDS)
             .into_par_iter()
-            .map(|s| shard_rows(s, &views, &ids, inventory, &extras, &aws_names).into_rows(&names))
+            .map(|s| {
+                shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
+                    .into_rows(&names, &ranks)
+            })
             .collect();
 
         // 3. Sorted.
         let mut table = Table::default();
-        for (rows, ambiguous, paths) in parts {
-            table.rows.extend(rows);
+        let mut keys: Vec<SortKey> = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+        let mut rows: Vec<Row> = Vec::with_capacity(keys.capacity());
+        for (part, ambiguous, paths) in parts {
+            for (key, row) in part {
+                keys.push(key);
+                rows.push(row);
+            }
             table.ambiguous.extend(ambiguous);
             table.path_connections += paths;
         }
-        table.rows.par_sort_unstable_by(|a, b| {
-            (
-                &a.interface_id,
-                a.side,
-                a.protocol,
-                a.port,
-                a.peer_kind,
-                &a.peer,
-            )
-                .cmp(&(
-                    &b.interface_id,
-                    b.side,
-                    b.protocol,
-                    b.port,
-                    b.peer_kind,
-                    &b.peer,
-                ))
+        // Sorted as indices (rows are large to move), then taken in that order.
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| {
+            let (a, b) = (a as usize, b as usize);
+            keys[a]
+                .cmp(&keys[b])
+                .then_with(|| rows[a].peer.cmp(&rows[b].peer))
         });
+        let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+        table.rows = order
+            .into_iter()
+            .map(|i| rows[i as usize].take().expect("each row once"))
+            .collect();
         table.ambiguous.sort_unstable();
         table.missing_interfaces = names
             .iter()
@@ -450,7 +494,8 @@ fn shard_rows<'a>(
 ) -> ShardRows<'a> {
     let entries = &views.shards[shard];
     let mut out = ShardRows::default();
-    let mut peers: PeerCache<'_> = HashMap::default();
+    let mut peers: PeerCache = HashMap::default();
+    let mut vpcs: HashMap<Option<&str>, u32> = HashMap::default();
     let mut peer_index: HashMap<PeerRef<'_>, u32> = HashMap::default();
     let mut start = 0;
     while start < entries.len() {
@@ -466,17 +511,26 @@ fn shard_rows<'a>(
             continue;
         }
         let vpc = view.known.and_then(|i| i.vpc_id.as_deref());
+        let next = vpcs.len() as u32;
+        let vpc_idx = *vpcs.entry(vpc).or_insert(next);
         for (((_, k), e), &a_local) in entries[view.start..view.end].iter().zip(&view.a_local) {
             let remote = if a_local { k.b } else { k.a };
-            let (peer, peer_id) = *peers.entry((vpc, remote.addr)).or_insert_with(|| {
+            let (peer, peer_id) = *peers.entry((vpc_idx, remote.addr)).or_insert_with(|| {
                 let peer = resolve_peer(inventory, extras, aws_names, vpc, remote.addr.ip());
                 let peer_id = match peer {
                     PeerRef::Interface(name) => ids.get(name).copied(),
                     _ => None,
                 };
                 // Addresses of one peer (an interface's, a service's) share its index.
+                // A bare address is its own peer, and within one VPC this cache already
+                // gives it one index, so it skips the second lookup.
                 let next = out.peers.len() as u32;
-                let idx = *peer_index.entry(peer).or_insert(next);
+                let idx = match peer {
+                    PeerRef::Interface(_) | PeerRef::Service(_) => {
+                        *peer_index.entry(peer).or_insert(next)
+                    }
+                    PeerRef::Private(_) | PeerRef::Public(_) => next,
+                };
                 if idx == next {
                     out.peers.push(peer);
                 }
@@ -536,6 +590,70 @@ mod tests {
             &mut obs.collector(),
         );
         obs
+    }
+
+    #[test]
+    fn integer_sort_keys_give_the_text_order() {
+        let row = |iface: &str, side, port, peer_kind, peer: &str| Row {
+            interface_id: iface.into(),
+            side,
+            protocol: 6,
+            port,
+            peer_kind,
+            peer: peer.into(),
+            flows: 1,
+            packets: 1,
+            bytes: 1,
+            first_seen: 0,
+            last_seen: 0,
+            peer_ports: 1,
+            basis: Basis::Flags,
+        };
+        let mut rows = Vec::new();
+        for iface in ["eni-b", "eni-a"] {
+            for side in [Side::Client, Side::Server] {
+                for port in [443, 80] {
+                    for (kind, peer) in [
+                        (PeerKind::Internet, "10.0.0.9/32"),
+                        (PeerKind::Internet, "10.0.0.10/32"),
+                        (PeerKind::Internet, "10.0.0.1/32"),
+                        (PeerKind::Vpc, "2001:db8::10/128"),
+                        (PeerKind::Vpc, "2001:db8::1/128"),
+                        (PeerKind::Interface, "eni-0123456789abcdef1"),
+                        (PeerKind::Interface, "eni-0123456789abcdef0"),
+                    ] {
+                        rows.push(row(iface, side, port, kind, peer));
+                    }
+                }
+            }
+        }
+        let rank = |r: &Row| u32::from(r.interface_id == "eni-b");
+        let mut by_keys: Vec<&Row> = rows.iter().collect();
+        by_keys.sort_by(|a, b| {
+            sort_key(rank(a), a)
+                .cmp(&sort_key(rank(b), b))
+                .then_with(|| a.peer.cmp(&b.peer))
+        });
+        let mut by_text: Vec<&Row> = rows.iter().collect();
+        by_text.sort_by(|a, b| {
+            (
+                &a.interface_id,
+                a.side,
+                a.protocol,
+                a.port,
+                a.peer_kind,
+                &a.peer,
+            )
+                .cmp(&(
+                    &b.interface_id,
+                    b.side,
+                    b.protocol,
+                    b.port,
+                    b.peer_kind,
+                    &b.peer,
+                ))
+        });
+        assert_eq!(by_keys, by_text);
     }
 
     const V2: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";

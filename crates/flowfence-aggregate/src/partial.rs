@@ -73,7 +73,7 @@ pub enum PartialError {
 /// Row builder for the partial's columns.
 #[derive(Default)]
 struct Rows {
-    kind: Vec<String>,
+    kind: Vec<&'static str>,
     interface_id: Vec<String>,
     protocol: Vec<i32>,
     a_addr: Vec<String>,
@@ -124,7 +124,7 @@ impl Rows {
     fn push(&mut self, f: Fact<'_>) {
         let addr = |e: Option<Endpoint>| e.map_or_else(String::new, |e| e.addr.to_string());
         let port = |e: Option<Endpoint>| e.map_or(0, |e| i32::from(e.port));
-        self.kind.push(f.kind.to_string());
+        self.kind.push(f.kind);
         self.interface_id.push(f.interface_id.to_string());
         self.protocol.push(i32::from(f.protocol));
         self.a_addr.push(addr(f.a));
@@ -153,7 +153,7 @@ impl Rows {
 
     fn into_columns(self) -> Columns {
         let mut c = Columns::default();
-        c.push("kind", Column::Text(self.kind))
+        c.push("kind", Column::Label(self.kind))
             .push("interface_id", Column::Text(self.interface_id))
             .push("protocol", Column::Int32(self.protocol))
             .push("a_addr", Column::Text(self.a_addr))

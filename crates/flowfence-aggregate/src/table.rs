@@ -119,16 +119,18 @@ impl Table {
     /// The rows as columns ([`COLUMNS`]), for CSV or Parquet.
     pub fn columns(&self) -> Columns {
         let text = |f: &dyn Fn(&Row) -> String| Column::Text(self.rows.iter().map(f).collect());
+        let label =
+            |f: &dyn Fn(&Row) -> &'static str| Column::Label(self.rows.iter().map(f).collect());
         let int32 = |f: &dyn Fn(&Row) -> i32| Column::Int32(self.rows.iter().map(f).collect());
         let int64 = |f: &dyn Fn(&Row) -> u64| {
             Column::Int64(self.rows.iter().map(|r| f(r) as i64).collect())
         };
         let mut c = Columns::default();
         c.push(COLUMNS[0], text(&|r| r.interface_id.clone()))
-            .push(COLUMNS[1], text(&|r| r.side.name().to_string()))
+            .push(COLUMNS[1], label(&|r| r.side.name()))
             .push(COLUMNS[2], int32(&|r| i32::from(r.protocol)))
             .push(COLUMNS[3], int32(&|r| i32::from(r.port)))
-            .push(COLUMNS[4], text(&|r| r.peer_kind.name().to_string()))
+            .push(COLUMNS[4], label(&|r| r.peer_kind.name()))
             .push(COLUMNS[5], text(&|r| r.peer.clone()))
             .push(COLUMNS[6], int64(&|r| r.flows))
             .push(COLUMNS[7], int64(&|r| r.packets))
@@ -136,7 +138,7 @@ impl Table {
             .push(COLUMNS[9], int64(&|r| r.first_seen))
             .push(COLUMNS[10], int64(&|r| r.last_seen))
             .push(COLUMNS[11], int64(&|r| r.peer_ports))
-            .push(COLUMNS[12], text(&|r| r.basis.name().to_string()));
+            .push(COLUMNS[12], label(&|r| r.basis.name()));
         c
     }
 
