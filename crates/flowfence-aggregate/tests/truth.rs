@@ -2,15 +2,23 @@
 //! generator made (its `truth.json`), in both v2 and v5 logs, and no ephemeral-port rows.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flowfence_aggregate::{Observations, PeerKind, Side, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
 use flowfence_inventory::Inventory;
 use flowfence_synth::{TrueEdge, Truth};
 
+/// This crate's directory, as cargo gives it when running the test: a test binary reused
+/// from another checkout (a shared target directory) carries that checkout's
+/// compile-time path.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
+}
+
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-logs")
+    manifest_dir().join("../../sample-logs")
 }
 
 fn inventory() -> Inventory {

@@ -324,7 +324,13 @@ mod tests {
     /// `FLOWFENCE_UPDATE_DOCS=1 cargo test -p flowfence-flowlog docs`.
     #[test]
     fn docs_formats_table_matches_the_catalogue() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/formats.md");
+        // The crate's directory as cargo gives it when running the test (a binary reused
+        // from another checkout of the same tree carries that checkout's compile-time
+        // path).
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let path = format!("{dir}/../../docs/formats.md");
+        let path = path.as_str();
         let doc = std::fs::read_to_string(path).unwrap();
         let (begin, end) = ("<!-- fields:begin -->\n", "<!-- fields:end -->");
         let a = doc.find(begin).expect("begin marker") + begin.len();
