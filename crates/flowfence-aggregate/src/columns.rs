@@ -35,6 +35,28 @@ fn write_csv_text(s: &str, out: &mut String) {
 }
 
 impl Column {
+    /// A text column, a value per item; copied in parallel, since a text column copies a
+    /// string per row.
+    pub fn text_of<T: Sync>(items: &[T], f: impl Fn(&T) -> String + Sync + Send) -> Column {
+        Column::Text(items.par_iter().map(f).collect())
+    }
+
+    /// A column of fixed-vocabulary text, a value per item.
+    pub fn label_of<T>(items: &[T], f: impl Fn(&T) -> &'static str) -> Column {
+        Column::Label(items.iter().map(f).collect())
+    }
+
+    /// A 32-bit integer column, a value per item.
+    pub fn int32_of<T>(items: &[T], f: impl Fn(&T) -> i32) -> Column {
+        Column::Int32(items.iter().map(f).collect())
+    }
+
+    /// A counter or time column, a value per item: counts and Unix seconds are `u64`,
+    /// stored as Parquet's signed 64-bit integers.
+    pub fn int64_of<T>(items: &[T], f: impl Fn(&T) -> u64) -> Column {
+        Column::Int64(items.iter().map(|x| f(x) as i64).collect())
+    }
+
     fn len(&self) -> usize {
         match self {
             Column::Text(v) => v.len(),

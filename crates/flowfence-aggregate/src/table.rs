@@ -1,7 +1,5 @@
 //! The observed connections table and the summaries beside it, and how they are written.
 
-use rayon::prelude::*;
-
 use crate::columns::{Column, Columns};
 use crate::direction::{Basis, ConnectionKey};
 use crate::observations::{Gaps, Rejected};
@@ -120,30 +118,27 @@ pub const COLUMNS: [&str; 13] = [
 impl Table {
     /// The rows as columns ([`COLUMNS`]), for CSV or Parquet.
     pub fn columns(&self) -> Columns {
-        // The text columns copy a string per row: built in parallel.
-        let text = |f: &(dyn Fn(&Row) -> String + Sync)| {
-            Column::Text(self.rows.par_iter().map(f).collect())
-        };
-        let label =
-            |f: &dyn Fn(&Row) -> &'static str| Column::Label(self.rows.iter().map(f).collect());
-        let int32 = |f: &dyn Fn(&Row) -> i32| Column::Int32(self.rows.iter().map(f).collect());
-        let int64 = |f: &dyn Fn(&Row) -> u64| {
-            Column::Int64(self.rows.iter().map(|r| f(r) as i64).collect())
-        };
+        let rows = &self.rows;
         let mut c = Columns::default();
-        c.push(COLUMNS[0], text(&|r| r.interface_id.clone()))
-            .push(COLUMNS[1], label(&|r| r.side.name()))
-            .push(COLUMNS[2], int32(&|r| i32::from(r.protocol)))
-            .push(COLUMNS[3], int32(&|r| i32::from(r.port)))
-            .push(COLUMNS[4], label(&|r| r.peer_kind.name()))
-            .push(COLUMNS[5], text(&|r| r.peer.clone()))
-            .push(COLUMNS[6], int64(&|r| r.flows))
-            .push(COLUMNS[7], int64(&|r| r.packets))
-            .push(COLUMNS[8], int64(&|r| r.bytes))
-            .push(COLUMNS[9], int64(&|r| r.first_seen))
-            .push(COLUMNS[10], int64(&|r| r.last_seen))
-            .push(COLUMNS[11], int64(&|r| r.peer_ports))
-            .push(COLUMNS[12], label(&|r| r.basis.name()));
+        c.push(
+            COLUMNS[0],
+            Column::text_of(rows, |r| r.interface_id.clone()),
+        )
+        .push(COLUMNS[1], Column::label_of(rows, |r| r.side.name()))
+        .push(
+            COLUMNS[2],
+            Column::int32_of(rows, |r| i32::from(r.protocol)),
+        )
+        .push(COLUMNS[3], Column::int32_of(rows, |r| i32::from(r.port)))
+        .push(COLUMNS[4], Column::label_of(rows, |r| r.peer_kind.name()))
+        .push(COLUMNS[5], Column::text_of(rows, |r| r.peer.clone()))
+        .push(COLUMNS[6], Column::int64_of(rows, |r| r.flows))
+        .push(COLUMNS[7], Column::int64_of(rows, |r| r.packets))
+        .push(COLUMNS[8], Column::int64_of(rows, |r| r.bytes))
+        .push(COLUMNS[9], Column::int64_of(rows, |r| r.first_seen))
+        .push(COLUMNS[10], Column::int64_of(rows, |r| r.last_seen))
+        .push(COLUMNS[11], Column::int64_of(rows, |r| r.peer_ports))
+        .push(COLUMNS[12], Column::label_of(rows, |r| r.basis.name()));
         c
     }
 
@@ -157,34 +152,13 @@ impl Table {
     pub fn rejected_columns(&self) -> Columns {
         let r = &self.rejected;
         let mut c = Columns::default();
-        c.push(
-            "interface_id",
-            Column::Text(r.iter().map(|x| x.0.clone()).collect()),
-        )
-        .push(
-            "protocol",
-            Column::Int32(r.iter().map(|x| i32::from(x.1)).collect()),
-        )
-        .push(
-            "port",
-            Column::Int32(r.iter().map(|x| i32::from(x.2)).collect()),
-        )
-        .push(
-            "records",
-            Column::Int64(r.iter().map(|x| x.3.records as i64).collect()),
-        )
-        .push(
-            "packets",
-            Column::Int64(r.iter().map(|x| x.3.packets as i64).collect()),
-        )
-        .push(
-            "first_seen",
-            Column::Int64(r.iter().map(|x| x.3.first_seen as i64).collect()),
-        )
-        .push(
-            "last_seen",
-            Column::Int64(r.iter().map(|x| x.3.last_seen as i64).collect()),
-        );
+        c.push("interface_id", Column::text_of(r, |x| x.0.clone()))
+            .push("protocol", Column::int32_of(r, |x| i32::from(x.1)))
+            .push("port", Column::int32_of(r, |x| i32::from(x.2)))
+            .push("records", Column::int64_of(r, |x| x.3.records))
+            .push("packets", Column::int64_of(r, |x| x.3.packets))
+            .push("first_seen", Column::int64_of(r, |x| x.3.first_seen))
+            .push("last_seen", Column::int64_of(r, |x| x.3.last_seen));
         c
     }
 
@@ -193,18 +167,9 @@ impl Table {
     pub fn gaps_columns(&self) -> Columns {
         let g = &self.gaps;
         let mut c = Columns::default();
-        c.push(
-            "interface_id",
-            Column::Text(g.iter().map(|x| x.0.clone()).collect()),
-        )
-        .push(
-            "nodata",
-            Column::Int64(g.iter().map(|x| x.1.nodata as i64).collect()),
-        )
-        .push(
-            "skipdata",
-            Column::Int64(g.iter().map(|x| x.1.skipdata as i64).collect()),
-        );
+        c.push("interface_id", Column::text_of(g, |x| x.0.clone()))
+            .push("nodata", Column::int64_of(g, |x| x.1.nodata))
+            .push("skipdata", Column::int64_of(g, |x| x.1.skipdata));
         c
     }
 }

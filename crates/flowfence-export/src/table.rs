@@ -10,32 +10,21 @@ use crate::rules::of_plan;
 /// The plan's rules as columns.
 pub fn columns(plan: &Plan) -> Columns {
     let rules = of_plan(plan);
-    let text = |f: &dyn Fn(&crate::rules::PlanRule<'_>) -> String| -> Column {
-        Column::Text(rules.iter().map(f).collect())
-    };
-    let int = |f: &dyn Fn(&crate::rules::PlanRule<'_>) -> i64| -> Column {
-        Column::Int64(rules.iter().map(f).collect())
-    };
+    let text = |f: fn(&crate::rules::PlanRule<'_>) -> String| Column::text_of(&rules, f);
     let evidence = |f: fn(&flowfence_propose::RuleEvidence) -> u64| {
-        int(&move |r| r.evidence.map_or(0, |e| f(e) as i64))
+        Column::int64_of(&rules, move |r| r.evidence.map_or(0, f))
     };
     let mut c = Columns::default();
-    c.push("group_ref", text(&|r| r.group.reference.clone()))
-        .push("group_name", text(&|r| r.group.name.clone()))
-        .push("action", text(&|r| r.action.name().to_string()))
-        .push("direction", text(&|r| r.direction().to_string()))
-        .push("ip_protocol", text(&|r| protocol_name(r.spec.protocol)))
-        .push(
-            "from_port",
-            Column::Int32(rules.iter().map(|r| r.spec.from).collect()),
-        )
-        .push(
-            "to_port",
-            Column::Int32(rules.iter().map(|r| r.spec.to).collect()),
-        )
+    c.push("group_ref", text(|r| r.group.reference.clone()))
+        .push("group_name", text(|r| r.group.name.clone()))
+        .push("action", text(|r| r.action.name().to_string()))
+        .push("direction", text(|r| r.direction().to_string()))
+        .push("ip_protocol", text(|r| protocol_name(r.spec.protocol)))
+        .push("from_port", Column::int32_of(&rules, |r| r.spec.from))
+        .push("to_port", Column::int32_of(&rules, |r| r.spec.to))
         .push(
             "peer_kind",
-            text(&|r| match &r.spec.target {
+            text(|r| match &r.spec.target {
                 RuleTarget::Group(_) => "group".to_string(),
                 RuleTarget::PrefixList(_) => "prefix-list".to_string(),
                 RuleTarget::Cidr(IpNet::V4(_)) => "cidr-ipv4".to_string(),
@@ -44,14 +33,14 @@ pub fn columns(plan: &Plan) -> Columns {
         )
         .push(
             "peer",
-            text(&|r| match &r.spec.target {
+            text(|r| match &r.spec.target {
                 RuleTarget::Group(g) | RuleTarget::PrefixList(g) => g.clone(),
                 RuleTarget::Cidr(c) => c.to_string(),
             }),
         )
         .push(
             "description",
-            text(&|r| r.description.clone().unwrap_or_default()),
+            text(|r| r.description.clone().unwrap_or_default()),
         )
         .push("flows", evidence(|e| e.flows))
         .push("bytes", evidence(|e| e.bytes))
@@ -59,7 +48,7 @@ pub fn columns(plan: &Plan) -> Columns {
         .push("last_seen", evidence(|e| e.last_seen))
         .push(
             "examples",
-            text(&|r| r.evidence.map(|e| e.examples.join(" ")).unwrap_or_default()),
+            text(|r| r.evidence.map(|e| e.examples.join(" ")).unwrap_or_default()),
         );
     c
 }
