@@ -18,9 +18,8 @@ use rayon::prelude::*;
 
 use crate::direction::{A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide};
 use crate::observations::{Extras, HashMap, InterfaceIdx, Observations, SHARDS};
+use crate::shard::Entry;
 use crate::table::{PeerKind, Row, Side, Table};
-
-type Entry = ((InterfaceIdx, ConnectionKey), Evidence);
 
 /// What one interface's connections look like from its side.
 struct View<'i> {
@@ -344,13 +343,9 @@ impl Observations {
             .shards
             .into_par_iter()
             .map(|m| {
-                let mut v: Vec<Entry> = m
-                    .into_inner()
+                m.into_inner()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .into_iter()
-                    .collect();
-                v.sort_unstable_by_key(|e| e.0);
-                v
+                    .into_entries()
             })
             .collect();
         let per_shard: Vec<Vec<(InterfaceIdx, View<'_>)>> = shards

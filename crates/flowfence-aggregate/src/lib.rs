@@ -32,6 +32,7 @@ mod direction;
 mod finish;
 mod observations;
 mod partial;
+mod shard;
 mod table;
 
 pub use columns::{Column, Columns, FileFormat};

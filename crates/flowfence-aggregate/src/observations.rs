@@ -3,8 +3,9 @@
 //! The store is sharded by interface. Each worker's [`Collector`] first merges a record
 //! into a small direct-mapped cache (a connection's request and response records are
 //! usually adjacent, so about half the records end there), then buffers what the cache
-//! evicts per shard and inserts a buffer's worth under the shard's lock: no merging of
-//! per-worker maps afterwards. Interface ids are interned once per run (a lock taken once
+//! evicts per shard, sorts a full buffer and hands it to the shard under its lock (a
+//! [`Shard`] keeps its connections sorted, merging batches in): no merging of per-worker
+//! maps afterwards. Interface ids are interned once per run (a lock taken once
 //! per new interface per worker); the hot path hashes the id string in a small
 //! worker-local map and the connection key in a shard. Everything that reaches an output
 //! is sorted, so the arrival order (and the ids it assigns) never shows.
@@ -14,8 +15,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use flowfence_flowlog::{Action, LogStatus, Reader, Record, RecordSink, Report};
+use rayon::prelude::*;
 
 use crate::direction::{ConnectionKey, Evidence, observe};
+use crate::shard::{Entry, Shard, sort_and_combine};
 
 /// Hash maps with a fast hasher: millions of connection keys are hashed (std's SipHash
 /// was a fifth of an aggregation). Nothing iterates them in hash order into an output.
@@ -34,9 +37,6 @@ const FLUSH_AT: usize = 4096;
 /// records and 8192 barely more (a connection's records are mostly adjacent), while
 /// every probe of a cache beyond L1 cost a miss.
 const CACHE_SLOTS: usize = 1 << 8;
-
-/// Evidence for one interface's connection.
-type Entry = ((InterfaceIdx, ConnectionKey), Evidence);
 
 /// An interned interface id.
 pub(crate) type InterfaceIdx = u32;
@@ -148,7 +148,7 @@ impl Extras {
 #[derive(Debug)]
 pub struct Observations {
     pub(crate) names: Mutex<Names>,
-    pub(crate) shards: Vec<Mutex<HashMap<(InterfaceIdx, ConnectionKey), Evidence>>>,
+    pub(crate) shards: Vec<Mutex<Shard>>,
     pub(crate) extras: Mutex<Extras>,
     pub(crate) without_interface: AtomicU64,
 }
@@ -204,7 +204,7 @@ impl Observations {
 
     /// Distinct (interface, connection) pairs observed: what memory grows with.
     pub fn connections(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.shards.par_iter().map(|s| lock(s).len()).sum()
     }
 
     /// Records without an interface id (ECS/Fargate tasks, regional NAT gateways).
@@ -218,10 +218,12 @@ impl Observations {
 
     /// Inserts evidence for one interface and connection (partial results read back).
     pub(crate) fn insert(&self, iface: InterfaceIdx, key: ConnectionKey, evidence: Evidence) {
-        lock(&self.shards[iface as usize % SHARDS])
-            .entry((iface, key))
-            .and_modify(|e| e.merge(&evidence))
-            .or_insert(evidence);
+        let shard = &self.shards[iface as usize % SHARDS];
+        let job = lock(shard).add_one(((iface, key), evidence));
+        if let Some(job) = job {
+            let sorted = job.run();
+            lock(shard).install(sorted);
+        }
     }
 
     pub(crate) fn add_without_interface(&self, n: u64) {
@@ -281,11 +283,12 @@ impl Collector<'_> {
         if pending.is_empty() {
             return;
         }
-        let mut map = lock(&self.store.shards[shard]);
-        for (key, evidence) in pending.drain(..) {
-            map.entry(key)
-                .and_modify(|e| e.merge(&evidence))
-                .or_insert(evidence);
+        sort_and_combine(pending);
+        let shard = &self.store.shards[shard];
+        let job = lock(shard).add(pending);
+        if let Some(job) = job {
+            let sorted = job.run();
+            lock(shard).install(sorted);
         }
     }
 }

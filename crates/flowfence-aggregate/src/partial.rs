@@ -185,7 +185,7 @@ impl Observations {
 
         let mut conns: Vec<(InterfaceIdx, ConnectionKey, Evidence)> = Vec::new();
         for shard in &self.shards {
-            conns.extend(lock(shard).iter().map(|((i, k), e)| (*i, *k, *e)));
+            conns.extend(lock(shard).entries().iter().map(|((i, k), e)| (*i, *k, *e)));
         }
         conns.sort_unstable_by(|x, y| {
             (&names[x.0 as usize], &x.1).cmp(&(&names[y.0 as usize], &y.1))
