@@ -221,8 +221,8 @@ impl Observations {
         let shard = &self.shards[iface as usize % SHARDS];
         let job = lock(shard).add_one(((iface, key), evidence));
         if let Some(job) = job {
-            let sorted = job.run();
-            lock(shard).install(sorted);
+            let done = job.run();
+            lock(shard).install(done);
         }
     }
 
@@ -287,8 +287,8 @@ impl Collector<'_> {
         let shard = &self.store.shards[shard];
         let job = lock(shard).add(pending);
         if let Some(job) = job {
-            let sorted = job.run();
-            lock(shard).install(sorted);
+            let done = job.run();
+            lock(shard).install(done);
         }
     }
 }
