@@ -27,7 +27,7 @@ use flowfence_flowlog::{Action, FlowDirection, LogStatus, Record};
 /// compared and sorted; `IpAddr`'s enum made that a fifth of an aggregation): 128 bits,
 /// most significant word first. IPv4 is held as its IPv4-mapped IPv6 form
 /// (`::ffff:a.b.c.d`) and reads back as IPv4, as std's `Ipv6Addr::to_canonical` does.
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Addr([u32; 4]);
 
 impl Addr {
@@ -39,6 +39,14 @@ impl Addr {
         }
         let n = u128::from(a) << 96 | u128::from(b) << 64 | u128::from(c) << 32 | u128::from(d);
         IpAddr::V6(Ipv6Addr::from(n))
+    }
+
+    /// The address as one integer: its order is the words' order, compared in two
+    /// steps instead of four.
+    #[inline]
+    fn bits(self) -> u128 {
+        let (hi, lo) = self.words();
+        u128::from(hi) << 64 | u128::from(lo)
     }
 
     /// The high and low 64 bits.
@@ -67,6 +75,20 @@ impl From<IpAddr> for Addr {
                 ])
             }
         }
+    }
+}
+
+impl Ord for Addr {
+    #[inline]
+    fn cmp(&self, other: &Addr) -> std::cmp::Ordering {
+        self.bits().cmp(&other.bits())
+    }
+}
+
+impl PartialOrd for Addr {
+    #[inline]
+    fn partial_cmp(&self, other: &Addr) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -101,7 +123,7 @@ pub struct Endpoint {
 }
 
 /// A connection as one interface logged it: its protocol and two endpoints, `a < b`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnectionKey {
     /// IANA protocol number.
     pub protocol: u8,
@@ -109,6 +131,36 @@ pub struct ConnectionKey {
     pub a: Endpoint,
     /// The higher endpoint.
     pub b: Endpoint,
+}
+
+impl ConnectionKey {
+    /// The fields in their order, as integers.
+    #[inline]
+    fn order(&self) -> (u8, u128, u16, u128, u16) {
+        (
+            self.protocol,
+            self.a.addr.bits(),
+            self.a.port,
+            self.b.addr.bits(),
+            self.b.port,
+        )
+    }
+}
+
+/// By protocol, then `a`, then `b` (each by address, then port), compared as integers:
+/// the store sorts and merges millions of keys.
+impl Ord for ConnectionKey {
+    #[inline]
+    fn cmp(&self, other: &ConnectionKey) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
+}
+
+impl PartialOrd for ConnectionKey {
+    #[inline]
+    fn partial_cmp(&self, other: &ConnectionKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl std::hash::Hash for ConnectionKey {
@@ -381,6 +433,46 @@ mod tests {
             },
         );
         out
+    }
+
+    /// Keys compare as their fields in order, addresses word by word (the order partial
+    /// results and the ambiguous list are written in).
+    #[test]
+    fn keys_order_by_their_fields() {
+        let addrs = [
+            "10.0.0.1",
+            "10.0.0.2",
+            "9.255.255.255",
+            "::1",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+            "0.0.0.0",
+        ];
+        let mut keys = Vec::new();
+        for protocol in [6, 17] {
+            for a in addrs {
+                for b in addrs {
+                    for (pa, pb) in [(80, 443), (443, 80), (0, 0)] {
+                        let end = |addr: &str, port| Endpoint {
+                            addr: Addr::from(addr.parse::<IpAddr>().unwrap()),
+                            port,
+                        };
+                        keys.push(ConnectionKey {
+                            protocol,
+                            a: end(a, pa),
+                            b: end(b, pb),
+                        });
+                    }
+                }
+            }
+        }
+        let fields = |k: &ConnectionKey| (k.protocol, k.a.addr.0, k.a.port, k.b.addr.0, k.b.port);
+        for x in &keys {
+            for y in &keys {
+                assert_eq!(x.cmp(y), fields(x).cmp(&fields(y)), "{x:?} {y:?}");
+            }
+        }
     }
 
     fn local_is_a(key: &ConnectionKey, local: &str) -> bool {
