@@ -18,7 +18,7 @@ use flowfence_flowlog::{Action, LogStatus, Reader, Record, RecordSink, Report};
 use rayon::prelude::*;
 
 use crate::direction::{ConnectionKey, Evidence, observe};
-use crate::shard::{Entry, Shard, sort_and_combine};
+use crate::shard::{Entry, Shard, order_by_key};
 
 /// Hash maps with a fast hasher: millions of connection keys are hashed (std's SipHash
 /// was a fifth of an aggregation). Nothing iterates them in hash order into an output.
@@ -197,6 +197,7 @@ impl Observations {
             hasher: ahash::RandomState::new(),
             ids: HashMap::default(),
             pending: (0..SHARDS).map(|_| Vec::new()).collect(),
+            order: Vec::with_capacity(FLUSH_AT),
             extras: Extras::default(),
             without_interface: 0,
         }
@@ -251,6 +252,8 @@ pub struct Collector<'o> {
     cache: Box<[Entry]>,
     hasher: ahash::RandomState,
     pending: Vec<Vec<Entry>>,
+    /// A pending batch's order by key (reused).
+    order: Vec<u32>,
     extras: Extras,
     without_interface: u64,
 }
@@ -283,9 +286,10 @@ impl Collector<'_> {
         if pending.is_empty() {
             return;
         }
-        sort_and_combine(pending);
+        order_by_key(pending, &mut self.order);
         let shard = &self.store.shards[shard];
-        let job = lock(shard).add(pending);
+        let job = lock(shard).add(pending, &self.order);
+        pending.clear();
         if let Some(job) = job {
             let done = job.run();
             lock(shard).install(done);

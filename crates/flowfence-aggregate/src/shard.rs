@@ -76,27 +76,29 @@ impl Compaction {
     }
 }
 
-/// Sorts `batch` and merges entries with equal keys, in place.
-pub(crate) fn sort_and_combine(batch: &mut Vec<Entry>) {
-    batch.sort_unstable_by_key(|x| x.0);
-    batch.dedup_by(|later, kept| {
-        if later.0 == kept.0 {
-            kept.1.merge(&later.1);
-            true
-        } else {
-            false
-        }
-    });
+/// The order of `batch` by key, as indices into it (written to `order`). Sorting
+/// indices moves 4 bytes per step instead of a 112-byte entry; the entries are read
+/// once more, in this order, when [`Shard::add`] copies them in.
+pub(crate) fn order_by_key(batch: &[Entry], order: &mut Vec<u32>) {
+    order.clear();
+    order.extend(0..batch.len() as u32);
+    order.sort_unstable_by(|&x, &y| batch[x as usize].0.cmp(&batch[y as usize].0));
 }
 
 impl Shard {
-    /// Adds a batch of evidence, sorted with unique keys (as [`sort_and_combine`] leaves
-    /// it), emptying `batch`. When enough has piled up, returns a compaction for the
+    /// Adds a batch of evidence, taken in `order` (from [`order_by_key`]), merging
+    /// entries with equal keys. When enough has piled up, returns a compaction for the
     /// caller to run after releasing the lock, then [`install`](Shard::install).
-    pub(crate) fn add(&mut self, batch: &mut Vec<Entry>) -> Option<Compaction> {
-        debug_assert!(batch.windows(2).all(|w| w[0].0 < w[1].0));
-        if !batch.is_empty() {
-            self.fresh.append(batch);
+    pub(crate) fn add(&mut self, batch: &[Entry], order: &[u32]) -> Option<Compaction> {
+        let start = self.fresh.len();
+        for &i in order {
+            let entry = &batch[i as usize];
+            match self.fresh[start..].last_mut() {
+                Some(last) if last.0 == entry.0 => last.1.merge(&entry.1),
+                _ => self.fresh.push(*entry),
+            }
+        }
+        if self.fresh.len() > start {
             self.runs.push(self.fresh.len());
         }
         self.due()
@@ -337,6 +339,7 @@ mod tests {
         let mut x: u64 = 7;
         let mut batch = Vec::new();
         let mut later = None;
+        let mut order = Vec::new();
         for n in 0..400_000u64 {
             x = x
                 .wrapping_mul(6364136223846793005)
@@ -351,9 +354,9 @@ mod tests {
                 if batch.len() < 3000 {
                     continue;
                 }
-                sort_and_combine(&mut batch);
-                let job = shard.add(&mut batch);
-                assert!(batch.is_empty());
+                order_by_key(&batch, &mut order);
+                let job = shard.add(&batch, &order);
+                batch.clear();
                 job
             };
             if let Some(job) = job {
@@ -369,8 +372,8 @@ mod tests {
         if let Some(job) = later.take() {
             shard.install(job.run());
         }
-        sort_and_combine(&mut batch);
-        if let Some(job) = shard.add(&mut batch) {
+        order_by_key(&batch, &mut order);
+        if let Some(job) = shard.add(&batch, &order) {
             shard.install(job.run());
         }
         let got: Vec<Entry> = shard.entries().to_vec();
@@ -383,11 +386,15 @@ mod tests {
 
     #[test]
     fn combines_equal_keys_within_a_batch() {
-        let mut batch = vec![entry(1, 5, 1), entry(0, 9, 2), entry(1, 5, 4)];
-        sort_and_combine(&mut batch);
-        assert_eq!(batch.len(), 2);
-        assert_eq!(batch[0].0.0, 0);
-        assert_eq!(batch[1].1.records, 5);
-        assert_eq!(batch[1].1.packets, 50);
+        let batch = vec![entry(1, 5, 1), entry(0, 9, 2), entry(1, 5, 4)];
+        let mut order = Vec::new();
+        order_by_key(&batch, &mut order);
+        let mut shard = Shard::default();
+        assert!(shard.add(&batch, &order).is_none());
+        let got = shard.entries();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0.0, 0);
+        assert_eq!(got[1].1.records, 5);
+        assert_eq!(got[1].1.packets, 50);
     }
 }
