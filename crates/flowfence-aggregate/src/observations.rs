@@ -217,16 +217,6 @@ impl Observations {
         lock(&self.names).intern(name)
     }
 
-    /// Inserts evidence for one interface and connection (partial results read back).
-    pub(crate) fn insert(&self, iface: InterfaceIdx, key: ConnectionKey, evidence: Evidence) {
-        let shard = &self.shards[iface as usize % SHARDS];
-        let job = lock(shard).add_one(((iface, key), evidence));
-        if let Some(job) = job {
-            let done = job.run();
-            lock(shard).install(done);
-        }
-    }
-
     pub(crate) fn add_without_interface(&self, n: u64) {
         self.without_interface.fetch_add(n, Ordering::Relaxed);
     }
@@ -259,13 +249,20 @@ pub struct Collector<'o> {
 }
 
 impl Collector<'_> {
-    fn id(&mut self, name: &str) -> InterfaceIdx {
+    /// The interned index of an interface id.
+    pub(crate) fn id(&mut self, name: &str) -> InterfaceIdx {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
         let id = self.store.intern(name);
         self.ids.insert(name.into(), id);
         id
+    }
+
+    /// Adds evidence already merged per connection (partial results read back): straight
+    /// to its shard's queue, past the merge cache.
+    pub(crate) fn add(&mut self, iface: InterfaceIdx, key: ConnectionKey, evidence: Evidence) {
+        self.push(((iface, key), evidence));
     }
 
     /// Queues evidence for its shard, flushing the shard's queue when full.

@@ -21,7 +21,7 @@ use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
 
 use crate::columns::{Column, Columns};
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
-use crate::observations::{Gaps, InterfaceIdx, Observations, Rejected, lock};
+use crate::observations::{Collector, Gaps, InterfaceIdx, Observations, Rejected, lock};
 
 const FORMAT_KEY: &str = "flowfence.partial";
 const FORMAT_VERSION: &str = "1";
@@ -290,7 +290,7 @@ impl Observations {
         let mut collector = BatchReader {
             store: self,
             path,
-            ids: crate::observations::HashMap::default(),
+            connections: self.collector(),
         };
         for batch in builder.build().map_err(parquet)? {
             let batch = batch.map_err(|e| parquet(e.into()))?;
@@ -305,7 +305,9 @@ impl Observations {
 struct BatchReader<'a> {
     store: &'a Observations,
     path: &'a Path,
-    ids: crate::observations::HashMap<String, InterfaceIdx>,
+    /// Batches connections into the store (and interns interface ids) as reading logs
+    /// does; what it holds reaches the store when the reader is dropped.
+    connections: Collector<'a>,
 }
 
 impl BatchReader<'_> {
@@ -419,8 +421,8 @@ impl BatchReader<'_> {
                         a,
                         b,
                     };
-                    let iface = self.id(interface_id.value(row));
-                    self.store.insert(iface, key, evidence);
+                    let iface = self.connections.id(interface_id.value(row));
+                    self.connections.add(iface, key, evidence);
                 }
                 "reject" => {
                     let r = Rejected {
@@ -430,7 +432,7 @@ impl BatchReader<'_> {
                         last_seen: count(last_seen, "last_seen")?,
                     };
                     let key = (
-                        self.id(interface_id.value(row)),
+                        self.connections.id(interface_id.value(row)),
                         proto()?,
                         port(b_port, "b_port")?,
                     );
@@ -441,7 +443,7 @@ impl BatchReader<'_> {
                         nodata: count(nodata, "nodata")?,
                         skipdata: count(skipdata, "skipdata")?,
                     };
-                    let iface = self.id(interface_id.value(row));
+                    let iface = self.connections.id(interface_id.value(row));
                     self.store.with_extras(|e| e.add_gaps(iface, g));
                 }
                 "service" => {
@@ -453,14 +455,5 @@ impl BatchReader<'_> {
             }
         }
         Ok(())
-    }
-
-    fn id(&mut self, name: &str) -> InterfaceIdx {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
-        let id = self.store.intern(name);
-        self.ids.insert(name.to_string(), id);
-        id
     }
 }

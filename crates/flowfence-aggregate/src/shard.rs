@@ -1,7 +1,8 @@
 //! One shard of the evidence store: connections kept sorted by key instead of hashed.
 //!
-//! Workers hand over batches, each sorted and merged within itself before the lock is
-//! taken. Batches pile up in `fresh` (their bounds kept in `runs`) until they are as many
+//! Workers hand over batches: a batch's order by key is found before the lock is taken
+//! ([`order_by_key`]), and the shard copies it in that order, merging equal keys. Batches
+//! pile up in `fresh` (their bounds kept in `runs`) until they are as many
 //! as the sorted entries; then one compaction merges every batch and the sorted entries
 //! at once, from the back into the sorted vector's own (grown) buffer, combining equal
 //! keys. The sorted part at least doubles between compactions, so each entry is moved a
@@ -101,13 +102,6 @@ impl Shard {
         if self.fresh.len() > start {
             self.runs.push(self.fresh.len());
         }
-        self.due()
-    }
-
-    /// Adds one entry (partial results read back row by row); as [`Shard::add`].
-    pub(crate) fn add_one(&mut self, entry: Entry) -> Option<Compaction> {
-        self.fresh.push(entry);
-        self.runs.push(self.fresh.len());
         self.due()
     }
 
@@ -346,19 +340,15 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             let e = entry((x >> 60) as u32, (x >> 40) as u16 % 50_000, 1 + n % 3);
             want.entry(e.0).and_modify(|w| w.merge(&e.1)).or_insert(e.1);
+            // Batches of every size from 1 to about 4000, some with repeated keys.
+            batch.push(e);
+            if batch.len() < 1 + (n as usize % 5) * 1000 {
+                continue;
+            }
+            order_by_key(&batch, &mut order);
+            let job = shard.add(&batch, &order);
+            batch.clear();
             // Some compactions run at once, some later (as if another worker held one).
-            let job = if n % 5 == 0 {
-                shard.add_one(e)
-            } else {
-                batch.push(e);
-                if batch.len() < 3000 {
-                    continue;
-                }
-                order_by_key(&batch, &mut order);
-                let job = shard.add(&batch, &order);
-                batch.clear();
-                job
-            };
             if let Some(job) = job {
                 if n % 2 == 0 {
                     shard.install(job.run());
