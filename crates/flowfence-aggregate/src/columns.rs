@@ -215,13 +215,9 @@ impl Columns {
         &self,
         out: W,
     ) -> Result<W, parquet::errors::ParquetError> {
-        let batch = self.to_record_batch();
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::SNAPPY)
-            .build();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), Some(props))?;
-        writer.write(&batch)?;
-        writer.into_inner()
+        let mut writer = ParquetWriter::new(out);
+        writer.write(self)?;
+        writer.finish()
     }
 
     /// Writes the table to `path` as CSV or Parquet.
@@ -229,23 +225,76 @@ impl Columns {
     /// The file appears whole or not at all: it is written beside the target and renamed
     /// over it (a resumable run rewrites its partial result after every batch).
     pub fn write_file(&self, path: &Path, format: FileFormat) -> std::io::Result<()> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        match format {
-            FileFormat::Csv => {
-                let file = std::fs::File::create(&tmp)?;
-                self.write_csv(std::io::BufWriter::with_capacity(1 << 20, &file))?;
-            }
+        write_atomically(path, |file| match format {
+            FileFormat::Csv => self.write_csv(std::io::BufWriter::with_capacity(1 << 20, file)),
             FileFormat::Parquet => {
-                let file = std::fs::File::create(&tmp)?;
                 let w = self
                     .write_parquet(std::io::BufWriter::new(file))
                     .map_err(std::io::Error::other)?;
-                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                w.into_inner().map_err(|e| e.into_error())?.sync_all()
             }
+        })
+    }
+}
+
+/// Writes `path` through `write` (given the file), whole or not at all: into a file
+/// beside it, renamed over it once written.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    write(std::fs::File::create(&tmp)?)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A Parquet file (Snappy) written a chunk at a time: the chunks of one table, each with
+/// the same columns and metadata, so a large table never sits in memory whole.
+pub(crate) struct ParquetWriter<W: Write + Send> {
+    out: Option<W>,
+    writer: Option<parquet::arrow::ArrowWriter<W>>,
+}
+
+impl<W: Write + Send> ParquetWriter<W> {
+    /// A writer into `out`; the schema comes from the first chunk.
+    pub(crate) fn new(out: W) -> Self {
+        ParquetWriter {
+            out: Some(out),
+            writer: None,
         }
-        std::fs::rename(&tmp, path)
+    }
+
+    /// Appends a chunk's rows.
+    pub(crate) fn write(&mut self, chunk: &Columns) -> Result<(), parquet::errors::ParquetError> {
+        let batch = chunk.to_record_batch();
+        let writer = match (&mut self.writer, self.out.take()) {
+            (Some(w), _) => w,
+            (None, Some(out)) => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                self.writer.insert(parquet::arrow::ArrowWriter::try_new(
+                    out,
+                    batch.schema(),
+                    Some(props),
+                )?)
+            }
+            (None, None) => unreachable!("the output is kept until the writer exists"),
+        };
+        writer.write(&batch)
+    }
+
+    /// Finishes the file and returns the output (at least one chunk must be written,
+    /// even an empty one: it gives the schema).
+    pub(crate) fn finish(self) -> Result<W, parquet::errors::ParquetError> {
+        match self.writer {
+            Some(w) => w.into_inner(),
+            None => Err(parquet::errors::ParquetError::General(
+                "no chunk written, so no schema".into(),
+            )),
+        }
     }
 }
 

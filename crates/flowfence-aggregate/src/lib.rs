@@ -4,7 +4,7 @@
 //! [`observe`] turns a record into evidence about its connection and [`decide`] settles
 //! direction and service port; [`Observations`] stores evidence per interface, filled by
 //! [`Collector`]s (one [`flowfence_flowlog::RecordSink`] per reader worker), saved and
-//! merged as partial results ([`Observations::partial_columns`], [`Observations::read_partial`]),
+//! merged as partial results ([`Observations::write_partial`], [`Observations::read_partial`]),
 //! and [`Observations::finish`] builds the observed connections [`Table`] with peers
 //! resolved through the inventory.
 //!

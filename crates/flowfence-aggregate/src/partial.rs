@@ -14,14 +14,16 @@
 //! always give the same bytes. The file's metadata says `flowfence.partial = 1` and
 //! carries the count of records without an interface id.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
 
-use crate::columns::{Column, Columns};
+use crate::columns::{Column, Columns, ParquetWriter, write_atomically};
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
-use crate::observations::{Collector, Gaps, InterfaceIdx, Observations, Rejected, lock};
+use crate::observations::{Collector, Gaps, InterfaceIdx, Observations, Rejected, SHARDS, lock};
+use crate::shard::Entry;
 
 const FORMAT_KEY: &str = "flowfence.partial";
 const FORMAT_VERSION: &str = "1";
@@ -175,31 +177,90 @@ impl Rows {
     }
 }
 
+/// Rows per chunk when a partial result is written: what its columns hold in memory at
+/// once (writing the whole store as one table cost about 4x the store's own memory).
+const CHUNK_ROWS: usize = 1 << 16;
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.kind.len()
+    }
+}
+
 impl Observations {
-    /// Everything observed, as the partial result's columns (write them as Parquet with
-    /// [`Columns::write_parquet`]). Sorted: the same observations give the same file.
-    pub fn partial_columns(&self) -> Columns {
+    /// Writes everything observed as a partial result (Parquet) to `out`, with `meta`
+    /// added to the file's metadata. Sorted: the same observations give the same file.
+    pub fn write_partial<W: Write + Send>(
+        &self,
+        out: W,
+        meta: &[(&str, String)],
+    ) -> Result<W, parquet::errors::ParquetError> {
+        let mut writer = ParquetWriter::new(out);
+        self.partial_chunks(meta, |chunk| writer.write(&chunk))?;
+        writer.finish()
+    }
+
+    /// [`Observations::write_partial`] to `path`, which appears whole or not at all (a
+    /// resumable run rewrites its partial result after every batch).
+    pub fn write_partial_file(&self, path: &Path, meta: &[(&str, String)]) -> std::io::Result<()> {
+        write_atomically(path, |file| {
+            let w = self
+                .write_partial(std::io::BufWriter::new(file), meta)
+                .map_err(std::io::Error::other)?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()
+        })
+    }
+
+    /// The partial result's rows in chunks of at most [`CHUNK_ROWS`], in the file's
+    /// order: connections by interface id then key, rejects, gaps, services. At least
+    /// one chunk, so an empty store still gives the columns.
+    fn partial_chunks<E>(
+        &self,
+        meta: &[(&str, String)],
+        mut emit: impl FnMut(Columns) -> Result<(), E>,
+    ) -> Result<(), E> {
         let names = lock(&self.names);
         let names = &names.names;
+        let mut shards: Vec<_> = self.shards.iter().map(lock).collect();
+        let shards: Vec<&[Entry]> = shards.iter_mut().map(|s| s.entries()).collect();
+        let without = self.records_without_interface().to_string();
+        let mut emitted = false;
+        let mut flush = |rows: &mut Rows, last: bool| -> Result<(), E> {
+            if rows.len() < CHUNK_ROWS && !(last && (rows.len() > 0 || !emitted)) {
+                return Ok(());
+            }
+            emitted = true;
+            let mut columns = std::mem::take(rows).into_columns();
+            columns
+                .meta(FORMAT_KEY, FORMAT_VERSION.to_string())
+                .meta(WITHOUT_INTERFACE_KEY, without.clone());
+            for (key, value) in meta {
+                columns.meta(key, value.clone());
+            }
+            emit(columns)
+        };
         let mut rows = Rows::default();
 
-        let mut conns: Vec<(InterfaceIdx, ConnectionKey, Evidence)> = Vec::new();
-        for shard in &self.shards {
-            conns.extend(lock(shard).entries().iter().map(|((i, k), e)| (*i, *k, *e)));
-        }
-        conns.sort_unstable_by(|x, y| {
-            (&names[x.0 as usize], &x.1).cmp(&(&names[y.0 as usize], &y.1))
-        });
-        for (i, k, e) in conns {
-            rows.push(Fact {
-                kind: "connection",
-                interface_id: &names[i as usize],
-                protocol: k.protocol,
-                a: Some(k.a),
-                b: Some(k.b),
-                evidence: Some(e),
-                ..Fact::default()
-            });
+        // A shard is sorted by interface index, then key: each interface's connections
+        // are a run of its shard, already in key order.
+        let mut by_name: Vec<InterfaceIdx> = (0..names.len() as InterfaceIdx).collect();
+        by_name.sort_unstable_by_key(|&i| &names[i as usize]);
+        for i in by_name {
+            let shard = shards[i as usize % SHARDS];
+            let start = shard.partition_point(|((j, _), _)| *j < i);
+            let end = shard.partition_point(|((j, _), _)| *j <= i);
+            for ((_, k), e) in &shard[start..end] {
+                rows.push(Fact {
+                    kind: "connection",
+                    interface_id: &names[i as usize],
+                    protocol: k.protocol,
+                    a: Some(k.a),
+                    b: Some(k.b),
+                    evidence: Some(*e),
+                    ..Fact::default()
+                });
+                flush(&mut rows, false)?;
+            }
         }
 
         let extras = lock(&self.extras);
@@ -222,6 +283,7 @@ impl Observations {
                 }),
                 ..Fact::default()
             });
+            flush(&mut rows, false)?;
         }
         let mut gaps: Vec<_> = extras.gaps.iter().collect();
         gaps.sort_unstable_by(|x, y| names[*x.0 as usize].cmp(&names[*y.0 as usize]));
@@ -232,6 +294,7 @@ impl Observations {
                 gaps: *g,
                 ..Fact::default()
             });
+            flush(&mut rows, false)?;
         }
         let mut services: Vec<_> = extras.services.iter().collect();
         services.sort_unstable();
@@ -245,14 +308,9 @@ impl Observations {
                 name,
                 ..Fact::default()
             });
+            flush(&mut rows, false)?;
         }
-
-        let mut columns = rows.into_columns();
-        columns.meta(FORMAT_KEY, FORMAT_VERSION.to_string()).meta(
-            WITHOUT_INTERFACE_KEY,
-            self.records_without_interface().to_string(),
-        );
-        columns
+        flush(&mut rows, true)
     }
 
     /// Adds a partial result file's observations to this store (several files, in any
@@ -455,5 +513,54 @@ impl BatchReader<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::file::reader::FileReader;
+
+    /// A store larger than one chunk is written in several and reads back to the same
+    /// store: the same file again, and every connection.
+    #[test]
+    fn chunked_partials_round_trip() {
+        let store = Observations::default();
+        let mut collector = store.collector();
+        let count = CHUNK_ROWS * 2 + 123;
+        for n in 0..count {
+            let iface = collector.id(["eni-b", "eni-a", "eni-c"][n % 3]);
+            let end = |host: u32, port: u16| Endpoint {
+                addr: Addr::from(IpAddr::from(std::net::Ipv4Addr::from(host))),
+                port,
+            };
+            let key = ConnectionKey {
+                protocol: 6,
+                a: end(0x0a00_0001, 443),
+                b: end(0x0a01_0000 + n as u32, 40_000),
+            };
+            let evidence = Evidence {
+                records: 1,
+                first_seen: n as u64,
+                ..Evidence::NONE
+            };
+            collector.add(iface, key, evidence);
+        }
+        drop(collector);
+        let file = store.write_partial(Vec::new(), &[("k", "v".into())]).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.parquet");
+        std::fs::write(&path, &file).unwrap();
+        let again = Observations::default();
+        let meta = again.read_partial(&path).unwrap();
+        assert_eq!(meta.get("k").map(String::as_str), Some("v"));
+        assert_eq!(again.connections(), count);
+        assert_eq!(again.write_partial(Vec::new(), &[("k", "v".into())]).unwrap(), file);
+        let reader = parquet::file::serialized_reader::SerializedFileReader::new(
+            bytes::Bytes::from(file),
+        )
+        .unwrap();
+        assert_eq!(reader.metadata().file_metadata().num_rows(), count as i64);
     }
 }

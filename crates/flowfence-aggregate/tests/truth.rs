@@ -137,9 +137,7 @@ fn merged_partials_equal_one_run() {
     let sources = discover(&[sample().join("logs/s3-text-v5")])
         .unwrap()
         .sources;
-    let partial = |obs: &Observations| -> Vec<u8> {
-        obs.partial_columns().write_parquet(Vec::new()).unwrap()
-    };
+    let partial = |obs: &Observations| -> Vec<u8> { obs.write_partial(Vec::new(), &[]).unwrap() };
     let whole = read(sources.clone());
     let whole_partial = partial(&whole);
     let whole_table = whole.finish(&inventory).to_csv();

@@ -51,7 +51,7 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
         eprint!("{summary}");
     }
     if let Some(p) = &args.partial {
-        write_columns(&observations.partial_columns(), p, FileFormat::Parquet)?;
+        write_partial(&observations, p)?;
     }
     emit(observations, inventory, table_out, &args.table)
 }
@@ -142,11 +142,7 @@ pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
             _ => Failure::BadInput(e.into()),
         });
     }
-    write_columns(
-        &observations.partial_columns(),
-        &args.out,
-        FileFormat::Parquet,
-    )?;
+    write_partial(&observations, &args.out)?;
     if !args.table.quiet {
         eprintln!(
             "flowfence: merged {} partial results: {} connections -> {}",
@@ -234,6 +230,13 @@ fn partial_format(path: &Path) -> Result<(), Failure> {
             path.display()
         ))),
     }
+}
+
+fn write_partial(observations: &Observations, path: &Path) -> Result<(), Failure> {
+    observations
+        .write_partial_file(path, &[])
+        .with_context(|| format!("cannot write {}", path.display()))
+        .map_err(Failure::Io)
 }
 
 fn write_columns(columns: &Columns, path: &Path, format: FileFormat) -> Result<(), Failure> {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use flowfence_aggregate::{FileFormat, Observations, PartialError};
+use flowfence_aggregate::{Observations, PartialError};
 use flowfence_flowlog::{DeliveryKey, Progress, Reader, Report, Source};
 use flowfence_s3::{Archive, Connect, Listing, Object, S3Uri, Window, list, parse_day};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -290,13 +290,9 @@ pub(crate) fn observe(
         let Some(path) = checkpoint else {
             return Ok(());
         };
-        let mut columns = observations.partial_columns();
-        columns.meta(
-            MANIFEST_KEY,
-            serde_json::to_string(done).expect("a map serialises"),
-        );
-        columns
-            .write_file(path, FileFormat::Parquet)
+        let manifest = serde_json::to_string(done).expect("a map serialises");
+        observations
+            .write_partial_file(path, &[(MANIFEST_KEY, manifest)])
             .map_err(|e| Failure::Io(anyhow!("cannot write {}: {e}", path.display())))
     };
 
