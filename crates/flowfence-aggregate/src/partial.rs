@@ -547,7 +547,9 @@ mod tests {
             collector.add(iface, key, evidence);
         }
         drop(collector);
-        let file = store.write_partial(Vec::new(), &[("k", "v".into())]).unwrap();
+        let file = store
+            .write_partial(Vec::new(), &[("k", "v".into())])
+            .unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.parquet");
@@ -556,11 +558,15 @@ mod tests {
         let meta = again.read_partial(&path).unwrap();
         assert_eq!(meta.get("k").map(String::as_str), Some("v"));
         assert_eq!(again.connections(), count);
-        assert_eq!(again.write_partial(Vec::new(), &[("k", "v".into())]).unwrap(), file);
-        let reader = parquet::file::serialized_reader::SerializedFileReader::new(
-            bytes::Bytes::from(file),
-        )
-        .unwrap();
+        assert_eq!(
+            again
+                .write_partial(Vec::new(), &[("k", "v".into())])
+                .unwrap(),
+            file
+        );
+        let reader =
+            parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::from(file))
+                .unwrap();
         assert_eq!(reader.metadata().file_metadata().num_rows(), count as i64);
     }
 }
