@@ -365,6 +365,18 @@ pub fn decide(
     local_fan: usize,
     remote_fan: usize,
 ) -> Decision {
+    decide_with(key, evidence, local_is_a, || (local_fan, remote_fan))
+}
+
+/// [`decide`] with the fan-outs (local, remote) looked up only when the ports step is
+/// reached: most TCP connections are settled by their flags first, and the lookups were
+/// two binary searches per connection.
+pub(crate) fn decide_with(
+    key: &ConnectionKey,
+    evidence: &Evidence,
+    local_is_a: bool,
+    fans: impl FnOnce() -> (usize, usize),
+) -> Decision {
     let (local, remote) = if local_is_a {
         (key.a, key.b)
     } else {
@@ -396,6 +408,7 @@ pub fn decide(
             std::cmp::Ordering::Equal => server(true, Basis::Ambiguous),
         };
     }
+    let (local_fan, remote_fan) = fans();
     if local_fan != remote_fan {
         return server(local_fan > remote_fan, Basis::Ports);
     }

@@ -16,7 +16,9 @@ use std::net::IpAddr;
 use flowfence_inventory::{Interface, Inventory};
 use rayon::prelude::*;
 
-use crate::direction::{A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide};
+use crate::direction::{
+    A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide_with,
+};
 use crate::observations::{Extras, HashMap, InterfaceIdx, Observations, SHARDS};
 use crate::shard::Entry;
 use crate::table::{PeerKind, Row, Side, Table};
@@ -49,8 +51,7 @@ impl View<'_> {
     }
 
     fn decide(&self, key: &ConnectionKey, e: &Evidence, a_local: bool) -> Decision {
-        let (lf, rf) = self.fans(key, a_local);
-        decide(key, e, a_local, lf, rf)
+        decide_with(key, e, a_local, || self.fans(key, a_local))
     }
 }
 
