@@ -4,7 +4,8 @@
 //!
 //! 1. **Views**: per interface, which end of each connection is its own, and the port
 //!    fan-outs (distinct peer ports per local port and per remote port) that port
-//!    evidence needs. Counted by sorting packed integers, not by sets per port.
+//!    evidence needs, counted (by sorting packed integers, not by sets per port) the
+//!    first time a decision needs them.
 //! 2. **Decisions**: each connection decided from its interface's view; a connection
 //!    between two logged interfaces not settled by flags is also decided from the other
 //!    end's view, and the stronger basis wins (the other end may have seen the SYN, or a
@@ -12,6 +13,7 @@
 //! 3. **Rows**: summed per (interface, side, protocol, port, peer) and sorted.
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use flowfence_inventory::{Interface, Inventory};
 use rayon::prelude::*;
@@ -31,27 +33,60 @@ struct View<'i> {
     end: usize,
     /// Per connection (same order): is endpoint `a` the interface's own?
     a_local: Vec<bool>,
+    /// Port fan-outs, counted when a decision first needs them: connections settled by
+    /// their flags (most TCP) never do, and counting sorted two integers per connection.
+    fans: OnceLock<Fans>,
+}
+
+/// Port fan-outs, by port only: a service port meets many peer ports; a client's
+/// ephemeral port, even reused toward many servers over weeks, meets their one service
+/// port (counting peer *endpoints* would mistake that reuse for a service).
+struct Fans {
     /// (protocol, local port) -> distinct remote ports met.
-    local_fan: Vec<(u32, u32)>,
+    local: Vec<(u32, u32)>,
     /// (protocol, remote port) -> distinct local ports that met it.
-    remote_fan: Vec<(u32, u32)>,
+    remote: Vec<(u32, u32)>,
+}
+
+impl Fans {
+    fn count(conns: &[Entry], a_local: &[bool]) -> Fans {
+        let (mut local, mut remote) = (
+            Vec::with_capacity(conns.len()),
+            Vec::with_capacity(conns.len()),
+        );
+        for (((_, k), _), &a) in conns.iter().zip(a_local) {
+            let (l, r) = if a { (k.a, k.b) } else { (k.b, k.a) };
+            local.push(u64::from(pack(k.protocol, l.port)) << 16 | u64::from(r.port));
+            remote.push(u64::from(pack(k.protocol, r.port)) << 16 | u64::from(l.port));
+        }
+        Fans {
+            local: distinct_counts(local),
+            remote: distinct_counts(remote),
+        }
+    }
 }
 
 impl View<'_> {
-    fn fans(&self, key: &ConnectionKey, a_local: bool) -> (usize, usize) {
-        let (l, r) = if a_local {
-            (key.a, key.b)
-        } else {
-            (key.b, key.a)
-        };
-        (
-            lookup(&self.local_fan, pack(key.protocol, l.port)),
-            lookup(&self.remote_fan, pack(key.protocol, r.port)),
-        )
-    }
-
-    fn decide(&self, key: &ConnectionKey, e: &Evidence, a_local: bool) -> Decision {
-        decide_with(key, e, a_local, || self.fans(key, a_local))
+    /// Decides one of its connections; `conns` are the view's entries.
+    fn decide(
+        &self,
+        conns: &[Entry],
+        key: &ConnectionKey,
+        e: &Evidence,
+        a_local: bool,
+    ) -> Decision {
+        decide_with(key, e, a_local, || {
+            let fans = self.fans.get_or_init(|| Fans::count(conns, &self.a_local));
+            let (l, r) = if a_local {
+                (key.a, key.b)
+            } else {
+                (key.b, key.a)
+            };
+            (
+                lookup(&fans.local, pack(key.protocol, l.port)),
+                lookup(&fans.remote, pack(key.protocol, r.port)),
+            )
+        })
     }
 }
 
@@ -114,16 +149,17 @@ struct Views<'i> {
 }
 
 impl Views<'_> {
-    /// The evidence and view of `iface`'s side of `key`, if it logged it.
+    /// The view of `iface`, its entries and the index of `key` among them, if `iface`
+    /// logged that connection.
     fn other_end(
         &self,
         iface: InterfaceIdx,
         key: &ConnectionKey,
-    ) -> Option<(&View<'_>, &Evidence, bool)> {
+    ) -> Option<(&View<'_>, &[Entry], usize)> {
         let view = self.by_id.get(iface as usize)?.as_ref()?;
         let entries = &self.shards[iface as usize % SHARDS][view.start..view.end];
         let i = entries.binary_search_by(|((_, k), _)| k.cmp(key)).ok()?;
-        Some((view, &entries[i].1, view.a_local[i]))
+        Some((view, entries, i))
     }
 }
 
@@ -456,18 +492,6 @@ fn shard_views<'i>(
             .iter()
             .map(|((_, k), e)| local_is_a(k, e, &addresses))
             .collect();
-        // Port fan-out, by port only: a service port meets many peer ports; a client's
-        // ephemeral port, even reused toward many servers over weeks, meets their one
-        // service port (counting peer *endpoints* would mistake that reuse for a service).
-        let (mut local, mut remote) = (
-            Vec::with_capacity(conns.len()),
-            Vec::with_capacity(conns.len()),
-        );
-        for (((_, k), _), &a) in conns.iter().zip(&a_local) {
-            let (l, r) = if a { (k.a, k.b) } else { (k.b, k.a) };
-            local.push(u64::from(pack(k.protocol, l.port)) << 16 | u64::from(r.port));
-            remote.push(u64::from(pack(k.protocol, r.port)) << 16 | u64::from(l.port));
-        }
         out.push((
             id,
             View {
@@ -475,8 +499,7 @@ fn shard_views<'i>(
                 start,
                 end,
                 a_local,
-                local_fan: distinct_counts(local),
-                remote_fan: distinct_counts(remote),
+                fans: OnceLock::new(),
             },
         ));
         start = end;
@@ -514,7 +537,8 @@ fn shard_rows<'a>(
         let vpc = view.known.and_then(|i| i.vpc_id.as_deref());
         let next = vpcs.len() as u32;
         let vpc_idx = *vpcs.entry(vpc).or_insert(next);
-        for (((_, k), e), &a_local) in entries[view.start..view.end].iter().zip(&view.a_local) {
+        let conns = &entries[view.start..view.end];
+        for (((_, k), e), &a_local) in conns.iter().zip(&view.a_local) {
             let remote = if a_local { k.b } else { k.a };
             let (peer, peer_id) = *peers.entry((vpc_idx, remote.addr)).or_insert_with(|| {
                 let peer = resolve_peer(inventory, extras, aws_names, vpc, remote.addr.ip());
@@ -537,14 +561,14 @@ fn shard_rows<'a>(
                 }
                 (idx, peer_id)
             });
-            let mut d = view.decide(k, e, a_local);
+            let mut d = view.decide(conns, k, e, a_local);
             if d.basis != Basis::Flags
-                && let Some((other, oe, other_a_local)) =
-                    peer_id.and_then(|p| views.other_end(p, k))
+                && let Some((other, other_conns, i)) = peer_id.and_then(|p| views.other_end(p, k))
             {
                 // The same connection as the other end logged it: its decision, turned
                 // round, when it rests on stronger evidence.
-                let theirs = other.decide(k, oe, other_a_local);
+                let other_a_local = other.a_local[i];
+                let theirs = other.decide(other_conns, k, &other_conns[i].1, other_a_local);
                 if theirs.basis < d.basis && other_a_local != a_local {
                     d = Decision {
                         local_is_server: !theirs.local_is_server,
