@@ -356,20 +356,17 @@ impl RecordSink for Collector<'_> {
         let Some((key, evidence)) = observe(record) else {
             return;
         };
-        // An AWS service's address, as the logs name it (v5 and later).
-        for (service, addr) in [
-            (
-                record.pkt_src_aws_service(),
-                record.pkt_srcaddr().or(record.srcaddr()),
-            ),
-            (
-                record.pkt_dst_aws_service(),
-                record.pkt_dstaddr().or(record.dstaddr()),
-            ),
-        ] {
-            if let (Some(service), Some(addr)) = (service, addr) {
-                self.extras.add_service(addr, service);
-            }
+        // An AWS service's address, as the logs name it (v5 and later); the address is
+        // looked up only for the few records that name a service.
+        if let Some(service) = record.pkt_src_aws_service()
+            && let Some(addr) = record.pkt_srcaddr().or(record.srcaddr())
+        {
+            self.extras.add_service(addr, service);
+        }
+        if let Some(service) = record.pkt_dst_aws_service()
+            && let Some(addr) = record.pkt_dstaddr().or(record.dstaddr())
+        {
+            self.extras.add_service(addr, service);
         }
         let key = (iface, key);
         let slot = self.hasher.hash_one(key) as usize % CACHE_SLOTS;
