@@ -381,3 +381,76 @@ impl RecordSink for Collector<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::direction::{Addr, Endpoint};
+
+    /// Workers adding at once leave the store one sequential pass would: every
+    /// connection once, merged. Each shard gets about 320,000 entries, so compactions
+    /// (from 65,536 waiting entries) run several times while other workers keep adding.
+    #[test]
+    fn concurrent_workers_give_the_sequential_store() {
+        const WORKERS: u64 = 4;
+        const PER_WORKER: u64 = 400_000;
+        let evidence_of = |w: u64, n: u64| {
+            // Keys overlap across workers and repeat within one.
+            let x = (n * 7 + w * 13) % 90_000;
+            let iface = (x % 5) as InterfaceIdx;
+            let key = ConnectionKey {
+                protocol: 17,
+                a: Endpoint {
+                    addr: Addr::from(IpAddr::from([10, 0, 0, (x % 7) as u8])),
+                    port: 53,
+                },
+                b: Endpoint {
+                    addr: Addr::from(IpAddr::from([10, 1, (x >> 8) as u8, x as u8])),
+                    port: (x % 60_000) as u16,
+                },
+            };
+            let e = Evidence {
+                records: 1,
+                packets: w + 1,
+                first_seen: n,
+                last_seen: n,
+                ..Evidence::NONE
+            };
+            (iface, key, e)
+        };
+        let store = Observations::default();
+        std::thread::scope(|s| {
+            for w in 0..WORKERS {
+                let store = &store;
+                s.spawn(move || {
+                    let mut c = store.collector();
+                    for n in 0..PER_WORKER {
+                        let (iface, key, e) = evidence_of(w, n);
+                        c.add(iface, key, e);
+                    }
+                });
+            }
+        });
+        let mut want: std::collections::BTreeMap<(InterfaceIdx, ConnectionKey), Evidence> =
+            std::collections::BTreeMap::new();
+        for w in 0..WORKERS {
+            for n in 0..PER_WORKER {
+                let (iface, key, e) = evidence_of(w, n);
+                want.entry((iface, key))
+                    .and_modify(|x| x.merge(&e))
+                    .or_insert(e);
+            }
+        }
+        let mut got: Vec<Entry> = Vec::new();
+        for shard in store.shards {
+            got.extend(shard.into_inner().unwrap().into_entries());
+        }
+        got.sort_by_key(|e| e.0);
+        let want: Vec<Entry> = want.into_iter().collect();
+        assert_eq!(got.len(), want.len());
+        assert!(
+            got == want,
+            "the concurrent store differs from the sequential one"
+        );
+    }
+}
