@@ -186,6 +186,9 @@ fn emit(
     if !args.quiet {
         eprint!("{}", render_table_summary(&table, &inventory, connections));
     }
+    // The command ends here and the process with it, which returns the memory whole:
+    // not freeing the table's and columns' strings one by one saved ~25 ms a GiB.
+    std::mem::forget((table, columns));
     Ok(())
 }
 
