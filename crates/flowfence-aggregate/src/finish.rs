@@ -522,7 +522,14 @@ fn shard_rows<'a>(
     aws_names: &'a HashMap<String, String>,
 ) -> ShardRows<'a> {
     let entries = &views.shards[shard];
-    let mut out = ShardRows::default();
+    // Vectors sized for the worst case (a row per connection) up front: untouched
+    // capacity costs no memory, and growing them copied 10s of MB per shard.
+    let mut out = ShardRows {
+        keys: Vec::with_capacity(entries.len()),
+        accs: Vec::with_capacity(entries.len()),
+        peer_ports: Vec::with_capacity(entries.len()),
+        ..ShardRows::default()
+    };
     let mut peers: PeerCache = HashMap::default();
     let mut vpcs: HashMap<Option<&str>, u32> = HashMap::default();
     let mut peer_index: HashMap<PeerRef<'_>, u32> = HashMap::default();
