@@ -21,8 +21,8 @@ use rayon::prelude::*;
 use crate::direction::{
     A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide_with,
 };
-use crate::observations::{Extras, HashMap, InterfaceIdx, Observations, SHARDS};
-use crate::shard::Entry;
+use crate::observations::{Extras, HashMap, InterfaceIdx, Observations, SHARDS, largest_first};
+use crate::shard::{Entry, Shard};
 use crate::table::{PeerKind, Row, Side, Table};
 
 /// What one interface's connections look like from its side.
@@ -381,15 +381,21 @@ impl Observations {
             .collect();
 
         // 1. Views.
-        let shards: Vec<Vec<Entry>> = self
+        // Compacted largest first, then back in shard order (shard s is index s).
+        let shards: Vec<Shard> = self
             .shards
-            .into_par_iter()
+            .into_iter()
             .map(|m| {
                 m.into_inner()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .into_entries()
             })
             .collect();
+        let mut compacted: Vec<(usize, Vec<Entry>)> =
+            largest_first(shards.into_iter().enumerate().collect(), |(_, s)| s.size())
+                .map(|(i, s)| (i, s.into_entries()))
+                .collect();
+        compacted.sort_unstable_by_key(|(i, _)| *i);
+        let shards: Vec<Vec<Entry>> = compacted.into_iter().map(|(_, e)| e).collect();
         let per_shard: Vec<Vec<(InterfaceIdx, View<'_>)>> = shards
             .par_iter()
             .map(|entries| shard_views(entries, &names, inventory))
@@ -412,13 +418,15 @@ impl Observations {
         for (rank, &i) in by_name.iter().enumerate() {
             ranks[i as usize] = rank as u32;
         }
-        let parts: Vec<NamedRows> = (0..SHARDS)
-            .into_par_iter()
-            .map(|s| {
-                shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
-                    .into_rows(&names, &ranks)
-            })
-            .collect();
+        // In whatever order threads finish them: the table's order comes from the sort
+        // below.
+        let parts: Vec<NamedRows> =
+            largest_first((0..SHARDS).collect(), |&s| views.shards[s].len())
+                .map(|s| {
+                    shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
+                        .into_rows(&names, &ranks)
+                })
+                .collect();
 
         // 3. Sorted.
         let mut table = Table::default();

@@ -164,6 +164,17 @@ impl Default for Observations {
     }
 }
 
+/// Per-shard work, largest first, each item taken by the next free thread: one
+/// interface can hold most connections, and when rayon split the shards by index
+/// ranges, the two largest landed on one thread and finished last, alone.
+pub(crate) fn largest_first<T: Send>(
+    mut items: Vec<T>,
+    size: impl Fn(&T) -> usize,
+) -> rayon::iter::IterBridge<std::vec::IntoIter<T>> {
+    items.sort_by_key(|t| std::cmp::Reverse(size(t)));
+    items.into_iter().par_bridge()
+}
+
 /// Locks a mutex; a worker that panicked while holding it left complete entries only
 /// (each insert is one map operation), so the data is still usable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -205,7 +216,9 @@ impl Observations {
 
     /// Distinct (interface, connection) pairs observed: what memory grows with.
     pub fn connections(&self) -> usize {
-        self.shards.par_iter().map(|s| lock(s).len()).sum()
+        largest_first(self.shards.iter().collect(), |s| lock(s).size())
+            .map(|s| lock(s).len())
+            .sum()
     }
 
     /// Records without an interface id (ECS/Fargate tasks, regional NAT gateways).

@@ -137,6 +137,11 @@ impl Shard {
         }
     }
 
+    /// Entries held, sorted or not (an upper bound on the distinct connections).
+    pub(crate) fn size(&self) -> usize {
+        self.sorted.len() + self.fresh.len()
+    }
+
     /// Distinct connections (compacts first).
     pub(crate) fn len(&mut self) -> usize {
         self.compact();
