@@ -49,6 +49,21 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     let whole = matches!(args.output, OutputArg::Csv | OutputArg::Parquet);
     let mut fetched = s3::Fetched::default();
     let strict = args.input.strict || args.s3.s3_strict;
+    // The S3 objects, a batch at a time: gathered whole for CSV and Parquet, streamed
+    // for NDJSON.
+    let each_batch =
+        |fetched: &mut s3::Fetched,
+         f: &mut dyn FnMut(Vec<(Source, String)>) -> Result<(), Failure>| {
+            s3::each_batch(
+                &remote,
+                &args.s3,
+                strict,
+                args.quiet,
+                &|_, _| false,
+                fetched,
+                f,
+            )
+        };
     let mut sources = discovery.sources.clone();
     if whole {
         for source in &mut sources {
@@ -66,18 +81,10 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
                 };
             }
         }
-        s3::each_batch(
-            &remote,
-            &args.s3,
-            strict,
-            args.quiet,
-            &|_, _| false,
-            &mut fetched,
-            &mut |batch| {
-                sources.extend(batch.into_iter().map(|(s, _)| s));
-                Ok(())
-            },
-        )?;
+        each_batch(&mut fetched, &mut |batch| {
+            sources.extend(batch.into_iter().map(|(s, _)| s));
+            Ok(())
+        })?;
     }
 
     let mut out: Box<dyn Write + Send> = match &args.out {
@@ -101,22 +108,13 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         dropped += d;
     }
     if !whole {
-        s3::each_batch(
-            &remote,
-            &args.s3,
-            strict,
-            args.quiet,
-            &|_, _| false,
-            &mut fetched,
-            &mut |batch| {
-                let reader =
-                    Reader::new(batch.into_iter().map(|(s, _)| s).collect(), options.clone());
-                let (r, d) = write_records(&reader, args.output, &mut out).map_err(Failure::Io)?;
-                report.append(r);
-                dropped += d;
-                Ok(())
-            },
-        )?;
+        each_batch(&mut fetched, &mut |batch| {
+            let reader = Reader::new(batch.into_iter().map(|(s, _)| s).collect(), options.clone());
+            let (r, d) = write_records(&reader, args.output, &mut out).map_err(Failure::Io)?;
+            report.append(r);
+            dropped += d;
+            Ok(())
+        })?;
     }
     out.flush()
         .context("writing the output")
