@@ -41,8 +41,9 @@ pub(crate) struct Shard {
     compacting: bool,
 }
 
-/// A compaction taken out of a shard, to run without its lock; [`Shard::install`] puts
-/// the result back.
+/// A shard's sorted entries and batches, taken out to be merged without its lock;
+/// [`Compaction::run`] merges them, leaving the batch buffers empty for reuse, and
+/// [`Shard::install`] puts the result back.
 #[must_use = "the shard's sorted entries are in the compaction"]
 pub(crate) struct Compaction {
     sorted: Vec<Entry>,
@@ -50,30 +51,13 @@ pub(crate) struct Compaction {
     runs: Vec<usize>,
 }
 
-/// What a compaction gives back: the sorted entries, and the emptied batch buffers for
-/// reuse.
-pub(crate) struct Compacted {
-    sorted: Vec<Entry>,
-    fresh: Vec<Entry>,
-    runs: Vec<usize>,
-}
-
 impl Compaction {
     /// Merges the batches into the sorted entries.
-    pub(crate) fn run(self) -> Compacted {
-        let Compaction {
-            mut sorted,
-            mut fresh,
-            mut runs,
-        } = self;
-        merge_runs(&mut sorted, &fresh, &runs);
-        fresh.clear();
-        runs.clear();
-        Compacted {
-            sorted,
-            fresh,
-            runs,
-        }
+    pub(crate) fn run(mut self) -> Compaction {
+        merge_runs(&mut self.sorted, &self.fresh, &self.runs);
+        self.fresh.clear();
+        self.runs.clear();
+        self
     }
 }
 
@@ -122,12 +106,17 @@ impl Shard {
     }
 
     /// Puts back the result of a [`Compaction`] of this shard.
-    pub(crate) fn install(&mut self, done: Compacted) {
+    pub(crate) fn install(&mut self, done: Compaction) {
         debug_assert!(self.compacting && self.sorted.is_empty());
-        self.sorted = done.sorted;
         self.compacting = false;
-        // Keep the larger batch buffer (its pages are already faulted in); what arrived
-        // meanwhile moves to its front, so the run bounds still hold.
+        self.restore(done);
+    }
+
+    /// Takes back a run compaction's sorted entries, and its batch buffer when larger
+    /// (its pages are already faulted in): what arrived meanwhile moves to its front, so
+    /// the run bounds still hold.
+    fn restore(&mut self, done: Compaction) {
+        self.sorted = done.sorted;
         let (mut fresh, mut runs) = (done.fresh, done.runs);
         if fresh.capacity() > self.fresh.capacity() {
             fresh.append(&mut self.fresh);
@@ -169,9 +158,7 @@ impl Shard {
         );
         if !self.fresh.is_empty() {
             let done = self.take().run();
-            self.sorted = done.sorted;
-            self.fresh = done.fresh;
-            self.runs = done.runs;
+            self.restore(done);
         }
     }
 }
