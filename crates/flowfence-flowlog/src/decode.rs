@@ -9,6 +9,7 @@ use crate::field::{Field, Kind};
 use crate::layout::{Column, Layout};
 use crate::record::Record;
 use crate::reject::{Location, Reason, Rejection, Tally, Unit};
+use crate::scan;
 use crate::value::{LogStatus, Value, ValueError};
 
 /// Receives decoded records. Implemented for closures, and for `()` (discard).
@@ -97,6 +98,26 @@ pub fn decode_block(
     unit: Unit,
     sink: &mut impl RecordSink,
 ) -> BlockOutcome {
+    decode_lines(text, layout, unit, sink, Lines::Indexed)
+}
+
+/// How [`decode_lines`] finds the tokens of regular lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+enum Lines {
+    /// Separators first, for runs of regular lines of a fixed layout ([`indexed_lines`]).
+    Indexed,
+    /// Every line scanned token by token: the reference the indexed path must equal.
+    OneByOne,
+}
+
+fn decode_lines(
+    text: &[u8],
+    layout: &Arc<Layout>,
+    unit: Unit,
+    sink: &mut impl RecordSink,
+    lines: Lines,
+) -> BlockOutcome {
     let mut layout = Arc::clone(layout);
     let mut counts = Counts {
         text_bytes: text.len() as u64,
@@ -105,6 +126,7 @@ pub fn decode_block(
     let mut tally = Tally::default();
     let mut values: Vec<Value<'_>> = Vec::with_capacity(layout.len());
     let mut shape = Shape::of(layout.kinds());
+    let mut separators = Vec::new();
     // Validate UTF-8 once for the whole block (the usual case: flow logs are ASCII); only
     // a block with invalid bytes pays for a check per line.
     let block = simdutf8::basic::from_utf8(text).ok();
@@ -113,6 +135,31 @@ pub fn decode_block(
     let mut line_no: u64 = 0;
 
     while !rest.is_empty() {
+        if values.len() != layout.len() {
+            values.clear();
+            values.resize(layout.len(), Value::Null);
+        }
+        // Runs of regular lines take the indexed path; it stops at the first line it
+        // leaves to the one below (a header, a blank or odd line, a rejection, the end).
+        if let Some(block) = block
+            && lines == Lines::Indexed
+        {
+            let next = shape.decode_indexed(
+                block,
+                offset,
+                &layout,
+                &mut values,
+                &mut separators,
+                &mut counts,
+                sink,
+            );
+            line_no = counts.lines;
+            rest = &text[next..];
+            offset = next;
+            if rest.is_empty() {
+                break;
+            }
+        }
         let (raw, next) = match memchr(b'\n', rest) {
             Some(nl) => (&rest[..nl], &rest[nl + 1..]),
             None => (rest, &rest[rest.len()..]),
@@ -159,10 +206,6 @@ pub fn decode_block(
                 shape = Shape::of(layout.kinds());
             }
             continue;
-        }
-        if values.len() != layout.len() {
-            values.clear();
-            values.resize(layout.len(), Value::Null);
         }
         match shape.decode(line, layout.kinds(), &mut values) {
             Ok(()) => {
@@ -275,6 +318,12 @@ fn decode_fixed<'a, const N: usize>(
 const DEFAULT_V2: [Kind; 14] = kinds_of(Field::DEFAULT_FORMAT);
 const ALL_V5: [Kind; 29] = kinds_of(*Field::ALL.first_chunk::<29>().expect("29 fields to v5"));
 
+/// The first and last columns of the fixed layouts are not text (see [`indexed_lines`]).
+const FIXED_ENDS_ARE_TYPED: () = {
+    assert!(!matches!(DEFAULT_V2[0], Kind::Text) && !matches!(DEFAULT_V2[13], Kind::Text));
+    assert!(!matches!(ALL_V5[0], Kind::Text) && !matches!(ALL_V5[28], Kind::Text));
+};
+
 const fn kinds_of<const N: usize>(fields: [Field; N]) -> [Kind; N] {
     let mut kinds = [Kind::Text; N];
     let mut i = 0;
@@ -317,6 +366,146 @@ impl Shape {
             Shape::Other => decode_line(line, kinds, values),
         }
     }
+}
+
+impl Shape {
+    /// Decodes the regular lines of `block` from `offset` (a line start) on, until one
+    /// that is not; returns where that line starts (or the block's end). See
+    /// [`indexed_lines`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn decode_indexed<'a>(
+        self,
+        block: &'a str,
+        offset: usize,
+        layout: &Layout,
+        values: &mut [Value<'a>],
+        separators: &mut Vec<u32>,
+        counts: &mut Counts,
+        sink: &mut impl RecordSink,
+    ) -> usize {
+        match self {
+            Shape::DefaultV2 => indexed_lines(
+                block,
+                offset,
+                &DEFAULT_V2,
+                layout,
+                values,
+                separators,
+                counts,
+                sink,
+            ),
+            Shape::AllV5 => indexed_lines(
+                block, offset, &ALL_V5, layout, values, separators, counts, sink,
+            ),
+            Shape::Other => offset,
+        }
+    }
+}
+
+/// Text indexed at a time by [`indexed_lines`]: its separators (about 8 KiB of them) stay
+/// in the L2 cache between indexing and decoding.
+const WINDOW: usize = 64 * 1024;
+
+/// Decodes lines from `offset` with their token bounds found first ([`scan::index`], a
+/// window at a time), for as long as each line is *regular*: exactly the layout's fields,
+/// one space apart, ending in a newline, and every token valid. Returns the start of the
+/// first line that is not, for the line-by-line decoder to take (its handling of anything
+/// else, errors included, is the reference). Every value is the one [`decode_field`]
+/// gives: the same fast parsers, on bounds known beforehand, and [`Value::parse`] for
+/// anything else.
+///
+/// Header lines and trailing blanks need no check of their own: neither the first nor
+/// the last column of a fixed layout is text ([`FIXED_ENDS_ARE_TYPED`]), so a header
+/// fails its first token, and a line ending in `\r` or a tab its last.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn indexed_lines<'a, const N: usize>(
+    block: &'a str,
+    offset: usize,
+    kinds: &[Kind; N],
+    layout: &Layout,
+    values: &mut [Value<'a>],
+    separators: &mut Vec<u32>,
+    counts: &mut Counts,
+    sink: &mut impl RecordSink,
+) -> usize {
+    let () = FIXED_ENDS_ARE_TYPED;
+    let values: &mut [Value<'a>; N] = values.try_into().expect("one value per column");
+    let bytes = block.as_bytes();
+    let mut start = offset;
+    loop {
+        let window = start;
+        let window_end = (window + WINDOW).min(bytes.len());
+        separators.clear();
+        scan::index(&bytes[window..window_end], separators);
+        let before = start;
+        for line in separators.chunks_exact(N) {
+            // Where each token ends, relative to the window; the line is regular only if
+            // the last separator is the first newline and no token is empty.
+            let ends: &[u32; N] = line.try_into().expect("N separators");
+            let mut odd = false;
+            let mut token_start = (start - window) as u32;
+            for (c, &end) in ends.iter().enumerate() {
+                odd |= (end & scan::NEWLINE != 0) != (c == N - 1);
+                odd |= end & !scan::NEWLINE == token_start;
+                token_start = (end & !scan::NEWLINE) + 1;
+            }
+            let line_end = window + (ends[N - 1] & !scan::NEWLINE) as usize;
+            if odd {
+                return start;
+            }
+            let mut token_start = start;
+            let mut valid = true;
+            seq_macro::seq!(C in 0..29 {
+                if C < N {
+                    let end = window + (ends[C] & !scan::NEWLINE) as usize;
+                    match known_token(block, token_start, end, kinds[C]) {
+                        Some(value) => values[C] = value,
+                        None => valid = false,
+                    }
+                    token_start = end + 1;
+                }
+            });
+            debug_assert_eq!(token_start, line_end + 1);
+            if !valid {
+                return start;
+            }
+            counts.lines += 1;
+            let record = Record::new(layout, values);
+            counts.count_record(&record);
+            sink.record(&record);
+            start = line_end + 1;
+        }
+        // The window's last line did not fit (or the text ended without a newline).
+        if start == before || start >= bytes.len() {
+            return start;
+        }
+    }
+}
+
+/// The value of the token `block[start..end]` (not empty, no spaces) as `kind`, or
+/// `None` if it is not one.
+#[inline(always)]
+fn known_token(block: &str, start: usize, end: usize, kind: Kind) -> Option<Value<'_>> {
+    let bytes = block.as_bytes();
+    let fast = match kind {
+        Kind::Int32 | Kind::Int64 | Kind::Port | Kind::Protocol => {
+            crate::value::parse_known_digits(bytes, start, end)
+                .filter(|&n| n <= kind.max_int())
+                .map(Value::Int)
+        }
+        Kind::Addr => crate::value::parse_ipv4_prefix(&bytes[start..])
+            .filter(|&(_, used)| used == end - start)
+            .map(|(addr, _)| Value::Addr(std::net::IpAddr::V4(addr))),
+        Kind::Text => Some(if end - start == 1 && bytes[start] == b'-' {
+            Value::Null
+        } else {
+            Value::Text(&block[start..end])
+        }),
+        Kind::Action | Kind::LogStatus | Kind::Direction => spelled(kind, &bytes[start..end]),
+    };
+    fast.or_else(|| Value::parse(kind, &block[start..end]).ok())
 }
 
 /// Parses the token at `*pos` as `kind` (column `column`, for errors) and moves `*pos`
@@ -612,6 +801,80 @@ mod tests {
             }
             assert!(decoded > 0, "no line fits {} columns", kinds.len());
         }
+    }
+
+    /// Whole blocks decode to the same records, counts, rejections and positions with
+    /// and without the indexed path: regular runs, odd lines of every kind between them,
+    /// header changes, and lines across the indexing windows.
+    #[test]
+    fn indexed_blocks_decode_as_line_by_line() {
+        let v5_header = Field::ALL[..29]
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let v5 = "5 123456789012 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1700000000 \
+                  1700000060 ACCEPT OK vpc-1 subnet-1 i-1 19 IPv4 10.0.0.1 10.0.0.2 us-east-1 \
+                  use1-az1 - - S3 - egress 8";
+        let odd = [
+            "",
+            "   ",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 ACCEPT OK\r",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 ACCEPT OK\t",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 ACCEPT OK ",
+            " 2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 ACCEPT OK",
+            "2 123 eni-1 10.0.0.1  10.0.0.2 443 49152 6 10 840 1 2 ACCEPT OK",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 ACCEPT",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 http 6 10 840 1 2 ACCEPT OK",
+            "2 123 eni-1 ::1 2001:db8::7 443 49152 6 10 840 1 2 ACCEPT OK",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 84000000000000000 1 2 ACCEPT OK",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 - - - - - NODATA",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 accept OK",
+            "2 123 eni-1 10.0.0.1 10.0.0.2 443 99999 6 10 840 1 2 ACCEPT OK",
+            "2 123 eni-1 10.0.0.1 10.0.0.256 443 49152 6 10 840 1 2 ACCEPT OK",
+            "x 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 ACCEPT OK",
+            "ACCEPT 123 eni-1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1 2 ACCEPT OK",
+        ];
+        let mut text = String::new();
+        let mut state = 7u32;
+        for i in 0..6000 {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let pick = (state >> 8) as usize;
+            match i % 2000 {
+                0 => text += &format!("{}\n", Field::DEFAULT_FORMAT.map(|f| f.name()).join(" ")),
+                1000 => text += &format!("{v5_header}\n"),
+                _ if pick.is_multiple_of(9) => text += &format!("{}\n", odd[pick / 9 % odd.len()]),
+                _ if i % 2000 > 1000 => {
+                    text += &format!("{}\n", v5.replace("443", &(pick % 65536).to_string()))
+                }
+                _ => text += &format!("{V2}\n").replace("49152", &(pick % 65536).to_string()),
+            }
+        }
+        text += V2;
+        let run = |lines: Lines| {
+            let mut seen = Vec::new();
+            let out = decode_lines(
+                text.as_bytes(),
+                &Arc::new(Layout::default_v2()),
+                Unit::Line,
+                &mut |r: &Record<'_>| seen.push(format!("{:?}", r.values())),
+                lines,
+            );
+            (seen, out.counts, out.tally, out.end_layout)
+        };
+        let (want, got) = (run(Lines::OneByOne), run(Lines::Indexed));
+        assert!(
+            want.0.len() > 4000 && want.2.total() > 300,
+            "{} {} {:?}",
+            want.0.len(),
+            want.2.total(),
+            &want.2.examples()[..3],
+        );
+        assert_eq!(got.0.len(), want.0.len());
+        for (g, w) in got.0.iter().zip(&want.0) {
+            assert_eq!(g, w);
+        }
+        assert_eq!((got.1, &got.2, &got.3), (want.1, &want.2, &want.3));
     }
 
     #[test]

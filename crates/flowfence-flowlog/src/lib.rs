@@ -41,6 +41,7 @@ mod layout;
 mod read;
 mod record;
 mod reject;
+mod scan;
 mod source;
 mod value;
 mod write;

@@ -192,17 +192,6 @@ pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
 /// multiplications (the SWAR technique simdjson uses); a plain loop takes the tail.
 #[inline(always)]
 pub(crate) fn parse_digits(bytes: &[u8]) -> (u64, usize) {
-    const POW10: [u64; 9] = [
-        1,
-        10,
-        100,
-        1_000,
-        10_000,
-        100_000,
-        1_000_000,
-        10_000_000,
-        100_000_000,
-    ];
     let mut n: u64 = 0;
     let mut i = 0;
     while let Some(chunk) = bytes.get(i..i + 8) {
@@ -228,6 +217,53 @@ pub(crate) fn parse_digits(bytes: &[u8]) -> (u64, usize) {
         i += 1;
     }
     (n, i)
+}
+
+/// Powers of ten, to append up to eight digits.
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// The value of the decimal digits `bytes[start..end]` (1 to 16 of them, else `None`), or
+/// `None` if any is not a digit. For tokens whose end is already known: two word loads
+/// and no loop. `bytes` may end anywhere; words past its end read as zero bytes.
+#[inline(always)]
+pub(crate) fn parse_known_digits(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
+    let word = |at: usize| -> u64 {
+        match bytes.get(at..at + 8) {
+            Some(word) => u64::from_le_bytes(word.try_into().expect("8 bytes")),
+            None => {
+                let mut word = [0u8; 8];
+                let tail = bytes.get(at..).unwrap_or_default();
+                word[..tail.len()].copy_from_slice(tail);
+                u64::from_le_bytes(word)
+            }
+        }
+    };
+    let len = end - start;
+    match len {
+        1..=8 => {
+            let first = word(start);
+            // Shifting the digits to the high bytes drops what follows the token; the
+            // zero bytes shifted in read as leading zeros.
+            (leading_digits(first) >= len).then(|| eight_digits(first << (8 * (8 - len))))
+        }
+        9..=16 => {
+            let (first, second) = (word(start), word(start + 8));
+            (leading_digits(first) == 8 && leading_digits(second) >= len - 8).then(|| {
+                eight_digits(first) * POW10[len - 8] + eight_digits(second << (8 * (16 - len)))
+            })
+        }
+        _ => None,
+    }
 }
 
 /// How many of a little-endian word's bytes, from the first, are ASCII digits.
