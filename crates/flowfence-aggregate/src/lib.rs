@@ -32,6 +32,7 @@ mod direction;
 mod finish;
 mod observations;
 mod partial;
+mod prefetch;
 mod shard;
 mod table;
 
