@@ -144,15 +144,13 @@ fn decode_lines(
         if let Some(block) = block
             && lines == Lines::Indexed
         {
-            let next = shape.decode_indexed(
-                block,
-                offset,
-                &layout,
-                &mut values,
-                &mut separators,
-                &mut counts,
+            let out = Decoded {
+                values: &mut values,
+                separators: &mut separators,
+                counts: &mut counts,
                 sink,
-            );
+            };
+            let next = shape.decode_indexed(block, offset, &layout, out);
             line_no = counts.lines;
             rest = &text[next..];
             offset = next;
@@ -372,35 +370,29 @@ impl Shape {
     /// Decodes the regular lines of `block` from `offset` (a line start) on, until one
     /// that is not; returns where that line starts (or the block's end). See
     /// [`indexed_lines`].
-    #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn decode_indexed<'a>(
+    fn decode_indexed<'a, S: RecordSink>(
         self,
         block: &'a str,
         offset: usize,
         layout: &Layout,
-        values: &mut [Value<'a>],
-        separators: &mut Vec<u32>,
-        counts: &mut Counts,
-        sink: &mut impl RecordSink,
+        out: Decoded<'_, 'a, S>,
     ) -> usize {
         match self {
-            Shape::DefaultV2 => indexed_lines(
-                block,
-                offset,
-                &DEFAULT_V2,
-                layout,
-                values,
-                separators,
-                counts,
-                sink,
-            ),
-            Shape::AllV5 => indexed_lines(
-                block, offset, &ALL_V5, layout, values, separators, counts, sink,
-            ),
+            Shape::DefaultV2 => indexed_lines(block, offset, &DEFAULT_V2, layout, out),
+            Shape::AllV5 => indexed_lines(block, offset, &ALL_V5, layout, out),
             Shape::Other => offset,
         }
     }
+}
+
+/// Where the indexed path puts what it decodes: the block's reused value and separator
+/// buffers, its counts, and the sink.
+struct Decoded<'s, 'a, S> {
+    values: &'s mut [Value<'a>],
+    separators: &'s mut Vec<u32>,
+    counts: &'s mut Counts,
+    sink: &'s mut S,
 }
 
 /// Text indexed at a time by [`indexed_lines`]: its separators (about 8 KiB of them) stay
@@ -418,19 +410,21 @@ const WINDOW: usize = 64 * 1024;
 /// Header lines and trailing blanks need no check of their own: neither the first nor
 /// the last column of a fixed layout is text ([`FIXED_ENDS_ARE_TYPED`]), so a header
 /// fails its first token, and a line ending in `\r` or a tab its last.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn indexed_lines<'a, const N: usize>(
+fn indexed_lines<'a, const N: usize, S: RecordSink>(
     block: &'a str,
     offset: usize,
     kinds: &[Kind; N],
     layout: &Layout,
-    values: &mut [Value<'a>],
-    separators: &mut Vec<u32>,
-    counts: &mut Counts,
-    sink: &mut impl RecordSink,
+    out: Decoded<'_, 'a, S>,
 ) -> usize {
     let () = FIXED_ENDS_ARE_TYPED;
+    let Decoded {
+        values,
+        separators,
+        counts,
+        sink,
+    } = out;
     let values: &mut [Value<'a>; N] = values.try_into().expect("one value per column");
     let bytes = block.as_bytes();
     let mut start = offset;
