@@ -339,8 +339,10 @@ pub(crate) struct MergeArgs {
     pub(crate) table: TableArgs,
 }
 
+/// Where `propose` and `verify` find the traffic and the account: flow logs, or the
+/// connections table `aggregate` wrote from them, and the inventory.
 #[derive(Debug, Args)]
-pub(crate) struct ProposeArgs {
+pub(crate) struct TrafficArgs {
     /// Flow logs: files, directories or `-` (stdin).
     #[arg(long = "logs", required_unless_present = "connections", num_args = 1.., value_name = "PATH")]
     pub(crate) logs: Vec<PathBuf>,
@@ -348,6 +350,16 @@ pub(crate) struct ProposeArgs {
     /// Instead of logs: a connections table written by `flowfence aggregate` (CSV).
     #[arg(long, conflicts_with = "logs", value_name = "FILE.csv")]
     pub(crate) connections: Option<PathBuf>,
+
+    /// The account's inventory (as for `aggregate`).
+    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
+    pub(crate) inventory: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProposeArgs {
+    #[command(flatten)]
+    pub(crate) traffic: TrafficArgs,
 
     /// Field layout of header-less logs (`--format` of the other commands; here
     /// `--format` names the plan's format).
@@ -361,10 +373,6 @@ pub(crate) struct ProposeArgs {
     /// Stop at the first rejected log line and exit with status 65.
     #[arg(long)]
     pub(crate) strict: bool,
-
-    /// The account's inventory (as for `aggregate`).
-    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
-    pub(crate) inventory: Vec<PathBuf>,
 
     #[command(flatten)]
     pub(crate) plan: PlanArgs,
@@ -510,20 +518,11 @@ pub(crate) struct VerifyArgs {
     #[arg(long, required = true, value_name = "FILE")]
     pub(crate) plan: PathBuf,
 
-    /// Flow logs: files, directories or `-` (stdin).
-    #[arg(long = "logs", required_unless_present = "connections", num_args = 1.., value_name = "PATH")]
-    pub(crate) logs: Vec<PathBuf>,
-
-    /// Instead of logs: a connections table written by `flowfence aggregate` (CSV).
-    #[arg(long, conflicts_with = "logs", value_name = "FILE.csv")]
-    pub(crate) connections: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) traffic: TrafficArgs,
 
     #[command(flatten)]
     pub(crate) input: InputArgs,
-
-    /// The account's inventory (as for `aggregate`).
-    #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
-    pub(crate) inventory: Vec<PathBuf>,
 
     /// Don't print the reading summary on stderr.
     #[arg(short, long)]

@@ -12,23 +12,17 @@ use flowfence_propose::{Check, Direction, Filter, GroupChange, Options, Plan, Sh
 
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, observe_logs};
-use crate::cli::{ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, S3Args, VerifyArgs};
+use crate::cli::{
+    ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, S3Args, TrafficArgs, VerifyArgs,
+};
 
 pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
-    let inventory = load_inventory_files(&args.inventory)?;
     let input = InputArgs {
         format: args.log_format.clone(),
         input_format: args.input_format,
         strict: args.strict,
     };
-    let table = connections_table(
-        &args.logs,
-        args.connections.as_deref(),
-        &input,
-        &args.s3,
-        args.quiet,
-        &inventory,
-    )?;
+    let (table, inventory) = connections_table(&args.traffic, &input, &args.s3, args.quiet)?;
     let plan = propose(&table, &inventory, &plan_options(&args.plan, &args.s3)?)
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
     write_as(&plan, args.format, args.out.as_deref())?;
@@ -134,15 +128,7 @@ fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
 
 pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let plan = read_plan(&args.plan)?;
-    let inventory = load_inventory_files(&args.inventory)?;
-    let table = connections_table(
-        &args.logs,
-        args.connections.as_deref(),
-        &args.input,
-        &args.s3,
-        args.quiet,
-        &inventory,
-    )?;
+    let (table, inventory) = connections_table(&args.traffic, &args.input, &args.s3, args.quiet)?;
     let (before, after) = verify::replay(&inventory, &table, &plan)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.plan.display())))?;
     print!(
@@ -186,29 +172,31 @@ pub(crate) fn plan_options(args: &PlanArgs, s3: &S3Args) -> Result<Options, Fail
     })
 }
 
-/// The observed connections: from the logs, or from a table `aggregate` wrote.
+/// The inventory, and the observed connections: from the logs, or from a table
+/// `aggregate` wrote.
 pub(crate) fn connections_table(
-    logs: &[std::path::PathBuf],
-    connections: Option<&std::path::Path>,
+    traffic: &TrafficArgs,
     input: &InputArgs,
     s3: &S3Args,
     quiet: bool,
-    inventory: &Inventory,
-) -> Result<Table, Failure> {
-    let Some(path) = connections else {
-        return Ok(observe_logs(logs, input, s3, quiet)?.finish(inventory));
+) -> Result<(Table, Inventory), Failure> {
+    let inventory = load_inventory_files(&traffic.inventory)?;
+    let Some(path) = &traffic.connections else {
+        let table = observe_logs(&traffic.logs, input, s3, quiet)?.finish(&inventory);
+        return Ok((table, inventory));
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {}", path.display()))
         .map_err(Failure::Io)?;
-    Table::from_csv(&text)
+    let table = Table::from_csv(&text)
         .with_context(|| {
             format!(
                 "{}: not a connections table from `flowfence aggregate`",
                 path.display()
             )
         })
-        .map_err(Failure::BadInput)
+        .map_err(Failure::BadInput)?;
+    Ok((table, inventory))
 }
 
 fn end(e: &End) -> String {
