@@ -41,6 +41,14 @@ impl Addr {
         IpAddr::V6(Ipv6Addr::from(n))
     }
 
+    /// The IPv4 address, when this is one. Every IPv4 address has the same first 96
+    /// bits here, so among them this integer's order is the address order.
+    #[inline]
+    pub(crate) fn v4(self) -> Option<u32> {
+        let [a, b, c, d] = self.0;
+        ((a, b, c) == (0, 0, 0xffff)).then_some(d)
+    }
+
     /// The address as one integer: its order is the words' order, compared in two
     /// steps instead of four.
     #[inline]

@@ -18,7 +18,7 @@ use flowfence_flowlog::{Action, LogStatus, Reader, Record, RecordSink, Report};
 use rayon::prelude::*;
 
 use crate::direction::{ConnectionKey, Evidence, observe};
-use crate::shard::{Entry, Shard, order_by_key};
+use crate::shard::{BatchOrder, Entry, Shard};
 
 /// Hash maps with a fast hasher: millions of connection keys are hashed (std's SipHash
 /// was a fifth of an aggregation). Nothing iterates them in hash order into an output.
@@ -208,7 +208,7 @@ impl Observations {
             hasher: ahash::RandomState::new(),
             ids: HashMap::default(),
             pending: (0..SHARDS).map(|_| Vec::new()).collect(),
-            order: Vec::with_capacity(FLUSH_AT),
+            order: BatchOrder::default(),
             extras: Extras::default(),
             without_interface: 0,
         }
@@ -256,7 +256,7 @@ pub struct Collector<'o> {
     hasher: ahash::RandomState,
     pending: Vec<Vec<Entry>>,
     /// A pending batch's order by key (reused).
-    order: Vec<u32>,
+    order: BatchOrder,
     extras: Extras,
     without_interface: u64,
 }
@@ -296,9 +296,9 @@ impl Collector<'_> {
         if pending.is_empty() {
             return;
         }
-        order_by_key(pending, &mut self.order);
+        let order = self.order.sort(pending);
         let shard = &self.store.shards[shard];
-        let job = lock(shard).add(pending, &self.order);
+        let job = lock(shard).add(pending, order);
         pending.clear();
         if let Some(job) = job {
             let done = job.run();

@@ -1,7 +1,7 @@
 //! One shard of the evidence store: connections kept sorted by key instead of hashed.
 //!
 //! Workers hand over batches: a batch's order by key is found before the lock is taken
-//! ([`order_by_key`]), and the shard copies it in that order, merging equal keys. Batches
+//! ([`BatchOrder`]), and the shard copies it in that order, merging equal keys. Batches
 //! pile up in `fresh` (their bounds kept in `runs`) until they are as many
 //! as the sorted entries; then one compaction merges every batch and the sorted entries
 //! at once, from the back into the sorted vector's own (grown) buffer, combining equal
@@ -62,17 +62,64 @@ impl Compaction {
     }
 }
 
-/// The order of `batch` by key, as indices into it (written to `order`). Sorting
-/// indices moves 4 bytes per step instead of a 112-byte entry; the entries are read
-/// once more, in this order, when [`Shard::add`] copies them in.
-pub(crate) fn order_by_key(batch: &[Entry], order: &mut Vec<u32>) {
-    order.clear();
-    order.extend(0..batch.len() as u32);
-    order.sort_unstable_by(|&x, &y| batch[x as usize].0.cmp(&batch[y as usize].0));
+/// Orders batches by key ([`BatchOrder::sort`]), keeping its buffers from batch to batch.
+#[derive(Debug, Default)]
+pub(crate) struct BatchOrder {
+    order: Vec<u32>,
+    packed: Vec<(u128, u32)>,
+}
+
+impl BatchOrder {
+    /// The order of `batch` by key, as indices into it. Sorting indices moves 4 bytes
+    /// per step instead of a 112-byte entry; the entries are read once more, in this
+    /// order, when [`Shard::add`] copies them in.
+    ///
+    /// When every key packs into one integer that orders as keys do ([`packed_key`]:
+    /// IPv4 connections, the usual case), the integers are sorted with the indices
+    /// beside them. Comparing keys looked back into the entries for both sides of every
+    /// comparison, scattered over the batch's 450 KB: a sixth of reading the logs.
+    pub(crate) fn sort(&mut self, batch: &[Entry]) -> &[u32] {
+        self.order.clear();
+        self.packed.clear();
+        for (entry, i) in batch.iter().zip(0u32..) {
+            match packed_key(&entry.0) {
+                Some(packed) => self.packed.push((packed, i)),
+                None => break,
+            }
+        }
+        if self.packed.len() == batch.len() {
+            self.packed.sort_unstable();
+            self.order.extend(self.packed.iter().map(|&(_, i)| i));
+        } else {
+            self.order.extend(0..batch.len() as u32);
+            self.order
+                .sort_unstable_by(|&x, &y| batch[x as usize].0.cmp(&batch[y as usize].0));
+        }
+        &self.order
+    }
+}
+
+/// A key as one integer in the keys' order, when it fits in 128 bits: an interface
+/// index below 2^24 and IPv4 endpoints. The fields go in the order keys compare them,
+/// each whole: interface (24 bits), protocol (8), then each endpoint's address (32)
+/// and port (16).
+fn packed_key((iface, key): &Key) -> Option<u128> {
+    if *iface >= 1 << 24 {
+        return None;
+    }
+    let (a, b) = (key.a.addr.v4()?, key.b.addr.v4()?);
+    Some(
+        u128::from(*iface) << 104
+            | u128::from(key.protocol) << 96
+            | u128::from(a) << 64
+            | u128::from(key.a.port) << 48
+            | u128::from(b) << 16
+            | u128::from(key.b.port),
+    )
 }
 
 impl Shard {
-    /// Adds a batch of evidence, taken in `order` (from [`order_by_key`]), merging
+    /// Adds a batch of evidence, taken in `order` (from [`BatchOrder::sort`]), merging
     /// entries with equal keys. When enough has piled up, returns a compaction for the
     /// caller to run after releasing the lock, then [`install`](Shard::install).
     pub(crate) fn add(&mut self, batch: &[Entry], order: &[u32]) -> Option<Compaction> {
@@ -332,7 +379,7 @@ mod tests {
         let mut x: u64 = 7;
         let mut batch = Vec::new();
         let mut later = None;
-        let mut order = Vec::new();
+        let mut order = BatchOrder::default();
         for n in 0..400_000u64 {
             x = x
                 .wrapping_mul(6364136223846793005)
@@ -344,8 +391,7 @@ mod tests {
             if batch.len() < 1 + (n as usize % 5) * 1000 {
                 continue;
             }
-            order_by_key(&batch, &mut order);
-            let job = shard.add(&batch, &order);
+            let job = shard.add(&batch, order.sort(&batch));
             batch.clear();
             // Some compactions run at once, some later (as if another worker held one).
             if let Some(job) = job {
@@ -361,8 +407,7 @@ mod tests {
         if let Some(job) = later.take() {
             shard.install(job.run());
         }
-        order_by_key(&batch, &mut order);
-        if let Some(job) = shard.add(&batch, &order) {
+        if let Some(job) = shard.add(&batch, order.sort(&batch)) {
             shard.install(job.run());
         }
         let got: Vec<Entry> = shard.entries().to_vec();
@@ -373,13 +418,63 @@ mod tests {
         assert_eq!(shard.into_entries(), want);
     }
 
+    /// Packed keys order as keys do, and a batch with a key that does not pack (IPv6,
+    /// a large interface index) is ordered by the keys themselves.
+    #[test]
+    fn packed_keys_order_as_keys() {
+        let mut x: u64 = 3;
+        let mut random = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let v4 = |r: u64| Addr::from(std::net::IpAddr::from((r as u32 % 4096).to_be_bytes()));
+        let mut keys: Vec<Key> = (0..5000)
+            .map(|_| {
+                let r = random();
+                // Few distinct values per field, so that keys often share prefixes.
+                let key = ConnectionKey {
+                    protocol: [6, 17, 1][(r % 3) as usize],
+                    a: Endpoint {
+                        addr: v4(r >> 2),
+                        port: (r >> 20) as u16 % 5,
+                    },
+                    b: Endpoint {
+                        addr: v4(r >> 24),
+                        port: (r >> 40) as u16,
+                    },
+                };
+                ((r >> 56) as u32 % 3, key)
+            })
+            .collect();
+        for pair in keys.windows(2) {
+            let (p, q) = (packed_key(&pair[0]).unwrap(), packed_key(&pair[1]).unwrap());
+            assert_eq!(p.cmp(&q), pair[0].cmp(&pair[1]), "{pair:?}");
+        }
+        let sorted_by_key = |keys: &[Key]| {
+            let batch: Vec<Entry> = keys.iter().map(|&k| (k, Evidence::NONE)).collect();
+            let order = BatchOrder::default().sort(&batch).to_vec();
+            let got: Vec<Key> = order.iter().map(|&i| keys[i as usize]).collect();
+            let mut want = keys.to_vec();
+            want.sort();
+            assert_eq!(got, want);
+        };
+        sorted_by_key(&keys);
+        keys[17].1.b.addr = Addr::from(std::net::IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]));
+        assert!(packed_key(&keys[17]).is_none());
+        sorted_by_key(&keys);
+        keys[17] = (1 << 24, keys[18].1);
+        assert!(packed_key(&keys[17]).is_none());
+        sorted_by_key(&keys);
+    }
+
     #[test]
     fn combines_equal_keys_within_a_batch() {
         let batch = vec![entry(1, 5, 1), entry(0, 9, 2), entry(1, 5, 4)];
-        let mut order = Vec::new();
-        order_by_key(&batch, &mut order);
+        let mut order = BatchOrder::default();
         let mut shard = Shard::default();
-        assert!(shard.add(&batch, &order).is_none());
+        assert!(shard.add(&batch, order.sort(&batch)).is_none());
         let got = shard.entries();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].0.0, 0);
