@@ -24,7 +24,7 @@ use libdeflate_sys::{
 /// decoder so memory stays bounded.
 pub(crate) const MAX_OUTPUT: usize = 1 << 30;
 
-/// Largest buffer a thread keeps for reuse.
+/// Largest buffer kept for reuse.
 const MAX_RECYCLED: usize = 256 << 20;
 
 /// A libdeflate decompressor (about 32 KiB of tables), freed on drop.
@@ -79,31 +79,60 @@ impl Drop for Decompressor {
     }
 }
 
-thread_local! {
-    /// The last output buffer this thread gave up, reused so each file doesn't pay for
-    /// fresh pages (page faults cost as much as a tenth of the inflation).
-    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
+/// Output buffers handed back, for the next files to inflate into (fresh buffers cost
+/// page faults worth as much as a tenth of the inflation). Shared by all threads: when
+/// one thread reads ahead in waves, the texts come back on the thread that consumed
+/// them, not the one that inflates, and a per-thread spare sat unused while every file
+/// faulted in a new buffer.
+static SPARES: Spares = Spares::new();
 
-/// This thread's spare buffer (empty), or a new one.
-pub(crate) fn take_spare() -> Vec<u8> {
-    let mut buffer = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
-    buffer.clear();
-    buffer
-}
+/// A few buffers kept for reuse, the largest first out.
+struct Spares(std::sync::Mutex<Vec<Vec<u8>>>);
 
-/// Hands a buffer back for the next [`gunzip`] (or whole-file read) on this thread.
-pub(crate) fn recycle(buffer: Vec<u8>) {
-    // Keep what a typical object needs, not the largest file ever seen.
-    if buffer.capacity() > MAX_RECYCLED {
-        return;
+impl Spares {
+    const fn new() -> Spares {
+        Spares(std::sync::Mutex::new(Vec::new()))
     }
-    SPARE.with(|spare| {
-        let mut spare = spare.borrow_mut();
-        if buffer.capacity() > spare.capacity() {
-            *spare = buffer;
+
+    /// The largest buffer kept (emptied), or a new one.
+    fn take(&self) -> Vec<u8> {
+        let spare = self.0.lock().ok().and_then(|mut spares| {
+            let largest = (0..spares.len()).max_by_key(|&i| spares[i].capacity())?;
+            Some(spares.swap_remove(largest))
+        });
+        let mut buffer = spare.unwrap_or_default();
+        buffer.clear();
+        buffer
+    }
+
+    /// Keeps `buffer` if fewer than `kept` are kept, or in place of a smaller one.
+    fn give(&self, buffer: Vec<u8>, kept: usize) {
+        // Keep what a typical object needs, not the largest file ever seen.
+        if buffer.capacity() > MAX_RECYCLED || buffer.capacity() == 0 {
+            return;
         }
-    });
+        let Ok(mut spares) = self.0.lock() else {
+            return;
+        };
+        if spares.len() < kept {
+            spares.push(buffer);
+        } else if let Some(smallest) = spares.iter_mut().min_by_key(|b| b.capacity())
+            && smallest.capacity() < buffer.capacity()
+        {
+            *smallest = buffer;
+        }
+    }
+}
+
+/// The largest spare buffer (empty), or a new one.
+pub(crate) fn take_spare() -> Vec<u8> {
+    SPARES.take()
+}
+
+/// Hands a buffer back for the next [`gunzip`] (or whole-file read), on any thread.
+/// Kept: one per worker in flight, and one more for the file read ahead.
+pub(crate) fn recycle(buffer: Vec<u8>) {
+    SPARES.give(buffer, rayon::current_num_threads() + 1);
 }
 
 /// Inflates every member of a gzip file held in memory. `None` when the data is damaged
@@ -142,6 +171,25 @@ pub(crate) fn gunzip(input: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::test_util::gzip;
+
+    /// A buffer handed back on one thread is taken on another; the largest are kept,
+    /// at most as many as asked, and oversized or empty ones never.
+    #[test]
+    fn spares_cross_threads_and_stay_bounded() {
+        let spares = Spares::new();
+        std::thread::scope(|s| {
+            s.spawn(|| spares.give(Vec::with_capacity(1000), 2));
+        });
+        let taken = spares.take();
+        assert_eq!(taken.capacity(), 1000);
+        for capacity in [10, 40, 20, 30, MAX_RECYCLED + 1, 0] {
+            spares.give(Vec::with_capacity(capacity), 2);
+        }
+        let kept: Vec<usize> = std::iter::repeat_with(|| spares.take().capacity())
+            .take(3)
+            .collect();
+        assert_eq!(kept, [40, 30, 0]);
+    }
 
     #[test]
     fn single_and_multi_member() {
