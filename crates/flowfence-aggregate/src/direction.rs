@@ -131,7 +131,9 @@ pub struct Endpoint {
 }
 
 /// A connection as one interface logged it: its protocol and two endpoints, `a < b`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Ordered by protocol, then `a`, then `b` (each by address, then port): with [`Addr`]
+/// comparing as one integer, the derived order compares integers throughout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnectionKey {
     /// IANA protocol number.
     pub protocol: u8,
@@ -139,36 +141,6 @@ pub struct ConnectionKey {
     pub a: Endpoint,
     /// The higher endpoint.
     pub b: Endpoint,
-}
-
-impl ConnectionKey {
-    /// The fields in their order, as integers.
-    #[inline]
-    fn order(&self) -> (u8, u128, u16, u128, u16) {
-        (
-            self.protocol,
-            self.a.addr.bits(),
-            self.a.port,
-            self.b.addr.bits(),
-            self.b.port,
-        )
-    }
-}
-
-/// By protocol, then `a`, then `b` (each by address, then port), compared as integers:
-/// the store sorts and merges millions of keys.
-impl Ord for ConnectionKey {
-    #[inline]
-    fn cmp(&self, other: &ConnectionKey) -> std::cmp::Ordering {
-        self.order().cmp(&other.order())
-    }
-}
-
-impl PartialOrd for ConnectionKey {
-    #[inline]
-    fn partial_cmp(&self, other: &ConnectionKey) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
 }
 
 impl std::hash::Hash for ConnectionKey {
