@@ -21,7 +21,9 @@ use rayon::prelude::*;
 use crate::direction::{
     A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide_with,
 };
-use crate::observations::{Extras, HashMap, InterfaceIdx, Observations, SHARDS, largest_first};
+use crate::observations::{
+    Extras, HashMap, InterfaceIdx, Observations, SHARDS, in_order_largest_first,
+};
 use crate::shard::{Entry, Shard};
 use crate::table::{PeerKind, Row, Side, Table};
 
@@ -405,7 +407,7 @@ impl Observations {
             .collect();
 
         // 1. Views.
-        // Compacted largest first, then back in shard order (shard s is index s).
+        // Compacted largest first, kept in shard order (shard s is index s).
         let shards: Vec<Shard> = self
             .shards
             .into_iter()
@@ -414,12 +416,8 @@ impl Observations {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
             })
             .collect();
-        let mut compacted: Vec<(usize, Vec<Entry>)> =
-            largest_first(shards.into_iter().enumerate().collect(), |(_, s)| s.size())
-                .map(|(i, s)| (i, s.into_entries()))
-                .collect();
-        compacted.sort_unstable_by_key(|(i, _)| *i);
-        let shards: Vec<Vec<Entry>> = compacted.into_iter().map(|(_, e)| e).collect();
+        let shards: Vec<Vec<Entry>> =
+            in_order_largest_first(shards, Shard::size, Shard::into_entries);
         let per_shard: Vec<Vec<(InterfaceIdx, View<'_>)>> = shards
             .par_iter()
             .map(|entries| shard_views(entries, &names, inventory))
@@ -442,27 +440,25 @@ impl Observations {
         for (rank, &i) in by_name.iter().enumerate() {
             ranks[i as usize] = rank as u32;
         }
-        // In whatever order threads finish them: the table's order comes from the sort
-        // below.
-        let mut parts: Vec<(usize, NamedRows)> =
-            largest_first((0..SHARDS).collect(), |&s| views.shards[s].len())
-                .map(|s| {
-                    let mut part = shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
-                        .into_rows(&names, &ranks);
-                    sort_rows(&mut part.0);
-                    (s, part)
-                })
-                .collect();
-        parts.sort_unstable_by_key(|(s, _)| *s);
+        let parts: Vec<NamedRows> = in_order_largest_first(
+            (0..SHARDS).collect(),
+            |&s| views.shards[s].len(),
+            |s| {
+                let mut part = shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
+                    .into_rows(&names, &ranks);
+                sort_rows(&mut part.0);
+                part
+            },
+        );
 
         // 3. Sorted. Each shard's rows are sorted, and an interface's rows are all in its
         // shard, so the table is every interface's run of rows, interfaces in id order:
         // one pass, each row moved once. The evidence store is freed meanwhile (unmapping
         // ~170 MB took a thread 30 ms).
         let mut table = Table::default();
-        let total = parts.iter().map(|(_, p)| p.0.len()).sum();
+        let total = parts.iter().map(|p| p.0.len()).sum();
         let mut runs = Vec::with_capacity(SHARDS);
-        for (_, (rows, ambiguous, paths)) in parts {
+        for (rows, ambiguous, paths) in parts {
             runs.push(rows.into_iter().peekable());
             table.ambiguous.extend(ambiguous);
             table.path_connections += paths;

@@ -7,8 +7,8 @@
 //! [`Shard`] keeps its connections sorted, merging batches in): no merging of per-worker
 //! maps afterwards. Interface ids are interned once per run (a lock taken once
 //! per new interface per worker); the hot path hashes the id string in a small
-//! worker-local map and the connection key in a shard. Everything that reaches an output
-//! is sorted, so the arrival order (and the ids it assigns) never shows.
+//! worker-local map and the connection key for the cache. Everything that reaches an
+//! output is sorted, so the arrival order (and the ids it assigns) never shows.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -175,8 +175,23 @@ pub(crate) fn largest_first<T: Send>(
     items.into_iter().par_bridge()
 }
 
-/// Locks a mutex; a worker that panicked while holding it left complete entries only
-/// (each insert is one map operation), so the data is still usable.
+/// `f` over every item, [`largest_first`], with the results back in the items' order.
+pub(crate) fn in_order_largest_first<T: Send, R: Send>(
+    items: Vec<T>,
+    size: impl Fn(&T) -> usize,
+    f: impl Fn(T) -> R + Sync + Send,
+) -> Vec<R> {
+    let mut done: Vec<(usize, R)> =
+        largest_first(items.into_iter().enumerate().collect(), |(_, t)| size(t))
+            .map(|(i, t)| (i, f(t)))
+            .collect();
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Locks a mutex, even one poisoned by a worker that panicked: the panic itself leaves
+/// the read (rayon resumes it in the caller), so nothing built from a half-updated shard
+/// reaches an output; not unwrapping here keeps a second panic from hiding the first.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -249,7 +264,7 @@ pub struct Collector<'o> {
     /// Recent connections, merged in place before they reach the store: a connection's
     /// request and response records, and its consecutive windows, usually arrive close
     /// together (an object holds its interfaces' records of a few minutes), so most
-    /// records merge here without touching the large shared maps. Direct-mapped by hash:
+    /// records merge here without touching the shared shards. Direct-mapped by hash:
     /// a new connection evicts the slot's old one to `pending`. `records == 0` marks an
     /// empty slot.
     cache: Box<[Entry]>,
