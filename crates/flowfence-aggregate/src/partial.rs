@@ -123,6 +123,10 @@ struct Fact<'a> {
 }
 
 impl Rows {
+    fn len(&self) -> usize {
+        self.kind.len()
+    }
+
     fn push(&mut self, f: Fact<'_>) {
         let addr = |e: Option<Endpoint>| e.map_or_else(String::new, |e| e.addr.to_string());
         let port = |e: Option<Endpoint>| e.map_or(0, |e| i32::from(e.port));
@@ -181,12 +185,6 @@ impl Rows {
 /// once (writing the whole store as one table cost about 4x the store's own memory).
 const CHUNK_ROWS: usize = 1 << 16;
 
-impl Rows {
-    fn len(&self) -> usize {
-        self.kind.len()
-    }
-}
-
 impl Observations {
     /// Writes everything observed as a partial result (Parquet) to `out`, with `meta`
     /// added to the file's metadata. Sorted: the same observations give the same file.
@@ -226,7 +224,10 @@ impl Observations {
         let without = self.records_without_interface().to_string();
         let mut emitted = false;
         let mut flush = |rows: &mut Rows, last: bool| -> Result<(), E> {
-            if rows.len() < CHUNK_ROWS && !(last && (rows.len() > 0 || !emitted)) {
+            // A full chunk; at the end, what is left, or an empty chunk for the schema
+            // when nothing was written.
+            let due = rows.len() >= CHUNK_ROWS || last && (rows.len() > 0 || !emitted);
+            if !due {
                 return Ok(());
             }
             emitted = true;

@@ -534,6 +534,35 @@ mod tests {
         }
     }
 
+    /// Digits with known bounds read as std reads them, from 1 to 16 digits, with or
+    /// without bytes after the token and at the very end of the input; anything else
+    /// (a non-digit, no digits, more than 16) is `None`.
+    #[test]
+    fn known_digits_agree_with_std() {
+        let mut x: u64 = 5;
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = 1 + (x % 18) as usize;
+            let mut token: Vec<u8> = (0..len)
+                .map(|i| b'0' + ((x >> (3 * i)) % 10) as u8)
+                .collect();
+            if x.is_multiple_of(7) {
+                token[(x >> 40) as usize % len] = b"x-: "[(x >> 50) as usize % 4];
+            }
+            let text = std::str::from_utf8(&token).unwrap();
+            let want = (len <= 16 && token.iter().all(u8::is_ascii_digit))
+                .then(|| text.parse::<u64>().unwrap());
+            for tail in [&b""[..], b" 443 6", b"7777777777777777"] {
+                let mut bytes = b"12 ".to_vec();
+                bytes.extend_from_slice(&token);
+                bytes.extend_from_slice(tail);
+                assert_eq!(parse_known_digits(&bytes, 3, 3 + len), want, "{text:?}");
+            }
+        }
+    }
+
     #[test]
     fn ipv6_goes_through_std() {
         assert_eq!(
