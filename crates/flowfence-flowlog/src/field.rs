@@ -324,20 +324,14 @@ mod tests {
     /// `FLOWFENCE_UPDATE_DOCS=1 cargo test -p flowfence-flowlog docs`.
     #[test]
     fn docs_formats_table_matches_the_catalogue() {
-        // The crate's directory as cargo gives it when running the test (a binary reused
-        // from another checkout of the same tree carries that checkout's compile-time
-        // path).
-        let dir = std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-        let path = format!("{dir}/../../docs/formats.md");
-        let path = path.as_str();
-        let doc = std::fs::read_to_string(path).unwrap();
+        let path = flowfence_testdata::workspace().join("docs/formats.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
         let (begin, end) = ("<!-- fields:begin -->\n", "<!-- fields:end -->");
         let a = doc.find(begin).expect("begin marker") + begin.len();
         let b = doc.find(end).expect("end marker");
         let table = reference_table();
         if std::env::var_os("FLOWFENCE_UPDATE_DOCS").is_some() {
-            std::fs::write(path, format!("{}{table}{}", &doc[..a], &doc[b..])).unwrap();
+            std::fs::write(&path, format!("{}{table}{}", &doc[..a], &doc[b..])).unwrap();
             return;
         }
         assert_eq!(

@@ -5,18 +5,10 @@ use std::path::PathBuf;
 
 use flowfence_inventory::{Inventory, InventoryError, Issue, Owner, Peer, Protocol};
 
-/// This crate's directory, as cargo gives it when running the test: a test binary reused
-/// from another checkout (a shared target directory) carries that checkout's
-/// compile-time path.
-fn manifest_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
-}
-
 fn shared() -> PathBuf {
     let dir = std::env::var_os("FLOWFENCE_SHARED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("../../../shared"));
+        .unwrap_or_else(|| flowfence_testdata::workspace().join("../shared"));
     let dir = dir.join("inventory-samples");
     assert!(
         dir.is_dir(),
@@ -229,7 +221,7 @@ fn prefix_lists_in_both_shapes() {
 
 #[test]
 fn bundled_sample_inventory() {
-    let dir = manifest_dir().join("../../sample-logs/inventory");
+    let dir = flowfence_testdata::sample_logs().join("inventory");
     let inv = Inventory::load(&[
         dir.join("describe-network-interfaces.json"),
         dir.join("describe-security-groups.json"),

@@ -8,16 +8,8 @@ use std::path::PathBuf;
 
 use flowfence_propose::{Options, Plan, propose};
 
-/// This crate's directory, as cargo gives it when running the test: a test binary reused
-/// from another checkout (a shared target directory) carries that checkout's
-/// compile-time path.
-fn manifest_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
-}
-
 fn sample() -> PathBuf {
-    manifest_dir().join("../../sample-logs")
+    flowfence_testdata::sample_logs()
 }
 
 fn check(logs: &str) -> Plan {

@@ -6,14 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// This crate's directory, as cargo gives it when running the test: a test binary reused
-/// from another checkout (a shared target directory) carries that checkout's
-/// compile-time path.
-fn manifest_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
-}
-
 fn files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -33,7 +25,7 @@ fn files(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn bundled_sample_is_the_generators_output() {
-    let bundled = manifest_dir().join("../../sample-logs");
+    let bundled = flowfence_testdata::sample_logs();
     let fresh = tempfile::tempdir().unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_flowfence-synth"))
         .args(["--sample", "--out"])

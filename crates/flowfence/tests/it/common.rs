@@ -3,17 +3,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// This crate's directory, as cargo gives it when running the test: a test binary reused
-/// from another checkout (a shared target directory) carries that checkout's
-/// compile-time path.
-fn manifest_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
-}
-
 /// The workspace root.
 pub(crate) fn workspace() -> PathBuf {
-    manifest_dir().join("../..").canonicalize().unwrap()
+    flowfence_testdata::workspace().canonicalize().unwrap()
 }
 
 /// A path under the bundled `sample-logs/`, as a string for arguments.
