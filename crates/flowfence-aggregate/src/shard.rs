@@ -214,14 +214,16 @@ impl Shard {
 /// Merges the sorted runs of `fresh` (ending at `runs`) into `sorted`, combining equal
 /// keys. Works from the back into `sorted`'s own buffer, grown once: the write position
 /// never passes an unread sorted entry, since the entries still to come all fit below
-/// it. The largest pending key comes from a tournament of the runs' last entries
-/// ([`Tournament`]).
+/// it. The batches' largest pending key comes from a tournament of their last entries
+/// ([`Tournament`]), and is compared once with the sorted entries' largest: about half
+/// the entries come from the sorted part, and taking one then costs that comparison
+/// instead of a replay of the tournament (a mispredicted branch per level).
 fn merge_runs(sorted: &mut Vec<Entry>, fresh: &[Entry], runs: &[usize]) {
     let old = sorted.len();
     let empty: Entry = ((0, ConnectionKey::default()), Evidence::NONE);
     sorted.reserve_exact(fresh.len());
     sorted.resize(old + fresh.len(), empty);
-    // Remaining entries per run, as (start, end): runs of `fresh`, then the sorted ones.
+    // Remaining entries per batch, as (start, end).
     let mut bounds: Vec<(usize, usize)> = runs
         .iter()
         .scan(0, |start, &end| {
@@ -230,37 +232,42 @@ fn merge_runs(sorted: &mut Vec<Entry>, fresh: &[Entry], runs: &[usize]) {
             Some(run)
         })
         .collect();
-    bounds.push((0, old));
-    let sorted_run = bounds.len() - 1;
-    // The key a run offers next (`None` once it is used up).
-    let next = |bounds: &[(usize, usize)], sorted: &[Entry], run: usize| -> Option<Key> {
+    // The key a batch offers next (`None` once it is used up).
+    let next = |bounds: &[(usize, usize)], run: usize| -> Option<Key> {
         let (start, end) = bounds[run];
         (start < end).then(|| {
-            if run == sorted_run {
-                sorted[end - 1].0
-            } else {
-                // The run's entry after this one is read when the run next wins, about
-                // one output per run later: fetched now, it is in cache by then (with
-                // hundreds of runs read backwards, the hardware prefetcher is lost).
-                if end - 1 > start {
-                    prefetch(&fresh[end - 2]);
-                }
-                fresh[end - 1].0
+            // The batch's entry after this one is read when the batch next wins, about
+            // one output per batch later: fetched now, it is in cache by then (with
+            // hundreds of batches read backwards, the hardware prefetcher is lost).
+            if end - 1 > start {
+                prefetch(&fresh[end - 2]);
             }
+            fresh[end - 1].0
         })
     };
-    let mut heads: Vec<Option<Key>> = (0..bounds.len())
-        .map(|run| next(&bounds, sorted, run))
-        .collect();
+    let mut heads: Vec<Option<Key>> = (0..bounds.len()).map(|run| next(&bounds, run)).collect();
     let mut tournament = Tournament::new(&heads);
+    // Sorted entries not yet taken: those below `unread`.
+    let mut unread = old;
     let mut write = sorted.len();
-    while let Some(run) = tournament.winner(&heads) {
-        let end = &mut bounds[run].1;
-        *end -= 1;
-        let entry = if run == sorted_run {
-            sorted[*end]
+    loop {
+        let batch = tournament.winner(&heads);
+        let from_sorted = match (batch.and_then(|run| heads[run]), unread) {
+            (None, 0) => break,
+            (None, _) => true,
+            (Some(_), 0) => false,
+            (Some(head), _) => sorted[unread - 1].0 >= head,
+        };
+        let entry = if from_sorted {
+            unread -= 1;
+            sorted[unread]
         } else {
-            fresh[*end]
+            let run = batch.expect("a batch offered the key");
+            bounds[run].1 -= 1;
+            let entry = fresh[bounds[run].1];
+            heads[run] = next(&bounds, run);
+            tournament.replay(run, &heads);
+            entry
         };
         if write < sorted.len() && sorted[write].0 == entry.0 {
             sorted[write].1.merge(&entry.1);
@@ -268,8 +275,6 @@ fn merge_runs(sorted: &mut Vec<Entry>, fresh: &[Entry], runs: &[usize]) {
             write -= 1;
             sorted[write] = entry;
         }
-        heads[run] = next(&bounds, sorted, run);
-        tournament.replay(run, &heads);
     }
     // Combined keys left room at the front.
     if write > 0 {
