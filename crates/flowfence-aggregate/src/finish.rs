@@ -185,9 +185,9 @@ struct RowKey {
     peer: u32,
 }
 
-/// A shard's rows (each with its place in the table's order), ambiguous connections and
-/// path connections, with names.
-type NamedRows = (Vec<(SortKey, Row)>, Vec<(String, ConnectionKey)>, u64);
+/// A shard's rows in the table's order, ambiguous connections and path connections, with
+/// names.
+type NamedRows = (Vec<Row>, Vec<(String, ConnectionKey)>, u64);
 
 /// A row's place in the table's order (interface id, side, protocol, port, peer kind,
 /// peer) in integers: the interface id's rank among the ids with side, protocol, port and
@@ -208,28 +208,20 @@ fn sort_key(rank: u32, row: &Row) -> SortKey {
     (head, u128::from_be_bytes(prefix))
 }
 
-/// Sorts a shard's rows into the table's order: as indices first, since rows are large
-/// to move, then permuted in place, a cycle at a time (no second copy of the rows).
-fn sort_rows(rows: &mut [(SortKey, Row)]) {
-    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&rows[a as usize], &rows[b as usize]);
-        x.0.cmp(&y.0).then_with(|| x.1.peer.cmp(&y.1.peer))
+/// Sorts a shard's rows (`keys[i]` is the key of `rows[i]`) into the table's order: the
+/// keys with indices first, since rows are large to move, then each row moved once into
+/// place (swapping rows along the permutation's cycles moved each three times).
+fn sort_rows(keys: Vec<SortKey>, rows: Vec<Row>) -> Vec<Row> {
+    let mut order: Vec<(SortKey, u32)> = keys.into_iter().zip(0u32..).collect();
+    order.sort_unstable_by(|(x, i), (y, j)| {
+        x.cmp(y)
+            .then_with(|| rows[*i as usize].peer.cmp(&rows[*j as usize].peer))
     });
-    // Place i takes the row at order[i]; following a cycle, each swap settles one place.
-    let mut settled = vec![false; rows.len()];
-    for start in 0..rows.len() {
-        let mut i = start;
-        while !settled[i] {
-            settled[i] = true;
-            let j = order[i] as usize;
-            if j == start {
-                break;
-            }
-            rows.swap(i, j);
-            i = j;
-        }
-    }
+    let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|(_, i)| rows[i as usize].take().expect("each row is placed once"))
+        .collect()
 }
 
 /// Peer resolution per (VPC, address), the VPC by its index in the shard (hashing the
@@ -308,7 +300,7 @@ impl ShardRows<'_> {
             .push((idx as u64) << 16 | u64::from(peer_port));
     }
 
-    /// The rows with names; `ranks` gives each interface's place in id order.
+    /// The rows with names, sorted; `ranks` gives each interface's place in id order.
     fn into_rows(self, names: &[Box<str>], ranks: &[u32]) -> NamedRows {
         // Distinct peer ports per row, by row index (a binary search per row missed the
         // cache on shards of 100,000s of rows).
@@ -316,7 +308,7 @@ impl ShardRows<'_> {
         for (row, n) in distinct_counts(self.peer_ports) {
             peer_ports[row as usize] = u64::from(n);
         }
-        let rows = self
+        let (keys, rows) = self
             .keys
             .iter()
             .zip(self.accs)
@@ -347,7 +339,8 @@ impl ShardRows<'_> {
                 };
                 (sort_key(ranks[k.iface as usize], &row), row)
             })
-            .collect();
+            .unzip();
+        let rows = sort_rows(keys, rows);
         let ambiguous = self
             .ambiguous
             .into_iter()
@@ -444,10 +437,8 @@ impl Observations {
             (0..SHARDS).collect(),
             |&s| views.shards[s].len(),
             |s| {
-                let mut part = shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
-                    .into_rows(&names, &ranks);
-                sort_rows(&mut part.0);
-                part
+                shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
+                    .into_rows(&names, &ranks)
             },
         );
 
@@ -468,9 +459,9 @@ impl Observations {
             || {
                 let mut rows = Vec::with_capacity(total);
                 for &i in &by_name {
-                    let rank = u64::from(ranks[i as usize]);
+                    let name = &*names[i as usize];
                     let run = &mut runs[i as usize % SHARDS];
-                    while let Some((_, row)) = run.next_if(|(key, _)| key.0 >> 32 == rank) {
+                    while let Some(row) = run.next_if(|row| row.interface_id == name) {
                         rows.push(row);
                     }
                 }
@@ -719,15 +710,11 @@ mod tests {
                 ))
         });
         assert_eq!(by_keys, by_text);
-        // And sorting a shard's rows in place (indices, then cycles) gives that order.
-        let mut keyed: Vec<(SortKey, Row)> = rows
-            .iter()
-            .rev()
-            .map(|r| (sort_key(rank(r), r), r.clone()))
-            .collect();
-        sort_rows(&mut keyed);
-        let sorted: Vec<&Row> = keyed.iter().map(|(_, r)| r).collect();
-        assert_eq!(sorted, by_text);
+        // And sorting a shard's rows (keys with indices, then rows moved) gives that order.
+        let reversed: Vec<Row> = rows.iter().rev().cloned().collect();
+        let keys = reversed.iter().map(|r| sort_key(rank(r), r)).collect();
+        let sorted = sort_rows(keys, reversed);
+        assert_eq!(sorted.iter().collect::<Vec<&Row>>(), by_text);
     }
 
     const V2: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
