@@ -35,26 +35,32 @@ fn write_csv_text(s: &str, out: &mut String) {
 }
 
 impl Column {
-    /// A text column, a value per item; copied in parallel, since a text column copies a
-    /// string per row.
+    /// A text column, a value per item.
     pub fn text_of<T: Sync>(items: &[T], f: impl Fn(&T) -> String + Sync + Send) -> Column {
-        Column::Text(items.par_iter().map(f).collect())
+        Column::Text(Self::values(items, f))
     }
 
     /// A column of fixed-vocabulary text, a value per item.
-    pub fn label_of<T>(items: &[T], f: impl Fn(&T) -> &'static str) -> Column {
-        Column::Label(items.iter().map(f).collect())
+    pub fn label_of<T: Sync>(items: &[T], f: impl Fn(&T) -> &'static str + Sync + Send) -> Column {
+        Column::Label(Self::values(items, f))
     }
 
     /// A 32-bit integer column, a value per item.
-    pub fn int32_of<T>(items: &[T], f: impl Fn(&T) -> i32) -> Column {
-        Column::Int32(items.iter().map(f).collect())
+    pub fn int32_of<T: Sync>(items: &[T], f: impl Fn(&T) -> i32 + Sync + Send) -> Column {
+        Column::Int32(Self::values(items, f))
     }
 
     /// A counter or time column, a value per item: counts and Unix seconds are `u64`,
     /// stored as Parquet's signed 64-bit integers.
-    pub fn int64_of<T>(items: &[T], f: impl Fn(&T) -> u64) -> Column {
-        Column::Int64(items.iter().map(|x| f(x) as i64).collect())
+    pub fn int64_of<T: Sync>(items: &[T], f: impl Fn(&T) -> u64 + Sync + Send) -> Column {
+        Column::Int64(Self::values(items, |x| f(x) as i64))
+    }
+
+    /// A value per item, computed in parallel: a table's columns are built one after
+    /// another, each reading every item again (on the 377K-row connections table, 13
+    /// passes that were 55 ms with only the text columns in parallel).
+    fn values<T: Sync, V: Send>(items: &[T], f: impl Fn(&T) -> V + Sync + Send) -> Vec<V> {
+        items.par_iter().map(f).collect()
     }
 
     fn len(&self) -> usize {

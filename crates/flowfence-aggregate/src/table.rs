@@ -1,7 +1,5 @@
 //! The observed connections table and the summaries beside it, and how they are written.
 
-use rayon::prelude::*;
-
 use crate::columns::{Column, Columns};
 use crate::direction::{Basis, ConnectionKey};
 use crate::observations::{Gaps, Rejected};
@@ -118,17 +116,30 @@ pub const COLUMNS: [&str; 13] = [
 ];
 
 impl Table {
-    /// The rows as columns ([`COLUMNS`]), for CSV or Parquet. Built in one pass over
-    /// each chunk of rows, chunks in parallel: column by column, each of the 13 passes
-    /// read every row again (a cache line or three each).
+    /// The rows as columns ([`COLUMNS`]), for CSV or Parquet.
     pub fn columns(&self) -> Columns {
-        const CHUNK: usize = 16 * 1024;
-        let parts: Vec<RowColumns> = self.rows.par_chunks(CHUNK).map(RowColumns::of).collect();
-        let mut all = RowColumns::with_capacity(self.rows.len());
-        for part in parts {
-            all.append(part);
-        }
-        all.into_columns()
+        let rows = &self.rows;
+        let mut c = Columns::default();
+        c.push(
+            COLUMNS[0],
+            Column::text_of(rows, |r| r.interface_id.clone()),
+        )
+        .push(COLUMNS[1], Column::label_of(rows, |r| r.side.name()))
+        .push(
+            COLUMNS[2],
+            Column::int32_of(rows, |r| i32::from(r.protocol)),
+        )
+        .push(COLUMNS[3], Column::int32_of(rows, |r| i32::from(r.port)))
+        .push(COLUMNS[4], Column::label_of(rows, |r| r.peer_kind.name()))
+        .push(COLUMNS[5], Column::text_of(rows, |r| r.peer.clone()))
+        .push(COLUMNS[6], Column::int64_of(rows, |r| r.flows))
+        .push(COLUMNS[7], Column::int64_of(rows, |r| r.packets))
+        .push(COLUMNS[8], Column::int64_of(rows, |r| r.bytes))
+        .push(COLUMNS[9], Column::int64_of(rows, |r| r.first_seen))
+        .push(COLUMNS[10], Column::int64_of(rows, |r| r.last_seen))
+        .push(COLUMNS[11], Column::int64_of(rows, |r| r.peer_ports))
+        .push(COLUMNS[12], Column::label_of(rows, |r| r.basis.name()));
+        c
     }
 
     /// The rows as CSV, with a header.
@@ -159,92 +170,6 @@ impl Table {
         c.push("interface_id", Column::text_of(g, |x| x.0.clone()))
             .push("nodata", Column::int64_of(g, |x| x.1.nodata))
             .push("skipdata", Column::int64_of(g, |x| x.1.skipdata));
-        c
-    }
-}
-
-/// The table's columns while they are built, a vector per column ([`COLUMNS`]).
-#[derive(Default)]
-struct RowColumns {
-    interface_id: Vec<String>,
-    side: Vec<&'static str>,
-    protocol: Vec<i32>,
-    port: Vec<i32>,
-    peer_kind: Vec<&'static str>,
-    peer: Vec<String>,
-    counters: [Vec<i64>; 6],
-    basis: Vec<&'static str>,
-}
-
-impl RowColumns {
-    fn with_capacity(n: usize) -> RowColumns {
-        RowColumns {
-            interface_id: Vec::with_capacity(n),
-            side: Vec::with_capacity(n),
-            protocol: Vec::with_capacity(n),
-            port: Vec::with_capacity(n),
-            peer_kind: Vec::with_capacity(n),
-            peer: Vec::with_capacity(n),
-            counters: std::array::from_fn(|_| Vec::with_capacity(n)),
-            basis: Vec::with_capacity(n),
-        }
-    }
-
-    fn of(rows: &[Row]) -> RowColumns {
-        let mut c = RowColumns::with_capacity(rows.len());
-        for r in rows {
-            c.interface_id.push(r.interface_id.clone());
-            c.side.push(r.side.name());
-            c.protocol.push(i32::from(r.protocol));
-            c.port.push(i32::from(r.port));
-            c.peer_kind.push(r.peer_kind.name());
-            c.peer.push(r.peer.clone());
-            let counters = [
-                r.flows,
-                r.packets,
-                r.bytes,
-                r.first_seen,
-                r.last_seen,
-                r.peer_ports,
-            ];
-            for (column, value) in c.counters.iter_mut().zip(counters) {
-                // Counts and Unix seconds are `u64`, stored as Parquet's signed 64 bits.
-                column.push(value as i64);
-            }
-            c.basis.push(r.basis.name());
-        }
-        c
-    }
-
-    fn append(&mut self, mut other: RowColumns) {
-        self.interface_id.append(&mut other.interface_id);
-        self.side.append(&mut other.side);
-        self.protocol.append(&mut other.protocol);
-        self.port.append(&mut other.port);
-        self.peer_kind.append(&mut other.peer_kind);
-        self.peer.append(&mut other.peer);
-        for (mine, theirs) in self.counters.iter_mut().zip(&mut other.counters) {
-            mine.append(theirs);
-        }
-        self.basis.append(&mut other.basis);
-    }
-
-    fn into_columns(self) -> Columns {
-        let mut c = Columns::default();
-        let [flows, packets, bytes, first_seen, last_seen, peer_ports] = self.counters;
-        c.push(COLUMNS[0], Column::Text(self.interface_id))
-            .push(COLUMNS[1], Column::Label(self.side))
-            .push(COLUMNS[2], Column::Int32(self.protocol))
-            .push(COLUMNS[3], Column::Int32(self.port))
-            .push(COLUMNS[4], Column::Label(self.peer_kind))
-            .push(COLUMNS[5], Column::Text(self.peer))
-            .push(COLUMNS[6], Column::Int64(flows))
-            .push(COLUMNS[7], Column::Int64(packets))
-            .push(COLUMNS[8], Column::Int64(bytes))
-            .push(COLUMNS[9], Column::Int64(first_seen))
-            .push(COLUMNS[10], Column::Int64(last_seen))
-            .push(COLUMNS[11], Column::Int64(peer_ports))
-            .push(COLUMNS[12], Column::Label(self.basis));
         c
     }
 }
@@ -336,10 +261,10 @@ impl Table {
 mod tests {
     use super::*;
 
-    /// Columns are built a chunk of rows at a time in parallel: across several chunks,
-    /// every row's cells stay together and in the rows' order.
+    /// Columns are built in parallel, each in pieces: across many rows, every row's
+    /// cells stay together and in the rows' order.
     #[test]
-    fn columns_keep_rows_whole_and_in_order_across_chunks() {
+    fn columns_keep_rows_whole_and_in_order() {
         let n: u64 = 40_000;
         let rows: Vec<Row> = (0..n)
             .map(|i| Row {
