@@ -508,6 +508,11 @@ fn text_value(line: &str, start: usize, end: usize) -> Value<'_> {
 
 /// Parses the token at `*pos` as `kind` (column `column`, for errors) and moves `*pos`
 /// past it and the spaces after it.
+///
+/// Integers and IPv4 addresses are parsed as their end is found, in one pass, which is
+/// why this does not find the end first and call [`known_token`] as the indexed path
+/// does: that made layouts without a fixed decoder (28 of the v5 fields, 20 files)
+/// decode in 0.34-0.43 CPU-s instead of 0.27.
 #[inline(always)]
 fn decode_field<'a>(
     line: &'a str,
