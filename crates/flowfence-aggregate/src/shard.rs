@@ -251,23 +251,25 @@ fn merge_runs(sorted: &mut Vec<Entry>, fresh: &[Entry], runs: &[usize]) {
     let mut unread = old;
     let mut write = sorted.len();
     loop {
-        let batch = tournament.winner(&heads);
-        let from_sorted = match (batch.and_then(|run| heads[run]), unread) {
-            (None, 0) => break,
-            (None, _) => true,
-            (Some(_), 0) => false,
-            (Some(head), _) => sorted[unread - 1].0 >= head,
+        // The batch to take from, if its key beats the sorted entries' (ties go to the
+        // sorted entry; the batch's then merges into it).
+        let batch = match tournament.winner(&heads) {
+            None if unread == 0 => break,
+            Some(run) if unread == 0 || heads[run] > Some(sorted[unread - 1].0) => Some(run),
+            _ => None,
         };
-        let entry = if from_sorted {
-            unread -= 1;
-            sorted[unread]
-        } else {
-            let run = batch.expect("a batch offered the key");
-            bounds[run].1 -= 1;
-            let entry = fresh[bounds[run].1];
-            heads[run] = next(&bounds, run);
-            tournament.replay(run, &heads);
-            entry
+        let entry = match batch {
+            Some(run) => {
+                bounds[run].1 -= 1;
+                let entry = fresh[bounds[run].1];
+                heads[run] = next(&bounds, run);
+                tournament.replay(run, &heads);
+                entry
+            }
+            None => {
+                unread -= 1;
+                sorted[unread]
+            }
         };
         if write < sorted.len() && sorted[write].0 == entry.0 {
             sorted[write].1.merge(&entry.1);
