@@ -41,7 +41,7 @@ pub use observations::{Collector, Gaps, Observations, Rejected};
 pub use partial::PartialError;
 
 pub use direction::{
-    A_CLIENT, A_LOCAL, Addr, B_CLIENT, B_LOCAL, Basis, ConnectionKey, Decision, Endpoint, Evidence,
-    decide, observe,
+    A_CLIENT, A_FIRST, A_LOCAL, Addr, B_CLIENT, B_FIRST, B_LOCAL, Basis, ConnectionKey, Decision,
+    Endpoint, Evidence, decide, observe,
 };
 pub use table::{COLUMNS, PeerKind, Row, Side, Table, TableCsvError};

@@ -5,7 +5,8 @@
 //! One row per fact, told apart by `kind`:
 //! - `connection`: an interface's evidence for one connection (`interface_id`,
 //!   `protocol`, `a_addr`, `a_port`, `b_addr`, `b_port`, `records`, `packets`, `bytes`,
-//!   `first_seen`, `last_seen`, `first_from_a`, `first_from_b` (-1: none), `bits`);
+//!   `first_seen`, `last_seen`, `bits`: flags, direction and who sent first, as
+//!   [`Evidence`] has them);
 //! - `reject`: REJECT records toward `interface_id`, `protocol`, port `b_port`;
 //! - `gaps`: NODATA (`nodata`) and SKIPDATA (`skipdata`) records of `interface_id`;
 //! - `service`: the AWS service (`name`) the logs gave address `a_addr`.
@@ -26,7 +27,8 @@ use crate::observations::{Collector, Gaps, InterfaceIdx, Observations, Rejected,
 use crate::shard::Entry;
 
 const FORMAT_KEY: &str = "flowfence.partial";
-const FORMAT_VERSION: &str = "1";
+/// Version 2: who sent first is in `bits`, no longer `first_from_a`/`first_from_b`.
+const FORMAT_VERSION: &str = "2";
 const WITHOUT_INTERFACE_KEY: &str = "flowfence.records_without_interface";
 
 /// A partial result that can't be read.
@@ -87,8 +89,6 @@ struct Rows {
     bytes: Vec<i64>,
     first_seen: Vec<i64>,
     last_seen: Vec<i64>,
-    first_from_a: Vec<i64>,
-    first_from_b: Vec<i64>,
     bits: Vec<i32>,
     nodata: Vec<i64>,
     skipdata: Vec<i64>,
@@ -102,8 +102,6 @@ const NO_COUNTS: Evidence = Evidence {
     bytes: 0,
     first_seen: 0,
     last_seen: 0,
-    first_from_a: 0,
-    first_from_b: 0,
     bits: 0,
 };
 
@@ -148,9 +146,6 @@ impl Rows {
         self.bytes.push(e.bytes as i64);
         self.first_seen.push(e.first_seen as i64);
         self.last_seen.push(e.last_seen as i64);
-        // u64::MAX ("none") is -1 as i64 and back.
-        self.first_from_a.push(e.first_from_a as i64);
-        self.first_from_b.push(e.first_from_b as i64);
         self.bits.push(i32::from(e.bits));
         self.nodata.push(f.gaps.nodata as i64);
         self.skipdata.push(f.gaps.skipdata as i64);
@@ -171,8 +166,6 @@ impl Rows {
             .push("bytes", Column::Int64(self.bytes))
             .push("first_seen", Column::Int64(self.first_seen))
             .push("last_seen", Column::Int64(self.last_seen))
-            .push("first_from_a", Column::Int64(self.first_from_a))
-            .push("first_from_b", Column::Int64(self.first_from_b))
             .push("bits", Column::Int32(self.bits))
             .push("nodata", Column::Int64(self.nodata))
             .push("skipdata", Column::Int64(self.skipdata))
@@ -338,7 +331,11 @@ impl Observations {
         let meta = builder.schema().metadata().clone();
         match meta.get(FORMAT_KEY).map(String::as_str) {
             Some(FORMAT_VERSION) => {}
-            Some(v) => return Err(not_partial(format!("format version {v}, expected 1"))),
+            Some(v) => {
+                return Err(not_partial(format!(
+                    "format version {v}, expected {FORMAT_VERSION}: write it again with this build"
+                )));
+            }
             None => return Err(not_partial(format!("no `{FORMAT_KEY}` metadata"))),
         }
         let without: u64 = meta
@@ -406,8 +403,6 @@ impl BatchReader<'_> {
         let bytes = int64("bytes")?;
         let first_seen = int64("first_seen")?;
         let last_seen = int64("last_seen")?;
-        let first_from_a = int64("first_from_a")?;
-        let first_from_b = int64("first_from_b")?;
         let bits = int32("bits")?;
         let nodata = int64("nodata")?;
         let skipdata = int64("skipdata")?;
@@ -469,8 +464,6 @@ impl BatchReader<'_> {
                         bytes: count(bytes, "bytes")?,
                         first_seen: count(first_seen, "first_seen")?,
                         last_seen: count(last_seen, "last_seen")?,
-                        first_from_a: first_from_a.value(row) as u64,
-                        first_from_b: first_from_b.value(row) as u64,
                         bits: u8::try_from(bits.value(row)).map_err(|_| {
                             bad("bits", format!("{} is out of range", bits.value(row)))
                         })?,
