@@ -12,7 +12,7 @@
 //! - `service`: the AWS service (`name`) the logs gave address `a_addr`.
 //!
 //! Columns a kind doesn't use hold 0 or "". Rows are sorted, so the same observations
-//! always give the same bytes. The file's metadata says `flowfence.partial = 1` and
+//! always give the same bytes. The file's metadata says `flowfence.partial = 2` and
 //! carries the count of records without an interface id.
 
 use std::io::Write;
@@ -333,7 +333,7 @@ impl Observations {
             Some(FORMAT_VERSION) => {}
             Some(v) => {
                 return Err(not_partial(format!(
-                    "format version {v}, expected {FORMAT_VERSION}: write it again with this build"
+                    "format version {v}, expected {FORMAT_VERSION}"
                 )));
             }
             None => return Err(not_partial(format!("no `{FORMAT_KEY}` metadata"))),
