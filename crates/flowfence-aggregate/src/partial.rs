@@ -563,4 +563,20 @@ mod tests {
                 .unwrap();
         assert_eq!(reader.metadata().file_metadata().num_rows(), count as i64);
     }
+
+    /// A partial of another format version is refused, and the error says which.
+    #[test]
+    fn other_format_versions_are_named() {
+        let file = Observations::default()
+            .write_partial(Vec::new(), &[(FORMAT_KEY, "1".into())])
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.parquet");
+        std::fs::write(&path, &file).unwrap();
+        let err = Observations::default().read_partial(&path).unwrap_err();
+        assert!(
+            err.to_string().contains("format version 1, expected 2"),
+            "{err}"
+        );
+    }
 }
