@@ -69,14 +69,10 @@ impl Fans {
 }
 
 impl View<'_> {
-    /// Decides one of its connections; `conns` are the view's entries.
-    fn decide(
-        &self,
-        conns: &[Entry],
-        key: &ConnectionKey,
-        e: &Evidence,
-        a_local: bool,
-    ) -> Decision {
+    /// Decides its connection `i`; `conns` are the view's entries.
+    fn decide(&self, conns: &[Entry], i: usize) -> Decision {
+        let ((_, key), e) = &conns[i];
+        let a_local = self.a_local[i];
         decide_with(key, e, a_local, || {
             let fans = self.fans.get_or_init(|| Fans::count(conns, &self.a_local));
             let (l, r) = if a_local {
@@ -569,7 +565,8 @@ fn shard_rows<'a>(
         let next = vpcs.len() as u32;
         let vpc_idx = *vpcs.entry(vpc).or_insert(next);
         let conns = &entries[view.start..view.end];
-        for (((_, k), e), &a_local) in conns.iter().zip(&view.a_local) {
+        for (i, ((_, k), e)) in conns.iter().enumerate() {
+            let a_local = view.a_local[i];
             let remote = if a_local { k.b } else { k.a };
             let (peer, peer_id) = *peers.entry((vpc_idx, remote.addr)).or_insert_with(|| {
                 let peer = resolve_peer(inventory, extras, aws_names, vpc, remote.addr.ip());
@@ -592,15 +589,14 @@ fn shard_rows<'a>(
                 }
                 (idx, peer_id)
             });
-            let mut d = view.decide(conns, k, e, a_local);
+            let mut d = view.decide(conns, i);
             if d.basis != Basis::Flags
-                && let Some((other, other_conns, i)) = peer_id.and_then(|p| views.other_end(p, k))
+                && let Some((other, other_conns, j)) = peer_id.and_then(|p| views.other_end(p, k))
             {
                 // The same connection as the other end logged it: its decision, turned
                 // round, when it rests on stronger evidence.
-                let other_a_local = other.a_local[i];
-                let theirs = other.decide(other_conns, k, &other_conns[i].1, other_a_local);
-                if theirs.basis < d.basis && other_a_local != a_local {
+                let theirs = other.decide(other_conns, j);
+                if theirs.basis < d.basis && other.a_local[j] != a_local {
                     d = Decision {
                         local_is_server: !theirs.local_is_server,
                         service_port: theirs.service_port,
