@@ -389,11 +389,14 @@ pub(crate) fn decide_with(
         } else {
             (B_FIRST, A_FIRST)
         };
+        // One end alone sent first: it is the client. Both at once: nothing settles it.
         let first = evidence.bits & FIRST;
-        return match (first == local_first, first == remote_first) {
-            (true, _) => server(false, Basis::FirstPacket),
-            (_, true) => server(true, Basis::FirstPacket),
-            _ => server(true, Basis::Ambiguous),
+        return if first == local_first {
+            server(false, Basis::FirstPacket)
+        } else if first == remote_first {
+            server(true, Basis::FirstPacket)
+        } else {
+            server(true, Basis::Ambiguous)
         };
     }
     let (local_fan, remote_fan) = fans();

@@ -567,6 +567,7 @@ mod tests {
     /// A partial of another format version is refused, and the error says which.
     #[test]
     fn other_format_versions_are_named() {
+        // The caller's metadata is added after the format's own, so this key wins.
         let file = Observations::default()
             .write_partial(Vec::new(), &[(FORMAT_KEY, "1".into())])
             .unwrap();
