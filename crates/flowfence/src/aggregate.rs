@@ -51,7 +51,7 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
         eprint!("{summary}");
     }
     if let Some(p) = &args.partial {
-        write_partial(&observations, p)?;
+        write_partial(&observations, p, &[])?;
     }
     emit(observations, inventory, table_out, &args.table)
 }
@@ -142,7 +142,7 @@ pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
             _ => Failure::BadInput(e.into()),
         });
     }
-    write_partial(&observations, &args.out)?;
+    write_partial(&observations, &args.out, &[])?;
     if !args.table.quiet {
         eprintln!(
             "flowfence: merged {} partial results: {} connections -> {}",
@@ -235,9 +235,14 @@ fn partial_format(path: &Path) -> Result<(), Failure> {
     }
 }
 
-fn write_partial(observations: &Observations, path: &Path) -> Result<(), Failure> {
+/// Writes a partial result (`meta` added to its metadata), whole or not at all.
+pub(crate) fn write_partial(
+    observations: &Observations,
+    path: &Path,
+    meta: &[(&str, String)],
+) -> Result<(), Failure> {
     observations
-        .write_partial_file(path, &[])
+        .write_partial_file(path, meta)
         .with_context(|| format!("cannot write {}", path.display()))
         .map_err(Failure::Io)
 }

@@ -291,9 +291,7 @@ pub(crate) fn observe(
             return Ok(());
         };
         let manifest = serde_json::to_string(done).expect("a map serialises");
-        observations
-            .write_partial_file(path, &[(MANIFEST_KEY, manifest)])
-            .map_err(|e| Failure::Io(anyhow!("cannot write {}: {e}", path.display())))
+        crate::aggregate::write_partial(&observations, path, &[(MANIFEST_KEY, manifest)])
     };
 
     let progress = Arc::new(Progress::default());
