@@ -49,6 +49,11 @@ impl Addr {
         ((a, b, c) == (0, 0, 0xffff)).then_some(d)
     }
 
+    /// The address as IPv6, IPv4 as its IPv4-mapped form: how partial results store it.
+    pub(crate) fn to_ipv6(self) -> Ipv6Addr {
+        Ipv6Addr::from(self.bits())
+    }
+
     /// The address as one integer: its order is the words' order, compared in two
     /// steps instead of four.
     #[inline]

@@ -16,19 +16,30 @@
 //! carries the count of records without an interface id.
 
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use arrow_array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    Array, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::basic::Encoding;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
-use crate::columns::{Column, Columns, ParquetWriter, write_atomically};
+use crate::columns::{Column, Columns, ParquetWriter, parquet_properties, write_atomically};
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
 use crate::observations::{Collector, Gaps, InterfaceIdx, Observations, Rejected, SHARDS, lock};
 use crate::shard::Entry;
 
 const FORMAT_KEY: &str = "flowfence.partial";
 /// Version 2: who sent first is in `bits`, no longer `first_from_a`/`first_from_b`.
-const FORMAT_VERSION: &str = "2";
+/// Version 3: addresses as 16 bytes, interface ids as a dictionary (not text).
+const FORMAT_VERSION: &str = "3";
 const WITHOUT_INTERFACE_KEY: &str = "flowfence.records_without_interface";
 
 /// A partial result that can't be read.
@@ -78,11 +89,12 @@ pub enum PartialError {
 #[derive(Default)]
 struct Rows {
     kind: Vec<&'static str>,
-    interface_id: Vec<String>,
+    /// Keys into the interface id dictionary ([`interface_ids`]): 0 for none.
+    interface: Vec<i32>,
     protocol: Vec<i32>,
-    a_addr: Vec<String>,
+    a_addr: Vec<Ipv6Addr>,
     a_port: Vec<i32>,
-    b_addr: Vec<String>,
+    b_addr: Vec<Ipv6Addr>,
     b_port: Vec<i32>,
     records: Vec<i64>,
     packets: Vec<i64>,
@@ -110,7 +122,7 @@ const NO_COUNTS: Evidence = Evidence {
 #[derive(Default)]
 struct Fact<'a> {
     kind: &'static str,
-    interface_id: &'a str,
+    interface: Option<InterfaceIdx>,
     protocol: u8,
     a: Option<Endpoint>,
     b: Option<Endpoint>,
@@ -126,10 +138,12 @@ impl Rows {
     }
 
     fn push(&mut self, f: Fact<'_>) {
-        let addr = |e: Option<Endpoint>| e.map_or_else(String::new, |e| e.addr.to_string());
+        let addr = |e: Option<Endpoint>| e.map_or(Ipv6Addr::UNSPECIFIED, |e| e.addr.to_ipv6());
         let port = |e: Option<Endpoint>| e.map_or(0, |e| i32::from(e.port));
         self.kind.push(f.kind);
-        self.interface_id.push(f.interface_id.to_string());
+        self.interface.push(f.interface.map_or(0, |i| {
+            i32::try_from(i + 1).expect("fewer than 2^31 interfaces")
+        }));
         self.protocol.push(i32::from(f.protocol));
         self.a_addr.push(addr(f.a));
         self.a_port.push(port(f.a));
@@ -152,14 +166,21 @@ impl Rows {
         self.name.push(f.name.to_string());
     }
 
-    fn into_columns(self) -> Columns {
+    /// The rows as columns; `interface_ids` is the dictionary their interface keys index.
+    fn into_columns(self, interface_ids: &StringArray) -> Columns {
         let mut c = Columns::default();
         c.push("kind", Column::Label(self.kind))
-            .push("interface_id", Column::Text(self.interface_id))
+            .push(
+                "interface_id",
+                Column::Dictionary {
+                    keys: self.interface,
+                    values: interface_ids.clone(),
+                },
+            )
             .push("protocol", Column::Int32(self.protocol))
-            .push("a_addr", Column::Text(self.a_addr))
+            .push("a_addr", Column::Address(self.a_addr))
             .push("a_port", Column::Int32(self.a_port))
-            .push("b_addr", Column::Text(self.b_addr))
+            .push("b_addr", Column::Address(self.b_addr))
             .push("b_port", Column::Int32(self.b_port))
             .push("records", Column::Int64(self.records))
             .push("packets", Column::Int64(self.packets))
@@ -174,6 +195,41 @@ impl Rows {
     }
 }
 
+/// The interface id dictionary of a partial: "" (key 0, rows without an interface), then
+/// every interned id (key `i + 1` for interface `i`). A chunk's rows index it; Parquet
+/// writes only the values they use.
+fn interface_ids(names: &[Box<str>]) -> StringArray {
+    StringArray::from_iter_values(std::iter::once("").chain(names.iter().map(|n| &**n)))
+}
+
+/// How a partial result is encoded. Partials are read whole, never filtered, so they
+/// carry no statistics (their min/max compared every value of every column).
+/// Dictionaries only where values repeat: the parquet crate's dictionary encoder hashes
+/// and byte-compares every value, and addresses are nearly all distinct (it fell back to
+/// plain pages after hashing them all). Counters, times and ports are delta-encoded
+/// instead. On the 1.54 M connections of 1 GiB of v5 logs, `merge` of the partial into
+/// a new one took 0.75-0.78 s with dictionaries on every integer column and 0.68-0.71 s
+/// this way, and the file is 18.1 MB instead of 20.9 MB.
+fn partial_properties() -> WriterPropertiesBuilder {
+    let mut properties = parquet_properties()
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_column_dictionary_enabled(ColumnPath::from("a_addr"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("b_addr"), false);
+    for column in [
+        "a_port",
+        "b_port",
+        "packets",
+        "bytes",
+        "first_seen",
+        "last_seen",
+    ] {
+        properties = properties
+            .set_column_dictionary_enabled(ColumnPath::from(column), false)
+            .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+    }
+    properties
+}
+
 /// Rows per chunk when a partial result is written: what its columns hold in memory at
 /// once (writing the whole store as one table cost about 4x the store's own memory).
 const CHUNK_ROWS: usize = 1 << 16;
@@ -186,8 +242,28 @@ impl Observations {
         out: W,
         meta: &[(&str, String)],
     ) -> Result<W, parquet::errors::ParquetError> {
-        let mut writer = ParquetWriter::new(out);
-        self.partial_chunks(meta, |chunk| writer.write(&chunk))?;
+        self.write_partial_as(out, meta, partial_properties().build())
+    }
+
+    /// [`Observations::write_partial`] with these Parquet properties (tests make small
+    /// row groups with them).
+    fn write_partial_as<W: Write + Send>(
+        &self,
+        out: W,
+        meta: &[(&str, String)],
+        properties: WriterProperties,
+    ) -> Result<W, parquet::errors::ParquetError> {
+        let mut writer = ParquetWriter::with_properties(out, properties);
+        // The next chunk is built on its own thread while the last one is encoded.
+        std::thread::scope(|scope| {
+            let (send, chunks) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || self.partial_chunks(meta, |chunk| send.send(chunk)));
+            // On an error, `chunks` is dropped on return, so the builder's next send
+            // fails and it stops.
+            chunks
+                .into_iter()
+                .try_for_each(|chunk| writer.write(&chunk))
+        })?;
         writer.finish()
     }
 
@@ -215,6 +291,7 @@ impl Observations {
         let mut shards: Vec<_> = self.shards.iter().map(lock).collect();
         let shards: Vec<&[Entry]> = shards.iter_mut().map(|s| s.entries()).collect();
         let without = self.records_without_interface().to_string();
+        let interface_ids = interface_ids(names);
         let mut emitted = false;
         let mut flush = |rows: &mut Rows, last: bool| -> Result<(), E> {
             // A full chunk; at the end, what is left, or an empty chunk for the schema
@@ -224,7 +301,7 @@ impl Observations {
                 return Ok(());
             }
             emitted = true;
-            let mut columns = std::mem::take(rows).into_columns();
+            let mut columns = std::mem::take(rows).into_columns(&interface_ids);
             columns
                 .meta(FORMAT_KEY, FORMAT_VERSION.to_string())
                 .meta(WITHOUT_INTERFACE_KEY, without.clone());
@@ -246,7 +323,7 @@ impl Observations {
             for ((_, k), e) in &shard[start..end] {
                 rows.push(Fact {
                     kind: "connection",
-                    interface_id: &names[i as usize],
+                    interface: Some(i),
                     protocol: k.protocol,
                     a: Some(k.a),
                     b: Some(k.b),
@@ -265,7 +342,7 @@ impl Observations {
         for ((i, protocol, port), r) in rejects {
             rows.push(Fact {
                 kind: "reject",
-                interface_id: &names[*i as usize],
+                interface: Some(*i),
                 protocol: *protocol,
                 port: *port,
                 evidence: Some(Evidence {
@@ -284,7 +361,7 @@ impl Observations {
         for (i, g) in gaps {
             rows.push(Fact {
                 kind: "gaps",
-                interface_id: &names[*i as usize],
+                interface: Some(*i),
                 gaps: *g,
                 ..Fact::default()
             });
@@ -314,21 +391,23 @@ impl Observations {
         &self,
         path: &Path,
     ) -> Result<std::collections::HashMap<String, String>, PartialError> {
-        let file = std::fs::File::open(path).map_err(|source| PartialError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let open = || {
+            std::fs::File::open(path).map_err(|source| PartialError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
         let parquet = |source| PartialError::Parquet {
             path: path.to_path_buf(),
             source,
         };
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(parquet)?;
+        let metadata =
+            ArrowReaderMetadata::load(&open()?, ArrowReaderOptions::default()).map_err(parquet)?;
         let not_partial = |why: String| PartialError::NotPartial {
             path: path.to_path_buf(),
             why,
         };
-        let meta = builder.schema().metadata().clone();
+        let meta = metadata.schema().metadata().clone();
         match meta.get(FORMAT_KEY).map(String::as_str) {
             Some(FORMAT_VERSION) => {}
             Some(v) => {
@@ -342,17 +421,40 @@ impl Observations {
             .get(WITHOUT_INTERFACE_KEY)
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| not_partial(format!("no `{WITHOUT_INTERFACE_KEY}` metadata")))?;
-        let mut row_base = 0;
-        let mut collector = BatchReader {
-            store: self,
-            path,
-            connections: self.collector(),
-        };
-        for batch in builder.build().map_err(parquet)? {
-            let batch = batch.map_err(|e| parquet(e.into()))?;
-            collector.batch(&batch, row_base)?;
-            row_base += batch.num_rows();
+
+        // Row groups are read in parallel, each through its own file handle (clones of
+        // one share its offset) into its own collector; the first failure in file order
+        // is reported.
+        let mut first_rows = Vec::new();
+        let mut rows = 0;
+        for group in metadata.metadata().row_groups() {
+            first_rows.push(rows);
+            rows += usize::try_from(group.num_rows()).unwrap_or(0);
         }
+        let read_group = |group: usize| -> Result<(), PartialError> {
+            let reader =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, metadata.clone())
+                    .with_row_groups(vec![group])
+                    .build()
+                    .map_err(parquet)?;
+            let mut collector = BatchReader {
+                store: self,
+                path,
+                connections: self.collector(),
+            };
+            let mut row_base = first_rows[group];
+            for batch in reader {
+                let batch = batch.map_err(|e| parquet(e.into()))?;
+                collector.batch(&batch, row_base)?;
+                row_base += batch.num_rows();
+            }
+            Ok(())
+        };
+        let results: Vec<_> = (0..first_rows.len())
+            .into_par_iter()
+            .map(read_group)
+            .collect();
+        results.into_iter().collect::<Result<(), _>>()?;
         self.add_without_interface(without);
         Ok(meta.into_iter().collect())
     }
@@ -391,12 +493,28 @@ impl BatchReader<'_> {
                 .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
                 .ok_or_else(|| missing(name))
         };
+        let address = |name: &'static str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
+                .filter(|c| c.value_length() == 16)
+                .ok_or_else(|| missing(name))
+        };
         let kind = text("kind")?;
-        let interface_id = text("interface_id")?;
+        let interface_id = batch
+            .column_by_name("interface_id")
+            .and_then(|c| c.as_any().downcast_ref::<DictionaryArray<Int32Type>>())
+            .ok_or_else(|| missing("interface_id"))?;
+        let interface_ids = interface_id
+            .values()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| missing("interface_id"))?;
+        let interface_keys = interface_id.keys();
         let protocol = int32("protocol")?;
-        let a_addr = text("a_addr")?;
+        let a_addr = address("a_addr")?;
         let a_port = int32("a_port")?;
-        let b_addr = text("b_addr")?;
+        let b_addr = address("b_addr")?;
         let b_port = int32("b_port")?;
         let records = int64("records")?;
         let packets = int64("packets")?;
@@ -407,12 +525,16 @@ impl BatchReader<'_> {
         let nodata = int64("nodata")?;
         let skipdata = int64("skipdata")?;
         let name = text("name")?;
-        if [kind, interface_id, a_addr, b_addr, name]
-            .iter()
-            .any(|c| c.null_count() > 0)
-        {
+        let columns: [&dyn Array; 6] = [kind, interface_id, interface_ids, a_addr, b_addr, name];
+        if columns.iter().any(|c| c.null_count() > 0) {
             return Err(missing("non-null text"));
         }
+        // Each interface id is interned once per batch, at its first row that has one.
+        let mut interned: Vec<Option<InterfaceIdx>> = vec![None; interface_ids.len()];
+        let mut iface = |connections: &mut Collector<'_>, row: usize| {
+            let key = interface_keys.value(row) as usize;
+            *interned[key].get_or_insert_with(|| connections.id(interface_ids.value(key)))
+        };
 
         for row in 0..batch.num_rows() {
             let bad = |column: &'static str, why: String| PartialError::BadRow {
@@ -421,10 +543,9 @@ impl BatchReader<'_> {
                 column,
                 why,
             };
-            let addr = |c: &StringArray, column| {
-                c.value(row)
-                    .parse::<IpAddr>()
-                    .map_err(|_| bad(column, format!("{:?} is not an IP address", c.value(row))))
+            let addr = |c: &FixedSizeBinaryArray| {
+                let octets: [u8; 16] = c.value(row).try_into().expect("16 bytes, checked above");
+                Addr::from(IpAddr::V6(Ipv6Addr::from(octets)))
             };
             let port = |c: &Int32Array, column| {
                 u16::try_from(c.value(row))
@@ -445,11 +566,11 @@ impl BatchReader<'_> {
             match kind.value(row) {
                 "connection" => {
                     let a = Endpoint {
-                        addr: Addr::from(addr(a_addr, "a_addr")?),
+                        addr: addr(a_addr),
                         port: port(a_port, "a_port")?,
                     };
                     let b = Endpoint {
-                        addr: Addr::from(addr(b_addr, "b_addr")?),
+                        addr: addr(b_addr),
                         port: port(b_port, "b_port")?,
                     };
                     if a > b {
@@ -473,7 +594,7 @@ impl BatchReader<'_> {
                         a,
                         b,
                     };
-                    let iface = self.connections.id(interface_id.value(row));
+                    let iface = iface(&mut self.connections, row);
                     self.connections.add(iface, key, evidence);
                 }
                 "reject" => {
@@ -484,7 +605,7 @@ impl BatchReader<'_> {
                         last_seen: count(last_seen, "last_seen")?,
                     };
                     let key = (
-                        self.connections.id(interface_id.value(row)),
+                        iface(&mut self.connections, row),
                         proto()?,
                         port(b_port, "b_port")?,
                     );
@@ -495,11 +616,11 @@ impl BatchReader<'_> {
                         nodata: count(nodata, "nodata")?,
                         skipdata: count(skipdata, "skipdata")?,
                     };
-                    let iface = self.connections.id(interface_id.value(row));
+                    let iface = iface(&mut self.connections, row);
                     self.store.with_extras(|e| e.add_gaps(iface, g));
                 }
                 "service" => {
-                    let a = addr(a_addr, "a_addr")?;
+                    let a = addr(a_addr).ip();
                     self.store
                         .with_extras(|e| e.add_service(a, name.value(row)));
                 }
@@ -564,19 +685,158 @@ mod tests {
         assert_eq!(reader.metadata().file_metadata().num_rows(), count as i64);
     }
 
+    /// A store of every kind of fact: IPv4 and IPv6 connections on three interfaces,
+    /// rejects, gaps, AWS service addresses and records without an interface.
+    fn store_of_every_kind(connections: usize) -> Observations {
+        let store = Observations::default();
+        let mut collector = store.collector();
+        for n in 0..connections {
+            let iface = collector.id(["eni-b", "eni-a", "eni-c"][n % 3]);
+            let addr = |ip: &str| Addr::from(ip.parse::<IpAddr>().unwrap());
+            let (a, b) = if n % 2 == 0 {
+                (
+                    addr("10.0.0.1"),
+                    addr(&format!("10.1.{}.{}", n / 256 % 256, n % 256)),
+                )
+            } else {
+                (addr("2600:1f18::1"), addr(&format!("2600:1f18::{n:x}")))
+            };
+            let key = ConnectionKey {
+                protocol: [6, 17][n % 2],
+                a: Endpoint { addr: a, port: 443 },
+                b: Endpoint {
+                    addr: b,
+                    port: 32_768 + (n % 20_000) as u16,
+                },
+            };
+            let evidence = Evidence {
+                records: 1 + n as u64 % 3,
+                packets: 10 + n as u64,
+                bytes: 1_000 * n as u64,
+                first_seen: 1_700_000_000 + n as u64,
+                last_seen: 1_700_000_060 + n as u64,
+                bits: crate::A_CLIENT | crate::B_LOCAL | crate::A_FIRST,
+            };
+            collector.add(iface, key, evidence);
+        }
+        let eni_a = collector.id("eni-a");
+        drop(collector);
+        store.with_extras(|e| {
+            let rejected = Rejected {
+                records: 2,
+                packets: 3,
+                first_seen: 1_700_000_000,
+                last_seen: 1_700_000_100,
+            };
+            e.add_reject((eni_a, 6, 22), rejected);
+            e.add_gaps(
+                eni_a,
+                Gaps {
+                    nodata: 4,
+                    skipdata: 1,
+                },
+            );
+            e.add_service("52.94.0.9".parse().unwrap(), "DYNAMODB");
+            e.add_service("2600:1f18::9".parse().unwrap(), "S3");
+        });
+        store.add_without_interface(7);
+        store
+    }
+
+    /// A partial of many row groups (read in parallel, a collector each) reads back to
+    /// the same store as one of a single row group: every kind of fact, IPv6 included.
+    #[test]
+    fn row_groups_read_in_parallel_give_the_same_store() {
+        let store = store_of_every_kind(5_000);
+        let whole = store.write_partial(Vec::new(), &[]).unwrap();
+        let small_groups = partial_properties()
+            .set_max_row_group_row_count(Some(700))
+            .build();
+        let split = store
+            .write_partial_as(Vec::new(), &[], small_groups)
+            .unwrap();
+        let groups = |file: &[u8]| {
+            parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::from(
+                file.to_vec(),
+            ))
+            .unwrap()
+            .metadata()
+            .num_row_groups()
+        };
+        assert_eq!((groups(&whole), groups(&split)), (1, 8));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("split.parquet");
+        std::fs::write(&path, &split).unwrap();
+        let again = Observations::default();
+        again.read_partial(&path).unwrap();
+        assert_eq!(again.connections(), 5_000);
+        assert_eq!(again.records_without_interface(), 7);
+        assert_eq!(again.write_partial(Vec::new(), &[]).unwrap(), whole);
+    }
+
+    /// A bad value in a later row group is reported at its row in the whole file.
+    #[test]
+    fn a_bad_row_is_named_by_its_row_in_the_file() {
+        let names: Vec<Box<str>> = vec!["eni-a".into()];
+        let mut rows = Rows::default();
+        for n in 0..5u16 {
+            let end = |host: u32, port: u16| Endpoint {
+                addr: Addr::from(IpAddr::from(std::net::Ipv4Addr::from(host))),
+                port,
+            };
+            rows.push(Fact {
+                kind: "connection",
+                interface: Some(0),
+                protocol: 6,
+                a: Some(end(0x0a00_0001, 443)),
+                b: Some(end(0x0a00_0002, 40_000 + n)),
+                evidence: Some(Evidence {
+                    records: 1,
+                    first_seen: 1_700_000_000,
+                    last_seen: 1_700_000_000,
+                    ..Evidence::NONE
+                }),
+                ..Fact::default()
+            });
+        }
+        rows.b_port[3] = 70_000;
+        let mut columns = rows.into_columns(&interface_ids(&names));
+        columns
+            .meta(FORMAT_KEY, FORMAT_VERSION.into())
+            .meta(WITHOUT_INTERFACE_KEY, "0".into());
+        let properties = partial_properties()
+            .set_max_row_group_row_count(Some(2))
+            .build();
+        let mut writer = ParquetWriter::with_properties(Vec::new(), properties);
+        writer.write(&columns).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.parquet");
+        std::fs::write(&path, writer.finish().unwrap()).unwrap();
+
+        let err = Observations::default().read_partial(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: row 4, column b_port: 70000 is not a port",
+                path.display()
+            )
+        );
+    }
+
     /// A partial of another format version is refused, and the error says which.
     #[test]
     fn other_format_versions_are_named() {
         // The caller's metadata is added after the format's own, so this key wins.
         let file = Observations::default()
-            .write_partial(Vec::new(), &[(FORMAT_KEY, "1".into())])
+            .write_partial(Vec::new(), &[(FORMAT_KEY, "2".into())])
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.parquet");
         std::fs::write(&path, &file).unwrap();
         let err = Observations::default().read_partial(&path).unwrap_err();
         assert!(
-            err.to_string().contains("format version 1, expected 2"),
+            err.to_string().contains("format version 2, expected 3"),
             "{err}"
         );
     }
