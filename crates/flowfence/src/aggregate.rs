@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use flowfence_aggregate::{Basis, Columns, FileFormat, Observations, PartialError, Side, Table};
@@ -17,6 +18,7 @@ use crate::Failure;
 use crate::cli::{AggregateArgs, InputArgs, MergeArgs, S3Args, TableArgs};
 use crate::inputs;
 use crate::progress::Ticker;
+use crate::s3::Checkpoint;
 use crate::summary;
 use flowfence_s3::S3Uri;
 
@@ -40,12 +42,16 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
     if let Some(c) = &args.checkpoint {
         partial_format(c)?;
     }
+    let checkpoint = args.checkpoint.as_deref().map(|path| Checkpoint {
+        path,
+        every: Duration::from_secs(args.checkpoint_every),
+    });
     let (observations, summary) = read_any(
         &args.logs,
         &args.input,
         &args.s3,
         args.table.quiet,
-        args.checkpoint.as_deref(),
+        checkpoint,
     )?;
     if !args.table.quiet {
         eprint!("{summary}");
@@ -78,7 +84,7 @@ pub(crate) fn read_any(
     input: &InputArgs,
     s3: &S3Args,
     quiet: bool,
-    checkpoint: Option<&Path>,
+    checkpoint: Option<Checkpoint<'_>>,
 ) -> Result<(Observations, String), Failure> {
     let remote = logs.iter().any(|p| S3Uri::is_s3(&p.to_string_lossy()));
     if !remote && checkpoint.is_none() {

@@ -1,12 +1,13 @@
 //! `s3://` on the command line: `flowfence ls`, and log paths in S3 read in bounded
-//! batches into the observations store, with a checkpoint after every batch so a rerun
-//! resumes where the last one stopped.
+//! batches into the observations store, with a checkpoint saved between batches (spaced
+//! out, and when the run ends) so a rerun resumes where the last one stopped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use flowfence_aggregate::{Observations, PartialError};
@@ -20,6 +21,86 @@ use crate::inputs;
 
 /// Metadata key of the checkpoint's manifest: the sources already read.
 const MANIFEST_KEY: &str = "flowfence.manifest";
+
+/// A resumable run's checkpoint file, and how often it is saved.
+pub(crate) struct Checkpoint<'a> {
+    /// The partial result with the manifest of sources read.
+    pub(crate) path: &'a Path,
+    /// The least time between saves.
+    pub(crate) every: Duration,
+}
+
+/// A save waits at least this many times as long as the last save took: a save rewrites
+/// the whole store, and a batch of 32 small objects can take less time to read than a
+/// store of millions of connections takes to write, so saving after every batch spent
+/// most of a long run saving. This keeps saving under a tenth of the run.
+const SAVE_SPACING: u32 = 9;
+
+/// Whether a checkpoint is due: `since_last` after the last save (or the start), which
+/// took `last_cost`.
+fn save_due(since_last: Duration, every: Duration, last_cost: Duration) -> bool {
+    since_last >= every.max(last_cost * SAVE_SPACING)
+}
+
+/// Saves the checkpoint when due, and what is left when the run ends. The store and
+/// the manifest are saved together, between batches, so they always agree.
+struct Saver<'a> {
+    checkpoint: Option<Checkpoint<'a>>,
+    last: Instant,
+    cost: Duration,
+    /// Batches read since the last save.
+    unsaved: bool,
+}
+
+impl Saver<'_> {
+    fn save(
+        &mut self,
+        observations: &Observations,
+        done: &BTreeMap<String, String>,
+    ) -> Result<(), Failure> {
+        let Some(checkpoint) = &self.checkpoint else {
+            return Ok(());
+        };
+        let start = Instant::now();
+        let manifest = serde_json::to_string(done).expect("a map serialises");
+        crate::aggregate::write_partial(
+            observations,
+            checkpoint.path,
+            &[(MANIFEST_KEY, manifest)],
+        )?;
+        self.last = Instant::now();
+        self.cost = self.last - start;
+        self.unsaved = false;
+        Ok(())
+    }
+
+    /// After a batch: saves if one is due.
+    fn batch_read(
+        &mut self,
+        observations: &Observations,
+        done: &BTreeMap<String, String>,
+    ) -> Result<(), Failure> {
+        self.unsaved = true;
+        match &self.checkpoint {
+            Some(c) if save_due(self.last.elapsed(), c.every, self.cost) => {
+                self.save(observations, done)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// At the end of the run, whether it went well or not: saves what is unsaved.
+    fn finish(
+        &mut self,
+        observations: &Observations,
+        done: &BTreeMap<String, String>,
+    ) -> Result<(), Failure> {
+        if self.unsaved {
+            self.save(observations, done)?;
+        }
+        Ok(())
+    }
+}
 
 impl S3Args {
     /// `--since` as Unix seconds (a day means its first second, UTC).
@@ -255,14 +336,15 @@ pub(crate) fn each_batch(
 }
 
 /// Reads local paths and `s3://` locations into one store. With `checkpoint`, the store
-/// and the list of sources read are saved there after every batch, and a run that finds
+/// and the list of sources read are saved there between batches (at most every
+/// `checkpoint.every`, and when the run ends, even on an error), and a run that finds
 /// the file resumes from it.
 pub(crate) fn observe(
     paths: &[PathBuf],
     input: &InputArgs,
     s3: &S3Args,
     quiet: bool,
-    checkpoint: Option<&Path>,
+    checkpoint: Option<Checkpoint<'_>>,
 ) -> Result<
     (
         Observations,
@@ -275,7 +357,7 @@ pub(crate) fn observe(
     let observations = Observations::default();
     let mut done: BTreeMap<String, String> = BTreeMap::new();
     let mut fetched = Fetched::default();
-    if let Some(path) = checkpoint.filter(|p| p.exists()) {
+    if let Some(path) = checkpoint.as_ref().map(|c| c.path).filter(|p| p.exists()) {
         let meta = observations.read_partial(path).map_err(|e| match e {
             PartialError::Io { .. } => Failure::Io(e.into()),
             _ => Failure::BadInput(e.into()),
@@ -286,12 +368,11 @@ pub(crate) fn observe(
             })?;
         }
     }
-    let save = |done: &BTreeMap<String, String>| -> Result<(), Failure> {
-        let Some(path) = checkpoint else {
-            return Ok(());
-        };
-        let manifest = serde_json::to_string(done).expect("a map serialises");
-        crate::aggregate::write_partial(&observations, path, &[(MANIFEST_KEY, manifest)])
+    let mut saver = Saver {
+        checkpoint,
+        last: Instant::now(),
+        cost: Duration::ZERO,
+        unsaved: false,
     };
 
     let progress = Arc::new(Progress::default());
@@ -344,7 +425,7 @@ pub(crate) fn observe(
             absorb(observations.read_more(&Reader::new(sources, options.clone())));
             drop(ticker);
             done.extend(names);
-            save(&done)?;
+            saver.batch_read(&observations, &done)?;
         }
     }
 
@@ -355,7 +436,7 @@ pub(crate) fn observe(
         .collect();
     let strict = s3.s3_strict || input.strict;
     let already = done.clone();
-    each_batch(
+    let read = each_batch(
         &remote,
         s3,
         strict,
@@ -370,8 +451,31 @@ pub(crate) fn observe(
             let sources = batch.into_iter().map(|(s, _)| s).collect();
             absorb(observations.read_more(&Reader::new(sources, options.clone())));
             done.extend(names);
-            save(&done)
+            saver.batch_read(&observations, &done)
         },
-    )?;
+    );
+    // A run stopped by an error still keeps what its finished batches read.
+    let saved = saver.finish(&observations, &done);
+    read?;
+    saved?;
     Ok((observations, report.unwrap_or_default(), skipped, fetched))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_save_waits_for_the_interval_and_nine_times_the_last_saves_cost() {
+        let s = Duration::from_secs;
+        // Quick saves: the interval decides.
+        assert!(!save_due(s(59), s(60), s(1)));
+        assert!(save_due(s(60), s(60), s(1)));
+        // A store that takes 10 s to save waits 90 s, not 60.
+        assert!(!save_due(s(89), s(60), s(10)));
+        assert!(save_due(s(90), s(60), s(10)));
+        // No interval: still nine times the last save.
+        assert!(!save_due(s(8), s(0), s(1)));
+        assert!(save_due(s(0), s(0), s(0)));
+    }
 }

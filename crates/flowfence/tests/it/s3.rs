@@ -292,6 +292,11 @@ fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
         ];
         aggregate_args(out, &flags)
     };
+    let mut strict = args(
+        &dir.path().join("strict.parquet"),
+        &dir.path().join("strict.csv"),
+    );
+    strict.push("--s3-strict".into());
     {
         // The server fails every GET after the sixth, as if it went away mid-run.
         let failing = Server::start(root.path(), (6, usize::MAX));
@@ -300,14 +305,18 @@ fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
         assert!(first.status.success(), "{stderr}");
         assert!(stderr.contains("S3: 6 objects read"), "{stderr}");
         assert!(stderr.contains("18 failed"), "{stderr}");
-        // With --s3-strict the same failure stops the run.
-        let mut strict = args(
-            &dir.path().join("strict.parquet"),
-            &dir.path().join("strict.csv"),
-        );
-        strict.push("--s3-strict".into());
+        // With --s3-strict the same failure stops the run, which still saves what its
+        // finished batches read: the first four objects (batches of four at
+        // --concurrency 1; the second batch failed at its third GET).
+        let failing = Server::start(root.path(), (6, usize::MAX));
         assert!(!run(&failing, &strs(&strict)).status.success());
     }
+    let (_, stderr) = ok(&Server::start(root.path(), (0, 0)), &strs(&strict));
+    assert!(
+        stderr.contains("S3: 20 objects read")
+            && stderr.contains("4 sources already done (resumed)"),
+        "{stderr}"
+    );
     // Back up: the rerun reads only what is missing and ends where one run would.
     let server = Server::start(root.path(), (0, 0));
     let (_, stderr) = ok(&server, &strs(&args(&checkpoint, &out)));
