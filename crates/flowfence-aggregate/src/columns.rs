@@ -3,10 +3,9 @@
 //! partial results, so they quote, type and compress alike.
 
 use std::io::Write;
+use std::net::Ipv6Addr;
 use std::path::Path;
 use std::sync::Arc;
-
-use std::net::Ipv6Addr;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
@@ -333,8 +332,6 @@ struct OpenFile<W: Write + Send> {
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    /// Row groups written.
-    row_groups: usize,
     max_rows: usize,
     /// The open row group's column writers, and its rows so far.
     group: Option<(Vec<ArrowColumnWriter>, usize)>,
@@ -409,7 +406,6 @@ impl<W: Write + Send> OpenFile<W> {
             file,
             factory,
             schema,
-            row_groups: 0,
             max_rows: max_rows.max(1),
             group: None,
         })
@@ -422,9 +418,11 @@ impl<W: Write + Send> OpenFile<W> {
         while offset < batch.num_rows() {
             let (writers, rows) = match &mut self.group {
                 Some(group) => group,
-                None => self
-                    .group
-                    .insert((self.factory.create_column_writers(self.row_groups)?, 0)),
+                None => {
+                    let index = self.file.flushed_row_groups().len();
+                    self.group
+                        .insert((self.factory.create_column_writers(index)?, 0))
+                }
             };
             let take = (self.max_rows - *rows).min(batch.num_rows() - offset);
             let slice = batch.slice(offset, take);
@@ -459,7 +457,6 @@ impl<W: Write + Send> OpenFile<W> {
             chunk.append_to_row_group(&mut group)?;
         }
         group.close()?;
-        self.row_groups += 1;
         Ok(())
     }
 }

@@ -11,9 +11,11 @@
 //! - `gaps`: NODATA (`nodata`) and SKIPDATA (`skipdata`) records of `interface_id`;
 //! - `service`: the AWS service (`name`) the logs gave address `a_addr`.
 //!
-//! Columns a kind doesn't use hold 0 or "". Rows are sorted, so the same observations
-//! always give the same bytes. The file's metadata says `flowfence.partial = 2` and
-//! carries the count of records without an interface id.
+//! Addresses are 16 bytes (IPv6 in network order, IPv4 as its IPv4-mapped form) and
+//! `interface_id` is dictionary-encoded text. Columns a kind doesn't use hold 0, "" or
+//! the unspecified address `::`. Rows are sorted, so the same observations always give
+//! the same bytes. The file's metadata says `flowfence.partial = 3` and carries the
+//! count of records without an interface id.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr};
@@ -527,7 +529,7 @@ impl BatchReader<'_> {
         let name = text("name")?;
         let columns: [&dyn Array; 6] = [kind, interface_id, interface_ids, a_addr, b_addr, name];
         if columns.iter().any(|c| c.null_count() > 0) {
-            return Err(missing("non-null text"));
+            return Err(missing("non-null values"));
         }
         // Each interface id is interned once per batch, at its first row that has one.
         let mut interned: Vec<Option<InterfaceIdx>> = vec![None; interface_ids.len()];
