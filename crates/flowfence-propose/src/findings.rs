@@ -8,12 +8,13 @@ use flowfence_aggregate::{Side, Table};
 use flowfence_inventory::{Inventory, Rule};
 use serde::{Deserialize, Serialize};
 
+use crate::needs::Direction;
 use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, RuleTarget};
 use crate::verify::{End, State, connections};
 
 /// Ports Security Hub EC2.19 calls high-risk when open to the world (a superset of AWS
 /// Config `restricted-common-ports`' defaults).
-pub const RISKY_PORTS: [u16; 24] = [
+pub(crate) const RISKY_PORTS: [u16; 24] = [
     20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500,
     5601, 8080, 8088, 8888, 9200, 9300,
 ];
@@ -47,7 +48,7 @@ pub struct Finding {
     pub rule: Option<IpPermission>,
     /// `ingress` or `egress`, for rule findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub direction: Option<crate::Direction>,
+    pub direction: Option<Direction>,
     /// What exactly, for a person.
     pub detail: String,
 }
@@ -71,7 +72,7 @@ fn permission(rule: &Rule) -> (RuleSpec, IpPermission) {
 }
 
 /// Findings on the inventory's groups given the observed connections.
-pub fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) -> Vec<Finding> {
+pub(crate) fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) -> Vec<Finding> {
     let mut out = Vec::new();
     let state = State::current(inventory);
     let observed = connections(table, inventory);
@@ -122,7 +123,7 @@ pub fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) -> Vec<
                     kind: FindingKind::WorldOpenRiskyPort,
                     subject: g.id.clone(),
                     rule: Some(p),
-                    direction: Some(crate::Direction::Ingress),
+                    direction: Some(Direction::Ingress),
                     detail: format!(
                         "{} ({}) allows {c} on high-risk ports {} (Security Hub EC2.19)",
                         g.id,
@@ -157,9 +158,9 @@ pub fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) -> Vec<
                         subject: g.id.clone(),
                         rule: Some(p),
                         direction: Some(if ingress {
-                            crate::Direction::Ingress
+                            Direction::Ingress
                         } else {
-                            crate::Direction::Egress
+                            Direction::Egress
                         }),
                         detail: format!(
                             "{} ({}): no observed connection of its {} members with flow logs used this {} rule",

@@ -1,34 +1,43 @@
 //! Least-privilege security groups from the observed connections table: which
-//! interfaces share a new group ([`roles`]), the rules each group needs ([`rules`]), the
-//! plan that moves every interface off its VPC's default group ([`propose`]), and the
-//! replay check that evaluates a plan against the logs ([`verify`]).
+//! interfaces share a new group (roles), the rules each group needs, the plan that moves
+//! every interface off its VPC's default group ([`propose`]), and the replay check that
+//! evaluates a state of security groups against the observed connections ([`replay`]).
+//!
+//! Data flows one way: `needs` (what each moving interface was seen to need) feeds
+//! `roles` and `rules`; `build` makes the [`Plan`] (the JSON contract, in `model`) from
+//! them, `findings` and `verify`; `verify` knows a [`State`] of groups, never a plan.
 //!
 //! ```no_run
 //! # fn run(table: &flowfence_aggregate::Table, inventory: &flowfence_inventory::Inventory) {
-//! use flowfence_propose::{Options, propose, verify};
+//! use flowfence_propose::{Options, propose, replay};
 //! let plan = propose(table, inventory, &Options::default()).unwrap();
-//! let (_today, after) = verify::replay(inventory, table, &plan).unwrap();
+//! let (_today, after) = replay(inventory, table, &plan.final_state(inventory).unwrap());
 //! assert!(after.broken.is_empty() && plan.check.broken == 0);
 //! # }
 //! ```
 
-pub mod findings;
-pub mod needs;
-mod plan;
-pub mod quota;
-pub mod roles;
-pub mod rules;
+mod build;
+mod findings;
+mod model;
+mod needs;
+mod quota;
+mod roles;
+mod rules;
+mod summary;
 #[cfg(test)]
 mod testing;
-pub mod verify;
+mod verify;
 
+pub use build::{Options, ProposeError, propose};
 pub use findings::{Finding, FindingKind};
-pub use needs::{Direction, Dropped, Filter};
-pub use plan::{
-    Check, GROUPS_PER_INTERFACE, GroupChange, Options, Plan, PlanGroup, PlanInterface,
-    ProposeError, RuleChanges, RuleEvidence, Step, Widening, propose,
+pub use model::{
+    Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, RuleChanges,
+    RuleEvidence, Step, UnreadablePermission, Widening,
 };
+pub use needs::{Direction, Dropped, Filter};
+pub use quota::quota_usage;
 pub use rules::{
     IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind, protocol_name,
 };
-pub use verify::{State, Verdict};
+pub use summary::{CheckReport, PlanSummary};
+pub use verify::{Broken, End, State, Verdict, replay};

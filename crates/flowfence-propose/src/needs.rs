@@ -20,7 +20,7 @@ pub enum Direction {
 
 /// The other end of a rule.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Target {
+pub(crate) enum Target {
     /// An interface being migrated: becomes its new group once roles are known.
     Migrating(String),
     /// An existing security group (a peer that keeps its custom groups).
@@ -78,10 +78,10 @@ impl Evidence {
 }
 
 /// (direction, protocol, port, target) for one interface.
-pub type NeedKey = (Direction, u8, u16, Target);
+pub(crate) type NeedKey = (Direction, u8, u16, Target);
 
 /// Needs per interface being migrated.
-pub type Needs = BTreeMap<String, BTreeMap<NeedKey, Evidence>>;
+pub(crate) type Needs = BTreeMap<String, BTreeMap<NeedKey, Evidence>>;
 
 /// A row left out on purpose.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -173,7 +173,7 @@ fn directions(row: &Row, mirrored: bool) -> &'static [Direction] {
 /// The needs of the interfaces in `migrating`, from the interface's own rows, or, for an
 /// interface that logged nothing (flow logs not enabled on it), from its peers' rows
 /// naming it. Rows the filter drops are returned.
-pub fn collect(
+pub(crate) fn collect(
     table: &Table,
     inventory: &Inventory,
     migrating: &BTreeSet<String>,

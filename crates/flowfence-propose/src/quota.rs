@@ -12,7 +12,10 @@ use crate::needs::Evidence;
 use crate::rules::{RuleSpec, RuleTarget, Shaped, covering, port_name, size};
 
 /// How much a rule counts against the quota: (IPv4, IPv6).
-pub fn weight(target: &RuleTarget, prefix_list_weight: &dyn Fn(&str) -> usize) -> [usize; 2] {
+pub(crate) fn weight(
+    target: &RuleTarget,
+    prefix_list_weight: &dyn Fn(&str) -> usize,
+) -> [usize; 2] {
     match target {
         RuleTarget::Cidr(IpNet::V4(_)) => [1, 0],
         RuleTarget::Cidr(IpNet::V6(_)) => [0, 1],
@@ -24,9 +27,14 @@ pub fn weight(target: &RuleTarget, prefix_list_weight: &dyn Fn(&str) -> usize) -
     }
 }
 
-/// A rule set's count against the quota: (IPv4, IPv6).
-pub fn count(rules: &Shaped, prefix_list_weight: &dyn Fn(&str) -> usize) -> [usize; 2] {
-    rules.keys().fold([0, 0], |acc, r| {
+/// What rules count against a group's quota per direction, as AWS counts them:
+/// (IPv4, IPv6). A group or prefix list reference counts in both, a prefix list by its
+/// weight (`prefix_list_weight`, its maximum entries).
+pub fn quota_usage<'a>(
+    rules: impl IntoIterator<Item = &'a RuleSpec>,
+    prefix_list_weight: &dyn Fn(&str) -> usize,
+) -> [usize; 2] {
+    rules.into_iter().fold([0, 0], |acc, r| {
         let w = weight(&r.target, prefix_list_weight);
         [acc[0] + w[0], acc[1] + w[1]]
     })
@@ -177,14 +185,14 @@ fn target_name(t: &RuleTarget) -> String {
 
 /// Widens `rules` until each family's count is at most `max`. Returns a note per step,
 /// and `Err` with the counts left when nothing more can be widened.
-pub fn fit(
+pub(crate) fn fit(
     rules: &mut Shaped,
     max: usize,
     prefix_list_weight: &dyn Fn(&str) -> usize,
 ) -> (Vec<String>, Result<(), [usize; 2]>) {
     let mut notes = Vec::new();
     loop {
-        let counts = count(rules, prefix_list_weight);
+        let counts = quota_usage(rules.keys(), prefix_list_weight);
         let over = [counts[0] > max, counts[1] > max];
         if !over[0] && !over[1] {
             return (notes, Ok(()));
@@ -346,11 +354,11 @@ mod tests {
             );
         }
         let weights = |id: &str| if id == "pl-1" { 10 } else { 1 };
-        assert_eq!(count(&rules, &weights), [11, 13]);
+        assert_eq!(quota_usage(rules.keys(), &weights), [11, 13]);
         // IPv6 over 12: the two IPv6 addresses merge; IPv4 is left alone.
         let (notes, fitted) = fit(&mut rules, 12, &weights);
         assert!(fitted.is_ok(), "{notes:?}");
-        assert_eq!(count(&rules, &weights), [11, 12]);
+        assert_eq!(quota_usage(rules.keys(), &weights), [11, 12]);
     }
 
     #[test]

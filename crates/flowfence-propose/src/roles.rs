@@ -16,7 +16,7 @@ use crate::needs::{Direction, NeedKey, Needs, Target};
 
 /// One role: the members of one new group.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Role {
+pub(crate) struct Role {
     /// The group's name.
     pub name: String,
     /// Why these interfaces are together.
@@ -121,7 +121,7 @@ fn signature(
 /// Groups the interfaces being migrated into roles. `existing_names` are the group names
 /// already in the inventory (new names avoid them); `pinned` maps interfaces to the
 /// existing group they stay in (a group tightened in place is one role).
-pub fn assign(
+pub(crate) fn assign(
     migrating: &BTreeSet<String>,
     inventory: &Inventory,
     needs: &Needs,

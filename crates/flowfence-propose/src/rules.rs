@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-pub use flowfence_inventory::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
+pub use flowfence_inventory::IpPermission;
+use flowfence_inventory::{GroupPair, IpRange, Ipv6Range, PrefixListId};
 use flowfence_inventory::{IpNet, Peer, Protocol, Rule};
 use serde::{Deserialize, Serialize};
 
@@ -226,7 +227,7 @@ pub enum WideningKind {
 }
 
 /// The smallest CIDR covering both `a` and `b` (same family).
-pub fn covering(a: &IpNet, b: &IpNet) -> IpNet {
+pub(crate) fn covering(a: &IpNet, b: &IpNet) -> IpNet {
     let (len, addr) = match (a, b) {
         (IpNet::V4(x), IpNet::V4(y)) => {
             let diff = u32::from(x.network()) ^ u32::from(y.broadcast());
@@ -290,7 +291,7 @@ fn widen_within_bound(nets: &[IpNet], shaping: &Shaping) -> (Vec<IpNet>, Vec<Str
 }
 
 /// A rule with its evidence.
-pub type Shaped = BTreeMap<RuleSpec, Evidence>;
+pub(crate) type Shaped = BTreeMap<RuleSpec, Evidence>;
 
 fn is_public(net: &IpNet) -> bool {
     match net.addr() {
@@ -305,7 +306,7 @@ fn is_public(net: &IpNet) -> bool {
 
 /// Shapes one direction's needs (protocol, port, target) into rules. Returns the rules
 /// and a note per widening.
-pub fn shape(
+pub(crate) fn shape(
     needs: &BTreeMap<(u8, u16, RuleTarget), Evidence>,
     shaping: &Shaping,
 ) -> (Shaped, Vec<(WideningKind, String)>) {

@@ -1,5 +1,6 @@
 //! Small inventories for unit tests, in the AWS CLI's JSON.
 
+use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
 use serde_json::{Value, json};
 
@@ -43,4 +44,15 @@ pub(crate) fn inventory(interfaces: Vec<Value>, groups: Vec<Value>) -> Inventory
     )
     .unwrap();
     inv
+}
+
+/// A connections table of these CSV rows (the columns `aggregate` writes).
+pub(crate) fn table(rows: &[&str]) -> Table {
+    let mut csv = flowfence_aggregate::COLUMNS.join(",");
+    csv.push('\n');
+    for r in rows {
+        csv.push_str(r);
+        csv.push('\n');
+    }
+    Table::from_csv(&csv).unwrap()
 }

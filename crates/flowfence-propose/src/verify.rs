@@ -10,8 +10,7 @@ use std::net::IpAddr;
 use flowfence_aggregate::{PeerKind, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
-use crate::plan::Plan;
-use crate::rules::{PermissionSpecs, RuleSpec, RuleTarget};
+use crate::rules::{RuleSpec, RuleTarget};
 
 /// Security groups and who is in them.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +30,16 @@ pub enum End {
     Net(IpNet),
     /// An AWS service, by the name the table gives it (S3, DYNAMODB).
     Service(String),
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Interface(id) => f.write_str(id),
+            End::Net(n) => write!(f, "{n}"),
+            End::Service(s) => write!(f, "AWS service {s}"),
+        }
+    }
 }
 
 /// A connection that would be cut.
@@ -83,28 +92,15 @@ impl State {
         s
     }
 
-    /// The state a plan ends in: today's, with the plan's groups' rules and the plan's
-    /// interfaces' groups. `Err` names a permission the plan spells wrongly.
-    pub fn after(inventory: &Inventory, plan: &Plan) -> Result<State, String> {
-        let mut s = State::current(inventory);
-        for g in &plan.groups {
-            let specs = |ps: &[crate::rules::IpPermission]| -> Result<Vec<RuleSpec>, String> {
-                let mut out = Vec::new();
-                for p in ps {
-                    out.extend(p.specs().ok_or_else(|| {
-                        format!("group {}: unreadable permission {p:?}", g.reference)
-                    })?);
-                }
-                Ok(out)
-            };
-            s.groups
-                .insert(g.reference.clone(), (specs(&g.ingress)?, specs(&g.egress)?));
-        }
-        for i in &plan.interfaces {
-            s.membership
-                .insert(i.interface_id.clone(), i.groups_after.clone());
-        }
-        Ok(s)
+    /// Replaces `group`'s rules (a `sg-...` id, or `new:NAME` for a group a plan
+    /// creates).
+    pub fn set_rules(&mut self, group: &str, ingress: Vec<RuleSpec>, egress: Vec<RuleSpec>) {
+        self.groups.insert(group.to_string(), (ingress, egress));
+    }
+
+    /// Replaces `interface`'s groups.
+    pub fn set_groups(&mut self, interface: &str, groups: Vec<String>) {
+        self.membership.insert(interface.to_string(), groups);
     }
 
     fn has_groups(&self, iface: &str) -> bool {
@@ -214,11 +210,11 @@ fn end_of(kind: PeerKind, peer: &str, inventory: &Inventory) -> Option<End> {
 }
 
 /// An observed connection: (client, server, protocol, port).
-pub type Connection = (End, End, u8, u16);
+pub(crate) type Connection = (End, End, u8, u16);
 
 /// The observed connections, each with whether its direction is ambiguous (then either
 /// direction being allowed keeps it working).
-pub fn connections(table: &Table, inventory: &Inventory) -> BTreeMap<Connection, bool> {
+pub(crate) fn connections(table: &Table, inventory: &Inventory) -> BTreeMap<Connection, bool> {
     let mut out = BTreeMap::new();
     for r in &table.rows {
         let me = End::Interface(r.interface_id.clone());
@@ -234,27 +230,21 @@ pub fn connections(table: &Table, inventory: &Inventory) -> BTreeMap<Connection,
     out
 }
 
-/// Today's state and `plan`'s final state, each replayed against `table` over every
-/// interface that has security groups: (before, after). `Err` names a permission the
-/// plan spells wrongly.
-pub fn replay(
-    inventory: &Inventory,
-    table: &Table,
-    plan: &Plan,
-) -> Result<(Verdict, Verdict), String> {
-    let after = State::after(inventory, plan)?;
+/// Today's state and `after` (a plan's final state), each replayed against `table` over
+/// every interface that has security groups: (before, after).
+pub fn replay(inventory: &Inventory, table: &Table, after: &State) -> (Verdict, Verdict) {
     let scope: BTreeSet<String> = inventory
         .interfaces()
         .filter(|i| i.has_security_groups())
         .map(|i| i.id.clone())
         .collect();
     let before = check(&State::current(inventory), inventory, table, &scope);
-    Ok((before, check(&after, inventory, table, &scope)))
+    (before, check(after, inventory, table, &scope))
 }
 
 /// Replays the observed connections against `state`, and counts what it allows among
 /// `interfaces` on the observed service ports that never happened.
-pub fn check(
+pub(crate) fn check(
     state: &State,
     inventory: &Inventory,
     table: &Table,
@@ -308,8 +298,6 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{GroupChange, PlanGroup};
-    use crate::rules::IpPermission;
     use crate::testing;
 
     /// a (10.0.0.1, sg-a) opens TCP 5432 to b (10.0.0.2, sg-b); a also reaches the
@@ -340,16 +328,6 @@ mod tests {
         )
     }
 
-    fn table(rows: &[&str]) -> Table {
-        let mut csv = flowfence_aggregate::COLUMNS.join(",");
-        csv.push('\n');
-        for r in rows {
-            csv.push_str(r);
-            csv.push('\n');
-        }
-        Table::from_csv(&csv).unwrap()
-    }
-
     const A_TO_B: [&str; 2] = [
         "eni-a,client,6,5432,interface,eni-b,3,30,3000,100,200,1,flags",
         "eni-b,server,6,5432,interface,eni-a,3,30,3000,100,200,9,flags",
@@ -362,35 +340,9 @@ mod tests {
         ingress: &[RuleSpec],
         egress: &[RuleSpec],
     ) -> State {
-        let perms = |rules: &[RuleSpec]| -> Vec<IpPermission> {
-            rules
-                .iter()
-                .map(|r| IpPermission::from_spec(r, None))
-                .collect()
-        };
-        let plan = Plan {
-            groups: vec![PlanGroup {
-                reference: group.to_string(),
-                name: group.to_string(),
-                new: false,
-                change: GroupChange::Tighten,
-                vpc_id: None,
-                members: Vec::new(),
-                basis: String::new(),
-                ingress: perms(ingress),
-                egress: perms(egress),
-                ingress_evidence: Vec::new(),
-                egress_evidence: Vec::new(),
-                changes: None,
-            }],
-            interfaces: Vec::new(),
-            steps: Vec::new(),
-            dropped: Vec::new(),
-            widened: Vec::new(),
-            findings: Vec::new(),
-            check: Default::default(),
-        };
-        State::after(inv, &plan).unwrap()
+        let mut state = State::current(inv);
+        state.set_rules(group, ingress.to_vec(), egress.to_vec());
+        state
     }
 
     fn tcp(port: i32, target: RuleTarget) -> RuleSpec {
@@ -409,7 +361,7 @@ mod tests {
     #[test]
     fn a_connection_needs_the_clients_egress_and_the_servers_ingress_not_the_reply() {
         let inv = inventory();
-        let t = table(&A_TO_B);
+        let t = testing::table(&A_TO_B);
         // sg-b has no egress at all: the reply needs none (stateful).
         let today = check(&State::current(&inv), &inv, &t, &scope());
         assert_eq!(today.connections, 1);
@@ -438,7 +390,7 @@ mod tests {
     #[test]
     fn group_less_peers_are_matched_by_address() {
         let inv = inventory();
-        let t = table(&["eni-a,client,6,443,interface,eni-nat,5,50,5000,100,200,1,flags"]);
+        let t = testing::table(&["eni-a,client,6,443,interface,eni-nat,5,50,5000,100,200,1,flags"]);
         assert!(
             check(&State::current(&inv), &inv, &t, &scope())
                 .broken
@@ -462,7 +414,7 @@ mod tests {
             to: -1,
             target: RuleTarget::Group(target.into()),
         };
-        let t = table(&[
+        let t = testing::table(&[
             "eni-a,server,1,0,interface,eni-b,2,4,400,100,200,1,ambiguous",
             "eni-b,server,1,0,interface,eni-a,2,4,400,100,200,1,ambiguous",
         ]);
@@ -474,15 +426,14 @@ mod tests {
         );
         // b -> a allowed (b's egress, a's ingress): passes.
         let mut s = with_rules(&inv, "sg-a", &[icmp("sg-b")], &[]);
-        s.groups
-            .insert("sg-b".into(), (Vec::new(), vec![icmp("sg-a")]));
+        s.set_rules("sg-b", Vec::new(), vec![icmp("sg-a")]);
         assert!(check(&s, &inv, &t, &scope()).broken.is_empty());
     }
 
     #[test]
     fn allowed_but_unused_counts_pairs_on_observed_ports() {
         let inv = inventory();
-        let t = table(&A_TO_B);
+        let t = testing::table(&A_TO_B);
         // Today: b -> a on 5432 is not allowed (b has no egress): nothing unused.
         assert_eq!(
             check(&State::current(&inv), &inv, &t, &scope()).allowed_unused,
@@ -502,9 +453,10 @@ mod tests {
             std::slice::from_ref(&all),
             &[tcp(5432, RuleTarget::Group("sg-b".into()))],
         );
-        s.groups.insert(
-            "sg-b".into(),
-            (vec![tcp(5432, RuleTarget::Group("sg-a".into()))], vec![all]),
+        s.set_rules(
+            "sg-b",
+            vec![tcp(5432, RuleTarget::Group("sg-a".into()))],
+            vec![all],
         );
         let v = check(&s, &inv, &t, &scope());
         assert!(v.broken.is_empty());

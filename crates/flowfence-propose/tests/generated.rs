@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use flowfence_aggregate::Table;
 use flowfence_inventory::{Inventory, IpNet};
 use flowfence_propose::{
-    Options, PermissionSpecs, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota,
+    Options, PermissionSpecs, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota_usage,
 };
 use flowfence_synth::{
     Environment, Form, PARTNER_HOSTS, Span, Truth, Variant, partner_address, unix_day,
@@ -125,10 +125,8 @@ fn quota_overflow_widens_and_reports(form: Form) {
     assert!(seen.len() > 60, "only {} partner hosts seen", seen.len());
 
     // Without a quota: one rule per partner host (none are adjacent).
-    let unbounded = Options {
-        max_rules: 1000,
-        ..Options::default()
-    };
+    let mut unbounded = Options::default();
+    unbounded.max_rules = 1000;
     let plan = propose(&g.table, &g.inventory, &unbounded).unwrap();
     let app = group(&plan, "app", &g.truth);
     assert_eq!(partner_cidrs(app).len(), seen.len());
@@ -141,11 +139,7 @@ fn quota_overflow_widens_and_reports(form: Form) {
     common::check_rules_against_truth(&plan, &g.inventory, &g.truth);
     let app = group(&plan, "app", &g.truth);
     let weight = |id: &str| g.inventory.prefix_list(id).map_or(1, |pl| pl.weight());
-    let egress: flowfence_propose::rules::Shaped = specs(&app.egress)
-        .into_iter()
-        .map(|r| (r, Default::default()))
-        .collect();
-    let [v4, _] = quota::count(&egress, &weight);
+    let [v4, _] = quota_usage(&specs(&app.egress), &weight);
     assert!(v4 <= 60, "{v4} IPv4 egress rules");
     let steps: Vec<_> = plan
         .widened

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use flowfence_propose::{Options, Plan, propose};
+use flowfence_propose::{CheckReport, Options, Plan, PlanSummary, propose};
 
 fn sample() -> PathBuf {
     flowfence_testdata::sample_logs()
@@ -27,6 +27,17 @@ fn check(logs: &str) -> Plan {
 fn v5_plan_reproduces_roles_and_breaks_nothing() {
     let plan = check("s3-text-v5");
     insta::assert_json_snapshot!("sample-v5-plan", plan);
+    // What `propose` and `run` print about it.
+    let summary = format!(
+        "{}{}",
+        PlanSummary(&plan),
+        CheckReport {
+            check: &plan.check,
+            broken: None,
+            indent: "  "
+        }
+    );
+    insta::assert_snapshot!("sample-v5-summary", summary);
 }
 
 #[test]

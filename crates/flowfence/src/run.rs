@@ -5,12 +5,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use flowfence_propose::propose;
+use flowfence_propose::{CheckReport, PlanSummary, propose};
 
 use crate::Failure;
 use crate::aggregate::{load_inventory_files, read_any, render_table_summary};
 use crate::cli::RunArgs;
-use crate::propose::{plan_options, render_check, render_plan_summary, unbroken, write_plan};
+use crate::propose::{plan_options, unbroken, write_plan};
 
 pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
     let logs = located(&args.logs, args.dir.as_deref(), "logs", "--logs")?;
@@ -50,12 +50,20 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         s,
         "3. propose: least-privilege groups and the migration plan"
     );
-    s.push_str(&render_plan_summary(&plan));
+    let _ = write!(s, "{}", PlanSummary(&plan));
     let _ = writeln!(
         s,
         "4. verify: the logs replayed against the plan's final state"
     );
-    s.push_str(&render_check(&plan.check, None, "  "));
+    let _ = write!(
+        s,
+        "{}",
+        CheckReport {
+            check: &plan.check,
+            broken: None,
+            indent: "  ",
+        }
+    );
     match &args.out {
         Some(out) => {
             let _ = writeln!(

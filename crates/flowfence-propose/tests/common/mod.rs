@@ -9,7 +9,7 @@ use std::path::Path;
 use flowfence_aggregate::{Observations, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
 use flowfence_inventory::Inventory;
-use flowfence_propose::{PermissionSpecs, Plan, verify};
+use flowfence_propose::{PermissionSpecs, Plan, replay};
 use flowfence_synth::{TrueEdge, Truth};
 
 /// The inventory a generator wrote into `dir`.
@@ -61,7 +61,7 @@ pub(crate) fn check_roles(plan: &Plan, truth: &Truth) {
 /// Nothing observed is cut, less is allowed than today, and the default group ends
 /// with no rules and no members.
 pub(crate) fn check_breaks_nothing(plan: &Plan, inventory: &Inventory, table: &Table) {
-    let (before, verdict) = verify::replay(inventory, table, plan).unwrap();
+    let (before, verdict) = replay(inventory, table, &plan.final_state(inventory).unwrap());
     assert!(verdict.broken.is_empty(), "{:#?}", verdict.broken);
     assert!(
         verdict.allowed_unused < before.allowed_unused,

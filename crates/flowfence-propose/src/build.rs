@@ -1,0 +1,768 @@
+//! Building the plan, stage by stage: the scope (default groups, groups to tighten,
+//! interfaces that move), each interface's needs, roles, each role's group and rules
+//! (shaped and fitted to the quota), references to default groups rewritten, default
+//! groups emptied, the interfaces' moves, the steps, findings, and the replay check.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flowfence_aggregate::{PeerKind, Side, Table};
+use flowfence_inventory::{Inventory, Peer, SecurityGroup};
+
+use crate::findings::findings;
+use crate::model::{
+    Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, RuleChanges,
+    RuleEvidence, Step, Widening,
+};
+use crate::needs::{self, Direction, Evidence, Filter, Target};
+use crate::quota;
+use crate::roles::{self, Role};
+use crate::rules::{
+    IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind, shape,
+};
+use crate::verify;
+
+/// What to migrate and how to shape rules.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    /// Only this VPC's default group (default: every VPC's).
+    pub vpc: Option<String>,
+    /// Existing groups to tighten in place: their rules become what their members were
+    /// seen to need.
+    pub tighten: Vec<String>,
+    /// Rows to leave out.
+    pub filter: Filter,
+    /// CIDR and port shaping.
+    pub shaping: Shaping,
+    /// Rules per group and direction (AWS's default quota: 60).
+    pub max_rules: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            vpc: None,
+            tighten: Vec::new(),
+            filter: Filter::default(),
+            shaping: Shaping::default(),
+            max_rules: 60,
+        }
+    }
+}
+
+/// Why no plan can be made.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProposeError {
+    /// `--group` names a group the inventory lacks.
+    #[error("--group {0}: no such security group in the inventory")]
+    UnknownGroup(String),
+    /// `--group` names a default group (those are emptied, not tightened).
+    #[error(
+        "--group {0}: a default group is emptied, not tightened (its members move to new groups without --group)"
+    )]
+    DefaultGroup(String),
+}
+
+/// Builds the plan from the observed connections and the inventory.
+pub fn propose(
+    table: &Table,
+    inventory: &Inventory,
+    options: &Options,
+) -> Result<Plan, ProposeError> {
+    let scope = Scope::of(inventory, options)?;
+    let (needs, dropped) = needs::collect(table, inventory, &scope.migrating, &options.filter);
+    let existing_names: BTreeSet<String> = inventory.groups().map(|g| g.name.clone()).collect();
+    let roles = roles::assign(
+        &scope.migrating,
+        inventory,
+        &needs,
+        &existing_names,
+        &scope.pinned,
+    );
+    let role_of: BTreeMap<&str, &Role> = roles
+        .iter()
+        .flat_map(|r| r.members.iter().map(move |m| (m.as_str(), r)))
+        .collect();
+
+    let mut widened = Vec::new();
+    let mut groups: Vec<PlanGroup> = roles
+        .iter()
+        .map(|role| role_group(role, &needs, &role_of, inventory, options, &mut widened))
+        .collect();
+    // Other groups' rules naming a default group: once its members leave, such a rule
+    // matches nobody, so it is rewritten to the groups of the members that used it.
+    groups.extend(
+        inventory
+            .groups()
+            .filter(|g| !g.is_default() && !scope.tightened.contains(g.id.as_str()))
+            .filter_map(|g| rewrite_references(g, &scope.default_ids, table, inventory, &role_of)),
+    );
+    groups.extend(scope.defaults.iter().map(|d| emptied(d)));
+
+    let interfaces = moved_interfaces(&scope, inventory, &role_of);
+    widened.extend(over_groups_quota(&interfaces));
+    let steps = steps(&groups, &interfaces);
+    let mut plan = Plan {
+        groups,
+        interfaces,
+        steps,
+        dropped,
+        widened,
+        findings: findings(table, inventory, options.vpc.as_deref()),
+        check: Check::default(),
+    };
+    let (before, after) = verify::replay(
+        inventory,
+        table,
+        &plan
+            .final_state(inventory)
+            .expect("flowfence writes permissions it can read"),
+    );
+    plan.check = Check::from_verdicts(&before, &after);
+    Ok(plan)
+}
+
+/// What the plan changes: the default groups it empties, the groups it tightens, and
+/// the interfaces that move (members of either).
+struct Scope<'a> {
+    defaults: Vec<&'a SecurityGroup>,
+    default_ids: BTreeSet<&'a str>,
+    tightened: BTreeSet<&'a str>,
+    /// Members of a tightened group stay in it (the first one, if several are).
+    pinned: BTreeMap<String, String>,
+    migrating: BTreeSet<String>,
+}
+
+impl<'a> Scope<'a> {
+    fn of(inventory: &'a Inventory, options: &Options) -> Result<Scope<'a>, ProposeError> {
+        let defaults: Vec<&SecurityGroup> = inventory
+            .groups()
+            .filter(|g| g.is_default())
+            .filter(|g| options.vpc.is_none() || g.vpc_id == options.vpc)
+            .collect();
+        let default_ids: BTreeSet<&str> = defaults.iter().map(|g| g.id.as_str()).collect();
+        let mut tightened: BTreeSet<&str> = BTreeSet::new();
+        for id in &options.tighten {
+            match inventory.group(id) {
+                None => return Err(ProposeError::UnknownGroup(id.clone())),
+                Some(g) if g.is_default() => return Err(ProposeError::DefaultGroup(id.clone())),
+                Some(g) => tightened.insert(g.id.as_str()),
+            };
+        }
+        let mut pinned: BTreeMap<String, String> = BTreeMap::new();
+        for g in &tightened {
+            for i in inventory.members(g) {
+                pinned.entry(i.id.clone()).or_insert_with(|| g.to_string());
+            }
+        }
+        let migrating: BTreeSet<String> = inventory
+            .interfaces()
+            .filter(|i| i.groups.iter().any(|g| default_ids.contains(g.id.as_str())))
+            .map(|i| i.id.clone())
+            .chain(pinned.keys().cloned())
+            .collect();
+        Ok(Scope {
+            defaults,
+            default_ids,
+            tightened,
+            pinned,
+            migrating,
+        })
+    }
+}
+
+/// A role's group with its rules: its members' needs, the peers named as rules name
+/// them, shaped (CIDRs, port ranges) and fitted to the quota. What widened is added to
+/// `widened`.
+fn role_group(
+    role: &Role,
+    needs: &needs::Needs,
+    role_of: &BTreeMap<&str, &Role>,
+    inventory: &Inventory,
+    options: &Options,
+    widened: &mut Vec<Widening>,
+) -> PlanGroup {
+    let as_rule_target = |t: &Target| match t {
+        Target::Migrating(id) => RuleTarget::Group(reference(role_of[id.as_str()])),
+        Target::Group(g) => RuleTarget::Group(g.clone()),
+        Target::PrefixList(p) => RuleTarget::PrefixList(p.clone()),
+        Target::Cidr(c) => RuleTarget::Cidr(*c),
+    };
+    let list_weight = |id: &str| inventory.prefix_list(id).map_or(1, |pl| pl.weight());
+    let mut per_direction: BTreeMap<Direction, BTreeMap<(u8, u16, RuleTarget), Evidence>> =
+        BTreeMap::new();
+    for m in &role.members {
+        for ((d, p, port, t), e) in needs.get(m).into_iter().flatten() {
+            per_direction
+                .entry(*d)
+                .or_default()
+                .entry((*p, *port, as_rule_target(t)))
+                .or_default()
+                .add(e);
+        }
+    }
+    let mut shaped = |d: Direction| {
+        let (mut rules, notes) = shape(
+            per_direction.get(&d).unwrap_or(&BTreeMap::new()),
+            &options.shaping,
+        );
+        let mut note = |kind, detail| {
+            widened.push(Widening {
+                subject: role.name.clone(),
+                direction: Some(d),
+                kind,
+                detail,
+            })
+        };
+        for (kind, detail) in notes {
+            note(kind, detail);
+        }
+        let (steps, fitted) = quota::fit(&mut rules, options.max_rules, &list_weight);
+        for detail in steps {
+            note(WideningKind::Quota, detail);
+        }
+        if let Err([v4, v6]) = fitted {
+            note(
+                WideningKind::OverQuota,
+                format!(
+                    "{v4} IPv4 and {v6} IPv6 rules against a quota of {} with nothing left to widen: raise the quota (Service Quotas, \"Inbound or outbound rules per security group\")",
+                    options.max_rules
+                ),
+            );
+        }
+        permissions(
+            rules
+                .iter()
+                .map(|(spec, e)| (spec, Some(RuleEvidence::from(e)))),
+        )
+    };
+    let (ingress, ingress_evidence) = shaped(Direction::Ingress);
+    let (egress, egress_evidence) = shaped(Direction::Egress);
+    if let [needs, addresses] = role.differing_needs
+        && needs + addresses > 0
+    {
+        widened.push(Widening {
+            subject: role.name.clone(),
+            direction: None,
+            kind: WideningKind::TierUnion,
+            detail: format!(
+                "members kept together ({}) though {needs} needs between groups or services and {addresses} peer addresses were seen on only some of them; each member gets the union",
+                role.basis
+            ),
+        });
+    }
+    let (members, basis) = match &role.existing {
+        // Everyone in the group stays in it, whichever role their needs went to.
+        Some(id) => (
+            inventory.members(id).map(|i| i.id.clone()).collect(),
+            "tightened in place: its rules become what its members were seen to need".to_string(),
+        ),
+        None => (role.members.clone(), role.basis.clone()),
+    };
+    let changes = role
+        .existing
+        .as_deref()
+        .and_then(|id| inventory.group(id))
+        .map(|g| rule_changes(g, &ingress, &egress));
+    PlanGroup {
+        changes,
+        reference: reference(role),
+        name: role.name.clone(),
+        new: role.existing.is_none(),
+        change: if role.existing.is_some() {
+            GroupChange::Tighten
+        } else {
+            GroupChange::Create
+        },
+        vpc_id: role.vpc_id.clone(),
+        members,
+        basis,
+        ingress,
+        egress,
+        ingress_evidence,
+        egress_evidence,
+    }
+}
+
+/// A default group at the end: no rules, no members.
+fn emptied(d: &SecurityGroup) -> PlanGroup {
+    PlanGroup {
+        changes: Some(rule_changes(d, &[], &[])),
+        reference: d.id.clone(),
+        name: d.name.clone(),
+        new: false,
+        change: GroupChange::Empty,
+        vpc_id: d.vpc_id.clone(),
+        members: Vec::new(),
+        basis: "default group: emptied of members and rules (CIS 5.5, Security Hub EC2.2)"
+            .to_string(),
+        ingress: Vec::new(),
+        egress: Vec::new(),
+        ingress_evidence: Vec::new(),
+        egress_evidence: Vec::new(),
+    }
+}
+
+/// Every moving interface whose groups change: out of the default group, into its
+/// role's.
+fn moved_interfaces(
+    scope: &Scope<'_>,
+    inventory: &Inventory,
+    role_of: &BTreeMap<&str, &Role>,
+) -> Vec<PlanInterface> {
+    scope
+        .migrating
+        .iter()
+        .filter_map(|id| inventory.interface(id))
+        .filter_map(|i| {
+            let before: Vec<String> = i.groups.iter().map(|g| g.id.clone()).collect();
+            let mut after: Vec<String> = before
+                .iter()
+                .filter(|g| !scope.default_ids.contains(g.as_str()))
+                .cloned()
+                .collect();
+            let mine = reference(role_of[i.id.as_str()]);
+            if !after.contains(&mine) {
+                after.push(mine);
+            }
+            (after != before).then(|| PlanInterface {
+                interface_id: i.id.clone(),
+                groups_before: before,
+                groups_after: after,
+                requester_managed: i.requester_managed,
+                owner: i.owner.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Interfaces left in more groups than AWS's default quota allows.
+fn over_groups_quota(interfaces: &[PlanInterface]) -> impl Iterator<Item = Widening> + '_ {
+    interfaces
+        .iter()
+        .filter(|i| i.groups_after.len() > GROUPS_PER_INTERFACE)
+        .map(|i| Widening {
+            subject: i.interface_id.clone(),
+            direction: None,
+            kind: WideningKind::OverQuota,
+            detail: format!(
+                "{} groups after the plan, over the quota of {GROUPS_PER_INTERFACE} per interface: raise it (up to 16) or tighten one of its custom groups with --group",
+                i.groups_after.len()
+            ),
+        })
+}
+
+/// A role's group: the existing one it tightens, or `new:NAME`.
+fn reference(role: &Role) -> String {
+    role.existing
+        .clone()
+        .unwrap_or_else(|| format!("new:{}", role.name))
+}
+
+/// Rules as AWS permissions (described by their evidence) and their evidence, in order.
+fn permissions<'a>(
+    rules: impl Iterator<Item = (&'a RuleSpec, Option<RuleEvidence>)>,
+) -> (Vec<IpPermission>, Vec<Option<RuleEvidence>>) {
+    rules
+        .map(|(spec, e)| {
+            let description = e.as_ref().map(RuleEvidence::describe);
+            (IpPermission::from_spec(spec, description), e)
+        })
+        .unzip()
+}
+
+/// The group `g` with its references to default groups rewritten, if it has any.
+fn rewrite_references(
+    g: &SecurityGroup,
+    default_ids: &BTreeSet<&str>,
+    table: &Table,
+    inventory: &Inventory,
+    role_of: &BTreeMap<&str, &Role>,
+) -> Option<PlanGroup> {
+    let names_default = |r: &flowfence_inventory::Rule| matches!(&r.peer, Peer::Group { id, .. } if default_ids.contains(id.as_str()));
+    if !g.ingress.iter().chain(&g.egress).any(names_default) {
+        return None;
+    }
+    let members: BTreeSet<&str> = inventory.members(&g.id).map(|i| i.id.as_str()).collect();
+    let mut notes = Vec::new();
+    let mut rewrite = |rules: &[flowfence_inventory::Rule], ingress: bool| {
+        let mut out: BTreeMap<RuleSpec, Option<RuleEvidence>> = BTreeMap::new();
+        for r in rules {
+            let spec = RuleSpec::from_inventory(r);
+            if !names_default(r) {
+                out.insert(spec, None);
+                continue;
+            }
+            // Members of this group that served (ingress) or opened (egress) such
+            // connections with a migrating peer: that peer's new group replaces the
+            // default group.
+            let mut found: BTreeMap<String, Evidence> = BTreeMap::new();
+            for row in &table.rows {
+                let wanted_side = if ingress { Side::Server } else { Side::Client };
+                if row.side != wanted_side
+                    || row.peer_kind != PeerKind::Interface
+                    || !members.contains(row.interface_id.as_str())
+                    || !spec.allows(row.protocol, row.port)
+                {
+                    continue;
+                }
+                if let Some(role) = role_of.get(row.peer.as_str()) {
+                    found
+                        .entry(reference(role))
+                        .or_default()
+                        .add(&Evidence::from_row(row));
+                }
+            }
+            if found.is_empty() {
+                notes.push(format!(
+                    "{} rule {:?} to the default group: no traffic observed, removed",
+                    if ingress { "ingress" } else { "egress" },
+                    (spec.protocol, spec.from, spec.to)
+                ));
+            }
+            for (reference, e) in found {
+                out.insert(
+                    RuleSpec {
+                        target: RuleTarget::Group(reference),
+                        ..spec.clone()
+                    },
+                    Some(RuleEvidence::from(&e)),
+                );
+            }
+        }
+        permissions(out.iter().map(|(spec, e)| (spec, e.clone())))
+    };
+    let (ingress, ingress_evidence) = rewrite(&g.ingress, true);
+    let (egress, egress_evidence) = rewrite(&g.egress, false);
+    let mut basis =
+        "references to the default group rewritten to the new groups of the members that used them"
+            .to_string();
+    for n in notes {
+        basis.push_str("; ");
+        basis.push_str(&n);
+    }
+    Some(PlanGroup {
+        reference: g.id.clone(),
+        name: g.name.clone(),
+        new: false,
+        change: GroupChange::RewriteReferences,
+        changes: Some(rule_changes(g, &ingress, &egress)),
+        vpc_id: g.vpc_id.clone(),
+        members: members.iter().map(|m| m.to_string()).collect(),
+        basis,
+        ingress,
+        egress,
+        ingress_evidence,
+        egress_evidence,
+    })
+}
+
+/// The migration's steps: nothing destructive before the observation pause.
+fn steps(groups: &[PlanGroup], interfaces: &[PlanInterface]) -> Vec<Step> {
+    let refs = |change: GroupChange| -> Vec<String> {
+        groups
+            .iter()
+            .filter(|g| g.change == change)
+            .map(|g| g.reference.clone())
+            .collect()
+    };
+    let new_groups = refs(GroupChange::Create);
+    let tightened = refs(GroupChange::Tighten);
+    let ifaces: Vec<String> = interfaces.iter().map(|i| i.interface_id.clone()).collect();
+    let managed: Vec<String> = interfaces
+        .iter()
+        .filter(|i| i.requester_managed)
+        .map(|i| format!("{} ({})", i.interface_id, i.owner))
+        .collect();
+    let mut attach = "Add each interface's new group beside the groups it has (the default group stays for now).".to_string();
+    if !managed.is_empty() {
+        attach.push_str(&format!(
+            " Requester-managed interfaces change through their owning resource: {}.",
+            managed.join(", ")
+        ));
+    }
+    let mut authorize = "Authorize every new group's ingress and egress rules.".to_string();
+    if !tightened.is_empty() {
+        authorize.push_str(" Authorize the rules each tightened group gains (its old rules stay until the observation is done).");
+    }
+    let mut list = vec![
+        ("create-groups", "Create the new security groups (no rules yet).".to_string(), new_groups.clone()),
+        ("authorize-rules", authorize, new_groups.into_iter().chain(tightened.iter().cloned()).collect()),
+        ("rewrite-references", "In groups that reference a default group, add the rules naming the new groups (the old references go with the default group's members).".to_string(), refs(GroupChange::RewriteReferences)),
+        ("attach-new-groups", attach, ifaces.clone()),
+        ("observe", "Keep flow logs running for a while (a week covers weekly jobs) and run `flowfence verify` on the new logs: nothing may reach these interfaces through the default group only.".to_string(), ifaces.clone()),
+        ("detach-default", "Remove the default group from each interface.".to_string(), ifaces),
+    ];
+    if !tightened.is_empty() {
+        list.push((
+            "revoke-replaced-rules",
+            "In each tightened group, revoke the rules the plan does not keep.".to_string(),
+            tightened,
+        ));
+    }
+    list.push((
+        "revoke-default-rules",
+        "Revoke every rule of the default groups; they end with no rules and no members."
+            .to_string(),
+        refs(GroupChange::Empty),
+    ));
+    list.into_iter()
+        .enumerate()
+        .map(|(i, (action, description, targets))| Step {
+            step: i as u32 + 1,
+            action: action.to_string(),
+            description,
+            targets,
+        })
+        .collect()
+}
+
+/// What turns `group`'s rules today into `ingress` and `egress`.
+fn rule_changes(
+    group: &SecurityGroup,
+    ingress: &[IpPermission],
+    egress: &[IpPermission],
+) -> RuleChanges {
+    let split = |today: &[flowfence_inventory::Rule], target: &[IpPermission]| {
+        let now: Vec<RuleSpec> = today.iter().map(RuleSpec::from_inventory).collect();
+        let wanted: Vec<RuleSpec> = target
+            .iter()
+            .flat_map(|p| p.specs().unwrap_or_default())
+            .collect();
+        let add = target
+            .iter()
+            .filter(|p| {
+                p.specs()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|s| !now.contains(s))
+            })
+            .cloned()
+            .collect();
+        let remove = today
+            .iter()
+            .filter(|r| !wanted.contains(&RuleSpec::from_inventory(r)))
+            .map(|r| IpPermission::from_spec(&RuleSpec::from_inventory(r), r.description.clone()))
+            .collect();
+        (add, remove)
+    };
+    let (authorize_ingress, revoke_ingress) = split(&group.ingress, ingress);
+    let (authorize_egress, revoke_egress) = split(&group.egress, egress);
+    RuleChanges {
+        authorize_ingress,
+        authorize_egress,
+        revoke_ingress,
+        revoke_egress,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing;
+
+    /// eni-a (10.0.0.1) opens TCP 5432 to eni-b (10.0.0.2); both sit in the default
+    /// group sg-d, which allows everything among its members. sg-app is a custom group
+    /// with a rule naming sg-d; eni-c is its only member and served eni-a on 8080.
+    fn inventory() -> Inventory {
+        let all_from =
+            |g: &str| json!([{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": g}]}]);
+        let anywhere = json!([{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]);
+        testing::inventory(
+            vec![
+                testing::interface("eni-a", "10.0.0.1", &["sg-d"], "interface", Some("web")),
+                testing::interface("eni-b", "10.0.0.2", &["sg-d"], "interface", Some("db")),
+                testing::interface("eni-c", "10.0.0.3", &["sg-app"], "interface", None),
+            ],
+            vec![
+                testing::group("sg-d", "default", all_from("sg-d"), anywhere.clone()),
+                testing::group(
+                    "sg-app",
+                    "app",
+                    json!([{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": "sg-d"}]},
+                           {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]),
+                    anywhere,
+                ),
+            ],
+        )
+    }
+
+    fn table() -> Table {
+        testing::table(&[
+            "eni-a,client,6,5432,interface,eni-b,3,30,3000,100,200,1,flags",
+            "eni-b,server,6,5432,interface,eni-a,3,30,3000,100,200,9,flags",
+            "eni-a,client,6,8080,interface,eni-c,2,20,2000,150,250,1,flags",
+            "eni-c,server,6,8080,interface,eni-a,2,20,2000,150,250,2,flags",
+        ])
+    }
+
+    fn group<'p>(plan: &'p Plan, name: &str) -> &'p PlanGroup {
+        plan.groups.iter().find(|g| g.name == name).unwrap()
+    }
+
+    fn rules(permissions: &[IpPermission]) -> Vec<RuleSpec> {
+        permissions
+            .iter()
+            .flat_map(|p| p.specs().unwrap())
+            .collect()
+    }
+
+    fn tcp(port: i32, target: RuleTarget) -> RuleSpec {
+        RuleSpec {
+            protocol: 6,
+            from: port,
+            to: port,
+            target,
+        }
+    }
+
+    #[test]
+    fn each_end_of_a_connection_gets_its_half_and_the_default_group_empties() {
+        let plan = propose(&table(), &inventory(), &Options::default()).unwrap();
+        let (web, db) = (group(&plan, "web"), group(&plan, "db"));
+        assert_eq!(
+            (web.reference.as_str(), db.reference.as_str()),
+            ("new:web", "new:db")
+        );
+        assert_eq!(
+            rules(&web.egress),
+            [
+                tcp(5432, RuleTarget::Group("new:db".into())),
+                tcp(8080, RuleTarget::Group("sg-app".into()))
+            ]
+        );
+        assert!(web.ingress.is_empty());
+        assert_eq!(
+            rules(&db.ingress),
+            [tcp(5432, RuleTarget::Group("new:web".into()))]
+        );
+        assert!(db.egress.is_empty());
+        let evidence = db.ingress_evidence[0].as_ref().unwrap();
+        assert_eq!(
+            (evidence.flows, evidence.first_seen, evidence.last_seen),
+            (3, 100, 200)
+        );
+
+        let default = group(&plan, "default");
+        assert_eq!(default.change, GroupChange::Empty);
+        assert!(default.ingress.is_empty() && default.members.is_empty());
+        let changes = default.changes.as_ref().unwrap();
+        assert_eq!(
+            (changes.revoke_ingress.len(), changes.revoke_egress.len()),
+            (1, 1)
+        );
+
+        let moved: Vec<(&str, &[String])> = plan
+            .interfaces
+            .iter()
+            .map(|i| (i.interface_id.as_str(), i.groups_after.as_slice()))
+            .collect();
+        assert_eq!(
+            moved,
+            [
+                ("eni-a", &["new:web".to_string()][..]),
+                ("eni-b", &["new:db".to_string()][..])
+            ]
+        );
+        assert_eq!((plan.check.connections, plan.check.broken), (2, 0));
+    }
+
+    /// sg-app's rule naming the default group becomes a rule naming the new group of
+    /// the member that used it; its other rules stay, and nothing is revoked but the
+    /// reference.
+    #[test]
+    fn a_reference_to_the_default_group_is_rewritten_to_the_users_new_group() {
+        let plan = propose(&table(), &inventory(), &Options::default()).unwrap();
+        let app = group(&plan, "app");
+        assert_eq!(app.change, GroupChange::RewriteReferences);
+        assert_eq!(
+            rules(&app.ingress),
+            [
+                tcp(22, RuleTarget::Cidr("0.0.0.0/0".parse().unwrap())),
+                tcp(8080, RuleTarget::Group("new:web".into())),
+            ]
+        );
+        let changes = app.changes.as_ref().unwrap();
+        assert_eq!(
+            rules(&changes.authorize_ingress),
+            [tcp(8080, RuleTarget::Group("new:web".into()))]
+        );
+        assert_eq!(
+            rules(&changes.revoke_ingress),
+            [tcp(8080, RuleTarget::Group("sg-d".into()))]
+        );
+        assert!(changes.authorize_egress.is_empty() && changes.revoke_egress.is_empty());
+    }
+
+    /// Nothing destructive comes before the observation pause.
+    #[test]
+    fn steps_detach_and_revoke_only_after_observing() {
+        let plan = propose(&table(), &inventory(), &Options::default()).unwrap();
+        let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "create-groups",
+                "authorize-rules",
+                "rewrite-references",
+                "attach-new-groups",
+                "observe",
+                "detach-default",
+                "revoke-default-rules"
+            ]
+        );
+        assert_eq!(plan.steps[2].targets, ["sg-app"]);
+        assert_eq!(plan.steps[6].targets, ["sg-d"]);
+    }
+
+    #[test]
+    fn tightening_an_unknown_or_default_group_is_refused() {
+        let mut options = Options {
+            tighten: vec!["sg-nope".into()],
+            ..Options::default()
+        };
+        assert_eq!(
+            propose(&table(), &inventory(), &options),
+            Err(ProposeError::UnknownGroup("sg-nope".into()))
+        );
+        options.tighten = vec!["sg-d".into()];
+        assert_eq!(
+            propose(&table(), &inventory(), &options),
+            Err(ProposeError::DefaultGroup("sg-d".into()))
+        );
+    }
+
+    /// A tightened group keeps its id and members; its rules become what they used,
+    /// the rest is revoked after the pause.
+    #[test]
+    fn a_tightened_group_keeps_its_id_and_loses_unused_rules() {
+        let options = Options {
+            tighten: vec!["sg-app".into()],
+            ..Options::default()
+        };
+        let plan = propose(&table(), &inventory(), &options).unwrap();
+        let app = plan
+            .groups
+            .iter()
+            .find(|g| g.reference == "sg-app")
+            .unwrap();
+        assert_eq!(app.change, GroupChange::Tighten);
+        assert_eq!(app.members, ["eni-c"]);
+        assert_eq!(
+            rules(&app.ingress),
+            [tcp(8080, RuleTarget::Group("new:web".into()))]
+        );
+        let changes = app.changes.as_ref().unwrap();
+        assert_eq!(changes.revoke_ingress.len(), 2);
+        assert_eq!(changes.revoke_egress.len(), 1);
+        assert!(
+            plan.steps
+                .iter()
+                .any(|s| s.action == "revoke-replaced-rules")
+        );
+        assert_eq!(plan.check.broken, 0);
+    }
+}

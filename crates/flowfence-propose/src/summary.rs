@@ -1,0 +1,115 @@
+//! What a person reads on the terminal about a plan: the groups it makes, what widened,
+//! and the replay check's figures.
+
+use std::fmt;
+
+use crate::model::{Check, GroupChange, Plan};
+use crate::needs::Direction;
+use crate::verify::Broken;
+
+/// The plan in a few lines: what changes, each new or tightened group, what widened and
+/// what was dropped. Each line is indented by two spaces.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanSummary<'a>(pub &'a Plan);
+
+impl fmt::Display for PlanSummary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plan = self.0;
+        let new: Vec<_> = plan.groups.iter().filter(|g| g.new).collect();
+        let rules: usize = new.iter().map(|g| g.ingress.len() + g.egress.len()).sum();
+        let changed = |c: GroupChange| plan.groups.iter().filter(|g| g.change == c).count();
+        writeln!(
+            f,
+            "  plan: {} interfaces change groups; {} new groups ({rules} rules), {} tightened in place, {} with rewritten references, {} default groups emptied",
+            plan.interfaces.len(),
+            new.len(),
+            changed(GroupChange::Tighten),
+            changed(GroupChange::RewriteReferences),
+            changed(GroupChange::Empty),
+        )?;
+        for g in plan
+            .groups
+            .iter()
+            .filter(|g| matches!(g.change, GroupChange::Create | GroupChange::Tighten))
+        {
+            writeln!(
+                f,
+                "    {} ({}): {} members, {} ingress, {} egress",
+                g.name,
+                g.basis,
+                g.members.len(),
+                g.ingress.len(),
+                g.egress.len()
+            )?;
+        }
+        for w in &plan.widened {
+            let direction = match w.direction {
+                None => "",
+                Some(Direction::Ingress) => " ingress",
+                Some(Direction::Egress) => " egress",
+            };
+            writeln!(f, "  widened: {}{direction}: {}", w.subject, w.detail)?;
+        }
+        if !plan.dropped.is_empty() {
+            writeln!(f, "  dropped on purpose: {} rows", plan.dropped.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// A replay check's figures, each line after `indent`. With `broken`, the connections
+/// that would break are named (`verify`); without, the text points to `verify`.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckReport<'a> {
+    /// The figures.
+    pub check: &'a Check,
+    /// The connections that would break, when known.
+    pub broken: Option<&'a [Broken]>,
+    /// Put before every line.
+    pub indent: &'a str,
+}
+
+impl fmt::Display for CheckReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let CheckReport {
+            check,
+            broken,
+            indent,
+        } = *self;
+        writeln!(
+            f,
+            "{indent}observed connections: {} (distinct client, server, protocol, port)",
+            check.connections
+        )?;
+        writeln!(
+            f,
+            "{indent}broken under the plan: {}{}",
+            check.broken,
+            match (check.broken, broken) {
+                (0, _) => " (every accepted connection stays allowed)",
+                (_, Some(_)) => "",
+                (_, None) => " (`flowfence verify` names them)",
+            }
+        )?;
+        for b in broken.into_iter().flatten() {
+            writeln!(
+                f,
+                "{indent}  {} -> {} protocol {} port {}: no {} rule allows it",
+                b.client, b.server, b.protocol, b.port, b.missing
+            )?;
+        }
+        writeln!(
+            f,
+            "{indent}allowed but never used (interface pairs x observed service ports): now {}, after the plan {}",
+            check.allowed_unused_before, check.allowed_unused_after
+        )?;
+        if check.broken_today > 0 {
+            writeln!(
+                f,
+                "{indent}note: today's rules would not allow {} of the accepted connections (the inventory may be older or newer than the logs)",
+                check.broken_today
+            )?;
+        }
+        Ok(())
+    }
+}
