@@ -27,7 +27,6 @@
 //! assert_eq!((d.service_port, d.basis), (5432, Basis::Flags));
 //! ```
 
-mod columns;
 mod direction;
 mod finish;
 mod observations;
@@ -36,7 +35,6 @@ mod prefetch;
 mod shard;
 mod table;
 
-pub use columns::{Column, Columns, FileFormat};
 pub use observations::{Collector, Gaps, Observations, Rejected};
 pub use partial::PartialError;
 
@@ -44,4 +42,4 @@ pub use direction::{
     A_CLIENT, A_FIRST, A_LOCAL, Addr, B_CLIENT, B_FIRST, B_LOCAL, Basis, ConnectionKey, Decision,
     Endpoint, Evidence, decide, observe,
 };
-pub use table::{COLUMNS, PeerKind, Row, Side, Table, TableCsvError};
+pub use table::{COLUMNS, PeerKind, Row, Side, Table};

@@ -33,10 +33,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPrope
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-use crate::columns::{Column, Columns, ParquetWriter, parquet_properties, write_atomically};
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
 use crate::observations::{Collector, Gaps, InterfaceIdx, Observations, Rejected, SHARDS, lock};
 use crate::shard::Entry;
+use flowfence_table::{Column, Columns, ParquetWriter, parquet_properties, write_atomically};
 
 const FORMAT_KEY: &str = "flowfence.partial";
 /// Version 2: who sent first is in `bits`, no longer `first_from_a`/`first_from_b`.

@@ -1,8 +1,8 @@
 //! The observed connections table and the summaries beside it, and how they are written.
 
-use crate::columns::{Column, Columns};
 use crate::direction::{Basis, ConnectionKey};
 use crate::observations::{Gaps, Rejected};
+use flowfence_table::{Column, Columns, CsvError, read_csv};
 
 /// What the other end of a connection is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,6 +18,14 @@ pub enum PeerKind {
 }
 
 impl PeerKind {
+    /// Every kind, in the table's order.
+    pub const ALL: [PeerKind; 4] = [
+        PeerKind::Interface,
+        PeerKind::Vpc,
+        PeerKind::AwsService,
+        PeerKind::Internet,
+    ];
+
     /// The name in the table.
     pub fn name(self) -> &'static str {
         match self {
@@ -39,6 +47,9 @@ pub enum Side {
 }
 
 impl Side {
+    /// Both sides.
+    pub const ALL: [Side; 2] = [Side::Server, Side::Client];
+
     /// The name in the table.
     pub fn name(self) -> &'static str {
         match self {
@@ -174,82 +185,30 @@ impl Table {
     }
 }
 
-/// A connections table file that can't be read back.
-#[derive(Debug, thiserror::Error)]
-#[error("line {line}, column {column}: {why}")]
-pub struct TableCsvError {
-    /// Line number, from 1 (the header is line 1).
-    pub line: usize,
-    /// The column.
-    pub column: &'static str,
-    /// What is wrong.
-    pub why: String,
-}
-
 impl Table {
     /// Reads the rows of a connections table written as CSV by [`Table::to_csv`] (the
-    /// summaries beside the rows are not in the file and stay empty).
-    pub fn from_csv(text: &str) -> Result<Table, TableCsvError> {
-        let mut lines = text.lines();
-        let header = lines.next().unwrap_or_default();
-        if header != COLUMNS.join(",") {
-            return Err(TableCsvError {
-                line: 1,
-                column: "header",
-                why: format!("expected `{}`", COLUMNS.join(",")),
-            });
-        }
+    /// summaries beside the rows are not in the file and stay empty). An error names
+    /// the line, the column and what is wrong.
+    pub fn from_csv(text: &str) -> Result<Table, CsvError> {
         let mut table = Table::default();
-        for (n, line) in lines.enumerate() {
-            let line_no = n + 2;
-            let cells: Vec<&str> = line.split(',').collect();
-            let bad = |i: usize, why: String| TableCsvError {
-                line: line_no,
-                column: COLUMNS[i.min(COLUMNS.len() - 1)],
-                why,
-            };
-            if cells.len() != COLUMNS.len() {
-                return Err(bad(
-                    0,
-                    format!("{} cells, expected {}", cells.len(), COLUMNS.len()),
-                ));
-            }
-            let int = |i: usize| -> Result<u64, TableCsvError> {
-                cells[i]
-                    .parse()
-                    .map_err(|_| bad(i, format!("{:?} is not a count", cells[i])))
-            };
-            let side = match cells[1] {
-                "server" => Side::Server,
-                "client" => Side::Client,
-                other => return Err(bad(1, format!("{other:?} is not server or client"))),
-            };
-            let peer_kind = [
-                PeerKind::Interface,
-                PeerKind::Vpc,
-                PeerKind::AwsService,
-                PeerKind::Internet,
-            ]
-            .into_iter()
-            .find(|k| k.name() == cells[4])
-            .ok_or_else(|| bad(4, format!("{:?} is not a peer kind", cells[4])))?;
-            let basis = Basis::ALL
-                .into_iter()
-                .find(|b| b.name() == cells[12])
-                .ok_or_else(|| bad(12, format!("{:?} is not a basis", cells[12])))?;
+        for row in read_csv(text.as_bytes(), &COLUMNS)? {
+            let row = row?;
+            let side = row.one_of(1, "server or client", &Side::ALL, Side::name)?;
+            let peer_kind = row.one_of(4, "a peer kind", &PeerKind::ALL, PeerKind::name)?;
+            let basis = row.one_of(12, "a basis", &Basis::ALL, Basis::name)?;
             table.rows.push(Row {
-                interface_id: cells[0].to_string(),
+                interface_id: row.cell(0).to_string(),
                 side,
-                protocol: u8::try_from(int(2)?).map_err(|_| bad(2, "not a protocol".into()))?,
-                port: u16::try_from(int(3)?).map_err(|_| bad(3, "not a port".into()))?,
+                protocol: row.parse(2, "a protocol")?,
+                port: row.parse(3, "a port")?,
                 peer_kind,
-                peer: cells[5].to_string(),
-                flows: int(6)?,
-                packets: int(7)?,
-                bytes: int(8)?,
-                first_seen: int(9)?,
-                last_seen: int(10)?,
-                peer_ports: int(11)?,
+                peer: row.cell(5).to_string(),
+                flows: row.parse(6, "a count")?,
+                packets: row.parse(7, "a count")?,
+                bytes: row.parse(8, "a count")?,
+                first_seen: row.parse(9, "a count")?,
+                last_seen: row.parse(10, "a count")?,
+                peer_ports: row.parse(11, "a count")?,
                 basis,
             });
         }

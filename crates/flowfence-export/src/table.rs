@@ -1,9 +1,9 @@
 //! One rule per row, with its group, what the plan does with it and its evidence: for
 //! analysts (CSV or Parquet).
 
-use flowfence_aggregate::{Column, Columns};
 use flowfence_inventory::IpNet;
 use flowfence_propose::{Plan, RuleTarget, protocol_name};
+use flowfence_table::{Column, Columns};
 
 use crate::rules::of_plan;
 

@@ -174,11 +174,14 @@ impl RecordSink for NdjsonEncoder {
     }
 }
 
-/// Encodes records as CSV rows under a fixed output layout (the header row's columns).
+/// Encodes records as CSV rows under a fixed output layout (the header row's columns),
+/// through the `csv` crate (text quoted where it must be).
 pub struct CsvEncoder {
     mapper: ColumnMapper,
     dropped: u64,
-    out: Vec<u8>,
+    out: csv::Writer<Vec<u8>>,
+    /// A value's text, reused for every cell that isn't borrowed text.
+    cell: Vec<u8>,
 }
 
 impl CsvEncoder {
@@ -187,49 +190,47 @@ impl CsvEncoder {
         CsvEncoder {
             mapper: ColumnMapper::new(layout),
             dropped: 0,
-            out: Vec::new(),
+            out: flowfence_table::csv_writer(0),
+            cell: Vec::with_capacity(64),
         }
     }
 
     /// The header row: the AWS field names.
     pub fn header(&self) -> String {
-        let names: Vec<&str> = self
-            .mapper
-            .output()
-            .columns()
-            .iter()
-            .map(|c| c.name())
-            .collect();
-        names.join(",") + "\n"
+        let mut header = flowfence_table::csv_writer(256);
+        header
+            .write_record(self.mapper.output().columns().iter().map(|c| c.name()))
+            .expect("writing to a Vec does not fail");
+        String::from_utf8(flowfence_table::csv_bytes(header)).expect("field names are UTF-8")
     }
 
     /// The encoded rows.
-    pub fn output(&self) -> &[u8] {
-        &self.out
+    pub fn output(&mut self) -> &[u8] {
+        self.out.flush().expect("writing to a Vec does not fail");
+        self.out.get_ref()
     }
 
     /// Appends one row; `-` is an empty cell. A record with a column the output layout
     /// lacks is not written (its data would be lost) and counted in [`dropped`](Self::dropped).
     pub fn encode(&mut self, record: &Record<'_>) {
-        let out = &mut self.out;
         let Some(values) = self.mapper.map(record) else {
             self.dropped += 1;
             return;
         };
-        for (i, value) in values.enumerate() {
-            if i > 0 {
-                out.push(b',');
+        let write = |out: &mut csv::Writer<Vec<u8>>, cell: &mut Vec<u8>, value| match value {
+            Value::Text(s) => out.write_field(s),
+            other => {
+                cell.clear();
+                write_plain(other, cell);
+                out.write_field(&cell[..])
             }
-            match value {
-                Value::Text(s) if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) => {
-                    out.push(b'"');
-                    out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
-                    out.push(b'"');
-                }
-                other => write_plain(other, out),
-            }
+        };
+        for value in values {
+            write(&mut self.out, &mut self.cell, value).expect("writing to a Vec does not fail");
         }
-        out.push(b'\n');
+        self.out
+            .write_record(None::<&[u8]>)
+            .expect("writing to a Vec does not fail");
     }
 
     /// Records not written because they had a column the output layout lacks.
@@ -281,8 +282,9 @@ mod tests {
             "dstport srcaddr\n80 10.0.0.1\naccount-id\na,b\nsrcport\n5\n",
             &mut |r| enc.encode(r),
         );
+        let rows = std::str::from_utf8(enc.output()).unwrap().to_string();
         assert_eq!(
-            enc.header() + std::str::from_utf8(enc.output()).unwrap(),
+            enc.header() + &rows,
             "srcaddr,dstport,account-id\n10.0.0.1,80,\n,,\"a,b\"\n"
         );
         assert_eq!(enc.dropped(), 1);

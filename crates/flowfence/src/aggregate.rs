@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use flowfence_aggregate::{Basis, Columns, FileFormat, Observations, PartialError, Side, Table};
+use flowfence_aggregate::{Basis, Observations, PartialError, Side, Table};
 use flowfence_flowlog::{Progress, Reader};
 use flowfence_inventory::Inventory;
+use flowfence_table::{Columns, FileFormat};
 use rayon::prelude::*;
 
 use crate::Failure;

@@ -176,7 +176,7 @@ fn write_records(
             }
             reader.for_each_ordered(
                 || CsvEncoder::new(Arc::clone(&layout)),
-                |part| {
+                |mut part| {
                     dropped += part.dropped();
                     keep(out.write_all(part.output()).context("writing CSV"))
                 },

@@ -1,0 +1,355 @@
+//! CSV both ways through the `csv` crate: tables written with quoting only where a cell
+//! needs it (a comma, a quote or a line break), and read back with quoted cells, each
+//! row with its line number.
+
+use std::io::{Read, Write};
+
+use crate::{Column, Columns};
+
+/// A CSV writer into memory, as every table and record encoder here uses it: quoting
+/// only where needed, `\n` after each row.
+pub fn csv_writer(capacity: usize) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        // Rows of one table have equal lengths by construction; records of several
+        // layouts under one header are mapped onto it before they get here.
+        .flexible(true)
+        .from_writer(Vec::with_capacity(capacity))
+}
+
+/// The bytes a [`csv_writer`] wrote.
+pub fn csv_bytes(writer: csv::Writer<Vec<u8>>) -> Vec<u8> {
+    writer
+        .into_inner()
+        .expect("flushing into a Vec does not fail")
+}
+
+/// Writes one cell; the row ends with `write_record(None::<&[u8]>)`.
+fn write_cell(column: &Column, row: usize, out: &mut csv::Writer<Vec<u8>>) -> csv::Result<()> {
+    match column {
+        Column::Text(v) => out.write_field(&v[row]),
+        Column::Label(v) => out.write_field(v[row]),
+        Column::Int32(v) => out.write_field(itoa::Buffer::new().format(v[row])),
+        Column::Int64(v) => out.write_field(itoa::Buffer::new().format(v[row])),
+        Column::Address(v) => {
+            // The longest address text is 45 bytes (an IPv4-mapped IPv6 address).
+            let mut buf = [0u8; 48];
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            write!(cursor, "{}", v[row].to_canonical()).expect("an address fits 48 bytes");
+            let len = cursor.position() as usize;
+            out.write_field(&buf[..len])
+        }
+        Column::Dictionary { keys, values } => out.write_field(values.value(keys[row] as usize)),
+    }
+}
+
+impl Columns {
+    /// The table as CSV with a header line (text quoted only where it must be).
+    pub fn to_csv(&self) -> String {
+        let mut out = Vec::new();
+        self.write_csv(&mut out)
+            .expect("writing to a Vec does not fail");
+        String::from_utf8(out).expect("CSV of strings is UTF-8")
+    }
+
+    /// Writes the table as CSV with a header line. Rows are formatted in parallel, a
+    /// window at a time, so memory stays about two windows' worth above the table; a
+    /// window is written while the next one is formatted.
+    pub fn write_csv<W: Write + Send>(&self, mut out: W) -> std::io::Result<()> {
+        /// Rows per formatting task, and tasks per window.
+        const CHUNK: usize = 8192;
+        const WINDOW: usize = 8 * CHUNK;
+        let mut header = csv_writer(256);
+        header.write_record(self.names())?;
+        out.write_all(&csv_bytes(header))?;
+        let rows = self.len();
+        let format = |window: usize| -> Vec<Vec<u8>> {
+            let end = (window + WINDOW).min(rows);
+            (window..end)
+                .into_par_iter()
+                .step_by(CHUNK)
+                .map(|first| self.csv_rows(first..(first + CHUNK).min(end)))
+                .collect()
+        };
+        let mut written: Vec<Vec<u8>> = Vec::new();
+        for window in (0..rows).step_by(WINDOW) {
+            let (done, next) = rayon::join(
+                || written.iter().try_for_each(|chunk| out.write_all(chunk)),
+                || format(window),
+            );
+            done?;
+            written = next;
+        }
+        for chunk in &written {
+            out.write_all(chunk)?;
+        }
+        out.flush()
+    }
+
+    /// Some rows as CSV lines.
+    fn csv_rows(&self, rows: std::ops::Range<usize>) -> Vec<u8> {
+        let mut out = csv_writer(rows.len() * 128);
+        for row in rows {
+            for (_, c) in &self.columns {
+                write_cell(c, row, &mut out).expect("writing to a Vec does not fail");
+            }
+            out.write_record(None::<&[u8]>)
+                .expect("writing to a Vec does not fail");
+        }
+        csv_bytes(out)
+    }
+}
+
+use rayon::prelude::*;
+
+/// A CSV table that can't be read back: where, and what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("line {line}, column {column}: {why}")]
+#[non_exhaustive]
+pub struct CsvError {
+    /// Line number, from 1 (the header is line 1).
+    pub line: u64,
+    /// The column, by its name in the header (`header` for the header itself).
+    pub column: &'static str,
+    /// What is wrong.
+    pub why: String,
+}
+
+/// Reads a CSV table whose header must be exactly `columns`: rows of text cells, each
+/// with its line number. Quoted cells (commas, quotes, line breaks inside) read back as
+/// written.
+pub fn read_csv<R: Read>(
+    input: R,
+    columns: &'static [&'static str],
+) -> Result<CsvRows<R>, CsvError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        // Row lengths are checked here, to name the line and what was expected.
+        .flexible(true)
+        .from_reader(input);
+    let header_error = |why: String| CsvError {
+        line: 1,
+        column: "header",
+        why,
+    };
+    let header = reader.headers().map_err(|e| header_error(e.to_string()))?;
+    if !header.iter().eq(columns.iter().copied()) {
+        return Err(header_error(format!("expected `{}`", columns.join(","))));
+    }
+    Ok(CsvRows {
+        records: reader.into_records(),
+        columns,
+    })
+}
+
+/// The rows of a CSV table, from [`read_csv`].
+pub struct CsvRows<R: Read> {
+    records: csv::StringRecordsIntoIter<R>,
+    columns: &'static [&'static str],
+}
+
+impl<R: Read> Iterator for CsvRows<R> {
+    type Item = Result<CsvRow, CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = self.records.next()?;
+        let columns = self.columns;
+        Some(match record {
+            Err(e) => Err(CsvError {
+                line: e.position().map_or(0, csv::Position::line),
+                column: columns[0],
+                why: e.to_string(),
+            }),
+            Ok(record) => {
+                let row = CsvRow {
+                    line: record.position().map_or(0, csv::Position::line),
+                    record,
+                    columns,
+                };
+                if row.record.len() == columns.len() {
+                    Ok(row)
+                } else {
+                    Err(row.error(
+                        0,
+                        format!("{} cells, expected {}", row.record.len(), columns.len()),
+                    ))
+                }
+            }
+        })
+    }
+}
+
+/// One row of a CSV table: as many cells as the header has columns.
+#[derive(Clone, Debug)]
+pub struct CsvRow {
+    line: u64,
+    record: csv::StringRecord,
+    columns: &'static [&'static str],
+}
+
+impl CsvRow {
+    /// The line the row starts on (the header is line 1).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The cell in column `i`.
+    pub fn cell(&self, i: usize) -> &str {
+        &self.record[i]
+    }
+
+    /// An error about this row's cell in column `i`.
+    pub fn error(&self, i: usize, why: String) -> CsvError {
+        CsvError {
+            line: self.line,
+            column: self.columns[i],
+            why,
+        }
+    }
+
+    /// The cell in column `i` as one of a fixed vocabulary: the value whose `name` it
+    /// is; `what` names what it should be.
+    pub fn one_of<T: Copy>(
+        &self,
+        i: usize,
+        what: &str,
+        values: &[T],
+        name: impl Fn(T) -> &'static str,
+    ) -> Result<T, CsvError> {
+        let cell = self.cell(i);
+        values
+            .iter()
+            .copied()
+            .find(|v| name(*v) == cell)
+            .ok_or_else(|| self.error(i, format!("{cell:?} is not {what}")))
+    }
+
+    /// The cell in column `i` parsed as `T`; `what` names what it should be.
+    pub fn parse<T: std::str::FromStr>(&self, i: usize, what: &str) -> Result<T, CsvError> {
+        let cell = self.cell(i);
+        cell.parse()
+            .map_err(|_| self.error(i, format!("{cell:?} is not {what}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::StringArray;
+
+    use super::*;
+
+    /// A table of several formatting windows is written whole and in order.
+    #[test]
+    fn csv_of_many_windows_keeps_every_row_in_order() {
+        let n = 200_003;
+        let mut c = Columns::default();
+        c.push("n", Column::Int64((0..n).collect()))
+            .push("s", Column::Text((0..n).map(|i| format!("r{i}")).collect()));
+        let csv = c.to_csv();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("n,s"));
+        let mut count = 0;
+        for (i, line) in lines.enumerate() {
+            assert_eq!(line, format!("{i},r{i}"));
+            count += 1;
+        }
+        assert_eq!(count, n);
+    }
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        let mut c = Columns::default();
+        c.push(
+            "name",
+            Column::Text(vec!["plain".into(), "a,b".into(), "say \"hi\"".into()]),
+        )
+        .push("n", Column::Int64(vec![1, -2, 3]));
+        assert_eq!(
+            c.to_csv(),
+            "name,n\nplain,1\n\"a,b\",-2\n\"say \"\"hi\"\"\",3\n"
+        );
+    }
+
+    fn addresses_and_ids() -> Columns {
+        let mut c = Columns::default();
+        c.push(
+            "addr",
+            Column::Address(vec![
+                "::ffff:10.0.0.1".parse().unwrap(),
+                "2600:1f18::9".parse().unwrap(),
+                "::ffff:10.0.0.2".parse().unwrap(),
+            ]),
+        )
+        .push(
+            "id",
+            Column::Dictionary {
+                keys: vec![1, 0, 1],
+                values: StringArray::from(vec!["eni-a", "eni,b", "unused"]),
+            },
+        );
+        c
+    }
+
+    /// Addresses read as text in CSV (IPv4 dotted); a dictionary column as its values.
+    #[test]
+    fn csv_spells_addresses_and_dictionary_values() {
+        assert_eq!(
+            addresses_and_ids().to_csv(),
+            "addr,id\n10.0.0.1,\"eni,b\"\n2600:1f18::9,eni-a\n10.0.0.2,\"eni,b\"\n"
+        );
+    }
+
+    /// What the writer quotes, the reader reads back: commas, quotes and line breaks
+    /// inside cells, and each row's line number counts the line breaks before it.
+    #[test]
+    fn quoted_cells_read_back_as_written_with_their_lines() {
+        const NAMES: [&str; 2] = ["name", "n"];
+        let mut c = Columns::default();
+        c.push(
+            "name",
+            Column::Text(vec![
+                "plain".into(),
+                "a,b".into(),
+                "two\nlines".into(),
+                "say \"hi\"".into(),
+            ]),
+        )
+        .push("n", Column::Int64(vec![1, 2, 3, 4]));
+        let csv = c.to_csv();
+        let rows: Vec<CsvRow> = read_csv(csv.as_bytes(), &NAMES)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let cells: Vec<(u64, &str, i64)> = rows
+            .iter()
+            .map(|r| (r.line(), r.cell(0), r.parse(1, "a number").unwrap()))
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                (2, "plain", 1),
+                (3, "a,b", 2),
+                (4, "two\nlines", 3),
+                (6, "say \"hi\"", 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wrong_header_short_row_or_bad_cell_names_its_line_and_column() {
+        const NAMES: [&str; 2] = ["name", "n"];
+        let err = read_csv("name,count\n".as_bytes(), &NAMES).err().unwrap();
+        assert_eq!(err.to_string(), "line 1, column header: expected `name,n`");
+        let mut rows = read_csv("name,n\na,1\nb\nc,x\n".as_bytes(), &NAMES).unwrap();
+        assert!(rows.next().unwrap().is_ok());
+        let short = rows.next().unwrap().unwrap_err();
+        assert_eq!(
+            short.to_string(),
+            "line 3, column name: 1 cells, expected 2"
+        );
+        let bad = rows.next().unwrap().unwrap();
+        assert_eq!(
+            bad.parse::<u64>(1, "a count").unwrap_err().to_string(),
+            "line 4, column n: \"x\" is not a count"
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! Named columns of equal length, written as CSV or Parquet, and CSV tables read back:
+//! the one table writer behind the observed connections table, the REJECT and coverage
+//! summaries, partial results and the rule exports, so they quote, type and compress
+//! alike. CSV goes through the `csv` crate both ways; Parquet is Snappy-compressed with
+//! a chunk's columns encoded in parallel ([`ParquetWriter`]).
+//!
+//! ```
+//! use flowfence_table::{Column, Columns, read_csv};
+//!
+//! let ports = [443u16, 5432];
+//! let mut table = Columns::default();
+//! table
+//!     .push("service", Column::Text(vec!["https, public".into(), "postgres".into()]))
+//!     .push("port", Column::int32_of(&ports, |p| i32::from(*p)));
+//! let csv = table.to_csv();
+//! assert_eq!(csv, "service,port\n\"https, public\",443\npostgres,5432\n");
+//!
+//! let rows: Vec<_> = read_csv(csv.as_bytes(), &["service", "port"]).unwrap().collect();
+//! let first = rows[0].as_ref().unwrap();
+//! assert_eq!((first.cell(0), first.parse::<u16>(1, "a port").unwrap()), ("https, public", 443));
+//! ```
+
+mod column;
+mod csv;
+mod file;
+mod parquet;
+
+pub use crate::column::{Column, Columns};
+pub use crate::csv::{CsvError, CsvRow, CsvRows, csv_bytes, csv_writer, read_csv};
+pub use crate::file::{FileFormat, write_atomically};
+pub use crate::parquet::{ParquetWriter, parquet_properties};
