@@ -15,7 +15,7 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use flowfence_inventory::{Interface, Inventory};
+use flowfence_inventory::{Interface, Inventory, IpNet, is_private};
 use rayon::prelude::*;
 
 use crate::direction::{
@@ -25,7 +25,7 @@ use crate::observations::{
     Extras, HashMap, InterfaceIdx, Observations, SHARDS, in_order_largest_first,
 };
 use crate::shard::{Entry, Shard};
-use crate::table::{PeerKind, Row, Side, Table};
+use crate::table::{Peer, Row, Side, Table};
 
 /// What one interface's connections look like from its side.
 struct View<'i> {
@@ -197,10 +197,12 @@ fn sort_key(rank: u32, row: &Row) -> SortKey {
         | (row.side as u64) << 31
         | u64::from(row.protocol) << 23
         | u64::from(row.port) << 7
-        | row.peer_kind as u64;
+        | row.peer.kind() as u64;
     let mut prefix = [0u8; 16];
-    let n = row.peer.len().min(16);
-    prefix[..n].copy_from_slice(&row.peer.as_bytes()[..n]);
+    row.peer.with_spelling(|text| {
+        let n = text.len().min(16);
+        prefix[..n].copy_from_slice(&text[..n]);
+    });
     (head, u128::from_be_bytes(prefix))
 }
 
@@ -235,28 +237,12 @@ enum PeerRef<'a> {
 }
 
 impl PeerRef<'_> {
-    fn spell(self) -> (PeerKind, String) {
-        // Most rows' peers are IPv4 hosts: spelled octet by octet, since `format!`
-        // through `Display` cost more than the rest of a row.
-        let host = |addr: IpAddr| match addr {
-            IpAddr::V4(v4) => {
-                let mut out = String::with_capacity(18);
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        out.push('.');
-                    }
-                    out.push_str(itoa::Buffer::new().format(octet));
-                }
-                out.push_str("/32");
-                out
-            }
-            IpAddr::V6(_) => format!("{addr}/128"),
-        };
+    fn peer(self) -> Peer {
         match self {
-            PeerRef::Interface(id) => (PeerKind::Interface, id.to_string()),
-            PeerRef::Service(name) => (PeerKind::AwsService, name.to_string()),
-            PeerRef::Private(addr) => (PeerKind::Vpc, host(addr)),
-            PeerRef::Public(addr) => (PeerKind::Internet, host(addr)),
+            PeerRef::Interface(id) => Peer::Interface(id.to_string()),
+            PeerRef::Service(name) => Peer::AwsService(name.to_string()),
+            PeerRef::Private(addr) => Peer::Vpc(IpNet::from(addr)),
+            PeerRef::Public(addr) => Peer::Internet(IpNet::from(addr)),
         }
     }
 }
@@ -317,14 +303,12 @@ impl ShardRows<'_> {
                     .copied()
                     .max_by_key(|b| (acc.bases[*b as usize], *b))
                     .expect("five bases");
-                let (peer_kind, peer) = self.peers[k.peer as usize].spell();
                 let row = Row {
                     interface_id: names[k.iface as usize].to_string(),
                     side: k.side,
                     protocol: k.protocol,
                     port: k.port,
-                    peer_kind,
-                    peer,
+                    peer: self.peers[k.peer as usize].peer(),
                     flows: acc.flows,
                     packets: acc.packets,
                     bytes: acc.bytes,
@@ -363,13 +347,7 @@ fn resolve_peer<'a>(
     if let Some(pl) = inventory.prefix_list_containing(addr) {
         return PeerRef::Service(aws_names.get(&pl.id).map_or(&pl.id, |n| n));
     }
-    let private = match addr {
-        IpAddr::V4(a) => {
-            a.is_private() || a.octets()[0] == 100 && (64..128).contains(&a.octets()[1])
-        }
-        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00,
-    };
-    if private {
+    if is_private(addr) {
         PeerRef::Private(addr)
     } else {
         PeerRef::Public(addr)
@@ -629,7 +607,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use crate::table::{PeerKind, Side};
+    use crate::table::{Peer, PeerKind, Side};
 
     use flowfence_flowlog::{Layout, Unit, decode_block};
 
@@ -651,8 +629,7 @@ mod tests {
             side,
             protocol: 6,
             port,
-            peer_kind,
-            peer: peer.into(),
+            peer: Peer::parse(peer_kind, peer).unwrap(),
             flows: 1,
             packets: 1,
             bytes: 1,
@@ -686,24 +663,17 @@ mod tests {
                 .cmp(&sort_key(rank(b), b))
                 .then_with(|| a.peer.cmp(&b.peer))
         });
+        // The order of the text the table shows, compared as text.
         let mut by_text: Vec<&Row> = rows.iter().collect();
-        by_text.sort_by(|a, b| {
+        by_text.sort_by_key(|r| {
             (
-                &a.interface_id,
-                a.side,
-                a.protocol,
-                a.port,
-                a.peer_kind,
-                &a.peer,
+                r.interface_id.clone(),
+                r.side,
+                r.protocol,
+                r.port,
+                r.peer.kind(),
+                r.peer.to_string(),
             )
-                .cmp(&(
-                    &b.interface_id,
-                    b.side,
-                    b.protocol,
-                    b.port,
-                    b.peer_kind,
-                    &b.peer,
-                ))
         });
         assert_eq!(by_keys, by_text);
         // And sorting a shard's rows (keys with indices, then rows moved) gives that order.
@@ -729,11 +699,11 @@ mod tests {
         assert_eq!(table.rows.len(), 2);
         for row in &table.rows {
             assert_eq!(
-                (row.side, row.protocol, row.port, row.peer_kind),
+                (row.side, row.protocol, row.port, row.peer.kind()),
                 (Side::Server, 6, 8443, PeerKind::Vpc)
             );
         }
-        assert_eq!(table.rows[0].peer, "10.0.9.1/32");
+        assert_eq!(table.rows[0].peer.to_string(), "10.0.9.1/32");
         assert_eq!(table.rows[0].flows, 2);
     }
 
@@ -750,7 +720,14 @@ mod tests {
         let rows: Vec<(&str, Side, u16, &str)> = table
             .rows
             .iter()
-            .map(|r| (r.interface_id.as_str(), r.side, r.port, r.peer.as_str()))
+            .map(|r| {
+                (
+                    r.interface_id.as_str(),
+                    r.side,
+                    r.port,
+                    r.peer.interface().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             rows,
@@ -763,7 +740,7 @@ mod tests {
             table
                 .rows
                 .iter()
-                .all(|r| r.peer_kind == PeerKind::Interface && r.flows == 2)
+                .all(|r| r.peer.kind() == PeerKind::Interface && r.flows == 2)
         );
     }
 
@@ -808,7 +785,7 @@ mod tests {
                     r.interface_id.as_str(),
                     r.side,
                     r.port,
-                    r.peer.as_str(),
+                    r.peer.interface().unwrap(),
                     r.basis,
                 )
             })
@@ -844,8 +821,8 @@ mod tests {
         assert_eq!(table.rows.len(), 1);
         let r = &table.rows[0];
         assert_eq!(
-            (r.side, r.port, r.peer_kind, r.peer.as_str()),
-            (Side::Client, 443, PeerKind::AwsService, "S3")
+            (r.side, r.port, &r.peer),
+            (Side::Client, 443, &Peer::AwsService("S3".into()))
         );
         assert_eq!(table.rejected.len(), 1);
         let (iface, protocol, port, rej) = &table.rejected[0];

@@ -42,4 +42,4 @@ pub use direction::{
     A_CLIENT, A_FIRST, A_LOCAL, Addr, B_CLIENT, B_FIRST, B_LOCAL, Basis, ConnectionKey, Decision,
     Endpoint, Evidence, decide, observe,
 };
-pub use table::{COLUMNS, PeerKind, Row, Side, Table};
+pub use table::{COLUMNS, Peer, PeerKind, Row, Side, Table};

@@ -1,8 +1,14 @@
 //! The observed connections table and the summaries beside it, and how they are written.
 
+use std::cmp::Ordering;
+use std::fmt;
+use std::io::Write as _;
+
+use flowfence_inventory::IpNet;
+use flowfence_table::{Column, Columns, CsvError, read_csv};
+
 use crate::direction::{Basis, ConnectionKey};
 use crate::observations::{Gaps, Rejected};
-use flowfence_table::{Column, Columns, CsvError, read_csv};
 
 /// What the other end of a connection is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,6 +40,117 @@ impl PeerKind {
             PeerKind::AwsService => "aws-service",
             PeerKind::Internet => "internet",
         }
+    }
+}
+
+/// The other end of a row's connections: typed, so later stages match on what it is
+/// instead of parsing text again. Text only at the CSV and Parquet edges (`peer_kind`,
+/// `peer`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// An interface in the inventory, by id.
+    Interface(String),
+    /// A private address without a known interface (this VPC or a peered one).
+    Vpc(IpNet),
+    /// An AWS service, by the name its prefix list or `pkt-*-aws-service` gives it (`S3`).
+    AwsService(String),
+    /// Anywhere else.
+    Internet(IpNet),
+}
+
+/// The most bytes a peer address takes as text (an IPv6 address and `/128`).
+const NET_TEXT: usize = 64;
+
+impl Peer {
+    /// What kind of peer it is.
+    pub fn kind(&self) -> PeerKind {
+        match self {
+            Peer::Interface(_) => PeerKind::Interface,
+            Peer::Vpc(_) => PeerKind::Vpc,
+            Peer::AwsService(_) => PeerKind::AwsService,
+            Peer::Internet(_) => PeerKind::Internet,
+        }
+    }
+
+    /// The interface id, for an interface peer.
+    pub fn interface(&self) -> Option<&str> {
+        match self {
+            Peer::Interface(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The peer as the table spells it, in `buf` when it must be formatted. Most peers
+    /// are IPv4 hosts: spelled octet by octet, since formatting through `Display` cost
+    /// more than the rest of a row.
+    fn spell<'a>(&'a self, buf: &'a mut [u8; NET_TEXT]) -> &'a [u8] {
+        let net = match self {
+            Peer::Interface(s) | Peer::AwsService(s) => return s.as_bytes(),
+            Peer::Vpc(net) | Peer::Internet(net) => net,
+        };
+        let mut out = std::io::Cursor::new(&mut buf[..]);
+        match net {
+            IpNet::V4(v4) => {
+                let mut digits = itoa::Buffer::new();
+                for (i, octet) in v4.addr().octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.write_all(b".").expect("fits");
+                    }
+                    out.write_all(digits.format(octet).as_bytes())
+                        .expect("fits");
+                }
+                out.write_all(b"/").expect("fits");
+                out.write_all(digits.format(v4.prefix_len()).as_bytes())
+                    .expect("fits");
+            }
+            IpNet::V6(v6) => write!(out, "{v6}").expect("an IPv6 network fits 64 bytes"),
+        }
+        let len = out.position() as usize;
+        &buf[..len]
+    }
+
+    /// The peer's spelling, and its kind: what a row is sorted by.
+    pub(crate) fn with_spelling<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        let mut buf = [0u8; NET_TEXT];
+        f(self.spell(&mut buf))
+    }
+
+    /// Reads a peer of `kind` as the table spells it.
+    pub fn parse(kind: PeerKind, text: &str) -> Result<Peer, String> {
+        let net = || {
+            text.parse::<IpNet>()
+                .map_err(|_| format!("{text:?} is not an address or CIDR"))
+        };
+        Ok(match kind {
+            PeerKind::Interface => Peer::Interface(text.to_string()),
+            PeerKind::AwsService => Peer::AwsService(text.to_string()),
+            PeerKind::Vpc => Peer::Vpc(net()?),
+            PeerKind::Internet => Peer::Internet(net()?),
+        })
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_spelling(|text| {
+            f.write_str(std::str::from_utf8(text).expect("peers are spelled in ASCII"))
+        })
+    }
+}
+
+/// Peers order as the table lists them: by kind, then by their spelling (so
+/// `10.0.0.10/32` comes before `10.0.0.9/32`).
+impl Ord for Peer {
+    fn cmp(&self, other: &Peer) -> Ordering {
+        self.kind()
+            .cmp(&other.kind())
+            .then_with(|| self.with_spelling(|a| other.with_spelling(|b| a.cmp(b))))
+    }
+}
+
+impl PartialOrd for Peer {
+    fn partial_cmp(&self, other: &Peer) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -70,10 +187,8 @@ pub struct Row {
     pub protocol: u8,
     /// The service port (0 for ICMP).
     pub port: u16,
-    /// What the peer is.
-    pub peer_kind: PeerKind,
-    /// The peer: an interface id, a CIDR or a service name.
-    pub peer: String,
+    /// The peer: an interface, an address or an AWS service.
+    pub peer: Peer,
     /// Flow records.
     pub flows: u64,
     /// Packets.
@@ -141,8 +256,8 @@ impl Table {
             Column::int32_of(rows, |r| i32::from(r.protocol)),
         )
         .push(COLUMNS[3], Column::int32_of(rows, |r| i32::from(r.port)))
-        .push(COLUMNS[4], Column::label_of(rows, |r| r.peer_kind.name()))
-        .push(COLUMNS[5], Column::text_of(rows, |r| r.peer.clone()))
+        .push(COLUMNS[4], Column::label_of(rows, |r| r.peer.kind().name()))
+        .push(COLUMNS[5], Column::text_of(rows, |r| r.peer.to_string()))
         .push(COLUMNS[6], Column::int64_of(rows, |r| r.flows))
         .push(COLUMNS[7], Column::int64_of(rows, |r| r.packets))
         .push(COLUMNS[8], Column::int64_of(rows, |r| r.bytes))
@@ -195,14 +310,14 @@ impl Table {
             let row = row?;
             let side = row.one_of(1, "server or client", &Side::ALL, Side::name)?;
             let peer_kind = row.one_of(4, "a peer kind", &PeerKind::ALL, PeerKind::name)?;
+            let peer = Peer::parse(peer_kind, row.cell(5)).map_err(|why| row.error(5, why))?;
             let basis = row.one_of(12, "a basis", &Basis::ALL, Basis::name)?;
             table.rows.push(Row {
                 interface_id: row.cell(0).to_string(),
                 side,
                 protocol: row.parse(2, "a protocol")?,
                 port: row.parse(3, "a port")?,
-                peer_kind,
-                peer: row.cell(5).to_string(),
+                peer,
                 flows: row.parse(6, "a count")?,
                 packets: row.parse(7, "a count")?,
                 bytes: row.parse(8, "a count")?,
@@ -235,12 +350,11 @@ mod tests {
                 },
                 protocol: [6, 17, 1][(i % 3) as usize],
                 port: (i % 65_536) as u16,
-                peer_kind: if i % 2 == 0 {
-                    PeerKind::Internet
-                } else {
-                    PeerKind::Vpc
+                peer: {
+                    let net = format!("10.{}.{}.{}/32", i >> 16, (i >> 8) & 255, i & 255);
+                    let kind = [PeerKind::Internet, PeerKind::Vpc][(i % 2) as usize];
+                    Peer::parse(kind, &net).unwrap()
                 },
-                peer: format!("10.{}.{}.{}/32", i >> 16, (i >> 8) & 255, i & 255),
                 flows: i,
                 packets: 2 * i,
                 bytes: 3 * i,

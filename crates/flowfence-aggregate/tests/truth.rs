@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use flowfence_aggregate::{Observations, PeerKind, Side, Table};
+use flowfence_aggregate::{Observations, Peer, Side, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
-use flowfence_inventory::Inventory;
+use flowfence_inventory::{Inventory, IpNet};
 use flowfence_synth::{TrueEdge, Truth};
 
 fn sample() -> PathBuf {
@@ -57,14 +57,13 @@ fn edges(table: &Table, truth: &Truth) -> BTreeSet<Edge> {
         .iter()
         .map(|r| {
             let me = role(&r.interface_id);
-            let peer = match r.peer_kind {
-                PeerKind::Interface => role(&r.peer),
-                PeerKind::AwsService => format!("aws-service:{}", r.peer.to_uppercase()),
-                PeerKind::Internet if r.peer.starts_with("203.0.113.") => {
-                    "office:203.0.113.0/24".to_string()
-                }
-                PeerKind::Internet => "internet".to_string(),
-                PeerKind::Vpc => panic!("unexpected vpc peer {}", r.peer),
+            let office: IpNet = "203.0.113.0/24".parse().unwrap();
+            let peer = match &r.peer {
+                Peer::Interface(id) => role(id),
+                Peer::AwsService(name) => format!("aws-service:{}", name.to_uppercase()),
+                Peer::Internet(net) if office.contains(net) => "office:203.0.113.0/24".to_string(),
+                Peer::Internet(_) => "internet".to_string(),
+                Peer::Vpc(net) => panic!("unexpected vpc peer {net}"),
             };
             let (client, server) = if r.side == Side::Server {
                 (peer, me)

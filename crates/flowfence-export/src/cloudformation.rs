@@ -11,7 +11,8 @@
 use std::fmt::Write as _;
 
 use flowfence_inventory::IpNet;
-use flowfence_propose::{GroupChange, Plan, PlanGroup, RuleSpec, RuleTarget, protocol_name};
+use flowfence_inventory::protocol_name;
+use flowfence_propose::{GroupChange, Plan, PlanGroup, RuleSpec, RuleTarget};
 
 use crate::names::{Unique, camel, rule_words};
 

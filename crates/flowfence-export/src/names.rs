@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use flowfence_propose::{RuleSpec, RuleTarget, protocol_name};
+use flowfence_inventory::protocol_name;
+use flowfence_propose::{RuleSpec, RuleTarget};
 
 /// Words of `s`: runs of ASCII letters and digits.
 fn words(s: &str) -> Vec<String> {

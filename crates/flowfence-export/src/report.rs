@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget, protocol_name};
+use flowfence_inventory::protocol_name;
+use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget};
 
 use crate::rules::of_group;
 

@@ -2,7 +2,8 @@
 //! analysts (CSV or Parquet).
 
 use flowfence_inventory::IpNet;
-use flowfence_propose::{Plan, RuleTarget, protocol_name};
+use flowfence_inventory::protocol_name;
+use flowfence_propose::{Plan, RuleTarget};
 use flowfence_table::{Column, Columns};
 
 use crate::rules::of_plan;

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use flowfence_inventory::IpNet;
-use flowfence_propose::{GroupChange, Plan, RuleTarget, protocol_name};
+use flowfence_inventory::protocol_name;
+use flowfence_propose::{GroupChange, Plan, RuleTarget};
 
 use crate::names::{Unique, rule_words, snake};
 use crate::rules::{Action, of_group};

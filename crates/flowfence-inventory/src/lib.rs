@@ -27,6 +27,7 @@
 
 mod load;
 mod model;
+mod net;
 mod permission;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,7 @@ pub use ipnet::IpNet;
 pub use model::{
     GroupRef, Interface, Issue, Owner, Peer, PrefixList, Protocol, Rule, SecurityGroup,
 };
+pub use net::{is_private, port_name, protocol_name};
 pub use permission::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
 
 /// A file that couldn't be loaded.

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flowfence_aggregate::{PeerKind, Side, Table};
+use flowfence_aggregate::{Side, Table};
 use flowfence_inventory::{Inventory, Peer, SecurityGroup};
 
 use crate::findings::findings;
@@ -401,13 +401,12 @@ fn rewrite_references(
             for row in &table.rows {
                 let wanted_side = if ingress { Side::Server } else { Side::Client };
                 if row.side != wanted_side
-                    || row.peer_kind != PeerKind::Interface
                     || !members.contains(row.interface_id.as_str())
                     || !spec.allows(row.protocol, row.port)
                 {
                     continue;
                 }
-                if let Some(role) = role_of.get(row.peer.as_str()) {
+                if let Some(role) = row.peer.interface().and_then(|id| role_of.get(id)) {
                     found
                         .entry(reference(role))
                         .or_default()

@@ -36,8 +36,6 @@ pub use model::{
 };
 pub use needs::{Direction, Dropped, Filter};
 pub use quota::quota_usage;
-pub use rules::{
-    IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind, protocol_name,
-};
+pub use rules::{IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind};
 pub use summary::{CheckReport, PlanSummary};
 pub use verify::{Broken, End, State, Verdict, replay};

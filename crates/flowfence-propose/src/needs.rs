@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flowfence_aggregate::{Basis, PeerKind, Row, Side, Table};
+use flowfence_aggregate::{Basis, Peer, Row, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
 /// Ingress (the interface serves) or egress (it opens).
@@ -57,7 +57,7 @@ impl Evidence {
             bytes: row.bytes,
             first_seen: row.first_seen,
             last_seen: row.last_seen,
-            examples: BTreeSet::from([row.peer.clone()]),
+            examples: BTreeSet::from([row.peer.to_string()]),
         }
     }
 
@@ -132,16 +132,15 @@ fn peer_interface_targets(peer: &Interface, migrating: &BTreeSet<String>) -> Vec
 
 /// The targets a row's peer becomes in a rule.
 fn targets(row: &Row, inventory: &Inventory, migrating: &BTreeSet<String>) -> Vec<Target> {
-    match row.peer_kind {
-        PeerKind::Interface => match inventory.interface(&row.peer) {
+    match &row.peer {
+        Peer::Interface(id) => match inventory.interface(id) {
             Some(peer) => peer_interface_targets(peer, migrating),
             None => Vec::new(),
         },
-        PeerKind::AwsService => {
-            let list = inventory.prefix_lists().find(|pl| {
-                pl.service()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(&row.peer))
-            });
+        Peer::AwsService(name) => {
+            let list = inventory
+                .prefix_lists()
+                .find(|pl| pl.service().is_some_and(|s| s.eq_ignore_ascii_case(name)));
             match list {
                 Some(pl) => vec![Target::PrefixList(pl.id.clone())],
                 // No prefix list for it in the inventory: the service's addresses
@@ -149,11 +148,7 @@ fn targets(row: &Row, inventory: &Inventory, migrating: &BTreeSet<String>) -> Ve
                 None => vec![Target::Cidr("0.0.0.0/0".parse().expect("valid"))],
             }
         }
-        PeerKind::Vpc | PeerKind::Internet => row
-            .peer
-            .parse()
-            .map(|c| vec![Target::Cidr(c)])
-            .unwrap_or_default(),
+        Peer::Vpc(net) | Peer::Internet(net) => vec![Target::Cidr(*net)],
     }
 }
 
@@ -170,6 +165,18 @@ fn directions(row: &Row, mirrored: bool) -> &'static [Direction] {
     }
 }
 
+/// The row's peer interface, when it is moving and logged nothing itself: the row then
+/// also shows that interface's needs, turned round.
+fn silent_peer<'r>(
+    row: &'r Row,
+    migrating: &BTreeSet<String>,
+    logged: &BTreeSet<&str>,
+) -> Option<&'r str> {
+    row.peer
+        .interface()
+        .filter(|id| migrating.contains(*id) && !logged.contains(id))
+}
+
 /// The needs of the interfaces in `migrating`, from the interface's own rows, or, for an
 /// interface that logged nothing (flow logs not enabled on it), from its peers' rows
 /// naming it. Rows the filter drops are returned.
@@ -182,13 +189,9 @@ pub(crate) fn collect(
     let mut needs = Needs::new();
     let mut dropped = Vec::new();
     let logged: BTreeSet<&str> = table.rows.iter().map(|r| r.interface_id.as_str()).collect();
-    let mirrored = |row: &Row| {
-        row.peer_kind == PeerKind::Interface
-            && migrating.contains(&row.peer)
-            && !logged.contains(row.peer.as_str())
-    };
+    let mirrored = |row| silent_peer(row, migrating, &logged);
     for row in &table.rows {
-        let touches = migrating.contains(&row.interface_id) || mirrored(row);
+        let touches = migrating.contains(&row.interface_id) || mirrored(row).is_some();
         if !touches {
             continue;
         }
@@ -208,7 +211,7 @@ pub(crate) fn collect(
                 side: row.side.name().to_string(),
                 protocol: row.protocol,
                 port: row.port,
-                peer: row.peer.clone(),
+                peer: row.peer.to_string(),
                 flows: row.flows,
                 last_seen: row.last_seen,
                 reason,
@@ -228,13 +231,13 @@ pub(crate) fn collect(
             }
         }
         // The peer's view of the same connections, turned round.
-        if mirrored(row) {
+        if let Some(peer) = mirrored(row) {
             let Some(me) = inventory.interface(&row.interface_id) else {
                 continue;
             };
             let mut ev = evidence.clone();
             ev.examples = BTreeSet::from([row.interface_id.clone()]);
-            let theirs = needs.entry(row.peer.clone()).or_default();
+            let theirs = needs.entry(peer.to_string()).or_default();
             for t in peer_interface_targets(me, migrating) {
                 for &direction in directions(row, true) {
                     theirs

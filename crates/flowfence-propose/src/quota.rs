@@ -9,7 +9,9 @@ use std::cmp::Ordering;
 use flowfence_inventory::IpNet;
 
 use crate::needs::Evidence;
-use crate::rules::{RuleSpec, RuleTarget, Shaped, covering, port_name, size};
+use flowfence_inventory::port_name;
+
+use crate::rules::{RuleSpec, RuleTarget, Shaped, covering, size};
 
 /// How much a rule counts against the quota: (IPv4, IPv6).
 pub(crate) fn weight(

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 pub use flowfence_inventory::IpPermission;
 use flowfence_inventory::{GroupPair, IpRange, Ipv6Range, PrefixListId};
-use flowfence_inventory::{IpNet, Peer, Protocol, Rule};
+use flowfence_inventory::{IpNet, Peer, Protocol, Rule, is_private};
+use flowfence_inventory::{port_name, protocol_name};
 use serde::{Deserialize, Serialize};
 
 use crate::needs::Evidence;
@@ -70,27 +71,6 @@ impl RuleSpec {
             to,
             target,
         }
-    }
-}
-
-/// A protocol as the AWS API spells it: `tcp`, `udp`, `icmp`, `icmpv6`, `-1` (all), or its
-/// number.
-pub fn protocol_name(p: i32) -> String {
-    match p {
-        -1 => "-1".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        58 => "icmpv6".into(),
-        n => n.to_string(),
-    }
-}
-
-/// `tcp 443`, `icmp`, for notes.
-pub(crate) fn port_name(protocol: u8, port: u16) -> String {
-    match protocol {
-        1 | 58 => protocol_name(i32::from(protocol)),
-        p => format!("{} {port}", protocol_name(i32::from(p))),
     }
 }
 
@@ -294,14 +274,7 @@ fn widen_within_bound(nets: &[IpNet], shaping: &Shaping) -> (Vec<IpNet>, Vec<Str
 pub(crate) type Shaped = BTreeMap<RuleSpec, Evidence>;
 
 fn is_public(net: &IpNet) -> bool {
-    match net.addr() {
-        std::net::IpAddr::V4(a) => {
-            !(a.is_private()
-                || a.is_loopback()
-                || a.octets()[0] == 100 && (64..128).contains(&a.octets()[1]))
-        }
-        std::net::IpAddr::V6(a) => (a.segments()[0] & 0xfe00) != 0xfc00,
-    }
+    !is_private(net.addr())
 }
 
 /// Shapes one direction's needs (protocol, port, target) into rules. Returns the rules

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use flowfence_aggregate::{PeerKind, Side, Table};
+use flowfence_aggregate::{Peer, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
 use crate::rules::{RuleSpec, RuleTarget};
@@ -193,19 +193,20 @@ impl State {
     }
 }
 
-fn end_of(kind: PeerKind, peer: &str, inventory: &Inventory) -> Option<End> {
-    match kind {
-        PeerKind::Interface => {
-            // Group-less interfaces (NAT gateways) are matched by address.
-            let i: &Interface = inventory.interface(peer)?;
+/// The end a rule must name to allow a row's peer: an interface with groups by its
+/// groups, a group-less one (a NAT gateway) by its address.
+fn end_of(peer: &Peer, inventory: &Inventory) -> Option<End> {
+    match peer {
+        Peer::Interface(id) => {
+            let i: &Interface = inventory.interface(id)?;
             if i.has_security_groups() {
-                Some(End::Interface(peer.to_string()))
+                Some(End::Interface(id.clone()))
             } else {
                 i.addresses.first().map(|a| End::Net(IpNet::from(*a)))
             }
         }
-        PeerKind::AwsService => Some(End::Service(peer.to_string())),
-        PeerKind::Vpc | PeerKind::Internet => peer.parse().ok().map(End::Net),
+        Peer::AwsService(name) => Some(End::Service(name.clone())),
+        Peer::Vpc(net) | Peer::Internet(net) => Some(End::Net(*net)),
     }
 }
 
@@ -218,7 +219,7 @@ pub(crate) fn connections(table: &Table, inventory: &Inventory) -> BTreeMap<Conn
     let mut out = BTreeMap::new();
     for r in &table.rows {
         let me = End::Interface(r.interface_id.clone());
-        let Some(peer) = end_of(r.peer_kind, &r.peer, inventory) else {
+        let Some(peer) = end_of(&r.peer, inventory) else {
             continue;
         };
         let key = match r.side {

@@ -6,7 +6,7 @@ mod common;
 
 use std::net::IpAddr;
 
-use flowfence_aggregate::Table;
+use flowfence_aggregate::{Peer, Table};
 use flowfence_inventory::{Inventory, IpNet};
 use flowfence_propose::{
     Options, PermissionSpecs, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota_usage,
@@ -120,7 +120,12 @@ fn quota_overflow_widens_and_reports(form: Form) {
     let g = generate(Variant::PartnerApi, form);
     let seen: Vec<IpAddr> = (0..PARTNER_HOSTS)
         .map(|n| IpAddr::V4(partner_address(n)))
-        .filter(|a| g.table.rows.iter().any(|r| r.peer == format!("{a}/32")))
+        .filter(|a| {
+            g.table
+                .rows
+                .iter()
+                .any(|r| r.peer == Peer::Internet(IpNet::from(*a)))
+        })
         .collect();
     assert!(seen.len() > 60, "only {} partner hosts seen", seen.len());
 
