@@ -33,6 +33,7 @@ mod observations;
 mod partial;
 mod prefetch;
 mod shard;
+mod summary;
 mod table;
 
 pub use observations::{Collector, Gaps, Observations, Rejected};
@@ -42,4 +43,5 @@ pub use direction::{
     A_CLIENT, A_FIRST, A_LOCAL, Addr, B_CLIENT, B_FIRST, B_LOCAL, Basis, ConnectionKey, Decision,
     Endpoint, Evidence, decide, observe,
 };
+pub use summary::TableSummary;
 pub use table::{COLUMNS, Peer, PeerKind, Row, Side, Table};

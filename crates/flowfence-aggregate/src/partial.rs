@@ -386,6 +386,17 @@ impl Observations {
         flush(&mut rows, true)
     }
 
+    /// Adds several partial results' observations to this store, read in parallel (in
+    /// any order they give the same store); the first failure in the order given is
+    /// returned.
+    pub fn read_partials(&self, paths: &[PathBuf]) -> Result<(), PartialError> {
+        let results: Vec<Result<(), PartialError>> = paths
+            .par_iter()
+            .map(|p| self.read_partial(p).map(|_| ()))
+            .collect();
+        results.into_iter().collect()
+    }
+
     /// Adds a partial result file's observations to this store (several files, in any
     /// order, give the same store as one run over all their logs). Returns the file's
     /// key-value metadata (where a resumable run keeps its manifest).

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use flowfence_aggregate::{Observations, Peer, Side, Table};
-use flowfence_flowlog::{ReadOptions, Reader, discover};
+use flowfence_aggregate::{Observations, Peer, Side, Table, TableSummary};
+use flowfence_flowlog::{ReadOptions, ReadSummary, Reader, discover};
 use flowfence_inventory::{Inventory, IpNet};
 use flowfence_synth::{TrueEdge, Truth};
 
@@ -155,4 +155,31 @@ fn merged_partials_equal_one_run() {
     );
     assert_eq!(whole_table, merged_table);
     assert!(whole_table.lines().count() > 10);
+}
+
+/// What `aggregate` and `run` print about the sample's v5 day: the reading summary
+/// (elapsed time and rate left out: they differ per run) and the table's.
+#[test]
+fn the_sample_summaries_read_as_reviewed() {
+    let discovery = discover(&[sample().join("logs").join("s3-text-v5")]).unwrap();
+    let reader = Reader::new(discovery.sources.clone(), ReadOptions::default());
+    let (obs, report) = Observations::read(&reader);
+    let read = ReadSummary {
+        report: &report,
+        skipped: &discovery.skipped,
+        not_written: 0,
+    }
+    .to_string();
+    // The first line ends with the time taken: keep what was read.
+    let (first, rest) = read.split_once('\n').unwrap();
+    let first = first.split(" in ").next().unwrap();
+    let connections = obs.connections();
+    let inventory = inventory();
+    let table = obs.finish(&inventory);
+    let summary = TableSummary {
+        table: &table,
+        inventory: &inventory,
+        connections,
+    };
+    insta::assert_snapshot!("sample-v5-summaries", format!("{first}\n{rest}{summary}"));
 }

@@ -43,6 +43,7 @@ mod record;
 mod reject;
 mod scan;
 mod source;
+mod summary;
 mod value;
 mod write;
 
@@ -55,6 +56,7 @@ pub use read::{Progress, ReadOptions, Reader, Report};
 pub use record::Record;
 pub use reject::{Location, Reason, Rejection, Tally, Unit};
 pub use source::{DeliveryKey, Discovery, DiscoveryError, Skipped, Source, discover};
+pub use summary::ReadSummary;
 pub use value::{Action, FlowDirection, LogStatus, Value, ValueError};
 pub use write::{CsvEncoder, NdjsonEncoder, write_ndjson};
 

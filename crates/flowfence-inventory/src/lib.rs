@@ -43,7 +43,23 @@ pub use permission::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
 
 /// A file that couldn't be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InventoryError {
+    /// A directory given as inventory couldn't be listed.
+    #[error("{dir}: {source}")]
+    ListDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory given as inventory holds no `*.json` files.
+    #[error("{dir}: no *.json inventory files")]
+    NoFiles {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// The file couldn't be read.
     #[error("{path}: {source}")]
     Io {
@@ -107,12 +123,35 @@ pub struct Inventory {
     by_address: std::collections::HashMap<IpAddr, Vec<String>>,
 }
 
+/// `path` itself, or the `*.json` files of the directory `path` in name order.
+fn files_of(path: &Path) -> Result<Vec<PathBuf>, InventoryError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let listing = std::fs::read_dir(path).map_err(|source| InventoryError::ListDir {
+        dir: path.into(),
+        source,
+    })?;
+    let mut found: Vec<PathBuf> = listing
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(InventoryError::NoFiles { dir: path.into() });
+    }
+    Ok(found)
+}
+
 impl Inventory {
-    /// Loads every file.
+    /// Loads every file given, and the `*.json` files of every directory given (in
+    /// name order).
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Inventory, InventoryError> {
         let mut inventory = Inventory::default();
         for path in paths {
-            inventory.add_file(path.as_ref())?;
+            for file in files_of(path.as_ref())? {
+                inventory.add_file(&file)?;
+            }
         }
         Ok(inventory)
     }

@@ -346,3 +346,31 @@ fn icmp_type_ranges_keep_minus_one_and_all_traffic_has_no_ports() {
         ]
     );
 }
+
+/// A directory is its `*.json` files (other files ignored); one without any is an
+/// error that names it, as is a file that isn't inventory.
+#[test]
+fn a_directory_loads_its_json_files_and_an_empty_one_is_named() {
+    let sample = flowfence_testdata::sample_logs().join("inventory");
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&sample).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not inventory").unwrap();
+    let from_dir = Inventory::load(&[dir.path()]).unwrap();
+    let from_sample = Inventory::load(&[&sample]).unwrap();
+    assert!(from_dir.interfaces().count() > 5);
+    assert_eq!(
+        from_dir.interfaces().map(|i| &i.id).collect::<Vec<_>>(),
+        from_sample.interfaces().map(|i| &i.id).collect::<Vec<_>>()
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = Inventory::load(&[empty.path()]).unwrap_err();
+    assert!(matches!(err, InventoryError::NoFiles { .. }));
+    assert_eq!(
+        err.to_string(),
+        format!("{}: no *.json inventory files", empty.path().display())
+    );
+}

@@ -1,7 +1,7 @@
 //! Turning the input flags into sources and read options, for every command that reads
-//! flow logs (and inventory files).
+//! flow logs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
@@ -49,31 +49,4 @@ pub(crate) fn read_options(
         progress: Some(Arc::clone(progress)),
         ..ReadOptions::default()
     })
-}
-
-/// Inventory files: the files given, and the `*.json` files of directories given (in
-/// name order).
-pub(crate) fn inventory_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
-    let mut files = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| path.display().to_string())
-                .map_err(Failure::Io)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-            found.sort();
-            if found.is_empty() {
-                return Err(Failure::Usage(anyhow!(
-                    "{}: no *.json inventory files",
-                    path.display()
-                )));
-            }
-            files.extend(found);
-        } else {
-            files.push(Path::new(path).to_path_buf());
-        }
-    }
-    Ok(files)
 }

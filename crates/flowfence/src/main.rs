@@ -17,7 +17,6 @@ mod progress;
 mod propose;
 mod run;
 mod s3;
-mod summary;
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]

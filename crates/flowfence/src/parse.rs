@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use flowfence_flowlog::{
-    CsvEncoder, Discovery, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, Reader,
-    RecordBatchBuilder, Report, Source,
+    CsvEncoder, Discovery, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, ReadSummary,
+    Reader, RecordBatchBuilder, Report, Source,
 };
 use flowfence_s3::S3Uri;
 use std::path::PathBuf;
@@ -18,7 +18,6 @@ use crate::cli::{OutputArg, ParseArgs};
 use crate::inputs;
 use crate::progress::Ticker;
 use crate::s3;
-use crate::summary;
 
 pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     // Flags first: a bad --format is reported before any file is looked at.
@@ -121,15 +120,16 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         .map_err(Failure::Io)?;
     drop(out);
 
+    let summary = ReadSummary {
+        report: &report,
+        skipped: &discovery.skipped,
+        not_written: dropped,
+    };
     if !args.quiet {
-        eprint!(
-            "{}{}",
-            summary::render(&report, &discovery.skipped, dropped),
-            fetched.render()
-        );
+        eprint!("{summary}{}", fetched.render());
     }
     if let Some(path) = &args.stats_json {
-        let json = summary::to_json(&report, &discovery.skipped, dropped);
+        let json = summary.to_json();
         std::fs::write(
             path,
             serde_json::to_vec_pretty(&json).expect("JSON values serialize"),

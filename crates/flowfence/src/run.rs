@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use flowfence_aggregate::TableSummary;
 use flowfence_propose::{CheckReport, PlanSummary, propose};
 
 use crate::Failure;
-use crate::aggregate::{load_inventory_files, read_any, render_table_summary};
+use crate::aggregate::{load_inventory_files, read_any};
 use crate::cli::RunArgs;
 use crate::propose::{plan_options, unbroken, write_plan};
 
@@ -45,7 +46,15 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         "2. aggregate: the observed connections (inventory: {})",
         names(&inventory_paths)
     );
-    s.push_str(&render_table_summary(&table, &inventory, connections));
+    let _ = write!(
+        s,
+        "{}",
+        TableSummary {
+            table: &table,
+            inventory: &inventory,
+            connections,
+        }
+    );
     let _ = writeln!(
         s,
         "3. propose: least-privilege groups and the migration plan"

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use flowfence_aggregate::{Observations, PartialError};
+use flowfence_aggregate::Observations;
 use flowfence_flowlog::{DeliveryKey, Progress, Reader, Report, Source};
 use flowfence_s3::{Archive, Connect, Listing, Object, S3Uri, Window, list, parse_day};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -358,10 +358,9 @@ pub(crate) fn observe(
     let mut done: BTreeMap<String, String> = BTreeMap::new();
     let mut fetched = Fetched::default();
     if let Some(path) = checkpoint.as_ref().map(|c| c.path).filter(|p| p.exists()) {
-        let meta = observations.read_partial(path).map_err(|e| match e {
-            PartialError::Io { .. } => Failure::Io(e.into()),
-            _ => Failure::BadInput(e.into()),
-        })?;
+        let meta = observations
+            .read_partial(path)
+            .map_err(crate::aggregate::partial_failure)?;
         if let Some(m) = meta.get(MANIFEST_KEY) {
             done = serde_json::from_str(m).map_err(|e| {
                 Failure::BadInput(anyhow!("{}: unreadable manifest: {e}", path.display()))
