@@ -29,6 +29,7 @@
 
 mod direction;
 mod finish;
+mod ingest;
 mod observations;
 mod partial;
 mod prefetch;
@@ -36,6 +37,7 @@ mod shard;
 mod summary;
 mod table;
 
+pub use ingest::{Checkpoint, Ingest, IngestError, Stamped, file_stamp};
 pub use observations::{Collector, Gaps, Observations, Rejected};
 pub use partial::PartialError;
 

@@ -2,10 +2,12 @@
 //! window's accounts, regions and days become key prefixes), bounded concurrent fetches
 //! with retries, and the manifest a resumable run keeps.
 
+mod batch;
 mod client;
 pub mod listing;
 mod location;
 
+pub use batch::{BatchLimits, Fetched, ListingSummary, batches};
 pub use client::{Archive, Connect, S3Error};
 pub use listing::{Lister, Listing, Object, list};
 pub use location::{Day, S3Uri, Window, civil_from_days, days, days_from_civil, parse_day, today};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use flowfence_aggregate::{Observations, PartialError, TableSummary};
+use flowfence_aggregate::{Checkpoint, Observations, PartialError, TableSummary};
 use flowfence_flowlog::{Progress, ReadSummary, Reader};
 use flowfence_inventory::{Inventory, InventoryError};
 use flowfence_table::{Columns, FileFormat};
@@ -16,7 +16,6 @@ use crate::Failure;
 use crate::cli::{AggregateArgs, InputArgs, MergeArgs, S3Args, TableArgs};
 use crate::inputs;
 use crate::progress::Ticker;
-use crate::s3::Checkpoint;
 use flowfence_s3::S3Uri;
 
 /// Where the connections table goes.
@@ -39,7 +38,7 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
     if let Some(c) = &args.checkpoint {
         partial_format(c)?;
     }
-    let checkpoint = args.checkpoint.as_deref().map(|path| Checkpoint {
+    let checkpoint = args.checkpoint.clone().map(|path| Checkpoint {
         path,
         every: Duration::from_secs(args.checkpoint_every),
     });
@@ -81,7 +80,7 @@ pub(crate) fn read_any(
     input: &InputArgs,
     s3: &S3Args,
     quiet: bool,
-    checkpoint: Option<Checkpoint<'_>>,
+    checkpoint: Option<Checkpoint>,
 ) -> Result<(Observations, String), Failure> {
     let remote = logs.iter().any(|p| S3Uri::is_s3(&p.to_string_lossy()));
     if !remote && checkpoint.is_none() {
@@ -95,7 +94,7 @@ pub(crate) fn read_any(
         skipped: &skipped,
         not_written: 0,
     };
-    let text = format!("{summary}{}", fetched.render());
+    let text = format!("{summary}{fetched}");
     Ok((observations, text))
 }
 

@@ -6,11 +6,12 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
+use flowfence_aggregate::Stamped;
 use flowfence_flowlog::{
     CsvEncoder, Discovery, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, ReadSummary,
     Reader, RecordBatchBuilder, Report, Source,
 };
-use flowfence_s3::S3Uri;
+use flowfence_s3::{Fetched, S3Uri};
 use std::path::PathBuf;
 
 use crate::Failure;
@@ -46,23 +47,22 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     // CSV and Parquet need every input's layout before the first row: S3 objects are all
     // fetched first for them (NDJSON streams them batch by batch).
     let whole = matches!(args.output, OutputArg::Csv | OutputArg::Parquet);
-    let mut fetched = s3::Fetched::default();
+    let mut fetched = Fetched::default();
     let strict = args.input.strict || args.s3.s3_strict;
     // The S3 objects, a batch at a time: gathered whole for CSV and Parquet, streamed
     // for NDJSON.
-    let each_batch =
-        |fetched: &mut s3::Fetched,
-         f: &mut dyn FnMut(Vec<(Source, String)>) -> Result<(), Failure>| {
-            s3::each_batch(
-                &remote,
-                &args.s3,
-                strict,
-                args.quiet,
-                &|_, _| false,
-                fetched,
-                f,
-            )
-        };
+    let each_batch = |fetched: &mut Fetched,
+                      f: &mut dyn FnMut(Vec<Stamped>) -> Result<(), Failure>| {
+        s3::each_batch(
+            &remote,
+            &args.s3,
+            strict,
+            args.quiet,
+            &mut |objects, _| objects,
+            fetched,
+            f,
+        )
+    };
     let mut sources = discovery.sources.clone();
     if whole {
         for source in &mut sources {
@@ -81,7 +81,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
             }
         }
         each_batch(&mut fetched, &mut |batch| {
-            sources.extend(batch.into_iter().map(|(s, _)| s));
+            sources.extend(batch.into_iter().map(|s| s.source));
             Ok(())
         })?;
     }
@@ -108,7 +108,10 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     }
     if !whole {
         each_batch(&mut fetched, &mut |batch| {
-            let reader = Reader::new(batch.into_iter().map(|(s, _)| s).collect(), options.clone());
+            let reader = Reader::new(
+                batch.into_iter().map(|s| s.source).collect(),
+                options.clone(),
+            );
             let (r, d) = write_records(&reader, args.output, &mut out).map_err(Failure::Io)?;
             report.append(r);
             dropped += d;
@@ -126,7 +129,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         not_written: dropped,
     };
     if !args.quiet {
-        eprint!("{summary}{}", fetched.render());
+        eprint!("{summary}{fetched}");
     }
     if let Some(path) = &args.stats_json {
         let json = summary.to_json();
