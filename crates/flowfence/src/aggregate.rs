@@ -25,7 +25,8 @@ enum TableOut {
     Nowhere,
 }
 
-pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: AggregateArgs, quiet: bool) -> Result<(), Failure> {
+    let input = args.input.with_legacy(args.legacy_layout);
     let table_out = match (&args.out, &args.partial) {
         (Some(out), _) => TableOut::File(out.clone(), table_format(out)?),
         (None, None) => TableOut::Stdout,
@@ -42,20 +43,14 @@ pub(crate) fn run(args: AggregateArgs) -> Result<(), Failure> {
         path,
         every: Duration::from_secs(args.checkpoint_every),
     });
-    let (observations, summary) = read_any(
-        &args.logs,
-        &args.input,
-        &args.s3,
-        args.table.quiet,
-        checkpoint,
-    )?;
-    if !args.table.quiet {
+    let (observations, summary) = read_any(&args.logs, &input, &args.s3, quiet, checkpoint)?;
+    if !quiet {
         eprint!("{summary}");
     }
     if let Some(p) = &args.partial {
         write_partial(&observations, p, &[])?;
     }
-    emit(observations, inventory, table_out, &args.table)
+    emit(observations, inventory, table_out, &args.table, quiet)
 }
 
 /// Reads flow logs (local paths and `s3://` locations) into observations, printing the
@@ -133,7 +128,7 @@ pub(crate) fn read_logs(
     Ok((observations, summary))
 }
 
-pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
+pub(crate) fn merge(args: MergeArgs, quiet: bool) -> Result<(), Failure> {
     partial_format(&args.out)?;
     let table_out = match &args.connections {
         Some(c) => TableOut::File(c.clone(), table_format(c)?),
@@ -145,7 +140,7 @@ pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
         .read_partials(&args.partials)
         .map_err(partial_failure)?;
     write_partial(&observations, &args.out, &[])?;
-    if !args.table.quiet {
+    if !quiet {
         eprintln!(
             "flowfence: merged {} partial results: {} connections -> {}",
             args.partials.len(),
@@ -153,7 +148,7 @@ pub(crate) fn merge(args: MergeArgs) -> Result<(), Failure> {
             args.out.display()
         );
     }
-    emit(observations, inventory, table_out, &args.table)
+    emit(observations, inventory, table_out, &args.table, quiet)
 }
 
 /// Builds the table (when anything needs it), writes it and the summaries beside it, and
@@ -163,6 +158,7 @@ fn emit(
     inventory: Option<Inventory>,
     table_out: TableOut,
     args: &TableArgs,
+    quiet: bool,
 ) -> Result<(), Failure> {
     let Some(inventory) = inventory else {
         return Ok(());
@@ -185,7 +181,7 @@ fn emit(
     if let Some(path) = &args.gaps {
         write_columns(&table.gaps_columns(), path, table_format(path)?)?;
     }
-    if !args.quiet {
+    if !quiet {
         eprint!(
             "{}",
             TableSummary {

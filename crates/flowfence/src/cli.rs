@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use flowfence_s3::{Day, days_from_civil, parse_day};
 
 /// Derive least-privilege AWS security groups from VPC flow logs.
 ///
@@ -19,9 +20,21 @@ pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
 
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
     /// Worker threads (default: one per core).
     #[arg(long, global = true, value_name = "N")]
     pub(crate) threads: Option<usize>,
+
+    /// Quiet: no progress bar and no summary on stderr (results still go to stdout or
+    /// -o, and `run` still prints its report).
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +188,9 @@ pub(crate) struct ParseArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
 
+    #[command(flatten)]
+    pub(crate) legacy_layout: LegacyLayoutArg,
+
     /// What to write: records as NDJSON (one object per record, AWS field names as
     /// keys, null for `-`), CSV, Parquet (AWS's delivery schema), or nothing (only the
     /// summary).
@@ -190,10 +206,6 @@ pub(crate) struct ParseArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) stats_json: Option<PathBuf>,
 
-    /// Don't print the summary on stderr.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
-
     #[command(flatten)]
     pub(crate) s3: S3Args,
 }
@@ -204,7 +216,7 @@ pub(crate) struct InputArgs {
     /// Field layout of header-less input: the flow log's format string
     /// (`${version} ${srcaddr} ...`) or field names separated by spaces or commas.
     #[arg(long, value_name = "FIELDS")]
-    pub(crate) format: Option<String>,
+    pub(crate) log_format: Option<String>,
 
     /// How to read the input; `auto` detects Parquet, JSON and text per file.
     #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
@@ -215,6 +227,27 @@ pub(crate) struct InputArgs {
     pub(crate) strict: bool,
 }
 
+/// `--format FIELDS`, the layout flag's spelling before `--log-format`, kept hidden (for
+/// one release) on the commands where `--format` means nothing else.
+#[derive(Debug, Args)]
+pub(crate) struct LegacyLayoutArg {
+    #[arg(
+        long = "format",
+        hide = true,
+        value_name = "FIELDS",
+        conflicts_with = "log_format"
+    )]
+    pub(crate) format: Option<String>,
+}
+
+impl InputArgs {
+    /// These flags, with the old `--format FIELDS` spelling taken as `--log-format`.
+    pub(crate) fn with_legacy(mut self, legacy: LegacyLayoutArg) -> InputArgs {
+        self.log_format = self.log_format.or(legacy.format);
+        self
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct AggregateArgs {
     /// Flow logs: files, directories or `-` (stdin).
@@ -223,6 +256,9 @@ pub(crate) struct AggregateArgs {
 
     #[command(flatten)]
     pub(crate) input: InputArgs,
+
+    #[command(flatten)]
+    pub(crate) legacy_layout: LegacyLayoutArg,
 
     /// Write the table to FILE instead of stdout: CSV, or Parquet when FILE ends in
     /// `.parquet`.
@@ -278,12 +314,12 @@ pub(crate) struct S3Args {
     /// Only traffic from this day (UTC, YYYY-MM-DD) or Unix time on: s3:// paths list
     /// only the days from it (key prefixes); propose and run also leave out connections
     /// last seen before it (listed as dropped).
-    #[arg(long, value_name = "YYYY-MM-DD|UNIX_SECONDS")]
-    pub(crate) since: Option<String>,
+    #[arg(long, value_name = "YYYY-MM-DD|UNIX_SECONDS", value_parser = parse_since)]
+    pub(crate) since: Option<u64>,
 
     /// Last delivery day to read (default: today when --since is given).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub(crate) until: Option<String>,
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_until)]
+    pub(crate) until: Option<Day>,
 
     /// Only this account's logs (repeatable).
     #[arg(long = "account", value_name = "ID")]
@@ -373,18 +409,8 @@ pub(crate) struct ProposeArgs {
     #[command(flatten)]
     pub(crate) traffic: TrafficArgs,
 
-    /// Field layout of header-less logs (`--format` of the other commands; here
-    /// `--format` names the plan's format).
-    #[arg(long, value_name = "FIELDS")]
-    pub(crate) log_format: Option<String>,
-
-    /// How to read the logs; `auto` detects Parquet, JSON and text per file.
-    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
-    pub(crate) input_format: InputFormatArg,
-
-    /// Stop at the first rejected log line and exit with status 65.
-    #[arg(long)]
-    pub(crate) strict: bool,
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
 
     #[command(flatten)]
     pub(crate) plan: PlanArgs,
@@ -396,10 +422,6 @@ pub(crate) struct ProposeArgs {
     /// Write the plan to FILE instead of stdout.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
-
-    /// Don't print the summary on stderr.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
 
     #[command(flatten)]
     pub(crate) s3: S3Args,
@@ -510,15 +532,14 @@ pub(crate) struct RunArgs {
     pub(crate) input: InputArgs,
 
     #[command(flatten)]
+    pub(crate) legacy_layout: LegacyLayoutArg,
+
+    #[command(flatten)]
     pub(crate) plan: PlanArgs,
 
     /// Write the plan (JSON) to FILE.
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
-
-    /// No progress line while reading.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
 
     #[command(flatten)]
     pub(crate) s3: S3Args,
@@ -536,9 +557,8 @@ pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
 
-    /// Don't print the reading summary on stderr.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) legacy_layout: LegacyLayoutArg,
 
     #[command(flatten)]
     pub(crate) s3: S3Args,
@@ -562,10 +582,6 @@ pub(crate) struct TableArgs {
     /// Parquet for *.parquet).
     #[arg(long, value_name = "FILE")]
     pub(crate) gaps: Option<PathBuf>,
-
-    /// Don't print the summary on stderr.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -592,6 +608,20 @@ pub(crate) enum OutputArg {
     Parquet,
     /// Parse only; print the summary.
     None,
+}
+
+/// `--since`: Unix seconds, or a day (its first second, UTC).
+fn parse_since(s: &str) -> Result<u64, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(secs);
+    }
+    let day = parse_day(s).ok_or("expected YYYY-MM-DD or Unix seconds")?;
+    Ok(days_from_civil(day).max(0) as u64 * 86_400)
+}
+
+/// `--until`: a day.
+fn parse_until(s: &str) -> Result<Day, String> {
+    parse_day(s).ok_or_else(|| "expected a date, YYYY-MM-DD".to_string())
 }
 
 #[cfg(test)]

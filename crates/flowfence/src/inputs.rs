@@ -30,11 +30,11 @@ pub(crate) fn read_options(
     progress: &Arc<Progress>,
 ) -> Result<ReadOptions, Failure> {
     let layout = args
-        .format
+        .log_format
         .as_deref()
         .map(Layout::parse_format)
         .transpose()
-        .context("--format")
+        .context("--log-format")
         .map_err(Failure::Usage)?;
     Ok(ReadOptions {
         layout: layout.map(Arc::new),

@@ -52,21 +52,22 @@ impl Failure {
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    if let Some(threads) = args.threads {
+    let quiet = args.global.quiet;
+    if let Some(threads) = args.global.threads {
         // Only fails if a pool already exists, which cannot happen this early.
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global();
     }
     let result = match args.command {
-        cli::Command::Parse(args) => parse::run(args),
-        cli::Command::Aggregate(args) => aggregate::run(args),
-        cli::Command::Merge(args) => aggregate::merge(args),
-        cli::Command::Propose(args) => propose::run(args),
+        cli::Command::Parse(args) => parse::run(args, quiet),
+        cli::Command::Aggregate(args) => aggregate::run(args, quiet),
+        cli::Command::Merge(args) => aggregate::merge(args, quiet),
+        cli::Command::Propose(args) => propose::run(args, quiet),
         cli::Command::Export(args) => propose::export(args),
         cli::Command::Ls(args) => s3::ls(args),
-        cli::Command::Run(args) => run::run(args),
-        cli::Command::Verify(args) => propose::verify(args),
+        cli::Command::Run(args) => run::run(args, quiet),
+        cli::Command::Verify(args) => propose::verify(args, quiet),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

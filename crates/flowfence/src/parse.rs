@@ -20,10 +20,11 @@ use crate::inputs;
 use crate::progress::Ticker;
 use crate::s3;
 
-pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: ParseArgs, quiet: bool) -> Result<(), Failure> {
+    let input = args.input.with_legacy(args.legacy_layout);
     // Flags first: a bad --format is reported before any file is looked at.
     let progress = Arc::new(Progress::default());
-    let options = inputs::read_options(&args.input, &progress)?;
+    let options = inputs::read_options(&input, &progress)?;
     let (remote, local): (Vec<&PathBuf>, Vec<&PathBuf>) = args
         .paths
         .iter()
@@ -48,7 +49,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     // fetched first for them (NDJSON streams them batch by batch).
     let whole = matches!(args.output, OutputArg::Csv | OutputArg::Parquet);
     let mut fetched = Fetched::default();
-    let strict = args.input.strict || args.s3.s3_strict;
+    let strict = input.strict || args.s3.s3_strict;
     // The S3 objects, a batch at a time: gathered whole for CSV and Parquet, streamed
     // for NDJSON.
     let each_batch = |fetched: &mut Fetched,
@@ -57,7 +58,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
             &remote,
             &args.s3,
             strict,
-            args.quiet,
+            quiet,
             &mut |objects, _| objects,
             fetched,
             f,
@@ -99,7 +100,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
     let mut dropped = 0;
     if !sources.is_empty() {
         let reader = Reader::new(sources, options.clone());
-        let ticker = Ticker::start(&progress, reader.sources().len() as u64, args.quiet);
+        let ticker = Ticker::start(&progress, reader.sources().len() as u64, quiet);
         let written = write_records(&reader, args.output, &mut out);
         drop(ticker);
         let (r, d) = written.map_err(Failure::Io)?;
@@ -128,7 +129,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         skipped: &discovery.skipped,
         not_written: dropped,
     };
-    if !args.quiet {
+    if !quiet {
         eprint!("{summary}{fetched}");
     }
     if let Some(path) = &args.stats_json {
@@ -141,7 +142,7 @@ pub(crate) fn run(args: ParseArgs) -> Result<(), Failure> {
         .map_err(Failure::Io)?;
     }
     match report.first_rejection() {
-        Some(first) if args.input.strict => Err(Failure::BadInput(anyhow!(
+        Some(first) if input.strict => Err(Failure::BadInput(anyhow!(
             "{} (--strict stops at the first rejected line)",
             first.display(&report.source_name(first))
         ))),

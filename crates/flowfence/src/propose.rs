@@ -14,17 +14,12 @@ use crate::cli::{
     ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, S3Args, TrafficArgs, VerifyArgs,
 };
 
-pub(crate) fn run(args: ProposeArgs) -> Result<(), Failure> {
-    let input = InputArgs {
-        format: args.log_format.clone(),
-        input_format: args.input_format,
-        strict: args.strict,
-    };
-    let (table, inventory) = connections_table(&args.traffic, &input, &args.s3, args.quiet)?;
+pub(crate) fn run(args: ProposeArgs, quiet: bool) -> Result<(), Failure> {
+    let (table, inventory) = connections_table(&args.traffic, &args.input, &args.s3, quiet)?;
     let plan = propose(&table, &inventory, &plan_options(&args.plan, &args.s3)?)
         .map_err(|e| Failure::Usage(anyhow!(e)))?;
     write_as(&plan, args.format, args.out.as_deref())?;
-    if !args.quiet {
+    if !quiet {
         eprint!(
             "{}{}",
             PlanSummary(&plan),
@@ -83,9 +78,10 @@ fn read_plan(path: &std::path::Path) -> Result<Plan, Failure> {
         .map_err(Failure::BadInput)
 }
 
-pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
+pub(crate) fn verify(args: VerifyArgs, quiet: bool) -> Result<(), Failure> {
     let plan = read_plan(&args.plan)?;
-    let (table, inventory) = connections_table(&args.traffic, &args.input, &args.s3, args.quiet)?;
+    let input = args.input.with_legacy(args.legacy_layout);
+    let (table, inventory) = connections_table(&args.traffic, &input, &args.s3, quiet)?;
     let state = plan
         .final_state(&inventory)
         .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.plan.display())))?;
@@ -118,7 +114,7 @@ pub(crate) fn plan_options(args: &PlanArgs, s3: &S3Args) -> Result<Options, Fail
     options.vpc = args.vpc.clone();
     options.tighten = args.groups.clone();
     options.filter.min_flows = args.min_flows;
-    options.filter.since = s3.since_seconds()?;
+    options.filter.since = s3.since;
     options.shaping.port_gap = args.port_gap;
     options.shaping.widen_v4 = args.widen_v4;
     options.shaping.widen_v6 = args.widen_v6;

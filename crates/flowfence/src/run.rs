@@ -13,7 +13,7 @@ use crate::aggregate::{load_inventory_files, read_any};
 use crate::cli::RunArgs;
 use crate::propose::{plan_options, unbroken, write_plan};
 
-pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
+pub(crate) fn run(args: RunArgs, quiet: bool) -> Result<(), Failure> {
     let logs = located(&args.logs, args.dir.as_deref(), "logs", "--logs")?;
     let inventory_paths = located(
         &args.inventory,
@@ -22,7 +22,8 @@ pub(crate) fn run(args: RunArgs) -> Result<(), Failure> {
         "--inventory",
     )?;
     let inventory = load_inventory_files(&inventory_paths)?;
-    let (observations, read_summary) = read_any(&logs, &args.input, &args.s3, args.quiet, None)?;
+    let input = args.input.with_legacy(args.legacy_layout);
+    let (observations, read_summary) = read_any(&logs, &input, &args.s3, quiet, None)?;
     let connections = observations.connections();
     let table = observations.finish(&inventory);
     let plan = propose(&table, &inventory, &plan_options(&args.plan, &args.s3)?)

@@ -11,7 +11,7 @@ use flowfence_aggregate::{Checkpoint, Ingest, IngestError, Observations, Stamped
 use flowfence_flowlog::{Progress, Report, Source};
 use flowfence_s3::{
     Archive, BatchLimits, Connect, Fetched, Listing, ListingSummary, Object, S3Uri, Window,
-    batches, list, parse_day,
+    batches, list,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -20,37 +20,13 @@ use crate::cli::{InputArgs, LsArgs, S3Args};
 use crate::inputs;
 
 impl S3Args {
-    /// `--since` as Unix seconds (a day means its first second, UTC).
-    pub(crate) fn since_seconds(&self) -> Result<Option<u64>, Failure> {
-        let Some(s) = self.since.as_deref() else {
-            return Ok(None);
-        };
-        if let Ok(secs) = s.parse::<u64>() {
-            return Ok(Some(secs));
-        }
-        let day = parse_day(s).ok_or_else(|| {
-            Failure::Usage(anyhow!("--since {s}: expected YYYY-MM-DD or Unix seconds"))
-        })?;
-        Ok(Some(day_start(day)))
-    }
-
-    fn window(&self) -> Result<Window, Failure> {
-        let since = self.since_seconds()?.map(day_of);
-        let until = self
-            .until
-            .as_deref()
-            .map(|s| {
-                parse_day(s).ok_or_else(|| {
-                    Failure::Usage(anyhow!("--until {s}: expected a date, YYYY-MM-DD"))
-                })
-            })
-            .transpose()?;
-        Ok(Window {
-            since,
-            until,
+    fn window(&self) -> Window {
+        Window {
+            since: self.since.map(day_of),
+            until: self.until,
             accounts: self.accounts.clone(),
             regions: self.regions.clone(),
-        })
+        }
     }
 
     fn connect(&self, uri: &S3Uri) -> Result<Archive, Failure> {
@@ -68,14 +44,9 @@ impl S3Args {
 
     fn listing(&self, uri: &S3Uri) -> Result<(Archive, Listing), Failure> {
         let archive = self.connect(uri)?;
-        let listing = list(&archive, uri, &self.window()?).map_err(|e| Failure::Io(e.into()))?;
+        let listing = list(&archive, uri, &self.window()).map_err(|e| Failure::Io(e.into()))?;
         Ok((archive, listing))
     }
-}
-
-/// The first second of a day.
-fn day_start(day: flowfence_s3::Day) -> u64 {
-    flowfence_s3::days_from_civil(day).max(0) as u64 * 86_400
 }
 
 /// The day a Unix time falls on.

@@ -17,7 +17,7 @@ fn every_conformance_case() {
         let input = dir.join(case["input"].as_str().unwrap());
         let mut args = vec![input.to_str().unwrap().to_string()];
         if let Some(format) = case["format"].as_str() {
-            args.extend(["--format".to_string(), format.to_string()]);
+            args.extend(["--log-format".to_string(), format.to_string()]);
         }
         match case["envelope"].as_str().unwrap() {
             "text" => {}

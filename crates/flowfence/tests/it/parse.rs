@@ -338,9 +338,18 @@ fn strict_fails_on_the_first_rejection_with_status_65() {
 
 #[test]
 fn usage_and_io_errors_have_their_own_status() {
+    let out = flowfence(&["parse", "--log-format", "version 5", "x.log"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--log-format"));
+    // The flag's old spelling still works where --format means nothing else, and can't
+    // be given beside the new one.
     let out = flowfence(&["parse", "--format", "version 5", "x.log"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--format"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--log-format"));
+    let both = ["parse", "--format", "version", "--log-format", "version", "x.log"];
+    let out = flowfence(&both, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
     let out = flowfence(&["parse", "/nonexistent/flowfence/logs"], None);
     assert_eq!(out.status.code(), Some(74));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/flowfence/logs"));
