@@ -3,20 +3,16 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use flowfence_aggregate::{Checkpoint, Observations, PartialError, TableSummary};
-use flowfence_flowlog::{Progress, ReadSummary, Reader};
-use flowfence_inventory::{Inventory, InventoryError};
+use flowfence_aggregate::{Checkpoint, Observations, TableSummary};
+use flowfence_inventory::Inventory;
 use flowfence_table::{Columns, FileFormat};
 
-use crate::Failure;
-use crate::cli::{AggregateArgs, InputArgs, MergeArgs, S3Args, TableArgs};
-use crate::inputs;
-use crate::progress::Ticker;
-use flowfence_s3::S3Uri;
+use crate::cli::{AggregateArgs, MergeArgs, TableArgs};
+use crate::failure::{Failure, inventory_failure, partial_failure};
+use crate::logs::{Observed, observe};
 
 /// Where the connections table goes.
 enum TableOut {
@@ -43,7 +39,10 @@ pub(crate) fn run(args: AggregateArgs, quiet: bool) -> Result<(), Failure> {
         path,
         every: Duration::from_secs(args.checkpoint_every),
     });
-    let (observations, summary) = read_any(&args.logs, &input, &args.s3, quiet, checkpoint)?;
+    let Observed {
+        observations,
+        summary,
+    } = observe(&args.logs, &input, &args.s3, quiet, checkpoint)?;
     if !quiet {
         eprint!("{summary}");
     }
@@ -51,81 +50,6 @@ pub(crate) fn run(args: AggregateArgs, quiet: bool) -> Result<(), Failure> {
         write_partial(&observations, p, &[])?;
     }
     emit(observations, inventory, table_out, &args.table, quiet)
-}
-
-/// Reads flow logs (local paths and `s3://` locations) into observations, printing the
-/// reading summary unless `quiet`.
-pub(crate) fn observe_logs(
-    logs: &[PathBuf],
-    input: &InputArgs,
-    s3: &S3Args,
-    quiet: bool,
-) -> Result<Observations, Failure> {
-    let (observations, summary) = read_any(logs, input, s3, quiet, None)?;
-    if !quiet {
-        eprint!("{summary}");
-    }
-    Ok(observations)
-}
-
-/// Reads local paths and `s3://` locations (in batches, with an optional checkpoint)
-/// into observations; returns them with the reading summary.
-pub(crate) fn read_any(
-    logs: &[PathBuf],
-    input: &InputArgs,
-    s3: &S3Args,
-    quiet: bool,
-    checkpoint: Option<Checkpoint>,
-) -> Result<(Observations, String), Failure> {
-    let remote = logs.iter().any(|p| S3Uri::is_s3(&p.to_string_lossy()));
-    if !remote && checkpoint.is_none() {
-        return read_logs(logs, input, quiet);
-    }
-    let (observations, report, skipped, fetched) =
-        crate::s3::observe(logs, input, s3, quiet, checkpoint)?;
-    strict_check(input, &report)?;
-    let summary = ReadSummary {
-        report: &report,
-        skipped: &skipped,
-        not_written: 0,
-    };
-    let text = format!("{summary}{fetched}");
-    Ok((observations, text))
-}
-
-/// Under `--strict`, the first rejected line fails the run.
-fn strict_check(input: &InputArgs, report: &flowfence_flowlog::Report) -> Result<(), Failure> {
-    match (input.strict, report.first_rejection()) {
-        (true, Some(first)) => Err(Failure::BadInput(anyhow!(
-            "{} (--strict stops at the first rejected line)",
-            first.display(&report.source_name(first))
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Reads flow logs into observations (progress on stderr unless `quiet`); returns them
-/// with the reading summary.
-pub(crate) fn read_logs(
-    logs: &[PathBuf],
-    input: &InputArgs,
-    quiet: bool,
-) -> Result<(Observations, String), Failure> {
-    let progress = Arc::new(Progress::default());
-    let options = inputs::read_options(input, &progress)?;
-    let discovery = inputs::discover_logs(logs)?;
-    let reader = Reader::new(discovery.sources.clone(), options);
-    let ticker = Ticker::start(&progress, discovery.sources.len() as u64, quiet);
-    let (observations, report) = Observations::read(&reader);
-    drop(ticker);
-    strict_check(input, &report)?;
-    let summary = ReadSummary {
-        report: &report,
-        skipped: &discovery.skipped,
-        not_written: 0,
-    }
-    .to_string();
-    Ok((observations, summary))
 }
 
 pub(crate) fn merge(args: MergeArgs, quiet: bool) -> Result<(), Failure> {
@@ -200,11 +124,7 @@ fn emit(
 /// The inventory, when a table is to be built: needed for the table itself and for the
 /// summaries derived from it.
 pub(crate) fn load_inventory_files(paths: &[PathBuf]) -> Result<Inventory, Failure> {
-    Inventory::load(paths).map_err(|e| match e {
-        InventoryError::NoFiles { .. } => Failure::Usage(e.into()),
-        InventoryError::ListDir { .. } => Failure::Io(e.into()),
-        _ => Failure::BadInput(e.into()),
-    })
+    Inventory::load(paths).map_err(inventory_failure)
 }
 
 fn load_inventory(args: &TableArgs, table_out: &TableOut) -> Result<Option<Inventory>, Failure> {
@@ -240,14 +160,6 @@ fn partial_format(path: &Path) -> Result<(), Failure> {
             "{}: partial results are Parquet; name the file *.parquet",
             path.display()
         ))),
-    }
-}
-
-/// A partial result that can't be read: an I/O failure or bad input.
-pub(crate) fn partial_failure(e: PartialError) -> Failure {
-    match e {
-        PartialError::Io { .. } => Failure::Io(e.into()),
-        _ => Failure::BadInput(e.into()),
     }
 }
 

@@ -11,44 +11,13 @@ use clap::Parser;
 
 mod aggregate;
 mod cli;
-mod inputs;
+mod failure;
+mod logs;
 mod parse;
 mod progress;
 mod propose;
 mod run;
 mod s3;
-
-/// An error with the exit code it maps to.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Flags that make no sense together (clap handles the rest).
-    Usage(anyhow::Error),
-    /// Input rejected under `--strict`.
-    BadInput(anyhow::Error),
-    /// A file or stream that could not be read or written.
-    Io(anyhow::Error),
-    /// A check that found problems (`verify`: connections a plan would break).
-    CheckFailed(anyhow::Error),
-}
-
-impl Failure {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::BadInput(_) => 65,
-            Failure::Io(_) => 74,
-            Failure::CheckFailed(_) => 1,
-        }
-    }
-
-    fn error(&self) -> &anyhow::Error {
-        match self {
-            Failure::Usage(e) | Failure::BadInput(e) | Failure::Io(e) | Failure::CheckFailed(e) => {
-                e
-            }
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -14,9 +14,9 @@ use flowfence_flowlog::{
 use flowfence_s3::{Fetched, S3Uri};
 use std::path::PathBuf;
 
-use crate::Failure;
 use crate::cli::{OutputArg, ParseArgs};
-use crate::inputs;
+use crate::failure::Failure;
+use crate::logs::{discover_logs, read_options};
 use crate::progress::Ticker;
 use crate::s3;
 
@@ -24,7 +24,7 @@ pub(crate) fn run(args: ParseArgs, quiet: bool) -> Result<(), Failure> {
     let input = args.input.with_legacy(args.legacy_layout);
     // Flags first: a bad --format is reported before any file is looked at.
     let progress = Arc::new(Progress::default());
-    let options = inputs::read_options(&input, &progress)?;
+    let options = read_options(&input, &progress)?;
     let (remote, local): (Vec<&PathBuf>, Vec<&PathBuf>) = args
         .paths
         .iter()
@@ -37,7 +37,7 @@ pub(crate) fn run(args: ParseArgs, quiet: bool) -> Result<(), Failure> {
     let discovery = if local.is_empty() {
         Discovery::default()
     } else {
-        inputs::discover_logs(&local)?
+        discover_logs(&local)?
     };
     let to_terminal = args.out.is_none() && io::stdout().is_terminal();
     if args.output == OutputArg::Parquet && to_terminal {

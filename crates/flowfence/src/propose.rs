@@ -8,11 +8,12 @@ use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
 use flowfence_propose::{Check, CheckReport, Options, Plan, PlanSummary, propose, replay};
 
-use crate::Failure;
-use crate::aggregate::{load_inventory_files, observe_logs};
+use crate::aggregate::load_inventory_files;
 use crate::cli::{
     ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, S3Args, TrafficArgs, VerifyArgs,
 };
+use crate::failure::Failure;
+use crate::logs::observe;
 
 pub(crate) fn run(args: ProposeArgs, quiet: bool) -> Result<(), Failure> {
     let (table, inventory) = connections_table(&args.traffic, &args.input, &args.s3, quiet)?;
@@ -132,7 +133,11 @@ pub(crate) fn connections_table(
 ) -> Result<(Table, Inventory), Failure> {
     let inventory = load_inventory_files(&traffic.inventory)?;
     let Some(path) = &traffic.connections else {
-        let table = observe_logs(&traffic.logs, input, s3, quiet)?.finish(&inventory);
+        let observed = observe(&traffic.logs, input, s3, quiet, None)?;
+        if !quiet {
+            eprint!("{}", observed.summary);
+        }
+        let table = observed.observations.finish(&inventory);
         return Ok((table, inventory));
     };
     let text = std::fs::read_to_string(path)

@@ -8,9 +8,10 @@ use anyhow::anyhow;
 use flowfence_aggregate::TableSummary;
 use flowfence_propose::{CheckReport, PlanSummary, propose};
 
-use crate::Failure;
-use crate::aggregate::{load_inventory_files, read_any};
+use crate::aggregate::load_inventory_files;
 use crate::cli::RunArgs;
+use crate::failure::Failure;
+use crate::logs::{Observed, observe};
 use crate::propose::{plan_options, unbroken, write_plan};
 
 pub(crate) fn run(args: RunArgs, quiet: bool) -> Result<(), Failure> {
@@ -23,7 +24,10 @@ pub(crate) fn run(args: RunArgs, quiet: bool) -> Result<(), Failure> {
     )?;
     let inventory = load_inventory_files(&inventory_paths)?;
     let input = args.input.with_legacy(args.legacy_layout);
-    let (observations, read_summary) = read_any(&logs, &input, &args.s3, quiet, None)?;
+    let Observed {
+        observations,
+        summary: read_summary,
+    } = observe(&logs, &input, &args.s3, quiet, None)?;
     let connections = observations.connections();
     let table = observations.finish(&inventory);
     let plan = propose(&table, &inventory, &plan_options(&args.plan, &args.s3)?)

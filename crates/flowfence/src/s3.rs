@@ -1,23 +1,19 @@
-//! `s3://` on the command line: `flowfence ls`, and log paths in S3 read in bounded
-//! batches into the observations store, with a checkpoint saved between batches (spaced
-//! out, and when the run ends) so a rerun resumes where the last one stopped.
+//! `s3://` on the command line: `flowfence ls`, and the fetch loop that hands what a
+//! window selects to a command a batch at a time, with a progress bar.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::anyhow;
-use flowfence_aggregate::{Checkpoint, Ingest, IngestError, Observations, Stamped, file_stamp};
-use flowfence_flowlog::{Progress, Report, Source};
+use flowfence_aggregate::Stamped;
+use flowfence_flowlog::Source;
 use flowfence_s3::{
     Archive, BatchLimits, Connect, Fetched, Listing, ListingSummary, Object, S3Uri, Window,
     batches, list,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::Failure;
-use crate::cli::{InputArgs, LsArgs, S3Args};
-use crate::inputs;
+use crate::cli::{LsArgs, S3Args};
+use crate::failure::Failure;
 
 impl S3Args {
     fn window(&self) -> Window {
@@ -146,101 +142,4 @@ pub(crate) fn each_batch(
         }
     }
     Ok(())
-}
-
-/// Reads local paths and `s3://` locations into one store. With `checkpoint`, the store
-/// and the list of sources read are saved there between batches (spaced out, and when
-/// the run ends, even on an error), and a run that finds the file resumes from it.
-pub(crate) fn observe(
-    paths: &[PathBuf],
-    input: &InputArgs,
-    s3: &S3Args,
-    quiet: bool,
-    checkpoint: Option<Checkpoint>,
-) -> Result<
-    (
-        Observations,
-        Report,
-        Vec<flowfence_flowlog::Skipped>,
-        Fetched,
-    ),
-    Failure,
-> {
-    let mut ingest = Ingest::start(checkpoint).map_err(ingest_failure)?;
-    let mut fetched = Fetched::default();
-    let progress = Arc::new(Progress::default());
-    let options = inputs::read_options(input, &progress)?;
-    let (remote, local): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
-        .iter()
-        .partition(|p| S3Uri::is_s3(&p.to_string_lossy()));
-
-    // Local files: one batch; a file is done if its name, size and modification time
-    // match.
-    let mut skipped = Vec::new();
-    if !local.is_empty() {
-        let local: Vec<PathBuf> = local.into_iter().cloned().collect();
-        let discovery = inputs::discover_logs(&local)?;
-        skipped = discovery.skipped;
-        let stamped = discovery
-            .sources
-            .into_iter()
-            .map(|source| {
-                let stamp = match &source {
-                    Source::File(p) => file_stamp(p),
-                    _ => String::new(),
-                };
-                Stamped { source, stamp }
-            })
-            .collect();
-        // A file whose size and time can't be read is read again.
-        let todo = ingest.pending(stamped, |s| {
-            (!s.stamp.is_empty()).then(|| (s.source.display_name(), s.stamp.as_str()))
-        });
-        let ticker = crate::progress::Ticker::start(&progress, todo.len() as u64, quiet);
-        ingest.read_batch(todo, &options).map_err(ingest_failure)?;
-        drop(ticker);
-    }
-
-    // S3: batches bounded in bytes, fetched concurrently, read in parallel.
-    let remote: Vec<String> = remote
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let strict = s3.s3_strict || input.strict;
-    // Both callbacks use the one job, one after the other.
-    let shared = std::cell::RefCell::new(&mut ingest);
-    let read = each_batch(
-        &remote,
-        s3,
-        strict,
-        quiet,
-        &mut |objects, name| {
-            shared
-                .borrow_mut()
-                .pending(objects, |o| Some((name(o), o.etag.as_str())))
-        },
-        &mut fetched,
-        &mut |batch| {
-            shared
-                .borrow_mut()
-                .read_batch(batch, &options)
-                .map_err(ingest_failure)
-        },
-    );
-    // A run stopped by an error still keeps what its finished batches read.
-    let saved = ingest.close().map_err(ingest_failure);
-    read?;
-    saved?;
-    fetched.resumed = ingest.resumed();
-    let (observations, report) = ingest.finish().map_err(ingest_failure)?;
-    Ok((observations, report, skipped, fetched))
-}
-
-/// A resumable run that failed: an unreadable checkpoint is bad input, the rest I/O.
-fn ingest_failure(e: IngestError) -> Failure {
-    match e {
-        IngestError::Partial(p) => crate::aggregate::partial_failure(p),
-        IngestError::Manifest { .. } => Failure::BadInput(e.into()),
-        _ => Failure::Io(e.into()),
-    }
 }

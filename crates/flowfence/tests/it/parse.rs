@@ -346,7 +346,14 @@ fn usage_and_io_errors_have_their_own_status() {
     let out = flowfence(&["parse", "--format", "version 5", "x.log"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-format"));
-    let both = ["parse", "--format", "version", "--log-format", "version", "x.log"];
+    let both = [
+        "parse",
+        "--format",
+        "version",
+        "--log-format",
+        "version",
+        "x.log",
+    ];
     let out = flowfence(&both, None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
