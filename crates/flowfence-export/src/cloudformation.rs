@@ -23,7 +23,7 @@ fn protocol(p: i32) -> String {
         name => name,
     }
 }
-use crate::rules::{Action, PlanRule, of_group};
+use crate::rules::{Action, GroupRule, of_group};
 
 /// A YAML double-quoted scalar (JSON's escaping is valid YAML).
 fn quoted(s: &str) -> String {
@@ -69,7 +69,7 @@ fn comment(out: &mut String, indent: &str, text: &str) {
 }
 
 /// Whether a rule can sit inside its group's own resource.
-fn inline(r: &PlanRule<'_>) -> bool {
+fn inline(r: &GroupRule<'_>) -> bool {
     !r.ingress
         && r.action == Action::Authorize
         && !matches!(&r.spec.target, RuleTarget::Group(g) if g.starts_with("new:"))
@@ -220,7 +220,7 @@ fn write_group(out: &mut String, g: &PlanGroup, group_value: &dyn Fn(&str) -> St
     }
     out.push_str("      SecurityGroupEgress:\n");
     let rules = of_group(g);
-    let inlined: Vec<&PlanRule<'_>> = rules.iter().filter(|r| inline(r)).collect();
+    let inlined: Vec<&GroupRule<'_>> = rules.iter().filter(|r| inline(r)).collect();
     let placeholder = RuleSpec {
         protocol: -1,
         from: -1,

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use flowfence_propose::{GroupChange, IpPermission, Plan};
+use flowfence_propose::{GroupChange, IpPermission, Plan, PlanRule};
 
 use crate::names::snake;
 
@@ -131,7 +131,7 @@ pub fn render(plan: &Plan) -> String {
     );
     s.push_str("  # A rule that already exists is reported by AWS as a duplicate and skipped.\n");
     for g in &plan.groups {
-        let (ingress, egress): (&[IpPermission], &[IpPermission]) = match (&g.changes, g.new) {
+        let (ingress, egress): (&[PlanRule], &[PlanRule]) = match (&g.changes, g.new) {
             (_, true) => (&g.ingress, &g.egress),
             (Some(c), false) => (&c.authorize_ingress, &c.authorize_egress),
             (None, false) => (&[], &[]),
@@ -142,7 +142,7 @@ pub fn render(plan: &Plan) -> String {
                     s,
                     "  aws ec2 authorize-security-group-{verb} --group-id {} --ip-permissions {} > /dev/null 2>&1 || echo 'already there or failed: {} {verb}' >&2",
                     group_word(&g.reference),
-                    permissions_word(std::slice::from_ref(p)),
+                    permissions_word(&[p.permission()]),
                     g.name
                 );
             }
@@ -205,7 +205,7 @@ pub fn render(plan: &Plan) -> String {
                     s,
                     "aws ec2 revoke-security-group-{verb} --group-id {} --ip-permissions {} > /dev/null",
                     g.reference,
-                    permissions_word(perms)
+                    permissions_word(&perms.iter().map(PlanRule::permission).collect::<Vec<_>>())
                 );
             }
         }

@@ -11,7 +11,7 @@ use crate::rules::of_plan;
 /// The plan's rules as columns.
 pub fn columns(plan: &Plan) -> Columns {
     let rules = of_plan(plan);
-    let text = |f: fn(&crate::rules::PlanRule<'_>) -> String| Column::text_of(&rules, f);
+    let text = |f: fn(&crate::rules::GroupRule<'_>) -> String| Column::text_of(&rules, f);
     let evidence = |f: fn(&flowfence_propose::RuleEvidence) -> u64| {
         Column::int64_of(&rules, move |r| r.evidence.map_or(0, f))
     };

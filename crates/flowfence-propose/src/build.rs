@@ -10,15 +10,13 @@ use flowfence_inventory::{Inventory, Peer, SecurityGroup};
 
 use crate::findings::findings;
 use crate::model::{
-    Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, RuleChanges,
-    RuleEvidence, Step, Widening,
+    Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
+    RuleChanges, RuleEvidence, Step, Widening,
 };
 use crate::needs::{self, Direction, Evidence, Filter, Target};
 use crate::quota;
 use crate::roles::{self, Role};
-use crate::rules::{
-    IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind, shape,
-};
+use crate::rules::{RuleSpec, RuleTarget, Shaping, WideningKind, shape};
 use crate::verify;
 
 /// What to migrate and how to shape rules.
@@ -112,13 +110,7 @@ pub fn propose(
         findings: findings(table, inventory, options.vpc.as_deref()),
         check: Check::default(),
     };
-    let (before, after) = verify::replay(
-        inventory,
-        table,
-        &plan
-            .final_state(inventory)
-            .expect("flowfence writes permissions it can read"),
-    );
+    let (before, after) = verify::replay(inventory, table, &plan.final_state(inventory));
     plan.check = Check::from_verdicts(&before, &after);
     Ok(plan)
 }
@@ -231,14 +223,13 @@ fn role_group(
                 ),
             );
         }
-        permissions(
-            rules
-                .iter()
-                .map(|(spec, e)| (spec, Some(RuleEvidence::from(e)))),
-        )
+        rules
+            .iter()
+            .map(|(spec, e)| PlanRule::observed(spec.clone(), RuleEvidence::from(e)))
+            .collect::<Vec<_>>()
     };
-    let (ingress, ingress_evidence) = shaped(Direction::Ingress);
-    let (egress, egress_evidence) = shaped(Direction::Egress);
+    let ingress = shaped(Direction::Ingress);
+    let egress = shaped(Direction::Egress);
     if let [needs, addresses] = role.differing_needs
         && needs + addresses > 0
     {
@@ -280,8 +271,6 @@ fn role_group(
         basis,
         ingress,
         egress,
-        ingress_evidence,
-        egress_evidence,
     }
 }
 
@@ -299,8 +288,6 @@ fn emptied(d: &SecurityGroup) -> PlanGroup {
             .to_string(),
         ingress: Vec::new(),
         egress: Vec::new(),
-        ingress_evidence: Vec::new(),
-        egress_evidence: Vec::new(),
     }
 }
 
@@ -358,18 +345,6 @@ fn reference(role: &Role) -> String {
     role.existing
         .clone()
         .unwrap_or_else(|| format!("new:{}", role.name))
-}
-
-/// Rules as AWS permissions (described by their evidence) and their evidence, in order.
-fn permissions<'a>(
-    rules: impl Iterator<Item = (&'a RuleSpec, Option<RuleEvidence>)>,
-) -> (Vec<IpPermission>, Vec<Option<RuleEvidence>>) {
-    rules
-        .map(|(spec, e)| {
-            let description = e.as_ref().map(RuleEvidence::describe);
-            (IpPermission::from_spec(spec, description), e)
-        })
-        .unzip()
 }
 
 /// The group `g` with its references to default groups rewritten, if it has any.
@@ -430,10 +405,15 @@ fn rewrite_references(
                 );
             }
         }
-        permissions(out.iter().map(|(spec, e)| (spec, e.clone())))
+        out.into_iter()
+            .map(|(spec, e)| match e {
+                Some(e) => PlanRule::observed(spec, e),
+                None => PlanRule::as_is(spec, None),
+            })
+            .collect::<Vec<_>>()
     };
-    let (ingress, ingress_evidence) = rewrite(&g.ingress, true);
-    let (egress, egress_evidence) = rewrite(&g.egress, false);
+    let ingress = rewrite(&g.ingress, true);
+    let egress = rewrite(&g.egress, false);
     let mut basis =
         "references to the default group rewritten to the new groups of the members that used them"
             .to_string();
@@ -452,8 +432,6 @@ fn rewrite_references(
         basis,
         ingress,
         egress,
-        ingress_evidence,
-        egress_evidence,
     })
 }
 
@@ -517,32 +495,21 @@ fn steps(groups: &[PlanGroup], interfaces: &[PlanInterface]) -> Vec<Step> {
         .collect()
 }
 
-/// What turns `group`'s rules today into `ingress` and `egress`.
-fn rule_changes(
-    group: &SecurityGroup,
-    ingress: &[IpPermission],
-    egress: &[IpPermission],
-) -> RuleChanges {
-    let split = |today: &[flowfence_inventory::Rule], target: &[IpPermission]| {
+/// What turns `group`'s rules today into `ingress` and `egress`: the rules to add (as
+/// AWS will hold them: no evidence of their own) and today's rules to remove.
+fn rule_changes(group: &SecurityGroup, ingress: &[PlanRule], egress: &[PlanRule]) -> RuleChanges {
+    let split = |today: &[flowfence_inventory::Rule], target: &[PlanRule]| {
         let now: Vec<RuleSpec> = today.iter().map(RuleSpec::from_inventory).collect();
-        let wanted: Vec<RuleSpec> = target
-            .iter()
-            .flat_map(|p| p.specs().unwrap_or_default())
-            .collect();
         let add = target
             .iter()
-            .filter(|p| {
-                p.specs()
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|s| !now.contains(s))
-            })
-            .cloned()
+            .filter(|r| !now.contains(&r.spec))
+            .map(|r| PlanRule::as_is(r.spec.clone(), r.description.clone()))
             .collect();
         let remove = today
             .iter()
-            .filter(|r| !wanted.contains(&RuleSpec::from_inventory(r)))
-            .map(|r| IpPermission::from_spec(&RuleSpec::from_inventory(r), r.description.clone()))
+            .map(|r| (RuleSpec::from_inventory(r), r))
+            .filter(|(spec, _)| !target.iter().any(|t| &t.spec == spec))
+            .map(|(spec, r)| PlanRule::as_is(spec, r.description.clone()))
             .collect();
         (add, remove)
     };
@@ -602,11 +569,8 @@ mod tests {
         plan.groups.iter().find(|g| g.name == name).unwrap()
     }
 
-    fn rules(permissions: &[IpPermission]) -> Vec<RuleSpec> {
-        permissions
-            .iter()
-            .flat_map(|p| p.specs().unwrap())
-            .collect()
+    fn rules(rules: &[PlanRule]) -> Vec<RuleSpec> {
+        rules.iter().map(|r| r.spec.clone()).collect()
     }
 
     fn tcp(port: i32, target: RuleTarget) -> RuleSpec {
@@ -639,7 +603,7 @@ mod tests {
             [tcp(5432, RuleTarget::Group("new:web".into()))]
         );
         assert!(db.egress.is_empty());
-        let evidence = db.ingress_evidence[0].as_ref().unwrap();
+        let evidence = db.ingress[0].evidence.as_ref().unwrap();
         assert_eq!(
             (evidence.flows, evidence.first_seen, evidence.last_seen),
             (3, 100, 200)
@@ -715,6 +679,38 @@ mod tests {
         );
         assert_eq!(plan.steps[2].targets, ["sg-app"]);
         assert_eq!(plan.steps[6].targets, ["sg-d"]);
+    }
+
+    /// The plan JSON reads back as the same plan (rules with their evidence, tightened
+    /// groups' changes), and a permission it can't read is refused, naming its group,
+    /// not dropped.
+    #[test]
+    fn the_plan_json_round_trips_and_an_unreadable_rule_is_refused() {
+        let options = Options {
+            tighten: vec!["sg-app".into()],
+            ..Options::default()
+        };
+        let plan = propose(&table(), &inventory(), &options).unwrap();
+        let json = serde_json::to_value(&plan).unwrap();
+        let back: Plan = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, plan);
+        // The wire shape: permissions, and the evidence in a list beside them.
+        let at = plan.groups.iter().position(|g| g.name == "web").unwrap();
+        let web = &json["groups"][at];
+        assert_eq!(web["ref"], "new:web");
+        assert_eq!(web["egress"][0]["IpProtocol"], "tcp");
+        assert_eq!(web["egress"][0]["FromPort"], 5432);
+        assert_eq!(web["egress_evidence"][0]["flows"], 3);
+
+        // A rule without a peer names nothing: refused.
+        let mut broken = json;
+        broken["groups"][at]["egress"][0]["UserIdGroupPairs"] = serde_json::json!([]);
+        let err = serde_json::from_value::<Plan>(broken).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("group new:web: unreadable permission"),
+            "{err}"
+        );
     }
 
     #[test]

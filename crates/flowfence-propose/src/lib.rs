@@ -11,7 +11,7 @@
 //! # fn run(table: &flowfence_aggregate::Table, inventory: &flowfence_inventory::Inventory) {
 //! use flowfence_propose::{Options, propose, replay};
 //! let plan = propose(table, inventory, &Options::default()).unwrap();
-//! let (_today, after) = replay(inventory, table, &plan.final_state(inventory).unwrap());
+//! let (_today, after) = replay(inventory, table, &plan.final_state(inventory));
 //! assert!(after.broken.is_empty() && plan.check.broken == 0);
 //! # }
 //! ```
@@ -31,8 +31,8 @@ mod verify;
 pub use build::{Options, ProposeError, propose};
 pub use findings::{Finding, FindingKind};
 pub use model::{
-    Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, RuleChanges,
-    RuleEvidence, Step, UnreadablePermission, Widening,
+    Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
+    RuleChanges, RuleEvidence, Step, Widening,
 };
 pub use needs::{Direction, Dropped, Filter};
 pub use quota::quota_usage;

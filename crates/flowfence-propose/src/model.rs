@@ -79,11 +79,50 @@ pub struct Widening {
     pub detail: String,
 }
 
+/// One rule of a plan: what it allows (one protocol, port range and peer), its
+/// description in AWS, and the evidence it rests on (none for a rule kept as it was or
+/// revoked). In the JSON it is an AWS `IpPermission`, its evidence beside it in the
+/// group's `ingress_evidence`/`egress_evidence`: that shape is only the wire format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanRule {
+    /// What it allows.
+    pub spec: RuleSpec,
+    /// Its description in AWS.
+    pub description: Option<String>,
+    /// Why it exists: the traffic it was learned from.
+    pub evidence: Option<RuleEvidence>,
+}
+
+impl PlanRule {
+    /// A rule learned from traffic, described by its evidence.
+    pub fn observed(spec: RuleSpec, evidence: RuleEvidence) -> PlanRule {
+        PlanRule {
+            spec,
+            description: Some(evidence.describe()),
+            evidence: Some(evidence),
+        }
+    }
+
+    /// A rule as it is (or will be) in AWS, with no evidence of its own.
+    pub fn as_is(spec: RuleSpec, description: Option<String>) -> PlanRule {
+        PlanRule {
+            spec,
+            description,
+            evidence: None,
+        }
+    }
+
+    /// The rule in AWS's `IpPermission` shape.
+    pub fn permission(&self) -> IpPermission {
+        IpPermission::from_spec(&self.spec, self.description.clone())
+    }
+}
+
 /// A group the plan creates or changes, with its final rules.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "wire::PlanGroup", try_from = "wire::PlanGroup")]
 pub struct PlanGroup {
     /// `sg-...`, or `new:NAME` for a group the plan creates.
-    #[serde(rename = "ref")]
     pub reference: String,
     /// Group name.
     pub name: String,
@@ -98,33 +137,178 @@ pub struct PlanGroup {
     /// Why the members are together (new groups), or what changes (existing ones).
     pub basis: String,
     /// Final inbound rules.
-    pub ingress: Vec<IpPermission>,
+    pub ingress: Vec<PlanRule>,
     /// Final outbound rules.
-    pub egress: Vec<IpPermission>,
-    /// Evidence of each inbound rule, in the same order (empty for rules kept as they
-    /// were).
-    #[serde(default)]
-    pub ingress_evidence: Vec<Option<RuleEvidence>>,
-    /// Evidence of each outbound rule.
-    #[serde(default)]
-    pub egress_evidence: Vec<Option<RuleEvidence>>,
+    pub egress: Vec<PlanRule>,
     /// For an existing group: the rules to add and to remove to reach the final ones.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<RuleChanges>,
 }
 
 /// How an existing group's rules change. Authorize with the new groups; revoke only
 /// after the observation pause.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "wire::RuleChanges", try_from = "wire::RuleChanges")]
 pub struct RuleChanges {
     /// Inbound rules to add.
-    pub authorize_ingress: Vec<IpPermission>,
+    pub authorize_ingress: Vec<PlanRule>,
     /// Outbound rules to add.
-    pub authorize_egress: Vec<IpPermission>,
+    pub authorize_egress: Vec<PlanRule>,
     /// Inbound rules to remove (as they are today).
-    pub revoke_ingress: Vec<IpPermission>,
+    pub revoke_ingress: Vec<PlanRule>,
     /// Outbound rules to remove.
-    pub revoke_egress: Vec<IpPermission>,
+    pub revoke_egress: Vec<PlanRule>,
+}
+
+/// The plan's groups as JSON: rules as AWS `IpPermission`s with their evidence in a
+/// list beside them. Reading one back splits each permission into its rules (one per
+/// peer and port range) and refuses one it can't read, naming the group.
+mod wire {
+    use serde::{Deserialize, Serialize};
+
+    use super::{GroupChange, IpPermission, PermissionSpecs, PlanRule, RuleEvidence};
+
+    #[derive(Clone, Serialize, Deserialize)]
+    pub(super) struct PlanGroup {
+        #[serde(rename = "ref")]
+        reference: String,
+        name: String,
+        new: bool,
+        change: GroupChange,
+        vpc_id: Option<String>,
+        members: Vec<String>,
+        basis: String,
+        ingress: Vec<IpPermission>,
+        egress: Vec<IpPermission>,
+        /// Evidence of each inbound rule, in the same order (none for rules kept as
+        /// they were).
+        #[serde(default)]
+        ingress_evidence: Vec<Option<RuleEvidence>>,
+        #[serde(default)]
+        egress_evidence: Vec<Option<RuleEvidence>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changes: Option<RuleChanges>,
+    }
+
+    #[derive(Clone, Default, Serialize, Deserialize)]
+    pub(super) struct RuleChanges {
+        authorize_ingress: Vec<IpPermission>,
+        authorize_egress: Vec<IpPermission>,
+        revoke_ingress: Vec<IpPermission>,
+        revoke_egress: Vec<IpPermission>,
+    }
+
+    fn permissions(rules: &[PlanRule]) -> Vec<IpPermission> {
+        rules.iter().map(PlanRule::permission).collect()
+    }
+
+    fn evidence(rules: &[PlanRule]) -> Vec<Option<RuleEvidence>> {
+        rules.iter().map(|r| r.evidence.clone()).collect()
+    }
+
+    /// The rules of `perms`, the i-th permission's evidence `evidence[i]`.
+    fn rules(
+        group: &str,
+        perms: Vec<IpPermission>,
+        evidence: &[Option<RuleEvidence>],
+    ) -> Result<Vec<PlanRule>, String> {
+        let mut out = Vec::with_capacity(perms.len());
+        for (i, p) in perms.into_iter().enumerate() {
+            // A permission with no peer allows nothing: a plan that has one was edited
+            // wrongly, and dropping it would hide that.
+            let specs = p
+                .specs()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| format!("group {group}: unreadable permission {p:?}"))?;
+            let description = p
+                .ip_ranges
+                .iter()
+                .map(|r| &r.description)
+                .chain(p.ipv6_ranges.iter().map(|r| &r.description))
+                .chain(p.prefix_list_ids.iter().map(|r| &r.description))
+                .chain(p.user_id_group_pairs.iter().map(|r| &r.description))
+                .flatten()
+                .next()
+                .cloned();
+            let evidence = evidence.get(i).cloned().flatten();
+            out.extend(specs.into_iter().map(|spec| PlanRule {
+                spec,
+                description: description.clone(),
+                evidence: evidence.clone(),
+            }));
+        }
+        Ok(out)
+    }
+
+    impl From<super::PlanGroup> for PlanGroup {
+        fn from(g: super::PlanGroup) -> PlanGroup {
+            PlanGroup {
+                ingress: permissions(&g.ingress),
+                egress: permissions(&g.egress),
+                ingress_evidence: evidence(&g.ingress),
+                egress_evidence: evidence(&g.egress),
+                changes: g.changes.map(RuleChanges::from),
+                reference: g.reference,
+                name: g.name,
+                new: g.new,
+                change: g.change,
+                vpc_id: g.vpc_id,
+                members: g.members,
+                basis: g.basis,
+            }
+        }
+    }
+
+    impl TryFrom<PlanGroup> for super::PlanGroup {
+        type Error = String;
+
+        fn try_from(g: PlanGroup) -> Result<super::PlanGroup, String> {
+            let changes = g.changes.map(|c| c.into_rules(&g.reference)).transpose()?;
+            Ok(super::PlanGroup {
+                ingress: rules(&g.reference, g.ingress, &g.ingress_evidence)?,
+                egress: rules(&g.reference, g.egress, &g.egress_evidence)?,
+                changes,
+                reference: g.reference,
+                name: g.name,
+                new: g.new,
+                change: g.change,
+                vpc_id: g.vpc_id,
+                members: g.members,
+                basis: g.basis,
+            })
+        }
+    }
+
+    impl From<super::RuleChanges> for RuleChanges {
+        fn from(c: super::RuleChanges) -> RuleChanges {
+            RuleChanges {
+                authorize_ingress: permissions(&c.authorize_ingress),
+                authorize_egress: permissions(&c.authorize_egress),
+                revoke_ingress: permissions(&c.revoke_ingress),
+                revoke_egress: permissions(&c.revoke_egress),
+            }
+        }
+    }
+
+    impl RuleChanges {
+        fn into_rules(self, group: &str) -> Result<super::RuleChanges, String> {
+            Ok(super::RuleChanges {
+                authorize_ingress: rules(group, self.authorize_ingress, &[])?,
+                authorize_egress: rules(group, self.authorize_egress, &[])?,
+                revoke_ingress: rules(group, self.revoke_ingress, &[])?,
+                revoke_egress: rules(group, self.revoke_egress, &[])?,
+            })
+        }
+    }
+
+    /// `RuleChanges` alone (serde's `try_from` on the model type needs it; a plan's
+    /// changes are read through their group, which names it in errors).
+    impl TryFrom<RuleChanges> for super::RuleChanges {
+        type Error = String;
+
+        fn try_from(c: RuleChanges) -> Result<super::RuleChanges, String> {
+            c.into_rules("(changes)")
+        }
+    }
 }
 
 /// The replay check of the plan against the connections it was made from.
@@ -207,39 +391,18 @@ pub struct Plan {
     pub check: Check,
 }
 
-/// A permission in a plan that flowfence cannot read back as rules (a hand-edited plan:
-/// no protocol, a port range that doesn't parse, no peer).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("group {group}: unreadable permission {permission:?}")]
-#[non_exhaustive]
-pub struct UnreadablePermission {
-    /// The group's ref.
-    pub group: String,
-    /// The permission as the plan spells it.
-    pub permission: Box<IpPermission>,
-}
-
 impl Plan {
     /// The state the plan ends in: today's groups and memberships (from `inventory`),
     /// with the plan's groups' rules and the plan's interfaces' groups.
-    pub fn final_state(&self, inventory: &Inventory) -> Result<State, UnreadablePermission> {
+    pub fn final_state(&self, inventory: &Inventory) -> State {
         let mut state = State::current(inventory);
+        let specs = |rules: &[PlanRule]| rules.iter().map(|r| r.spec.clone()).collect();
         for g in &self.groups {
-            let specs = |ps: &[IpPermission]| -> Result<Vec<RuleSpec>, UnreadablePermission> {
-                let mut out = Vec::new();
-                for p in ps {
-                    out.extend(p.specs().ok_or_else(|| UnreadablePermission {
-                        group: g.reference.clone(),
-                        permission: Box::new(p.clone()),
-                    })?);
-                }
-                Ok(out)
-            };
-            state.set_rules(&g.reference, specs(&g.ingress)?, specs(&g.egress)?);
+            state.set_rules(&g.reference, specs(&g.ingress), specs(&g.egress));
         }
         for i in &self.interfaces {
             state.set_groups(&i.interface_id, i.groups_after.clone());
         }
-        Ok(state)
+        state
     }
 }

@@ -8,9 +8,7 @@ use std::net::IpAddr;
 
 use flowfence_aggregate::{Peer, Table};
 use flowfence_inventory::{Inventory, IpNet};
-use flowfence_propose::{
-    Options, PermissionSpecs, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota_usage,
-};
+use flowfence_propose::{Options, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota_usage};
 use flowfence_synth::{
     Environment, Form, PARTNER_HOSTS, Span, Truth, Variant, partner_address, unix_day,
     write_inventory, write_logs, write_truth,
@@ -56,8 +54,8 @@ fn group<'a>(plan: &'a Plan, role: &str, truth: &Truth) -> &'a PlanGroup {
 }
 
 /// The specs of a group's rules in one direction.
-fn specs(rules: &[flowfence_propose::IpPermission]) -> Vec<flowfence_propose::RuleSpec> {
-    rules.iter().flat_map(|p| p.specs().unwrap()).collect()
+fn specs(rules: &[flowfence_propose::PlanRule]) -> Vec<flowfence_propose::RuleSpec> {
+    rules.iter().map(|r| r.spec.clone()).collect()
 }
 
 fn rare_flows_keep_tiers_together(form: Form) {

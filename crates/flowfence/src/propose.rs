@@ -83,10 +83,7 @@ pub(crate) fn verify(args: VerifyArgs, quiet: bool) -> Result<(), Failure> {
     let plan = read_plan(&args.plan)?;
     let input = args.input.with_legacy(args.legacy_layout);
     let (table, inventory) = connections_table(&args.traffic, &input, &args.s3, quiet)?;
-    let state = plan
-        .final_state(&inventory)
-        .map_err(|e| Failure::BadInput(anyhow!("{}: {e}", args.plan.display())))?;
-    let (before, after) = replay(&inventory, &table, &state);
+    let (before, after) = replay(&inventory, &table, &plan.final_state(&inventory));
     print!(
         "{}",
         CheckReport {

@@ -9,7 +9,7 @@ use std::path::Path;
 use flowfence_aggregate::{Observations, Table};
 use flowfence_flowlog::{ReadOptions, Reader, discover};
 use flowfence_inventory::Inventory;
-use flowfence_propose::{PermissionSpecs, Plan, replay};
+use flowfence_propose::{Plan, replay};
 use flowfence_synth::{TrueEdge, Truth};
 
 /// The inventory a generator wrote into `dir`.
@@ -61,7 +61,7 @@ pub(crate) fn check_roles(plan: &Plan, truth: &Truth) {
 /// Nothing observed is cut, less is allowed than today, and the default group ends
 /// with no rules and no members.
 pub(crate) fn check_breaks_nothing(plan: &Plan, inventory: &Inventory, table: &Table) {
-    let (before, verdict) = replay(inventory, table, &plan.final_state(inventory).unwrap());
+    let (before, verdict) = replay(inventory, table, &plan.final_state(inventory));
     assert!(verdict.broken.is_empty(), "{:#?}", verdict.broken);
     assert!(
         verdict.allowed_unused < before.allowed_unused,
@@ -103,20 +103,18 @@ pub(crate) fn check_rules_against_truth(plan: &Plan, inventory: &Inventory, trut
     for g in plan.groups.iter().filter(|g| g.new) {
         let me = role_of_group(&g.reference).unwrap();
         for (is_ingress, rules) in [(true, &g.ingress), (false, &g.egress)] {
-            for p in rules {
-                for spec in p.specs().unwrap() {
-                    let flowfence_propose::RuleTarget::Group(other) = &spec.target else {
-                        continue;
-                    };
-                    let other = role_of_group(other).unwrap();
-                    assert_eq!(spec.from, spec.to, "a port range between groups");
-                    let port = spec.from.max(0) as u16;
-                    let protocol = spec.protocol as u8;
-                    if is_ingress {
-                        ingress.insert((other, me.clone(), protocol, port));
-                    } else {
-                        egress.insert((me.clone(), other, protocol, port));
-                    }
+            for spec in rules.iter().map(|r| &r.spec) {
+                let flowfence_propose::RuleTarget::Group(other) = &spec.target else {
+                    continue;
+                };
+                let other = role_of_group(other).unwrap();
+                assert_eq!(spec.from, spec.to, "a port range between groups");
+                let port = spec.from.max(0) as u16;
+                let protocol = spec.protocol as u8;
+                if is_ingress {
+                    ingress.insert((other, me.clone(), protocol, port));
+                } else {
+                    egress.insert((me.clone(), other, protocol, port));
                 }
             }
         }
