@@ -25,7 +25,7 @@ use crate::observations::{
     Extras, HashMap, InterfaceIdx, Observations, SHARDS, in_order_largest_first,
 };
 use crate::shard::{Entry, Shard};
-use crate::table::{Peer, Row, Side, Table};
+use crate::table::{AmbiguousConnection, CoverageGaps, Peer, RejectedTraffic, Row, Side, Table};
 
 /// What one interface's connections look like from its side.
 struct View<'i> {
@@ -183,7 +183,7 @@ struct RowKey {
 
 /// A shard's rows in the table's order, ambiguous connections and path connections, with
 /// names.
-type NamedRows = (Vec<Row>, Vec<(String, ConnectionKey)>, u64);
+type NamedRows = (Vec<Row>, Vec<AmbiguousConnection>, u64);
 
 /// A row's place in the table's order (interface id, side, protocol, port, peer kind,
 /// peer) in integers: the interface id's rank among the ids with side, protocol, port and
@@ -324,7 +324,10 @@ impl ShardRows<'_> {
         let ambiguous = self
             .ambiguous
             .into_iter()
-            .map(|(i, k)| (names[i as usize].to_string(), k))
+            .map(|(i, key)| AmbiguousConnection {
+                interface_id: names[i as usize].to_string(),
+                key,
+            })
             .collect();
         (rows, ambiguous, self.path_connections)
     }
@@ -453,17 +456,27 @@ impl Observations {
         table.rejected = extras
             .rejects
             .iter()
-            .map(|(&(i, p, port), r)| (names[i as usize].to_string(), p, port, *r))
+            .map(|(&(i, protocol, port), r)| RejectedTraffic {
+                interface_id: names[i as usize].to_string(),
+                protocol,
+                port,
+                totals: *r,
+            })
             .collect();
-        table
-            .rejected
-            .sort_unstable_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+        table.rejected.sort_unstable_by(|a, b| {
+            (&a.interface_id, a.protocol, a.port).cmp(&(&b.interface_id, b.protocol, b.port))
+        });
         table.gaps = extras
             .gaps
             .iter()
-            .map(|(&i, g)| (names[i as usize].to_string(), *g))
+            .map(|(&i, g)| CoverageGaps {
+                interface_id: names[i as usize].to_string(),
+                gaps: *g,
+            })
             .collect();
-        table.gaps.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        table
+            .gaps
+            .sort_unstable_by(|a, b| a.interface_id.cmp(&b.interface_id));
         table.records_without_interface = self.without_interface.into_inner();
         table
     }
@@ -825,21 +838,26 @@ mod tests {
             (Side::Client, 443, &Peer::AwsService("S3".into()))
         );
         assert_eq!(table.rejected.len(), 1);
-        let (iface, protocol, port, rej) = &table.rejected[0];
-        assert_eq!((iface.as_str(), *protocol, *port), ("eni-c", 6, 22));
+        let RejectedTraffic {
+            interface_id,
+            protocol,
+            port,
+            totals: rej,
+        } = &table.rejected[0];
+        assert_eq!((interface_id.as_str(), *protocol, *port), ("eni-c", 6, 22));
         assert_eq!(
             (rej.records, rej.packets, rej.first_seen, rej.last_seen),
             (2, 3, 100, 130)
         );
         assert_eq!(
             table.gaps,
-            [(
-                "eni-c".to_string(),
-                crate::Gaps {
+            [CoverageGaps {
+                interface_id: "eni-c".to_string(),
+                gaps: crate::Gaps {
                     nodata: 1,
                     skipdata: 0
                 }
-            )]
+            }]
         );
         assert_eq!(
             table.rejected_columns().to_csv(),

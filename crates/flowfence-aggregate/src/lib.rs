@@ -46,4 +46,6 @@ pub use direction::{
     Endpoint, Evidence, decide, observe,
 };
 pub use summary::TableSummary;
-pub use table::{COLUMNS, Peer, PeerKind, Row, Side, Table};
+pub use table::{
+    AmbiguousConnection, COLUMNS, CoverageGaps, Peer, PeerKind, RejectedTraffic, Row, Side, Table,
+};

@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 use flowfence_inventory::Inventory;
 
 use crate::direction::Basis;
-use crate::table::{Side, Table};
+use crate::table::{AmbiguousConnection, Side, Table};
 
 /// What the table holds and what a reviewer should look at: rows by side and by how
 /// they were decided, ambiguous connections, paths, interfaces the inventory lacks,
@@ -55,7 +55,11 @@ impl TableSummary<'_> {
                 "  ambiguous connections (direction not determinable): {}",
                 table.ambiguous.len()
             );
-            for (iface, k) in table.ambiguous.iter().take(5) {
+            for AmbiguousConnection {
+                interface_id: iface,
+                key: k,
+            } in table.ambiguous.iter().take(5)
+            {
                 let _ = writeln!(
                     s,
                     "    {iface}: protocol {} {}:{} <-> {}:{}",
@@ -84,7 +88,7 @@ impl TableSummary<'_> {
                 table.records_without_interface
             );
         }
-        let rejected: u64 = table.rejected.iter().map(|r| r.3.records).sum();
+        let rejected: u64 = table.rejected.iter().map(|r| r.totals.records).sum();
         let _ = writeln!(
             s,
             "  REJECT records (traffic already blocked): {rejected} toward {} (interface, protocol, port) pairs",
@@ -93,7 +97,7 @@ impl TableSummary<'_> {
         let (nodata, skipdata) = table
             .gaps
             .iter()
-            .fold((0, 0), |(n, k), g| (n + g.1.nodata, k + g.1.skipdata));
+            .fold((0, 0), |(n, k), g| (n + g.gaps.nodata, k + g.gaps.skipdata));
         let _ = writeln!(
             s,
             "  coverage: NODATA {nodata}, SKIPDATA {skipdata} on {} interfaces",

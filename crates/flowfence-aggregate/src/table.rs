@@ -205,21 +205,53 @@ pub struct Row {
     pub basis: Basis,
 }
 
+/// REJECT traffic toward one interface, protocol and destination port: what is already
+/// blocked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedTraffic {
+    /// The interface that rejected it.
+    pub interface_id: String,
+    /// IANA protocol number.
+    pub protocol: u8,
+    /// Destination port.
+    pub port: u16,
+    /// Records, packets and when.
+    pub totals: Rejected,
+}
+
+/// NODATA and SKIPDATA records of one interface: its coverage gaps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoverageGaps {
+    /// The interface.
+    pub interface_id: String,
+    /// Its counts.
+    pub gaps: Gaps,
+}
+
+/// A connection whose direction nothing settled, on one interface.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AmbiguousConnection {
+    /// The interface that logged it.
+    pub interface_id: String,
+    /// The connection.
+    pub key: ConnectionKey,
+}
+
 /// The observed connections, and what else the logs said.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     /// One row per (interface, side, protocol, port, peer), sorted.
     pub rows: Vec<Row>,
     /// Connections nothing settled, per interface.
-    pub ambiguous: Vec<(String, ConnectionKey)>,
+    pub ambiguous: Vec<AmbiguousConnection>,
     /// Interfaces in the logs the inventory lacks.
     pub missing_interfaces: Vec<String>,
     /// Connections logged on group-less interfaces (NAT gateways): paths, not rows.
     pub path_connections: u64,
     /// REJECT records per (interface, protocol, port): what is already blocked.
-    pub rejected: Vec<(String, u8, u16, Rejected)>,
+    pub rejected: Vec<RejectedTraffic>,
     /// NODATA and SKIPDATA records per interface: coverage gaps.
-    pub gaps: Vec<(String, Gaps)>,
+    pub gaps: Vec<CoverageGaps>,
     /// Records without an interface id.
     pub records_without_interface: u64,
 }
@@ -278,13 +310,16 @@ impl Table {
     pub fn rejected_columns(&self) -> Columns {
         let r = &self.rejected;
         let mut c = Columns::default();
-        c.push("interface_id", Column::text_of(r, |x| x.0.clone()))
-            .push("protocol", Column::int32_of(r, |x| i32::from(x.1)))
-            .push("port", Column::int32_of(r, |x| i32::from(x.2)))
-            .push("records", Column::int64_of(r, |x| x.3.records))
-            .push("packets", Column::int64_of(r, |x| x.3.packets))
-            .push("first_seen", Column::int64_of(r, |x| x.3.first_seen))
-            .push("last_seen", Column::int64_of(r, |x| x.3.last_seen));
+        c.push(
+            "interface_id",
+            Column::text_of(r, |x| x.interface_id.clone()),
+        )
+        .push("protocol", Column::int32_of(r, |x| i32::from(x.protocol)))
+        .push("port", Column::int32_of(r, |x| i32::from(x.port)))
+        .push("records", Column::int64_of(r, |x| x.totals.records))
+        .push("packets", Column::int64_of(r, |x| x.totals.packets))
+        .push("first_seen", Column::int64_of(r, |x| x.totals.first_seen))
+        .push("last_seen", Column::int64_of(r, |x| x.totals.last_seen));
         c
     }
 
@@ -293,9 +328,12 @@ impl Table {
     pub fn gaps_columns(&self) -> Columns {
         let g = &self.gaps;
         let mut c = Columns::default();
-        c.push("interface_id", Column::text_of(g, |x| x.0.clone()))
-            .push("nodata", Column::int64_of(g, |x| x.1.nodata))
-            .push("skipdata", Column::int64_of(g, |x| x.1.skipdata));
+        c.push(
+            "interface_id",
+            Column::text_of(g, |x| x.interface_id.clone()),
+        )
+        .push("nodata", Column::int64_of(g, |x| x.gaps.nodata))
+        .push("skipdata", Column::int64_of(g, |x| x.gaps.skipdata));
         c
     }
 }

@@ -86,7 +86,7 @@ fn check(logs: &str) {
     let icmp: BTreeSet<Edge> = want.iter().filter(|e| e.2 == 1).cloned().collect();
     assert!(!icmp.is_empty());
     assert!(
-        table.ambiguous.iter().all(|(_, k)| k.protocol == 1),
+        table.ambiguous.iter().all(|a| a.key.protocol == 1),
         "{:?}",
         table.ambiguous
     );

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use flowfence_inventory::IpNet;
 use flowfence_inventory::protocol_name;
-use flowfence_propose::{GroupChange, Plan, PlanGroup, RuleSpec, RuleTarget};
+use flowfence_propose::{Direction, GroupChange, Plan, PlanGroup, RuleSpec, RuleTarget};
 
 use crate::names::{Unique, camel, rule_words};
 
@@ -33,7 +33,7 @@ fn quoted(s: &str) -> String {
 /// The properties of one rule, as `key: value` lines (without the group).
 fn rule_properties(
     spec: &RuleSpec,
-    ingress: bool,
+    direction: Direction,
     description: Option<&str>,
     group_value: &dyn Fn(&str) -> String,
 ) -> Vec<(String, String)> {
@@ -42,13 +42,13 @@ fn rule_properties(
         props.push(("FromPort".into(), spec.from.to_string()));
         props.push(("ToPort".into(), spec.to.to_string()));
     }
-    let (source, value) = match (&spec.target, ingress) {
+    let (source, value) = match (&spec.target, direction) {
         (RuleTarget::Cidr(IpNet::V4(c)), _) => ("CidrIp", c.to_string()),
         (RuleTarget::Cidr(IpNet::V6(c)), _) => ("CidrIpv6", c.to_string()),
-        (RuleTarget::PrefixList(p), true) => ("SourcePrefixListId", p.clone()),
-        (RuleTarget::PrefixList(p), false) => ("DestinationPrefixListId", p.clone()),
-        (RuleTarget::Group(g), true) => ("SourceSecurityGroupId", group_value(g)),
-        (RuleTarget::Group(g), false) => ("DestinationSecurityGroupId", group_value(g)),
+        (RuleTarget::PrefixList(p), Direction::Ingress) => ("SourcePrefixListId", p.clone()),
+        (RuleTarget::PrefixList(p), Direction::Egress) => ("DestinationPrefixListId", p.clone()),
+        (RuleTarget::Group(g), Direction::Ingress) => ("SourceSecurityGroupId", group_value(g)),
+        (RuleTarget::Group(g), Direction::Egress) => ("DestinationSecurityGroupId", group_value(g)),
     };
     let value = if value.starts_with('!') {
         value
@@ -70,7 +70,7 @@ fn comment(out: &mut String, indent: &str, text: &str) {
 
 /// Whether a rule can sit inside its group's own resource.
 fn inline(r: &GroupRule<'_>) -> bool {
-    !r.ingress
+    r.direction == Direction::Egress
         && r.action == Action::Authorize
         && !matches!(&r.spec.target, RuleTarget::Group(g) if g.starts_with("new:"))
 }
@@ -109,7 +109,7 @@ pub fn render(plan: &Plan) -> String {
             if r.action == Action::Revoke {
                 revokes.push(format!(
                     "{} {}",
-                    r.direction(),
+                    r.direction.name(),
                     rule_words(&r.spec).trim_end()
                 ));
                 continue;
@@ -117,7 +117,7 @@ pub fn render(plan: &Plan) -> String {
             if r.action != Action::Authorize || (g.new && inline(r)) {
                 continue;
             }
-            let kind = if r.ingress {
+            let kind = if r.direction == Direction::Ingress {
                 "SecurityGroupIngress"
             } else {
                 "SecurityGroupEgress"
@@ -126,7 +126,7 @@ pub fn render(plan: &Plan) -> String {
                 camel(&format!(
                     "{} {} {}",
                     g.name,
-                    r.direction(),
+                    r.direction.name(),
                     rule_words(&r.spec)
                 )),
                 "",
@@ -142,7 +142,7 @@ pub fn render(plan: &Plan) -> String {
             };
             let _ = writeln!(out, "      GroupId: {group}");
             for (k, v) in
-                rule_properties(&r.spec, r.ingress, r.description.as_deref(), &group_value)
+                rule_properties(&r.spec, r.direction, r.description.as_deref(), &group_value)
             {
                 let _ = writeln!(out, "      {k}: {v}");
             }
@@ -230,14 +230,21 @@ fn write_group(out: &mut String, g: &PlanGroup, group_value: &dyn Fn(&str) -> St
     let entries: Vec<Vec<(String, String)>> = if inlined.is_empty() {
         vec![rule_properties(
             &placeholder,
-            false,
+            Direction::Egress,
             Some("flowfence: no egress (keeps CloudFormation from adding allow-all)"),
             group_value,
         )]
     } else {
         inlined
             .iter()
-            .map(|r| rule_properties(&r.spec, false, r.description.as_deref(), group_value))
+            .map(|r| {
+                rule_properties(
+                    &r.spec,
+                    Direction::Egress,
+                    r.description.as_deref(),
+                    group_value,
+                )
+            })
             .collect()
     };
     for props in entries {

@@ -163,7 +163,7 @@ fn document(plan: &Plan) -> Vec<Block> {
             .map(|r| {
                 let e = r.evidence;
                 vec![
-                    r.direction().to_string(),
+                    r.direction.name().to_string(),
                     r.action.name().to_string(),
                     protocol(r.spec.protocol),
                     ports(r.spec.from, r.spec.to),
@@ -171,7 +171,7 @@ fn document(plan: &Plan) -> Vec<Block> {
                     e.map_or(String::new(), |e| e.flows.to_string()),
                     e.map_or(String::new(), |e| e.bytes.to_string()),
                     e.map_or(String::new(), |e| e.last_seen.to_string()),
-                    e.map_or(String::new(), |e| e.examples.join(" ")),
+                    e.map_or(String::new(), |e| e.example_list()),
                 ]
             })
             .collect();

@@ -1,7 +1,7 @@
 //! The plan's rules, flattened: one per (group, direction, peer), with what happens to
 //! it, its description and its evidence. Every format reads them from here.
 
-use flowfence_propose::{GroupChange, Plan, PlanGroup, RuleEvidence, RuleSpec};
+use flowfence_propose::{Direction, GroupChange, Plan, PlanGroup, RuleEvidence, RuleSpec};
 
 /// What the plan does with a rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,8 +30,8 @@ impl Action {
 pub struct GroupRule<'a> {
     /// Its group.
     pub group: &'a PlanGroup,
-    /// Inbound (true) or outbound.
-    pub ingress: bool,
+    /// Inbound or outbound.
+    pub direction: Direction,
     /// The rule.
     pub spec: RuleSpec,
     /// Its description in AWS.
@@ -42,23 +42,16 @@ pub struct GroupRule<'a> {
     pub action: Action,
 }
 
-impl GroupRule<'_> {
-    /// `ingress` or `egress`.
-    pub fn direction(&self) -> &'static str {
-        if self.ingress { "ingress" } else { "egress" }
-    }
-}
-
 /// `rules` in their group, each with its action.
 fn flatten<'a>(
     group: &'a PlanGroup,
-    ingress: bool,
+    direction: Direction,
     rules: &'a [flowfence_propose::PlanRule],
     action: impl Fn(&RuleSpec) -> Action,
 ) -> impl Iterator<Item = GroupRule<'a>> {
     rules.iter().map(move |r| GroupRule {
         group,
-        ingress,
+        direction,
         action: action(&r.spec),
         spec: r.spec.clone(),
         description: r.description.clone(),
@@ -70,18 +63,14 @@ fn flatten<'a>(
 pub fn of_group(group: &PlanGroup) -> Vec<GroupRule<'_>> {
     let mut out = Vec::new();
     let changes = group.changes.as_ref();
-    for (ingress, rules) in [(true, &group.ingress), (false, &group.egress)] {
+    for (direction, rules) in [
+        (Direction::Ingress, &group.ingress),
+        (Direction::Egress, &group.egress),
+    ] {
         let added: Vec<&RuleSpec> = changes
-            .map(|c| {
-                let list = if ingress {
-                    &c.authorize_ingress
-                } else {
-                    &c.authorize_egress
-                };
-                list.iter().map(|r| &r.spec).collect()
-            })
+            .map(|c| c.added(direction).iter().map(|r| &r.spec).collect())
             .unwrap_or_default();
-        out.extend(flatten(group, ingress, rules, |spec| {
+        out.extend(flatten(group, direction, rules, |spec| {
             if group.change == GroupChange::Create || added.contains(&spec) {
                 Action::Authorize
             } else {
@@ -89,12 +78,9 @@ pub fn of_group(group: &PlanGroup) -> Vec<GroupRule<'_>> {
             }
         }));
         if let Some(c) = changes {
-            let revoked = if ingress {
-                &c.revoke_ingress
-            } else {
-                &c.revoke_egress
-            };
-            out.extend(flatten(group, ingress, revoked, |_| Action::Revoke));
+            out.extend(flatten(group, direction, c.removed(direction), |_| {
+                Action::Revoke
+            }));
         }
     }
     out

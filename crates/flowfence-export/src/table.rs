@@ -19,7 +19,7 @@ pub fn columns(plan: &Plan) -> Columns {
     c.push("group_ref", text(|r| r.group.reference.clone()))
         .push("group_name", text(|r| r.group.name.clone()))
         .push("action", text(|r| r.action.name().to_string()))
-        .push("direction", text(|r| r.direction().to_string()))
+        .push("direction", text(|r| r.direction.name().to_string()))
         .push("ip_protocol", text(|r| protocol_name(r.spec.protocol)))
         .push("from_port", Column::int32_of(&rules, |r| r.spec.from))
         .push("to_port", Column::int32_of(&rules, |r| r.spec.to))
@@ -49,7 +49,7 @@ pub fn columns(plan: &Plan) -> Columns {
         .push("last_seen", evidence(|e| e.last_seen))
         .push(
             "examples",
-            text(|r| r.evidence.map(|e| e.examples.join(" ")).unwrap_or_default()),
+            text(|r| r.evidence.map(|e| e.example_list()).unwrap_or_default()),
         );
     c
 }

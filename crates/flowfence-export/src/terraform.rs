@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use flowfence_inventory::IpNet;
 use flowfence_inventory::protocol_name;
-use flowfence_propose::{GroupChange, Plan, RuleTarget};
+use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget};
 
 use crate::names::{Unique, rule_words, snake};
 use crate::rules::{Action, of_group};
@@ -132,14 +132,14 @@ pub fn render(plan: &Plan) -> String {
                 Action::Revoke => {
                     revokes.push(format!(
                         "  {} {}",
-                        r.direction(),
+                        r.direction.name(),
                         rule_words(&r.spec).trim_end()
                     ));
                     continue;
                 }
                 Action::Authorize => {}
             }
-            let kind = if r.ingress {
+            let kind = if r.direction == Direction::Ingress {
                 "aws_vpc_security_group_ingress_rule"
             } else {
                 "aws_vpc_security_group_egress_rule"
@@ -148,7 +148,7 @@ pub fn render(plan: &Plan) -> String {
                 snake(&format!(
                     "{} {} {}",
                     g.name,
-                    r.direction(),
+                    r.direction.name(),
                     rule_words(&r.spec)
                 )),
                 "_",

@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use flowfence_aggregate::{Side, Table};
 use flowfence_inventory::{Inventory, Peer, SecurityGroup};
 
+use crate::evidence::RuleEvidence;
 use crate::findings::findings;
 use crate::model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
-    RuleChanges, RuleEvidence, Step, Widening,
+    RuleChanges, Step, Widening,
 };
-use crate::needs::{self, Direction, Evidence, Filter, Target};
+use crate::needs::{self, Direction, Filter, Target};
 use crate::quota;
 use crate::roles::{self, Role};
 use crate::rules::{RuleSpec, RuleTarget, Shaping, WideningKind, shape};
@@ -182,14 +183,14 @@ fn role_group(
         Target::Cidr(c) => RuleTarget::Cidr(*c),
     };
     let list_weight = |id: &str| inventory.prefix_list(id).map_or(1, |pl| pl.weight());
-    let mut per_direction: BTreeMap<Direction, BTreeMap<(u8, u16, RuleTarget), Evidence>> =
+    let mut per_direction: BTreeMap<Direction, BTreeMap<(u8, u16, RuleTarget), RuleEvidence>> =
         BTreeMap::new();
     for m in &role.members {
-        for ((d, p, port, t), e) in needs.get(m).into_iter().flatten() {
+        for (need, e) in needs.get(m).into_iter().flatten() {
             per_direction
-                .entry(*d)
+                .entry(need.direction)
                 .or_default()
-                .entry((*p, *port, as_rule_target(t)))
+                .entry((need.protocol, need.port, as_rule_target(&need.target)))
                 .or_default()
                 .add(e);
         }
@@ -225,7 +226,7 @@ fn role_group(
         }
         rules
             .iter()
-            .map(|(spec, e)| PlanRule::observed(spec.clone(), RuleEvidence::from(e)))
+            .map(|(spec, e)| PlanRule::observed(spec.clone(), e.clone()))
             .collect::<Vec<_>>()
     };
     let ingress = shaped(Direction::Ingress);
@@ -372,7 +373,7 @@ fn rewrite_references(
             // Members of this group that served (ingress) or opened (egress) such
             // connections with a migrating peer: that peer's new group replaces the
             // default group.
-            let mut found: BTreeMap<String, Evidence> = BTreeMap::new();
+            let mut found: BTreeMap<String, RuleEvidence> = BTreeMap::new();
             for row in &table.rows {
                 let wanted_side = if ingress { Side::Server } else { Side::Client };
                 if row.side != wanted_side
@@ -385,7 +386,7 @@ fn rewrite_references(
                     found
                         .entry(reference(role))
                         .or_default()
-                        .add(&Evidence::from_row(row));
+                        .add(&RuleEvidence::from_row(row));
                 }
             }
             if found.is_empty() {
@@ -401,7 +402,7 @@ fn rewrite_references(
                         target: RuleTarget::Group(reference),
                         ..spec.clone()
                     },
-                    Some(RuleEvidence::from(&e)),
+                    Some(e),
                 );
             }
         }

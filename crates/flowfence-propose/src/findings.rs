@@ -182,8 +182,9 @@ pub(crate) fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) 
         .filter(|r| r.side == Side::Server)
         .map(|r| (r.interface_id.as_str(), r.protocol, r.port))
         .collect();
-    for (iface, protocol, port, rejected) in &table.rejected {
-        if served.contains(&(iface.as_str(), *protocol, *port)) {
+    for r in &table.rejected {
+        let (iface, protocol, port, rejected) = (&r.interface_id, r.protocol, r.port, &r.totals);
+        if served.contains(&(iface.as_str(), protocol, port)) {
             out.push(Finding {
                 kind: FindingKind::RejectedTraffic,
                 subject: iface.clone(),

@@ -17,6 +17,7 @@
 //! ```
 
 mod build;
+mod evidence;
 mod findings;
 mod model;
 mod needs;
@@ -29,10 +30,11 @@ mod testing;
 mod verify;
 
 pub use build::{Options, ProposeError, propose};
+pub use evidence::RuleEvidence;
 pub use findings::{Finding, FindingKind};
 pub use model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
-    RuleChanges, RuleEvidence, Step, Widening,
+    RuleChanges, Step, Widening,
 };
 pub use needs::{Direction, Dropped, Filter};
 pub use quota::quota_usage;

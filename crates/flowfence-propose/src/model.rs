@@ -6,50 +6,14 @@
 use flowfence_inventory::Inventory;
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::RuleEvidence;
 use crate::findings::Finding;
-use crate::needs::{Direction, Dropped, Evidence};
+use crate::needs::{Direction, Dropped};
 use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, WideningKind};
 use crate::verify::{State, Verdict};
 
 /// Groups per interface (AWS's default quota).
 pub const GROUPS_PER_INTERFACE: usize = 5;
-
-/// A rule's evidence in the plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleEvidence {
-    /// Flow records.
-    pub flows: u64,
-    /// Bytes.
-    pub bytes: u64,
-    /// Earliest start, Unix seconds.
-    pub first_seen: u64,
-    /// Latest end.
-    pub last_seen: u64,
-    /// Some of the peers seen.
-    pub examples: Vec<String>,
-}
-
-impl RuleEvidence {
-    /// The rule's description in AWS (`Description` of its peer).
-    pub fn describe(&self) -> String {
-        format!(
-            "flowfence: {} flows, last seen {}",
-            self.flows, self.last_seen
-        )
-    }
-}
-
-impl From<&Evidence> for RuleEvidence {
-    fn from(e: &Evidence) -> Self {
-        RuleEvidence {
-            flows: e.flows,
-            bytes: e.bytes,
-            first_seen: e.first_seen,
-            last_seen: e.last_seen,
-            examples: e.examples.iter().cloned().collect(),
-        }
-    }
-}
 
 /// What the plan does to a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -157,6 +121,24 @@ pub struct RuleChanges {
     pub revoke_ingress: Vec<PlanRule>,
     /// Outbound rules to remove.
     pub revoke_egress: Vec<PlanRule>,
+}
+
+impl RuleChanges {
+    /// The rules to add in `direction`.
+    pub fn added(&self, direction: Direction) -> &[PlanRule] {
+        match direction {
+            Direction::Ingress => &self.authorize_ingress,
+            Direction::Egress => &self.authorize_egress,
+        }
+    }
+
+    /// Today's rules to remove in `direction`.
+    pub fn removed(&self, direction: Direction) -> &[PlanRule] {
+        match direction {
+            Direction::Ingress => &self.revoke_ingress,
+            Direction::Egress => &self.revoke_egress,
+        }
+    }
 }
 
 /// The plan's groups as JSON: rules as AWS `IpPermission`s with their evidence in a

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use flowfence_aggregate::{Basis, Peer, Row, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
+use crate::evidence::RuleEvidence;
+
 /// Ingress (the interface serves) or egress (it opens).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -16,6 +18,22 @@ pub enum Direction {
     Ingress,
     /// Connections the interface opens.
     Egress,
+}
+
+impl Direction {
+    /// `ingress` or `egress`, as AWS and the plan spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The other end of a rule.
@@ -31,57 +49,22 @@ pub(crate) enum Target {
     Cidr(IpNet),
 }
 
-/// One observed need, summed over the rows that show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Evidence {
-    /// Flow records.
-    pub flows: u64,
-    /// Bytes.
-    pub bytes: u64,
-    /// Earliest start, Unix seconds.
-    pub first_seen: u64,
-    /// Latest end.
-    pub last_seen: u64,
-    /// Some of the peers seen (interface ids, addresses, services), sorted.
-    pub examples: BTreeSet<String>,
+/// What an interface was seen to need: a direction, protocol and port, and the other
+/// end.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Need {
+    /// Served (ingress) or opened (egress).
+    pub(crate) direction: Direction,
+    /// IANA protocol.
+    pub(crate) protocol: u8,
+    /// Service port (0 for ICMP).
+    pub(crate) port: u16,
+    /// The other end, as a rule names it.
+    pub(crate) target: Target,
 }
-
-/// How many example peers a rule keeps.
-const EXAMPLES: usize = 3;
-
-impl Evidence {
-    /// The evidence of one row of the connections table.
-    pub(crate) fn from_row(row: &Row) -> Evidence {
-        Evidence {
-            flows: row.flows,
-            bytes: row.bytes,
-            first_seen: row.first_seen,
-            last_seen: row.last_seen,
-            examples: BTreeSet::from([row.peer.to_string()]),
-        }
-    }
-
-    /// Adds another need's evidence.
-    pub fn add(&mut self, other: &Evidence) {
-        if self.flows == 0 {
-            self.first_seen = other.first_seen;
-        }
-        self.flows += other.flows;
-        self.bytes += other.bytes;
-        self.first_seen = self.first_seen.min(other.first_seen);
-        self.last_seen = self.last_seen.max(other.last_seen);
-        self.examples.extend(other.examples.iter().cloned());
-        while self.examples.len() > EXAMPLES {
-            self.examples.pop_last();
-        }
-    }
-}
-
-/// (direction, protocol, port, target) for one interface.
-pub(crate) type NeedKey = (Direction, u8, u16, Target);
 
 /// Needs per interface being migrated.
-pub(crate) type Needs = BTreeMap<String, BTreeMap<NeedKey, Evidence>>;
+pub(crate) type Needs = BTreeMap<String, BTreeMap<Need, RuleEvidence>>;
 
 /// A row left out on purpose.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -218,15 +201,20 @@ pub(crate) fn collect(
             });
             continue;
         }
-        let evidence = Evidence::from_row(row);
+        let evidence = RuleEvidence::from_row(row);
         // The interface's own view.
         if migrating.contains(&row.interface_id) {
             let mine = needs.entry(row.interface_id.clone()).or_default();
             for t in targets(row, inventory, migrating) {
                 for &direction in directions(row, false) {
-                    mine.entry((direction, row.protocol, row.port, t.clone()))
-                        .or_default()
-                        .add(&evidence);
+                    mine.entry(Need {
+                        direction,
+                        protocol: row.protocol,
+                        port: row.port,
+                        target: t.clone(),
+                    })
+                    .or_default()
+                    .add(&evidence);
                 }
             }
         }
@@ -241,7 +229,12 @@ pub(crate) fn collect(
             for t in peer_interface_targets(me, migrating) {
                 for &direction in directions(row, true) {
                     theirs
-                        .entry((direction, row.protocol, row.port, t.clone()))
+                        .entry(Need {
+                            direction,
+                            protocol: row.protocol,
+                            port: row.port,
+                            target: t.clone(),
+                        })
                         .or_default()
                         .add(&ev);
                 }

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 use flowfence_inventory::IpNet;
 
-use crate::needs::Evidence;
+use crate::evidence::RuleEvidence;
 use flowfence_inventory::port_name;
 
 use crate::rules::{RuleSpec, RuleTarget, Shaped, covering, size};
@@ -233,7 +233,7 @@ pub(crate) fn fit(
         let Some(step) = best else {
             return (notes, Err(counts));
         };
-        let mut evidence = Evidence::default();
+        let mut evidence = RuleEvidence::default();
         for r in &step.replaced {
             if let Some(e) = rules.remove(r) {
                 evidence.add(&e);
@@ -257,10 +257,10 @@ mod tests {
         }
     }
 
-    fn ev() -> Evidence {
-        Evidence {
+    fn ev() -> RuleEvidence {
+        RuleEvidence {
             flows: 1,
-            ..Evidence::default()
+            ..RuleEvidence::default()
         }
     }
 
@@ -307,7 +307,7 @@ mod tests {
                 "198.51.100.15/32"
             ]
         );
-        // Evidence is kept: the flows of the merged rules add up.
+        // RuleEvidence is kept: the flows of the merged rules add up.
         assert_eq!(rules.values().map(|e| e.flows).sum::<u64>(), 8);
         assert_eq!(
             notes[0],

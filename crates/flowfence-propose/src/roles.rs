@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use flowfence_inventory::{Interface, Inventory, Owner};
 
-use crate::needs::{Direction, NeedKey, Needs, Target};
+use crate::needs::{Direction, Need, Needs, Target};
 
 /// One role: the members of one new group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,20 +100,20 @@ type Signature = BTreeSet<(Direction, u8, u16, String)>;
 
 /// The needs of one interface with migrating peers replaced by their blocks.
 fn signature(
-    needs: Option<&BTreeMap<NeedKey, crate::needs::Evidence>>,
+    needs: Option<&BTreeMap<Need, crate::evidence::RuleEvidence>>,
     block: &BTreeMap<String, String>,
 ) -> Signature {
     needs
         .into_iter()
         .flatten()
-        .map(|((d, p, port, t), _)| {
-            let peer = match t {
+        .map(|(need, _)| {
+            let peer = match &need.target {
                 Target::Migrating(id) => format!("role:{}", block[id]),
                 Target::Group(g) => format!("sg:{g}"),
                 Target::PrefixList(pl) => format!("pl:{pl}"),
                 Target::Cidr(c) => format!("cidr:{c}"),
             };
-            (*d, *p, *port, peer)
+            (need.direction, need.protocol, need.port, peer)
         })
         .collect()
 }
@@ -254,19 +254,17 @@ pub(crate) fn assign(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::needs::Evidence;
+    use crate::evidence::RuleEvidence;
     use crate::testing;
 
-    fn need(port: u16, peer: &str) -> (NeedKey, Evidence) {
-        (
-            (
-                Direction::Ingress,
-                6,
-                port,
-                Target::Migrating(peer.to_string()),
-            ),
-            Evidence::default(),
-        )
+    fn need(port: u16, peer: &str) -> (Need, RuleEvidence) {
+        let need = Need {
+            direction: Direction::Ingress,
+            protocol: 6,
+            port,
+            target: Target::Migrating(peer.to_string()),
+        };
+        (need, RuleEvidence::default())
     }
 
     fn roles_of(names: &[(&str, Option<&str>)], needs: Needs) -> Vec<Vec<String>> {

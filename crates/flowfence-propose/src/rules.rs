@@ -11,7 +11,7 @@ use flowfence_inventory::{IpNet, Peer, Protocol, Rule, is_private};
 use flowfence_inventory::{port_name, protocol_name};
 use serde::{Deserialize, Serialize};
 
-use crate::needs::Evidence;
+use crate::evidence::RuleEvidence;
 
 /// The other end of a rule, as the plan names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -271,7 +271,7 @@ fn widen_within_bound(nets: &[IpNet], shaping: &Shaping) -> (Vec<IpNet>, Vec<Str
 }
 
 /// A rule with its evidence.
-pub(crate) type Shaped = BTreeMap<RuleSpec, Evidence>;
+pub(crate) type Shaped = BTreeMap<RuleSpec, RuleEvidence>;
 
 fn is_public(net: &IpNet) -> bool {
     !is_private(net.addr())
@@ -280,19 +280,20 @@ fn is_public(net: &IpNet) -> bool {
 /// Shapes one direction's needs (protocol, port, target) into rules. Returns the rules
 /// and a note per widening.
 pub(crate) fn shape(
-    needs: &BTreeMap<(u8, u16, RuleTarget), Evidence>,
+    needs: &BTreeMap<(u8, u16, RuleTarget), RuleEvidence>,
     shaping: &Shaping,
 ) -> (Shaped, Vec<(WideningKind, String)>) {
     let mut notes = Vec::new();
     // Per (protocol, port): its targets.
-    let mut by_port: BTreeMap<(u8, u16), Vec<(&RuleTarget, &Evidence)>> = BTreeMap::new();
+    let mut by_port: BTreeMap<(u8, u16), Vec<(&RuleTarget, &RuleEvidence)>> = BTreeMap::new();
     for ((p, port, t), e) in needs {
         by_port.entry((*p, *port)).or_default().push((t, e));
     }
-    let mut per_port_rules: BTreeMap<(u8, RuleTarget), BTreeMap<u16, Evidence>> = BTreeMap::new();
+    let mut per_port_rules: BTreeMap<(u8, RuleTarget), BTreeMap<u16, RuleEvidence>> =
+        BTreeMap::new();
     for ((protocol, port), targets) in by_port {
-        let mut cidrs: Vec<(IpNet, &Evidence)> = Vec::new();
-        let mut out: Vec<(RuleTarget, Evidence)> = Vec::new();
+        let mut cidrs: Vec<(IpNet, &RuleEvidence)> = Vec::new();
+        let mut out: Vec<(RuleTarget, RuleEvidence)> = Vec::new();
         for (t, e) in targets {
             match t {
                 RuleTarget::Cidr(c) => cidrs.push((*c, e)),
@@ -326,8 +327,8 @@ pub(crate) fn shape(
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         if public.len() > shaping.open_above && spread >= shaping.open_spread {
-            let mut world = Evidence::default();
-            let mut rest: Vec<(IpNet, &Evidence)> = Vec::new();
+            let mut world = RuleEvidence::default();
+            let mut rest: Vec<(IpNet, &RuleEvidence)> = Vec::new();
             for (c, e) in &cidrs {
                 if is_public(c) && c.addr().is_ipv4() {
                     world.add(e);
@@ -357,7 +358,7 @@ pub(crate) fn shape(
             )
         }));
         for agg in nets {
-            let mut e = Evidence::default();
+            let mut e = RuleEvidence::default();
             for (c, ev) in &cidrs {
                 if agg.contains(c) {
                     e.add(ev);
@@ -377,8 +378,8 @@ pub(crate) fn shape(
     // Ports per (protocol, target) merged into ranges.
     let mut rules = Shaped::new();
     for ((protocol, target), ports) in per_port_rules {
-        let mut run: Option<(u16, u16, Evidence)> = None;
-        let mut flush = |run: Option<(u16, u16, Evidence)>| {
+        let mut run: Option<(u16, u16, RuleEvidence)> = None;
+        let mut flush = |run: Option<(u16, u16, RuleEvidence)>| {
             if let Some((from, to, e)) = run {
                 let (from, to) = if matches!(protocol, 1 | 58) {
                     (-1, -1)
@@ -419,10 +420,10 @@ pub(crate) fn shape(
 mod tests {
     use super::*;
 
-    fn ev(flows: u64) -> Evidence {
-        Evidence {
+    fn ev(flows: u64) -> RuleEvidence {
+        RuleEvidence {
             flows,
-            ..Evidence::default()
+            ..RuleEvidence::default()
         }
     }
 

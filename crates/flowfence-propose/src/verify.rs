@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use flowfence_aggregate::{Peer, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
+use crate::needs::Direction;
 use crate::rules::{RuleSpec, RuleTarget};
 
 /// Security groups and who is in them.
@@ -53,8 +54,8 @@ pub struct Broken {
     pub protocol: u8,
     /// Service port.
     pub port: u16,
-    /// The missing rule: `egress` on the client, `ingress` on the server.
-    pub missing: &'static str,
+    /// The missing rule: egress on the client, or ingress on the server.
+    pub missing: Direction,
 }
 
 /// What the check found.
@@ -150,7 +151,7 @@ impl State {
         &self,
         inventory: &Inventory,
         iface: &str,
-        ingress: bool,
+        direction: Direction,
         peer: &End,
         protocol: u8,
         port: u16,
@@ -160,7 +161,10 @@ impl State {
         };
         groups.iter().any(|g| {
             self.groups.get(g).is_some_and(|(inb, outb)| {
-                let rules = if ingress { inb } else { outb };
+                let rules = match direction {
+                    Direction::Ingress => inb,
+                    Direction::Egress => outb,
+                };
                 rules
                     .iter()
                     .any(|r| r.allows(protocol, port) && self.matches(inventory, &r.target, peer))
@@ -176,18 +180,18 @@ impl State {
         server: &End,
         protocol: u8,
         port: u16,
-    ) -> Result<(), &'static str> {
+    ) -> Result<(), Direction> {
         if let End::Interface(c) = client
             && self.has_groups(c)
-            && !self.side_allows(inventory, c, false, server, protocol, port)
+            && !self.side_allows(inventory, c, Direction::Egress, server, protocol, port)
         {
-            return Err("egress");
+            return Err(Direction::Egress);
         }
         if let End::Interface(s) = server
             && self.has_groups(s)
-            && !self.side_allows(inventory, s, true, client, protocol, port)
+            && !self.side_allows(inventory, s, Direction::Ingress, client, protocol, port)
         {
-            return Err("ingress");
+            return Err(Direction::Ingress);
         }
         Ok(())
     }
@@ -371,13 +375,13 @@ mod tests {
         let no_ingress = with_rules(&inv, "sg-b", &[], &[]);
         let v = check(&no_ingress, &inv, &t, &scope());
         assert_eq!(v.broken.len(), 1);
-        assert_eq!(v.broken[0].missing, "ingress");
+        assert_eq!(v.broken[0].missing, Direction::Ingress);
         assert_eq!(v.broken[0].server, End::Interface("eni-b".into()));
 
         let no_egress = with_rules(&inv, "sg-a", &[], &[]);
         let v = check(&no_egress, &inv, &t, &scope());
         assert_eq!(v.broken.len(), 1);
-        assert_eq!(v.broken[0].missing, "egress");
+        assert_eq!(v.broken[0].missing, Direction::Egress);
         // The wrong port is no better than no rule.
         let wrong_port = with_rules(
             &inv,
