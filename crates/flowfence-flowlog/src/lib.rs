@@ -31,13 +31,14 @@
 //! assert_eq!(outcome.tally.examples()[0].detail, "`http` is not a port (0-65535)");
 //! ```
 
-mod columnar;
 mod decode;
 mod field;
 mod inflate;
 mod input;
 mod json;
 mod layout;
+mod output;
+mod parquet_input;
 mod read;
 mod record;
 mod reject;
@@ -45,20 +46,19 @@ mod scan;
 mod source;
 mod summary;
 mod value;
-mod write;
 
-pub use columnar::{ParquetRecordWriter, RecordBatchBuilder, arrow_schema};
 pub use decode::{BlockOutcome, Counts, RecordSink, decode_block};
 pub use field::{Field, Kind};
 pub use input::InputFormat;
 pub use layout::{Column, Layout, LayoutError};
+pub use output::parquet::{ParquetRecordWriter, RecordBatchBuilder, arrow_schema};
+pub use output::text::{CsvEncoder, NdjsonEncoder, write_ndjson};
 pub use read::{Progress, ReadOptions, Reader, Report};
 pub use record::Record;
 pub use reject::{Location, Reason, Rejection, Tally, Unit};
 pub use source::{DeliveryKey, Discovery, DiscoveryError, Skipped, Source, discover};
 pub use summary::ReadSummary;
 pub use value::{Action, FlowDirection, LogStatus, Value, ValueError};
-pub use write::{CsvEncoder, NdjsonEncoder, write_ndjson};
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]

@@ -26,6 +26,6 @@ mod file;
 mod parquet;
 
 pub use crate::column::{Column, Columns};
-pub use crate::csv::{CsvError, CsvRow, CsvRows, csv_bytes, csv_writer, read_csv};
+pub use crate::csv::{CsvError, CsvRow, CsvRows, push_csv_cell, push_csv_row, read_csv};
 pub use crate::file::{FileFormat, write_atomically};
 pub use crate::parquet::{ParquetWriter, parquet_properties};

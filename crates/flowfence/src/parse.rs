@@ -180,7 +180,7 @@ fn write_records(
             }
             reader.for_each_ordered(
                 || CsvEncoder::new(Arc::clone(&layout)),
-                |mut part| {
+                |part| {
                     dropped += part.dropped();
                     keep(out.write_all(part.output()).context("writing CSV"))
                 },

@@ -1,6 +1,6 @@
-//! Record encoders: NDJSON (the contract other tools read) and CSV, plus the column
-//! mapping shared with the Arrow builder for writing records of several layouts under
-//! one output layout.
+//! Records written as text: NDJSON (the contract other tools read) and CSV, plus the
+//! column mapping shared with the Parquet writer for writing records of several layouts
+//! under one output layout.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,6 +11,7 @@ use crate::decode::RecordSink;
 use crate::layout::Layout;
 use crate::record::Record;
 use crate::value::Value;
+use flowfence_table::{push_csv_cell, push_csv_row};
 
 /// Appends a record as one JSON object and a newline: keys are the AWS field names in
 /// layout order, `-` is `null`, integers are numbers, everything else a string.
@@ -179,9 +180,7 @@ impl RecordSink for NdjsonEncoder {
 pub struct CsvEncoder {
     mapper: ColumnMapper,
     dropped: u64,
-    out: csv::Writer<Vec<u8>>,
-    /// A value's text, reused for every cell that isn't borrowed text.
-    cell: Vec<u8>,
+    out: Vec<u8>,
 }
 
 impl CsvEncoder {
@@ -190,24 +189,21 @@ impl CsvEncoder {
         CsvEncoder {
             mapper: ColumnMapper::new(layout),
             dropped: 0,
-            out: flowfence_table::csv_writer(0),
-            cell: Vec::with_capacity(64),
+            out: Vec::new(),
         }
     }
 
     /// The header row: the AWS field names.
     pub fn header(&self) -> String {
-        let mut header = flowfence_table::csv_writer(256);
-        header
-            .write_record(self.mapper.output().columns().iter().map(|c| c.name()))
-            .expect("writing to a Vec does not fail");
-        String::from_utf8(flowfence_table::csv_bytes(header)).expect("field names are UTF-8")
+        let mut header = Vec::new();
+        let names = self.mapper.output().columns().iter().map(|c| c.name());
+        push_csv_row(&mut header, names.map(str::as_bytes));
+        String::from_utf8(header).expect("field names are UTF-8")
     }
 
     /// The encoded rows.
-    pub fn output(&mut self) -> &[u8] {
-        self.out.flush().expect("writing to a Vec does not fail");
-        self.out.get_ref()
+    pub fn output(&self) -> &[u8] {
+        &self.out
     }
 
     /// Appends one row; `-` is an empty cell. A record with a column the output layout
@@ -217,20 +213,18 @@ impl CsvEncoder {
             self.dropped += 1;
             return;
         };
-        let write = |out: &mut csv::Writer<Vec<u8>>, cell: &mut Vec<u8>, value| match value {
-            Value::Text(s) => out.write_field(s),
-            other => {
-                cell.clear();
-                write_plain(other, cell);
-                out.write_field(&cell[..])
+        let out = &mut self.out;
+        for (i, value) in values.enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-        };
-        for value in values {
-            write(&mut self.out, &mut self.cell, value).expect("writing to a Vec does not fail");
+            match value {
+                Value::Text(s) => push_csv_cell(out, s.as_bytes()),
+                // Numbers, addresses and enum spellings never need quotes.
+                other => write_plain(other, out),
+            }
         }
-        self.out
-            .write_record(None::<&[u8]>)
-            .expect("writing to a Vec does not fail");
+        out.push(b'\n');
     }
 
     /// Records not written because they had a column the output layout lacks.
@@ -282,9 +276,8 @@ mod tests {
             "dstport srcaddr\n80 10.0.0.1\naccount-id\na,b\nsrcport\n5\n",
             &mut |r| enc.encode(r),
         );
-        let rows = std::str::from_utf8(enc.output()).unwrap().to_string();
         assert_eq!(
-            enc.header() + &rows,
+            enc.header() + std::str::from_utf8(enc.output()).unwrap(),
             "srcaddr,dstport,account-id\n10.0.0.1,80,\n,,\"a,b\"\n"
         );
         assert_eq!(enc.dropped(), 1);
