@@ -21,10 +21,8 @@ use rayon::prelude::*;
 use crate::direction::{
     A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide_with,
 };
-use crate::observations::{
-    Extras, HashMap, InterfaceIdx, Observations, SHARDS, in_order_largest_first,
-};
-use crate::shard::{Entry, Shard};
+use crate::observations::{Extras, HashMap, Observations, SHARDS, in_order_largest_first};
+use crate::shard::{Entry, InterfaceIdx, Shard};
 use crate::table::{AmbiguousConnection, CoverageGaps, Peer, RejectedTraffic, Row, Side, Table};
 
 /// What one interface's connections look like from its side.

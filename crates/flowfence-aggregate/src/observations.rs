@@ -18,7 +18,7 @@ use flowfence_flowlog::{Action, LogStatus, Reader, Record, RecordSink, Report};
 use rayon::prelude::*;
 
 use crate::direction::{ConnectionKey, Evidence, observe};
-use crate::shard::{BatchOrder, Entry, Shard};
+use crate::shard::{BatchOrder, Entry, InterfaceIdx, Shard};
 
 /// Hash maps with a fast hasher: millions of connection keys are hashed (std's SipHash
 /// was a fifth of an aggregation). Nothing iterates them in hash order into an output.
@@ -37,9 +37,6 @@ const FLUSH_AT: usize = 4096;
 /// records and 8192 barely more (a connection's records are mostly adjacent), while
 /// every probe of a cache beyond L1 cost a miss.
 const CACHE_SLOTS: usize = 1 << 8;
-
-/// An interned interface id.
-pub(crate) type InterfaceIdx = u32;
 
 /// What was rejected toward one interface, protocol and port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

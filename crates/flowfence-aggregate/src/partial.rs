@@ -34,8 +34,9 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
-use crate::observations::{Collector, Gaps, InterfaceIdx, Observations, Rejected, SHARDS, lock};
+use crate::observations::{Collector, Gaps, Observations, Rejected, SHARDS, lock};
 use crate::shard::Entry;
+use crate::shard::InterfaceIdx;
 use flowfence_table::{Column, Columns, ParquetWriter, parquet_properties, write_atomically};
 
 const FORMAT_KEY: &str = "flowfence.partial";

@@ -17,8 +17,10 @@
 //! writes memory in order, and leaves the shard sorted for the table.
 
 use crate::direction::{ConnectionKey, Evidence};
-use crate::observations::InterfaceIdx;
 use crate::prefetch::prefetch;
+
+/// An interned interface id (the store's index of its text, `Names`).
+pub(crate) type InterfaceIdx = u32;
 
 /// Evidence for one interface's connection.
 pub(crate) type Entry = ((InterfaceIdx, ConnectionKey), Evidence);
