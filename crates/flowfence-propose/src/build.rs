@@ -529,7 +529,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::testing;
+    use crate::testing::{self, tcp};
 
     /// eni-a (10.0.0.1) opens TCP 5432 to eni-b (10.0.0.2); both sit in the default
     /// group sg-d, which allows everything among its members. sg-app is a custom group
@@ -572,15 +572,6 @@ mod tests {
 
     fn rules(rules: &[PlanRule]) -> Vec<RuleSpec> {
         rules.iter().map(|r| r.spec.clone()).collect()
-    }
-
-    fn tcp(port: i32, target: RuleTarget) -> RuleSpec {
-        RuleSpec {
-            protocol: 6,
-            from: port,
-            to: port,
-            target,
-        }
     }
 
     #[test]

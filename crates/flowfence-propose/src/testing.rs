@@ -1,6 +1,8 @@
 //! Small inventories for unit tests, in the AWS CLI's JSON.
 
 use flowfence_aggregate::Table;
+
+use crate::rules::{RuleSpec, RuleTarget};
 use flowfence_inventory::Inventory;
 use serde_json::{Value, json};
 
@@ -55,4 +57,14 @@ pub(crate) fn table(rows: &[&str]) -> Table {
         csv.push('\n');
     }
     Table::from_csv(&csv).unwrap()
+}
+
+/// A TCP rule on one port.
+pub(crate) fn tcp(port: i32, target: RuleTarget) -> RuleSpec {
+    RuleSpec {
+        protocol: 6,
+        from: port,
+        to: port,
+        target,
+    }
 }

@@ -303,7 +303,7 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing;
+    use crate::testing::{self, tcp};
 
     /// a (10.0.0.1, sg-a) opens TCP 5432 to b (10.0.0.2, sg-b); a also reaches the
     /// internet through the NAT gateway's interface (10.0.0.9, no groups).
@@ -348,15 +348,6 @@ mod tests {
         let mut state = State::current(inv);
         state.set_rules(group, ingress.to_vec(), egress.to_vec());
         state
-    }
-
-    fn tcp(port: i32, target: RuleTarget) -> RuleSpec {
-        RuleSpec {
-            protocol: 6,
-            from: port,
-            to: port,
-            target,
-        }
     }
 
     fn scope() -> BTreeSet<String> {

@@ -247,7 +247,6 @@ impl CsvRow {
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::StringArray;
 
     use super::*;
 
@@ -283,31 +282,11 @@ mod tests {
         );
     }
 
-    fn addresses_and_ids() -> Columns {
-        let mut c = Columns::default();
-        c.push(
-            "addr",
-            Column::Address(vec![
-                "::ffff:10.0.0.1".parse().unwrap(),
-                "2600:1f18::9".parse().unwrap(),
-                "::ffff:10.0.0.2".parse().unwrap(),
-            ]),
-        )
-        .push(
-            "id",
-            Column::Dictionary {
-                keys: vec![1, 0, 1],
-                values: StringArray::from(vec!["eni-a", "eni,b", "unused"]),
-            },
-        );
-        c
-    }
-
     /// Addresses read as text in CSV (IPv4 dotted); a dictionary column as its values.
     #[test]
     fn csv_spells_addresses_and_dictionary_values() {
         assert_eq!(
-            addresses_and_ids().to_csv(),
+            crate::fixtures::addresses_and_ids().to_csv(),
             "addr,id\n10.0.0.1,\"eni,b\"\n2600:1f18::9,eni-a\n10.0.0.2,\"eni,b\"\n"
         );
     }

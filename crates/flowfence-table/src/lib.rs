@@ -29,3 +29,32 @@ pub use crate::column::{Column, Columns};
 pub use crate::csv::{CsvError, CsvRow, CsvRows, push_csv_cell, push_csv_row, read_csv};
 pub use crate::file::{FileFormat, write_atomically};
 pub use crate::parquet::{ParquetWriter, parquet_properties};
+
+/// A table the CSV and Parquet tests share: addresses (IPv4 and IPv6) and a dictionary
+/// column whose values need quoting or go unused.
+#[cfg(test)]
+mod fixtures {
+    use arrow_array::StringArray;
+
+    use crate::{Column, Columns};
+
+    pub(crate) fn addresses_and_ids() -> Columns {
+        let mut c = Columns::default();
+        c.push(
+            "addr",
+            Column::Address(vec![
+                "::ffff:10.0.0.1".parse().unwrap(),
+                "2600:1f18::9".parse().unwrap(),
+                "::ffff:10.0.0.2".parse().unwrap(),
+            ]),
+        )
+        .push(
+            "id",
+            Column::Dictionary {
+                keys: vec![1, 0, 1],
+                values: StringArray::from(vec!["eni-a", "eni,b", "unused"]),
+            },
+        );
+        c
+    }
+}

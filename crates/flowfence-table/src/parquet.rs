@@ -206,26 +206,6 @@ mod tests {
         );
     }
 
-    fn addresses_and_ids() -> Columns {
-        let mut c = Columns::default();
-        c.push(
-            "addr",
-            Column::Address(vec![
-                "::ffff:10.0.0.1".parse().unwrap(),
-                "2600:1f18::9".parse().unwrap(),
-                "::ffff:10.0.0.2".parse().unwrap(),
-            ]),
-        )
-        .push(
-            "id",
-            Column::Dictionary {
-                keys: vec![1, 0, 1],
-                values: StringArray::from(vec!["eni-a", "eni,b", "unused"]),
-            },
-        );
-        c
-    }
-
     /// Chunks fill row groups up to the maximum rows, across chunk boundaries, and come
     /// back in order with their types: 16-byte addresses and an Arrow dictionary.
     #[test]
@@ -235,7 +215,7 @@ mod tests {
             .build();
         let mut writer = ParquetWriter::with_properties(Vec::new(), properties);
         for _ in 0..3 {
-            writer.write(&addresses_and_ids()).unwrap();
+            writer.write(&crate::fixtures::addresses_and_ids()).unwrap();
         }
         let bytes = bytes::Bytes::from(writer.finish().unwrap());
         let reader =
