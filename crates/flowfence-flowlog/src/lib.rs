@@ -53,6 +53,7 @@ pub use input::InputFormat;
 pub use layout::{Column, Layout, LayoutError};
 pub use output::parquet::{ParquetRecordWriter, RecordBatchBuilder, arrow_schema};
 pub use output::text::{CsvEncoder, NdjsonEncoder, write_ndjson};
+pub use output::{RecordFormat, WriteError, Written, write_records};
 pub use read::{Progress, ReadOptions, Reader, Report};
 pub use record::Record;
 pub use reject::{Location, Reason, Rejection, Tally, Unit};

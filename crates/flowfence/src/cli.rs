@@ -598,6 +598,18 @@ pub(crate) enum InputFormatArg {
     Parquet,
 }
 
+impl OutputArg {
+    pub(crate) fn format(self) -> flowfence_flowlog::RecordFormat {
+        use flowfence_flowlog::RecordFormat;
+        match self {
+            OutputArg::Ndjson => RecordFormat::Ndjson,
+            OutputArg::Csv => RecordFormat::Csv,
+            OutputArg::Parquet => RecordFormat::Parquet,
+            OutputArg::None => RecordFormat::None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum OutputArg {
     /// One JSON object per record.

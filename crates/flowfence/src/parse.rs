@@ -2,17 +2,13 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use flowfence_aggregate::Stamped;
-use flowfence_flowlog::{
-    CsvEncoder, Discovery, Layout, NdjsonEncoder, ParquetRecordWriter, Progress, ReadSummary,
-    Reader, RecordBatchBuilder, Report, Source,
-};
+use flowfence_flowlog::{Discovery, Progress, ReadSummary, Reader, Report, Source, write_records};
 use flowfence_s3::{Fetched, S3Uri};
-use std::path::PathBuf;
 
 use crate::cli::{OutputArg, ParseArgs};
 use crate::failure::Failure;
@@ -101,11 +97,11 @@ pub(crate) fn run(args: ParseArgs, quiet: bool) -> Result<(), Failure> {
     if !sources.is_empty() {
         let reader = Reader::new(sources, options.clone());
         let ticker = Ticker::start(&progress, reader.sources().len() as u64, quiet);
-        let written = write_records(&reader, args.output, &mut out);
+        let written = write_records(&reader, args.output.format(), &mut out);
         drop(ticker);
-        let (r, d) = written.map_err(Failure::Io)?;
-        report.append(r);
-        dropped += d;
+        let written = written.map_err(|e| Failure::Io(e.into()))?;
+        report.append(written.report);
+        dropped += written.not_written;
     }
     if !whole {
         each_batch(&mut fetched, &mut |batch| {
@@ -113,9 +109,10 @@ pub(crate) fn run(args: ParseArgs, quiet: bool) -> Result<(), Failure> {
                 batch.into_iter().map(|s| s.source).collect(),
                 options.clone(),
             );
-            let (r, d) = write_records(&reader, args.output, &mut out).map_err(Failure::Io)?;
-            report.append(r);
-            dropped += d;
+            let written = write_records(&reader, args.output.format(), &mut out)
+                .map_err(|e| Failure::Io(e.into()))?;
+            report.append(written.report);
+            dropped += written.not_written;
             Ok(())
         })?;
     }
@@ -148,74 +145,4 @@ pub(crate) fn run(args: ParseArgs, quiet: bool) -> Result<(), Failure> {
         ))),
         _ => Ok(()),
     }
-}
-
-/// Runs the reader with the chosen output. Returns the report and how many records could
-/// not be written (a column the output schema lacks).
-fn write_records(
-    reader: &Reader,
-    output: OutputArg,
-    out: &mut (dyn Write + Send),
-) -> anyhow::Result<(Report, u64)> {
-    let mut error: Option<anyhow::Error> = None;
-    let mut keep = |r: anyhow::Result<()>| match r {
-        Ok(()) => ControlFlow::Continue(()),
-        Err(e) => {
-            error = Some(e);
-            ControlFlow::Break(())
-        }
-    };
-    let mut dropped = 0;
-    let report = match output {
-        OutputArg::None => reader.fold(|| (), |(), ()| ()).1,
-        OutputArg::Ndjson => reader.for_each_ordered(NdjsonEncoder::new, |part| {
-            keep(out.write_all(part.output()).context("writing NDJSON"))
-        }),
-        OutputArg::Csv => {
-            // One header for every source: the union of their layouts, in order.
-            let layout = Arc::new(union_layout(reader));
-            let header = CsvEncoder::new(Arc::clone(&layout)).header();
-            if let Err(e) = out.write_all(header.as_bytes()) {
-                return Err(anyhow::Error::from(e).context("writing CSV"));
-            }
-            reader.for_each_ordered(
-                || CsvEncoder::new(Arc::clone(&layout)),
-                |part| {
-                    dropped += part.dropped();
-                    keep(out.write_all(part.output()).context("writing CSV"))
-                },
-            )
-        }
-        OutputArg::Parquet => {
-            let layout = Arc::new(union_layout(reader));
-            let mut writer = ParquetRecordWriter::new(&mut *out, Arc::clone(&layout))?;
-            let report = reader.for_each_ordered(
-                || RecordBatchBuilder::new(Arc::clone(&layout)),
-                |mut part| {
-                    dropped += part.dropped();
-                    if part.is_empty() {
-                        return ControlFlow::Continue(());
-                    }
-                    keep(
-                        writer
-                            .write_batch(&part.finish())
-                            .context("writing Parquet"),
-                    )
-                },
-            );
-            if error.is_none() {
-                writer.finish().context("writing Parquet")?;
-            }
-            report
-        }
-    };
-    match error {
-        Some(e) => Err(e),
-        None => Ok((report, dropped)),
-    }
-}
-
-fn union_layout(reader: &Reader) -> Layout {
-    let layouts = reader.probe_layouts();
-    Layout::union(layouts.iter().map(|l| &**l)).unwrap_or_else(Layout::default_v2)
 }
