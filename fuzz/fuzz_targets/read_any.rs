@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     // Panics nobody catches still reach fuzz_target!'s own catch_unwind, which aborts.
     QUIET_HOOK.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     let source = Source::Memory { name: "fuzz".into(), data: bytes::Bytes::copy_from_slice(data) };
-    let options = ReadOptions { block_size: 256, ..ReadOptions::default() };
+    let mut options = ReadOptions::default();
+    options.block_size = 256;
     let reader = Reader::new(vec![source], options);
     let (records, report) = reader.fold(Count::default, |a, b| Count(a.0 + b.0));
     assert_eq!(records.0, report.counts.records);

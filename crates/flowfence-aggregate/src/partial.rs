@@ -47,6 +47,7 @@ const WITHOUT_INTERFACE_KEY: &str = "flowfence.records_without_interface";
 
 /// A partial result that can't be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PartialError {
     /// The file can't be opened or read.
     #[error("{path}: {source}")]

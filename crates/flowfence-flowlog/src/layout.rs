@@ -55,6 +55,7 @@ const NONE: u16 = u16::MAX;
 
 /// Why a format string or header cannot be a layout.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayoutError {
     /// Nothing in it.
     #[error("the format names no fields")]

@@ -59,6 +59,7 @@ pub struct Discovery {
 /// A path that could not be walked.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {source}")]
+#[non_exhaustive]
 pub struct DiscoveryError {
     /// The path.
     pub path: PathBuf,

@@ -85,6 +85,7 @@ pub enum Value<'a> {
 
 /// Why a token is not a valid value of its field's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ValueError {
     /// Not a decimal integer.
     NotANumber,

@@ -31,6 +31,7 @@ pub struct Connect {
 
 /// What went wrong talking to S3.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum S3Error {
     /// A listing failed (after retries).
     #[error("s3://{bucket}/{prefix}: listing failed: {message}")]

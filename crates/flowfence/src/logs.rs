@@ -42,19 +42,18 @@ pub(crate) fn read_options(
         .transpose()
         .context("--log-format")
         .map_err(Failure::Usage)?;
-    Ok(ReadOptions {
-        layout: layout.map(Arc::new),
-        input_format: match args.input_format {
-            InputFormatArg::Auto => InputFormat::Auto,
-            InputFormatArg::Text => InputFormat::Text,
-            InputFormatArg::CloudwatchJson => InputFormat::CloudWatchJson,
-            InputFormatArg::JsonLines => InputFormat::JsonLines,
-            InputFormatArg::Parquet => InputFormat::Parquet,
-        },
-        strict: args.strict,
-        progress: Some(Arc::clone(progress)),
-        ..ReadOptions::default()
-    })
+    let mut options = ReadOptions::default();
+    options.layout = layout.map(Arc::new);
+    options.input_format = match args.input_format {
+        InputFormatArg::Auto => InputFormat::Auto,
+        InputFormatArg::Text => InputFormat::Text,
+        InputFormatArg::CloudwatchJson => InputFormat::CloudWatchJson,
+        InputFormatArg::JsonLines => InputFormat::JsonLines,
+        InputFormatArg::Parquet => InputFormat::Parquet,
+    };
+    options.strict = args.strict;
+    options.progress = Some(Arc::clone(progress));
+    Ok(options)
 }
 
 /// What reading the logs gave: the store, and the reading summary to print.

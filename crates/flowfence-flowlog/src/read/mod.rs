@@ -32,6 +32,7 @@ use crate::source::Source;
 
 /// How sources are read.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct ReadOptions {
     /// The layout of header-less input (`--format`); the default v2 layout when `None`.
     /// A header line in a file takes precedence for the lines after it.
