@@ -129,6 +129,16 @@ impl Layout {
         })
     }
 
+    /// The layout a block of text declares on its first non-blank line, if that line is
+    /// a header (as the first line of every S3 text object is).
+    pub(crate) fn opening_header(block: &[u8]) -> Option<Layout> {
+        let first = block
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::trim_ascii)
+            .find(|l| !l.is_empty())?;
+        Layout::from_header_line(std::str::from_utf8(first).ok()?)
+    }
+
     /// Recognises a header line: every token is a field name and most of them are known
     /// (so a data line of ids, such as `eni-0a1b i-0c2d`, is never taken for a header).
     /// Returns the layout it declares, or `None` if the line is not a header.

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use flowfence_aggregate::{Side, Table};
+use flowfence_aggregate::{Peer, Side, Table};
 use flowfence_inventory::{Inventory, Rule};
 use serde::{Deserialize, Serialize};
 
 use crate::needs::Direction;
 use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, RuleTarget};
-use crate::verify::{End, State, connections};
+use crate::verify::{State, connections};
 
 /// Ports Security Hub EC2.19 calls high-risk when open to the world (a superset of AWS
 /// Config `restricted-common-ports`' defaults).
@@ -135,10 +135,10 @@ pub(crate) fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) 
         }
         // Unused rules: only where a member logged traffic (silence from an interface
         // without flow logs proves nothing).
-        let member_ends: Vec<End> = members
+        let member_ends: Vec<Peer> = members
             .iter()
             .filter(|m| logged.contains(**m))
-            .map(|m| End::Interface(m.to_string()))
+            .map(|m| Peer::Interface(m.to_string()))
             .collect();
         if member_ends.is_empty() {
             continue;

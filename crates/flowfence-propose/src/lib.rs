@@ -40,4 +40,4 @@ pub use needs::{Direction, Dropped, Filter};
 pub use quota::quota_usage;
 pub use rules::{IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind};
 pub use summary::{CheckReport, PlanSummary};
-pub use verify::{Broken, End, State, Verdict, replay};
+pub use verify::{Broken, State, Verdict, replay};

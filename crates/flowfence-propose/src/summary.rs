@@ -6,6 +6,7 @@ use std::fmt;
 use crate::model::{Check, GroupChange, Plan};
 use crate::needs::Direction;
 use crate::verify::Broken;
+use flowfence_aggregate::Peer;
 
 /// The plan in a few lines: what changes, each new or tightened group, what widened and
 /// what was dropped. Each line is indented by two spaces.
@@ -95,7 +96,11 @@ impl fmt::Display for CheckReport<'_> {
             writeln!(
                 f,
                 "{indent}  {} -> {} protocol {} port {}: no {} rule allows it",
-                b.client, b.server, b.protocol, b.port, b.missing
+                end(&b.client),
+                end(&b.server),
+                b.protocol,
+                b.port,
+                b.missing
             )?;
         }
         writeln!(
@@ -111,5 +116,69 @@ impl fmt::Display for CheckReport<'_> {
             )?;
         }
         Ok(())
+    }
+}
+
+/// An end of a broken connection, for people: AWS services say so.
+fn end(peer: &Peer) -> String {
+    match peer {
+        Peer::AwsService(name) => format!("AWS service {name}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `verify`'s report names each connection that would break, and the figures.
+    #[test]
+    fn a_check_names_what_would_break() {
+        let check = Check {
+            connections: 12,
+            broken: 2,
+            broken_today: 1,
+            allowed_unused_before: 40,
+            allowed_unused_after: 3,
+        };
+        let broken = [
+            Broken {
+                client: Peer::Interface("eni-a".into()),
+                server: Peer::AwsService("S3".into()),
+                protocol: 6,
+                port: 443,
+                missing: Direction::Egress,
+            },
+            Broken {
+                client: Peer::Internet("203.0.113.9/32".parse().unwrap()),
+                server: Peer::Interface("eni-b".into()),
+                protocol: 6,
+                port: 22,
+                missing: Direction::Ingress,
+            },
+        ];
+        let text = CheckReport {
+            check: &check,
+            broken: Some(&broken),
+            indent: "",
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            "observed connections: 12 (distinct client, server, protocol, port)\n\
+             broken under the plan: 2\n  \
+             eni-a -> AWS service S3 protocol 6 port 443: no egress rule allows it\n  \
+             203.0.113.9/32 -> eni-b protocol 6 port 22: no ingress rule allows it\n\
+             allowed but never used (interface pairs x observed service ports): now 40, after the plan 3\n\
+             note: today's rules would not allow 1 of the accepted connections (the inventory may be older or newer than the logs)\n"
+        );
+        // Without the list (propose, run), the text points to verify.
+        let short = CheckReport {
+            check: &check,
+            broken: None,
+            indent: "  ",
+        }
+        .to_string();
+        assert!(short.contains("  broken under the plan: 2 (`flowfence verify` names them)\n"));
     }
 }

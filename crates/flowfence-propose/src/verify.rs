@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use flowfence_aggregate::{Peer, Side, Table};
-use flowfence_inventory::{Interface, Inventory, IpNet};
+use flowfence_inventory::{Interface, Inventory, IpNet, is_private};
 
 use crate::needs::Direction;
 use crate::rules::{RuleSpec, RuleTarget};
@@ -22,34 +22,14 @@ pub struct State {
     membership: BTreeMap<String, Vec<String>>,
 }
 
-/// One end of a connection.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum End {
-    /// An interface in the inventory.
-    Interface(String),
-    /// An address or CIDR.
-    Net(IpNet),
-    /// An AWS service, by the name the table gives it (S3, DYNAMODB).
-    Service(String),
-}
-
-impl std::fmt::Display for End {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            End::Interface(id) => f.write_str(id),
-            End::Net(n) => write!(f, "{n}"),
-            End::Service(s) => write!(f, "AWS service {s}"),
-        }
-    }
-}
-
 /// A connection that would be cut.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Broken {
-    /// Who opens it.
-    pub client: End,
+    /// Who opens it (an interface with groups; a group-less one, as a NAT gateway,
+    /// by its address).
+    pub client: Peer,
     /// Who accepts it.
-    pub server: End,
+    pub server: Peer,
     /// Protocol.
     pub protocol: u8,
     /// Service port.
@@ -109,20 +89,20 @@ impl State {
     }
 
     /// Whether `peer` is what `target` names.
-    pub(crate) fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &End) -> bool {
+    pub(crate) fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &Peer) -> bool {
         // An interface's addresses (borrowed: this runs for every rule of every check).
         let addresses: &[IpAddr] = match peer {
-            End::Interface(id) => inventory.interface(id).map_or(&[], |i| &i.addresses),
-            End::Net(_) | End::Service(_) => &[],
+            Peer::Interface(id) => inventory.interface(id).map_or(&[], |i| &i.addresses),
+            _ => &[],
         };
         let covers = |net: &IpNet| match peer {
-            End::Net(n) => net.contains(n),
+            Peer::Vpc(n) | Peer::Internet(n) => net.contains(n),
             _ => addresses.iter().any(|a| net.contains(a)),
         };
         match target {
             RuleTarget::Cidr(c) => match peer {
                 // A service's addresses aren't in the table: only "anywhere" holds them.
-                End::Service(_) => c.prefix_len() == 0,
+                Peer::AwsService(_) => c.prefix_len() == 0,
                 _ => covers(c),
             },
             RuleTarget::PrefixList(id) => {
@@ -130,14 +110,14 @@ impl State {
                     return false;
                 };
                 match peer {
-                    End::Service(name) => {
+                    Peer::AwsService(name) => {
                         pl.service().is_some_and(|s| s.eq_ignore_ascii_case(name))
                     }
                     _ => pl.cidrs.iter().any(covers),
                 }
             }
             RuleTarget::Group(g) => match peer {
-                End::Interface(id) => self
+                Peer::Interface(id) => self
                     .membership
                     .get(id)
                     .is_some_and(|gs| gs.iter().any(|x| x == g)),
@@ -152,7 +132,7 @@ impl State {
         inventory: &Inventory,
         iface: &str,
         direction: Direction,
-        peer: &End,
+        peer: &Peer,
         protocol: u8,
         port: u16,
     ) -> bool {
@@ -176,18 +156,18 @@ impl State {
     pub fn allows(
         &self,
         inventory: &Inventory,
-        client: &End,
-        server: &End,
+        client: &Peer,
+        server: &Peer,
         protocol: u8,
         port: u16,
     ) -> Result<(), Direction> {
-        if let End::Interface(c) = client
+        if let Peer::Interface(c) = client
             && self.has_groups(c)
             && !self.side_allows(inventory, c, Direction::Egress, server, protocol, port)
         {
             return Err(Direction::Egress);
         }
-        if let End::Interface(s) = server
+        if let Peer::Interface(s) = server
             && self.has_groups(s)
             && !self.side_allows(inventory, s, Direction::Ingress, client, protocol, port)
         {
@@ -198,31 +178,33 @@ impl State {
 }
 
 /// The end a rule must name to allow a row's peer: an interface with groups by its
-/// groups, a group-less one (a NAT gateway) by its address.
-fn end_of(peer: &Peer, inventory: &Inventory) -> Option<End> {
-    match peer {
-        Peer::Interface(id) => {
-            let i: &Interface = inventory.interface(id)?;
-            if i.has_security_groups() {
-                Some(End::Interface(id.clone()))
-            } else {
-                i.addresses.first().map(|a| End::Net(IpNet::from(*a)))
-            }
-        }
-        Peer::AwsService(name) => Some(End::Service(name.clone())),
-        Peer::Vpc(net) | Peer::Internet(net) => Some(End::Net(*net)),
+/// groups, a group-less one (a NAT gateway) by its address, anything else as it is.
+fn end_of(peer: &Peer, inventory: &Inventory) -> Option<Peer> {
+    let Peer::Interface(id) = peer else {
+        return Some(peer.clone());
+    };
+    let i: &Interface = inventory.interface(id)?;
+    if i.has_security_groups() {
+        return Some(peer.clone());
     }
+    let addr = *i.addresses.first()?;
+    let net = IpNet::from(addr);
+    Some(if is_private(addr) {
+        Peer::Vpc(net)
+    } else {
+        Peer::Internet(net)
+    })
 }
 
 /// An observed connection: (client, server, protocol, port).
-pub(crate) type Connection = (End, End, u8, u16);
+pub(crate) type Connection = (Peer, Peer, u8, u16);
 
 /// The observed connections, each with whether its direction is ambiguous (then either
 /// direction being allowed keeps it working).
 pub(crate) fn connections(table: &Table, inventory: &Inventory) -> BTreeMap<Connection, bool> {
     let mut out = BTreeMap::new();
     for r in &table.rows {
-        let me = End::Interface(r.interface_id.clone());
+        let me = Peer::Interface(r.interface_id.clone());
         let Some(peer) = end_of(&r.peer, inventory) else {
             continue;
         };
@@ -273,8 +255,8 @@ pub(crate) fn check(
         })
         .collect();
     let ports: BTreeSet<(u8, u16)> = observed.keys().map(|(_, _, p, port)| (*p, *port)).collect();
-    let ends: Vec<End> = interfaces.iter().cloned().map(End::Interface).collect();
-    let happened: BTreeSet<(&End, &End, u8, u16)> = observed
+    let ends: Vec<Peer> = interfaces.iter().cloned().map(Peer::Interface).collect();
+    let happened: BTreeSet<(&Peer, &Peer, u8, u16)> = observed
         .keys()
         .map(|(c, s, p, port)| (c, s, *p, *port))
         .collect();
@@ -367,7 +349,7 @@ mod tests {
         let v = check(&no_ingress, &inv, &t, &scope());
         assert_eq!(v.broken.len(), 1);
         assert_eq!(v.broken[0].missing, Direction::Ingress);
-        assert_eq!(v.broken[0].server, End::Interface("eni-b".into()));
+        assert_eq!(v.broken[0].server, Peer::Interface("eni-b".into()));
 
         let no_egress = with_rules(&inv, "sg-a", &[], &[]);
         let v = check(&no_egress, &inv, &t, &scope());

@@ -70,14 +70,7 @@ impl Job {
         let Payload::Text { block, .. } = &self.payload else {
             return Arc::clone(start);
         };
-        let first = block
-            .split(|&b| b == b'\n')
-            .map(<[u8]>::trim_ascii)
-            .find(|l| !l.is_empty());
-        match first
-            .and_then(|l| std::str::from_utf8(l).ok())
-            .and_then(Layout::from_header_line)
-        {
+        match Layout::opening_header(block) {
             Some(header) if header != **start => Arc::new(header),
             _ => Arc::clone(start),
         }

@@ -107,11 +107,7 @@ impl Reader {
                 ) {
                     return None;
                 }
-                let first = block
-                    .split(|&b| b == b'\n')
-                    .map(|l| l.trim_ascii())
-                    .find(|l| !l.is_empty())?;
-                Layout::from_header_line(std::str::from_utf8(first).ok()?).map(Arc::new)
+                Layout::opening_header(&block).map(Arc::new)
             }
         }
     }
