@@ -198,6 +198,7 @@ fn role_group(
     let mut shaped = |d: Direction| {
         let (mut rules, notes) = shape(
             per_direction.get(&d).unwrap_or(&BTreeMap::new()),
+            d,
             &options.shaping,
         );
         let mut note = |kind, detail| {

@@ -38,6 +38,8 @@ pub use model::{
 };
 pub use needs::{Direction, Dropped, Filter};
 pub use quota::quota_usage;
-pub use rules::{IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind};
+pub use rules::{
+    InternetEgress, IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind,
+};
 pub use summary::{CheckReport, PlanSummary};
 pub use verify::{Broken, State, Verdict, replay};

@@ -12,6 +12,7 @@ use flowfence_inventory::{port_name, protocol_name};
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::RuleEvidence;
+use crate::needs::Direction;
 
 /// The other end of a rule, as the plan names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -157,6 +158,19 @@ impl PermissionSpecs for IpPermission {
     }
 }
 
+/// How egress to internet addresses becomes rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InternetEgress {
+    /// `0.0.0.0/0` (and `::/0` where IPv6 egress was seen) on each port the workload
+    /// reached the internet on: destinations behind a NAT or internet gateway (CDNs,
+    /// SaaS, package mirrors) change from one day to the next, so observed addresses
+    /// would break tomorrow's connections.
+    #[default]
+    World,
+    /// The observed addresses, aggregated exactly (as ingress sources are).
+    Exact,
+}
+
 /// How needs become rules.
 #[derive(Clone, Debug)]
 pub struct Shaping {
@@ -172,6 +186,8 @@ pub struct Shaping {
     pub widen_v4: u8,
     /// The same for IPv6 (128: exact).
     pub widen_v6: u8,
+    /// Egress to internet addresses: the world on the port, or the addresses seen.
+    pub internet_egress: InternetEgress,
 }
 
 impl Default for Shaping {
@@ -182,6 +198,7 @@ impl Default for Shaping {
             port_gap: 0,
             widen_v4: 32,
             widen_v6: 128,
+            internet_egress: InternetEgress::World,
         }
     }
 }
@@ -192,6 +209,9 @@ impl Default for Shaping {
 pub enum WideningKind {
     /// Many public sources spread over the internet: opened to `0.0.0.0/0`.
     WorldOpen,
+    /// Egress to internet destinations: `0.0.0.0/0` / `::/0` on the port
+    /// (`--internet-egress exact` keeps the addresses).
+    InternetEgress,
     /// Addresses in one block of the user's bound (`--widen-v4`/`--widen-v6`) covered by
     /// one CIDR.
     CidrBound,
@@ -277,10 +297,48 @@ fn is_public(net: &IpNet) -> bool {
     !is_private(net.addr())
 }
 
+/// Egress to the internet on one port: one `0.0.0.0/0` rule for the IPv4 destinations
+/// and one `::/0` for the IPv6 ones, each with their evidence and a note. The internet
+/// destinations leave `cidrs`; private ones stay.
+fn internet_egress(
+    protocol: u8,
+    port: u16,
+    cidrs: &mut Vec<(IpNet, &RuleEvidence)>,
+    notes: &mut Vec<(WideningKind, String)>,
+) -> Vec<(RuleTarget, RuleEvidence)> {
+    let mut world: [(usize, RuleEvidence); 2] = Default::default();
+    cidrs.retain(|(c, e)| {
+        if !is_public(c) {
+            return true;
+        }
+        let family = usize::from(c.addr().is_ipv6());
+        world[family].0 += 1;
+        world[family].1.add(e);
+        false
+    });
+    let mut rules = Vec::new();
+    for ((n, e), any) in world.into_iter().zip(["0.0.0.0/0", "::/0"]) {
+        if n == 0 {
+            continue;
+        }
+        notes.push((
+            WideningKind::InternetEgress,
+            format!(
+                "{}: {n} internet destination{} seen: egress allowed to {any} (internet destinations change from day to day; --internet-egress exact keeps the addresses seen)",
+                port_name(protocol, port),
+                if n == 1 { "" } else { "s" }
+            ),
+        ));
+        rules.push((RuleTarget::Cidr(any.parse().expect("valid")), e));
+    }
+    rules
+}
+
 /// Shapes one direction's needs (protocol, port, target) into rules. Returns the rules
 /// and a note per widening.
 pub(crate) fn shape(
     needs: &BTreeMap<(u8, u16, RuleTarget), RuleEvidence>,
+    direction: Direction,
     shaping: &Shaping,
 ) -> (Shaped, Vec<(WideningKind, String)>) {
     let mut notes = Vec::new();
@@ -312,6 +370,9 @@ pub(crate) fn shape(
                     ),
                 ));
             }
+        }
+        if direction == Direction::Egress && shaping.internet_egress == InternetEgress::World {
+            out.extend(internet_egress(protocol, port, &mut cidrs, &mut notes));
         }
         let public: Vec<&IpNet> = cidrs
             .iter()
@@ -439,7 +500,7 @@ mod tests {
             ((6, 443, cidr("10.0.1.7/32")), ev(3)),
         ]
         .into();
-        let (rules, notes) = shape(&needs, &Shaping::default());
+        let (rules, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
         let got: Vec<(String, u64)> = rules
             .iter()
             .map(|(r, e)| (format!("{:?}", r.target), e.flows))
@@ -459,7 +520,7 @@ mod tests {
         let needs: BTreeMap<_, _> = (0..40u8)
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
-        let (rules, notes) = shape(&needs, &Shaping::default());
+        let (rules, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
         assert_eq!(rules.len(), 1);
         let (r, e) = rules.iter().next().unwrap();
         assert_eq!(r.target, cidr("0.0.0.0/0"));
@@ -469,7 +530,66 @@ mod tests {
         let few: BTreeMap<_, _> = (0..5u8)
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
-        assert_eq!(shape(&few, &Shaping::default()).0.len(), 5);
+        assert_eq!(
+            shape(&few, Direction::Ingress, &Shaping::default()).0.len(),
+            5
+        );
+    }
+
+    /// Egress to a few internet destinations opens the port to the world, per family,
+    /// and says so; private destinations stay exact; `exact` keeps the addresses; and
+    /// ingress from the same few addresses is not widened.
+    #[test]
+    fn internet_egress_opens_the_port_to_the_world_unless_exact() {
+        let needs: BTreeMap<_, _> = [
+            "52.1.2.3/32",
+            "151.101.1.1/32",
+            "2606:4700::1/128",
+            "10.0.9.9/32",
+        ]
+        .iter()
+        .map(|c| ((6, 443, cidr(c)), ev(2)))
+        .collect();
+        let (rules, notes) = shape(&needs, Direction::Egress, &Shaping::default());
+        let targets: Vec<(RuleTarget, u64)> = rules
+            .iter()
+            .map(|(r, e)| (r.target.clone(), e.flows))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                (cidr("0.0.0.0/0"), 4),
+                (cidr("10.0.9.9/32"), 2),
+                (cidr("::/0"), 2)
+            ]
+        );
+        assert_eq!(
+            notes.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            [WideningKind::InternetEgress, WideningKind::InternetEgress]
+        );
+        assert!(
+            notes[0]
+                .1
+                .starts_with("tcp 443: 2 internet destinations seen: egress allowed to 0.0.0.0/0"),
+            "{}",
+            notes[0].1
+        );
+        assert!(
+            notes[1]
+                .1
+                .starts_with("tcp 443: 1 internet destination seen: egress allowed to ::/0"),
+            "{}",
+            notes[1].1
+        );
+
+        let exact = Shaping {
+            internet_egress: InternetEgress::Exact,
+            ..Shaping::default()
+        };
+        assert_eq!(shape(&needs, Direction::Egress, &exact).0.len(), 4);
+        let (ingress, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
+        assert_eq!(ingress.len(), 4);
+        assert!(notes.is_empty());
     }
 
     #[test]
@@ -484,7 +604,7 @@ mod tests {
                 port_gap: gap,
                 ..Shaping::default()
             };
-            shape(&needs, &shaping)
+            shape(&needs, Direction::Ingress, &shaping)
                 .0
                 .keys()
                 .map(|r| (r.from, r.to))
@@ -526,7 +646,7 @@ mod tests {
                 widen_v4: bound,
                 ..Shaping::default()
             };
-            let (rules, notes) = shape(&needs, &shaping);
+            let (rules, notes) = shape(&needs, Direction::Ingress, &shaping);
             let got = rules
                 .keys()
                 .map(|r| match &r.target {

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use flowfence_aggregate::{Peer, Table};
 use flowfence_inventory::{Inventory, IpNet};
-use flowfence_propose::{Options, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota_usage};
+use flowfence_propose::{
+    InternetEgress, Options, Plan, PlanGroup, RuleTarget, WideningKind, propose, quota_usage,
+};
 use flowfence_synth::{
     Environment, Form, PARTNER_HOSTS, Span, Truth, Variant, partner_address, unix_day,
     write_inventory, write_logs, write_truth,
@@ -127,8 +129,22 @@ fn quota_overflow_widens_and_reports(form: Form) {
         .collect();
     assert!(seen.len() > 60, "only {} partner hosts seen", seen.len());
 
+    // By default, egress to the internet is open on the port: one rule, whatever the
+    // number of hosts, and it says so.
+    let plan = propose(&g.table, &g.inventory, &Options::default()).unwrap();
+    let app = group(&plan, "app", &g.truth);
+    assert_eq!(partner_cidrs(app), ["0.0.0.0/0".parse::<IpNet>().unwrap()]);
+    assert!(plan.widened.iter().any(|w| w.subject == app.name
+        && w.kind == WideningKind::InternetEgress
+        && w.detail.starts_with("tcp 9443: ")));
+    common::check_breaks_nothing(&plan, &g.inventory, &g.table);
+
+    // The rest is about users who keep the addresses (--internet-egress exact).
+    let mut exact = Options::default();
+    exact.shaping.internet_egress = InternetEgress::Exact;
+
     // Without a quota: one rule per partner host (none are adjacent).
-    let mut unbounded = Options::default();
+    let mut unbounded = exact.clone();
     unbounded.max_rules = 1000;
     let plan = propose(&g.table, &g.inventory, &unbounded).unwrap();
     let app = group(&plan, "app", &g.truth);
@@ -136,7 +152,7 @@ fn quota_overflow_widens_and_reports(form: Form) {
     assert!(plan.widened.iter().all(|w| w.kind != WideningKind::Quota));
 
     // With AWS's quota: widened to fit, each step reported, nothing broken.
-    let plan = propose(&g.table, &g.inventory, &Options::default()).unwrap();
+    let plan = propose(&g.table, &g.inventory, &exact).unwrap();
     common::check_roles(&plan, &g.truth);
     common::check_breaks_nothing(&plan, &g.inventory, &g.table);
     common::check_rules_against_truth(&plan, &g.inventory, &g.truth);

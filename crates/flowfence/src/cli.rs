@@ -456,10 +456,25 @@ pub(crate) struct PlanArgs {
     #[arg(long, default_value_t = 128, value_name = "LEN", value_parser = clap::value_parser!(u8).range(0..=128))]
     pub(crate) widen_v6: u8,
 
+    /// Egress to internet addresses: `world` allows 0.0.0.0/0 (and ::/0 where IPv6
+    /// egress was seen) on each port the workload reached the internet on, since CDNs,
+    /// SaaS and mirrors change address from day to day (each is listed under
+    /// `widened`); `exact` keeps the addresses seen, aggregated exactly.
+    #[arg(long, value_enum, default_value_t = InternetEgressArg::World, value_name = "HOW")]
+    pub(crate) internet_egress: InternetEgressArg,
+
     /// Rules per group and direction (AWS's default quota: 60). Over it, CIDRs and
     /// then port ranges are widened, cheapest first, and each step is reported.
     #[arg(long, default_value_t = 60, value_name = "N")]
     pub(crate) max_rules: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InternetEgressArg {
+    /// 0.0.0.0/0 and ::/0 on the ports used.
+    World,
+    /// The addresses seen.
+    Exact,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -6,11 +6,14 @@ use std::io::Write;
 use anyhow::{Context, anyhow};
 use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
-use flowfence_propose::{Check, CheckReport, Options, Plan, PlanSummary, propose, replay};
+use flowfence_propose::{
+    Check, CheckReport, InternetEgress, Options, Plan, PlanSummary, propose, replay,
+};
 
 use crate::aggregate::load_inventory_files;
 use crate::cli::{
-    ExportArgs, InputArgs, PlanArgs, PlanFormatArg, ProposeArgs, S3Args, TrafficArgs, VerifyArgs,
+    ExportArgs, InputArgs, InternetEgressArg, PlanArgs, PlanFormatArg, ProposeArgs, S3Args,
+    TrafficArgs, VerifyArgs,
 };
 use crate::failure::Failure;
 use crate::logs::observe;
@@ -116,6 +119,10 @@ pub(crate) fn plan_options(args: &PlanArgs, s3: &S3Args) -> Result<Options, Fail
     options.shaping.port_gap = args.port_gap;
     options.shaping.widen_v4 = args.widen_v4;
     options.shaping.widen_v6 = args.widen_v6;
+    options.shaping.internet_egress = match args.internet_egress {
+        InternetEgressArg::World => InternetEgress::World,
+        InternetEgressArg::Exact => InternetEgress::Exact,
+    };
     options.max_rules = args.max_rules;
     Ok(options)
 }

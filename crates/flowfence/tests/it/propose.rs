@@ -98,6 +98,30 @@ fn min_flows_drops_rare_connections_and_lists_them() {
     );
 }
 
+/// Egress to the internet is open on its port by default and says why; with
+/// `--internet-egress exact` the addresses are kept (the sample's 39 spread destinations
+/// still open to the world by the many-spread-peers rule, which says so instead).
+#[test]
+fn internet_egress_is_world_by_default_and_exact_on_request() {
+    let kinds = |extra: &[&str]| -> Vec<String> {
+        let logs = sample("logs/s3-text-v5");
+        let inventory = sample("inventory");
+        let mut args = vec!["propose", "-q", "--logs", &logs, "--inventory", &inventory];
+        args.extend_from_slice(extra);
+        let (plan, _) = ok(&args);
+        let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        plan["widened"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["direction"] == "egress")
+            .map(|w| w["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds(&[]), ["internet-egress"]);
+    assert_eq!(kinds(&["--internet-egress", "exact"]), ["world-open"]);
+}
+
 /// A connections table from `aggregate` gives the same plan as the logs it came from.
 #[test]
 fn propose_from_a_connections_table_equals_propose_from_logs() {
