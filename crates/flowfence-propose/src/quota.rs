@@ -11,7 +11,7 @@ use flowfence_inventory::IpNet;
 use crate::evidence::RuleEvidence;
 use flowfence_inventory::port_name;
 
-use crate::rules::{RuleSpec, RuleTarget, Shaped, covering, size};
+use crate::rules::{RuleSpec, RuleTarget, Shaped, covering, more_addresses, size};
 
 /// How much a rule counts against the quota: (IPv4, IPv6).
 pub(crate) fn weight(
@@ -118,12 +118,12 @@ fn cidr_steps(rules: &Shaped, out: &mut Vec<Step>) {
         out.push(Step {
             added: (size(&cover) - observed) * ports(a),
             note: format!(
-                "{}: {} CIDRs ({} ... {}) -> {cover} ({} more addresses)",
+                "{}: {} CIDRs ({} ... {}) -> {cover} ({})",
                 rule_ports(a),
                 replaced.len(),
                 cidr_of(&replaced[0]).expect("a CIDR rule"),
                 cidr_of(replaced.last().expect("two or more")).expect("a CIDR rule"),
-                size(&cover) - observed
+                more_addresses(size(&cover) - observed)
             ),
             with: RuleSpec {
                 target: RuleTarget::Cidr(cover),

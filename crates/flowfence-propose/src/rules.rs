@@ -252,6 +252,16 @@ pub(crate) fn size(net: &IpNet) -> f64 {
     2f64.powi(i32::from(net.max_prefix_len() - net.prefix_len()))
 }
 
+/// `n` addresses a widening adds, for people: exact up to 65,536, then as a power of two
+/// (an IPv6 block's count has up to 39 digits, which nobody reads).
+pub(crate) fn more_addresses(n: f64) -> String {
+    if n < 65_536.0 {
+        format!("{n} more addresses")
+    } else {
+        format!("about 2^{} more addresses", n.log2().round())
+    }
+}
+
 /// Covers the nets of each block of the user's bound by one CIDR; returns the new set
 /// (aggregated) and a note per block that widened.
 fn widen_within_bound(nets: &[IpNet], shaping: &Shaping) -> (Vec<IpNet>, Vec<String>) {
@@ -280,9 +290,9 @@ fn widen_within_bound(nets: &[IpNet], shaping: &Shaping) -> (Vec<IpNet>, Vec<Str
         if members.len() > 1 {
             let observed: f64 = members.iter().map(size).sum();
             notes.push(format!(
-                "{} observed CIDRs in {block} covered by {cover} ({} more addresses)",
+                "{} observed CIDRs in {block} covered by {cover} ({})",
                 members.len(),
-                size(&cover) - observed
+                more_addresses(size(&cover) - observed)
             ));
         }
         out.push(cover);
@@ -374,39 +384,40 @@ pub(crate) fn shape(
         if direction == Direction::Egress && shaping.internet_egress == InternetEgress::World {
             out.extend(internet_egress(protocol, port, &mut cidrs, &mut notes));
         }
-        let public: Vec<&IpNet> = cidrs
-            .iter()
-            .map(|(c, _)| c)
-            .filter(|c| is_public(c))
-            .collect();
-        let spread = public
-            .iter()
-            .filter_map(|c| match c.addr() {
-                std::net::IpAddr::V4(a) => Some(a.octets()[0]),
-                std::net::IpAddr::V6(_) => None,
-            })
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
-        if public.len() > shaping.open_above && spread >= shaping.open_spread {
-            let mut world = RuleEvidence::default();
-            let mut rest: Vec<(IpNet, &RuleEvidence)> = Vec::new();
-            for (c, e) in &cidrs {
-                if is_public(c) && c.addr().is_ipv4() {
-                    world.add(e);
-                } else {
-                    rest.push((*c, e));
-                }
+        // Many public peers spread over unrelated networks are "the internet": per
+        // family, IPv4 networks told apart by their /8 and IPv6 ones by their /32 (the
+        // size of a registry's allocation to one network).
+        for (v6, any, network_len) in [(false, "0.0.0.0/0", 8u8), (true, "::/0", 32)] {
+            let public: std::collections::BTreeSet<IpNet> = cidrs
+                .iter()
+                .map(|(c, _)| *c)
+                .filter(|c| is_public(c) && c.addr().is_ipv6() == v6)
+                .collect();
+            let spread = public
+                .iter()
+                .filter_map(|c| IpNet::new(c.addr(), network_len).ok().map(|n| n.trunc()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            if public.len() <= shaping.open_above || spread < shaping.open_spread {
+                continue;
             }
+            let mut world = RuleEvidence::default();
+            cidrs.retain(|(c, e)| {
+                let theirs = public.contains(c);
+                if theirs {
+                    world.add(e);
+                }
+                !theirs
+            });
             notes.push((
                 WideningKind::WorldOpen,
                 format!(
-                    "{}: {} public peers across {spread} /8 networks: opened to 0.0.0.0/0",
+                    "{}: {} public peers across {spread} /{network_len} networks: opened to {any}",
                     port_name(protocol, port),
                     public.len()
                 ),
             ));
-            out.push((RuleTarget::Cidr("0.0.0.0/0".parse().expect("valid")), world));
-            cidrs = rest;
+            out.push((RuleTarget::Cidr(any.parse().expect("valid")), world));
         }
         // The smallest covering set: exact aggregation (adjacent and nested CIDRs merge,
         // nothing unobserved is added), widened only inside the user's bound.
@@ -590,6 +601,39 @@ mod tests {
         let (ingress, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
         assert_eq!(ingress.len(), 4);
         assert!(notes.is_empty());
+    }
+
+    /// The world rule works per family: many IPv6 clients across unrelated /32s open to
+    /// `::/0` as IPv4 ones open to `0.0.0.0/0`, and a few of one family don't ride on
+    /// the other's count.
+    #[test]
+    fn many_spread_ipv6_sources_open_to_the_ipv6_world() {
+        let v6 = |i: u16| cidr(&format!("2600:{i:x}::1/128"));
+        let mut needs: BTreeMap<_, _> = (1..=40u16).map(|i| ((6, 443, v6(i)), ev(1))).collect();
+        // Five IPv4 clients: too few to open IPv4.
+        for i in 0..5u8 {
+            needs.insert((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1));
+        }
+        let (rules, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
+        let targets: Vec<RuleTarget> = rules.keys().map(|r| r.target.clone()).collect();
+        assert_eq!(targets.len(), 6);
+        assert!(targets.contains(&cidr("::/0")));
+        assert!(!targets.contains(&cidr("0.0.0.0/0")));
+        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            notes[0].1,
+            "tcp 443: 40 public peers across 40 /32 networks: opened to ::/0"
+        );
+    }
+
+    /// Widening notes stay readable for IPv6: small counts exact, large ones as powers
+    /// of two.
+    #[test]
+    fn address_counts_are_readable() {
+        assert_eq!(more_addresses(254.0), "254 more addresses");
+        assert_eq!(more_addresses(65_535.0), "65535 more addresses");
+        let v6: IpNet = "2600:1f18::/64".parse().unwrap();
+        assert_eq!(more_addresses(size(&v6) - 3.0), "about 2^64 more addresses");
     }
 
     #[test]
