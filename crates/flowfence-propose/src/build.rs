@@ -653,6 +653,61 @@ mod tests {
         assert!(changes.authorize_egress.is_empty() && changes.revoke_egress.is_empty());
     }
 
+    /// eni-a also tried eni-b on 10250: its own groups let it out (ACCEPT on eni-a), eni-b's
+    /// turned it away (REJECT on eni-b, no row of eni-b accepting it). That never worked:
+    /// no rule for it, no broken connection, and a finding that names it.
+    #[test]
+    fn an_attempt_the_server_rejects_is_a_finding_not_a_need() {
+        let mut table = testing::table(&[
+            "eni-a,client,6,5432,interface,eni-b,3,30,3000,100,200,1,flags",
+            "eni-b,server,6,5432,interface,eni-a,3,30,3000,100,200,9,flags",
+            "eni-a,client,6,10250,interface,eni-b,4,8,400,300,400,4,flags",
+        ]);
+        table.rejected.push(flowfence_aggregate::RejectedTraffic {
+            interface_id: "eni-b".into(),
+            protocol: 6,
+            port: 10250,
+            totals: flowfence_aggregate::Rejected {
+                records: 4,
+                packets: 4,
+                first_seen: 300,
+                last_seen: 400,
+            },
+        });
+        let plan = propose(&table, &inventory(), &Options::default()).unwrap();
+        let web = group(&plan, "web");
+        assert_eq!(
+            rules(&web.egress),
+            [tcp(5432, RuleTarget::Group("new:db".into()))]
+        );
+        assert_eq!((plan.check.connections, plan.check.broken), (1, 0));
+        assert_eq!(plan.check.broken_today, 0);
+        let blocked: Vec<&str> = plan
+            .findings
+            .iter()
+            .filter(|f| f.kind == crate::FindingKind::BlockedToday)
+            .map(|f| f.detail.as_str())
+            .collect();
+        assert_eq!(
+            blocked,
+            [
+                "eni-a -> eni-b tcp 10250: 4 flows accepted by eni-a's groups and rejected by eni-b's (first 300, last 400); not in the plan: allow it on purpose if it is wanted"
+            ]
+        );
+        // Had eni-b accepted it from eni-a too, it would be a need like any other.
+        let mut accepted = table.clone();
+        accepted.rows.push(
+            testing::table(&["eni-b,server,6,10250,interface,eni-a,4,8,400,300,400,4,flags"])
+                .rows
+                .remove(0),
+        );
+        let plan = propose(&accepted, &inventory(), &Options::default()).unwrap();
+        assert!(
+            rules(&group(&plan, "web").egress)
+                .contains(&tcp(10250, RuleTarget::Group("new:db".into())))
+        );
+    }
+
     /// Nothing destructive comes before the observation pause.
     #[test]
     fn steps_detach_and_revoke_only_after_observing() {

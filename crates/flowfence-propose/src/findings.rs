@@ -5,9 +5,10 @@
 use std::collections::BTreeSet;
 
 use flowfence_aggregate::{Peer, Side, Table};
-use flowfence_inventory::{Inventory, Rule};
+use flowfence_inventory::{Inventory, Rule, port_name};
 use serde::{Deserialize, Serialize};
 
+use crate::blocked::blocked;
 use crate::needs::Direction;
 use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, RuleTarget};
 use crate::verify::{State, connections};
@@ -34,6 +35,9 @@ pub enum FindingKind {
     /// REJECTed traffic on a port the interface serves to others: a client may lack a
     /// rule.
     RejectedTraffic,
+    /// A connection the client's groups let out and the server's groups reject (both
+    /// logged it): it never worked, so the plan doesn't open it; it may be wanted.
+    BlockedToday,
 }
 
 /// One finding.
@@ -196,6 +200,25 @@ pub(crate) fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) 
                 ),
             });
         }
+    }
+    for (b, row) in blocked(table) {
+        out.push(Finding {
+            kind: FindingKind::BlockedToday,
+            subject: b.server.to_string(),
+            rule: None,
+            direction: Some(Direction::Ingress),
+            detail: format!(
+                "{} -> {} {}: {} flows accepted by {}'s groups and rejected by {}'s (first {}, last {}); not in the plan: allow it on purpose if it is wanted",
+                b.client,
+                b.server,
+                port_name(b.protocol, b.port),
+                row.flows,
+                b.client,
+                b.server,
+                row.first_seen,
+                row.last_seen
+            ),
+        });
     }
     out.sort_by(|a, b| (a.kind, &a.subject, &a.detail).cmp(&(b.kind, &b.subject, &b.detail)));
     out

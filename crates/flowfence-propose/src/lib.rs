@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+mod blocked;
 mod build;
 mod evidence;
 mod findings;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use flowfence_aggregate::{Basis, Peer, Row, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet};
 
+use crate::blocked::{blocked, is_blocked};
 use crate::evidence::RuleEvidence;
 
 /// Ingress (the interface serves) or egress (it opens).
@@ -173,9 +174,11 @@ pub(crate) fn collect(
     let mut dropped = Vec::new();
     let logged: BTreeSet<&str> = table.rows.iter().map(|r| r.interface_id.as_str()).collect();
     let mirrored = |row| silent_peer(row, migrating, &logged);
+    // Attempts the server's groups reject today are no needs (they are findings).
+    let blocked = blocked(table);
     for row in &table.rows {
         let touches = migrating.contains(&row.interface_id) || mirrored(row).is_some();
-        if !touches {
+        if !touches || is_blocked(&blocked, row) {
             continue;
         }
         let reason = if row.flows < filter.min_flows {

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use flowfence_aggregate::{Peer, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet, is_private};
 
+use crate::blocked::{blocked, is_blocked};
 use crate::needs::Direction;
 use crate::rules::{RuleSpec, RuleTarget};
 
@@ -203,7 +204,9 @@ pub(crate) type Connection = (Peer, Peer, u8, u16);
 /// direction being allowed keeps it working).
 pub(crate) fn connections(table: &Table, inventory: &Inventory) -> BTreeMap<Connection, bool> {
     let mut out = BTreeMap::new();
-    for r in &table.rows {
+    // An attempt the server's groups reject today never worked: nothing to keep working.
+    let blocked = blocked(table);
+    for r in table.rows.iter().filter(|r| !is_blocked(&blocked, r)) {
         let me = Peer::Interface(r.interface_id.clone());
         let Some(peer) = end_of(&r.peer, inventory) else {
             continue;
