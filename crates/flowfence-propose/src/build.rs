@@ -61,6 +61,24 @@ pub enum ProposeError {
         "--group {0}: a default group is emptied, not tightened (its members move to new groups without --group)"
     )]
     DefaultGroup(String),
+    /// `--group` names a group no interface is in: nothing to learn its rules from.
+    #[error(
+        "--group {0}: no interface is in this group, so nothing shows what it needs (leave it out, or delete the group)"
+    )]
+    EmptyGroup(String),
+    /// An interface is in two groups given with `--group`: its needs can't be split
+    /// between them.
+    #[error(
+        "--group {first} and --group {second}: {interface} is in both, and what it needs can't be split between them; tighten one of them at a time"
+    )]
+    SharedMember {
+        /// The interface.
+        interface: String,
+        /// One group.
+        first: String,
+        /// The other.
+        second: String,
+    },
 }
 
 /// Builds the plan from the observed connections and the inventory.
@@ -122,7 +140,7 @@ struct Scope<'a> {
     defaults: Vec<&'a SecurityGroup>,
     default_ids: BTreeSet<&'a str>,
     tightened: BTreeSet<&'a str>,
-    /// Members of a tightened group stay in it (the first one, if several are).
+    /// Members of a tightened group stay in it.
     pinned: BTreeMap<String, String>,
     migrating: BTreeSet<String>,
 }
@@ -143,10 +161,21 @@ impl<'a> Scope<'a> {
                 Some(g) => tightened.insert(g.id.as_str()),
             };
         }
+        // Members of a tightened group stay in it; each tightened group is one role.
         let mut pinned: BTreeMap<String, String> = BTreeMap::new();
         for g in &tightened {
-            for i in inventory.members(g) {
-                pinned.entry(i.id.clone()).or_insert_with(|| g.to_string());
+            let mut members = inventory.members(g).peekable();
+            if members.peek().is_none() {
+                return Err(ProposeError::EmptyGroup(g.to_string()));
+            }
+            for i in members {
+                if let Some(first) = pinned.insert(i.id.clone(), g.to_string()) {
+                    return Err(ProposeError::SharedMember {
+                        interface: i.id.clone(),
+                        first,
+                        second: g.to_string(),
+                    });
+                }
             }
         }
         let migrating: BTreeSet<String> = inventory
@@ -759,6 +788,48 @@ mod tests {
                 .contains("group new:web: unreadable permission"),
             "{err}"
         );
+    }
+
+    /// A group with no members, or two groups sharing a member, can't be tightened: the
+    /// error names them instead of one being silently ignored.
+    #[test]
+    fn tightening_an_empty_group_or_two_sharing_a_member_is_refused() {
+        let json = |ids: &[&str]| {
+            serde_json::json!(ids)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let both = testing::inventory(
+            vec![
+                testing::interface("eni-a", "10.0.0.1", &["sg-d"], "interface", None),
+                testing::interface("eni-c", "10.0.0.3", &["sg-x", "sg-y"], "interface", None),
+            ],
+            vec![
+                testing::group("sg-d", "default", json!([]), json!([])),
+                testing::group("sg-x", "x", json!([]), json!([])),
+                testing::group("sg-y", "y", json!([]), json!([])),
+                testing::group("sg-z", "z", json!([]), json!([])),
+            ],
+        );
+        let options = |groups: &[&str]| Options {
+            tighten: json(groups),
+            ..Options::default()
+        };
+        let err = propose(&table(), &both, &options(&["sg-z"])).unwrap_err();
+        assert_eq!(err, ProposeError::EmptyGroup("sg-z".into()));
+        assert!(
+            err.to_string()
+                .starts_with("--group sg-z: no interface is in this group")
+        );
+        let err = propose(&table(), &both, &options(&["sg-x", "sg-y"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--group sg-x and --group sg-y: eni-c is in both, and what it needs can't be split between them; tighten one of them at a time"
+        );
+        assert!(propose(&table(), &both, &options(&["sg-x"])).is_ok());
     }
 
     #[test]
