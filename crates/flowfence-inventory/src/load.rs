@@ -59,6 +59,8 @@ pub(crate) struct AwsInterface {
     #[serde(default)]
     ipv6_addresses: Vec<AwsIpv6>,
     #[serde(default)]
+    association: Option<AwsAssociation>,
+    #[serde(default)]
     groups: Vec<AwsGroupRef>,
     #[serde(default)]
     attachment: Option<AwsAttachment>,
@@ -72,6 +74,16 @@ struct AwsPrivateIp {
     private_ip_address: String,
     #[serde(default)]
     primary: bool,
+    #[serde(default)]
+    association: Option<AwsAssociation>,
+}
+
+/// A public address associated with an interface or one of its private addresses.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsAssociation {
+    #[serde(default)]
+    public_ip: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +240,17 @@ impl AwsInterface {
                 addresses.push(ip);
             }
         }
+        let mut public_addresses: Vec<IpAddr> = Vec::new();
+        let associations = self
+            .association
+            .iter()
+            .chain(private.iter().filter_map(|p| p.association.as_ref()));
+        for a in associations.filter_map(|a| a.public_ip.as_deref()) {
+            let ip: IpAddr = a.parse().map_err(|_| bad("a public IPv4 address", a))?;
+            if !public_addresses.contains(&ip) {
+                public_addresses.push(ip);
+            }
+        }
         let description = self.description.unwrap_or_default();
         let interface_type = self
             .interface_type
@@ -252,6 +275,7 @@ impl AwsInterface {
             description,
             owner,
             addresses,
+            public_addresses,
             groups: self
                 .groups
                 .into_iter()

@@ -34,6 +34,9 @@ pub struct Interface {
     pub owner: Owner,
     /// Every private address: IPv4 (primary first) and IPv6.
     pub addresses: Vec<IpAddr>,
+    /// Public IPv4 addresses associated with it (`Association.PublicIp`): an
+    /// internet-facing load balancer's, or an instance's reachable from the internet.
+    pub public_addresses: Vec<IpAddr>,
     /// Its security groups, in the order AWS lists them.
     pub groups: Vec<GroupRef>,
     /// Tags (`TagSet`).
@@ -44,6 +47,12 @@ impl Interface {
     /// The primary private IPv4 address, the one flow logs show for the interface.
     pub fn primary_address(&self) -> Option<IpAddr> {
         self.addresses.first().copied()
+    }
+
+    /// Reachable from the internet: it has a public address (an internet-facing load
+    /// balancer's interfaces all do).
+    pub fn is_internet_facing(&self) -> bool {
+        !self.public_addresses.is_empty()
     }
 
     /// NAT gateways (and other group-less interfaces) are paths, not endpoints to secure.

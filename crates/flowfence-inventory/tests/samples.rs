@@ -98,6 +98,12 @@ fn cloudmapper_interfaces_and_groups() {
     );
     assert!(matches!(&eni.owner, Owner::EcsTask(arn) if arn.contains(":attachment/")));
     assert_eq!(eni.groups[0].id, "sg-00000008");
+    // Its public address, on the interface and on its primary private address: once.
+    assert_eq!(
+        eni.public_addresses,
+        ["3.80.3.41".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(eni.is_internet_facing());
     // The default group: inbound all from itself, outbound all to anywhere.
     let default = inv
         .groups()

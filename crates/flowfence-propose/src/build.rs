@@ -212,6 +212,12 @@ fn role_group(
         Target::Cidr(c) => RuleTarget::Cidr(*c),
     };
     let list_weight = |id: &str| inventory.prefix_list(id).map_or(1, |pl| pl.weight());
+    // A role whose every member has a public address serves the internet.
+    let internet_facing = role.members.iter().all(|m| {
+        inventory
+            .interface(m)
+            .is_some_and(|i| i.is_internet_facing())
+    });
     let mut per_direction: BTreeMap<Direction, BTreeMap<(u8, u16, RuleTarget), RuleEvidence>> =
         BTreeMap::new();
     for m in &role.members {
@@ -228,6 +234,7 @@ fn role_group(
         let (mut rules, notes) = shape(
             per_direction.get(&d).unwrap_or(&BTreeMap::new()),
             d,
+            internet_facing,
             &options.shaping,
         );
         let mut note = |kind, detail| {
@@ -734,6 +741,60 @@ mod tests {
         assert!(
             rules(&group(&plan, "web").egress)
                 .contains(&tcp(10250, RuleTarget::Group("new:db".into())))
+        );
+    }
+
+    /// An interface with a public address (an internet-facing load balancer's) keeps
+    /// ingress from the whole internet on the port it served, however few clients the
+    /// window saw; the same three clients of a private interface (another role: another
+    /// port) stay exact.
+    #[test]
+    fn an_internet_facing_interface_serves_the_internet() {
+        let mut lb = testing::interface("eni-lb", "10.0.0.5", &["sg-d"], "interface", Some("lb"));
+        lb["Association"] = json!({"PublicIp": "54.1.2.3"});
+        let inventory = testing::inventory(
+            vec![
+                lb,
+                testing::interface("eni-p", "10.0.0.6", &["sg-d"], "interface", Some("private")),
+            ],
+            vec![testing::group("sg-d", "default", json!([]), json!([]))],
+        );
+        let mut rows = Vec::new();
+        for client in ["203.0.113.7", "198.51.100.20", "192.0.2.99"] {
+            for (eni, port) in [("eni-lb", 443), ("eni-p", 8443)] {
+                rows.push(format!(
+                    "{eni},server,6,{port},internet,{client}/32,2,20,2000,100,200,2,flags"
+                ));
+            }
+        }
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let plan = propose(&testing::table(&rows), &inventory, &Options::default()).unwrap();
+        assert_eq!(
+            rules(&group(&plan, "lb").ingress),
+            [tcp(443, RuleTarget::Cidr("0.0.0.0/0".parse().unwrap()))]
+        );
+        assert_eq!(
+            group(&plan, "lb").ingress[0]
+                .evidence
+                .as_ref()
+                .unwrap()
+                .flows,
+            6
+        );
+        assert_eq!(group(&plan, "private").ingress.len(), 3);
+        let facing: Vec<&Widening> = plan
+            .widened
+            .iter()
+            .filter(|w| w.kind == WideningKind::InternetFacing)
+            .collect();
+        assert_eq!(facing.len(), 1);
+        assert_eq!(facing[0].subject, "lb");
+        assert!(
+            facing[0]
+                .detail
+                .starts_with("tcp 443: 3 internet clients seen: ingress allowed from 0.0.0.0/0"),
+            "{}",
+            facing[0].detail
         );
     }
 

@@ -212,6 +212,9 @@ pub enum WideningKind {
     /// Egress to internet destinations: `0.0.0.0/0` / `::/0` on the port
     /// (`--internet-egress exact` keeps the addresses).
     InternetEgress,
+    /// Ingress from internet clients to an internet-facing interface (a public address):
+    /// `0.0.0.0/0` / `::/0` on the port, however few clients the window saw.
+    InternetFacing,
     /// Addresses in one block of the user's bound (`--widen-v4`/`--widen-v6`) covered by
     /// one CIDR.
     CidrBound,
@@ -307,13 +310,14 @@ fn is_public(net: &IpNet) -> bool {
     !is_private(net.addr())
 }
 
-/// Egress to the internet on one port: one `0.0.0.0/0` rule for the IPv4 destinations
-/// and one `::/0` for the IPv6 ones, each with their evidence and a note. The internet
-/// destinations leave `cidrs`; private ones stay.
-fn internet_egress(
-    protocol: u8,
-    port: u16,
+/// The internet on one port: one `0.0.0.0/0` rule for the IPv4 peers seen and one
+/// `::/0` for the IPv6 ones, each with their evidence and a note of `kind` naming the
+/// peers as `who` (destinations, clients). The internet peers leave `cidrs`; private ones
+/// stay.
+fn open_to_internet(
+    (protocol, port): (u8, u16),
     cidrs: &mut Vec<(IpNet, &RuleEvidence)>,
+    (kind, who, why): (WideningKind, &str, &str),
     notes: &mut Vec<(WideningKind, String)>,
 ) -> Vec<(RuleTarget, RuleEvidence)> {
     let mut world: [(usize, RuleEvidence); 2] = Default::default();
@@ -332,11 +336,16 @@ fn internet_egress(
             continue;
         }
         notes.push((
-            WideningKind::InternetEgress,
+            kind,
             format!(
-                "{}: {n} internet destination{} seen: egress allowed to {any} (internet destinations change from day to day; --internet-egress exact keeps the addresses seen)",
+                "{}: {n} internet {who}{} seen: {} {any} ({why})",
                 port_name(protocol, port),
-                if n == 1 { "" } else { "s" }
+                if n == 1 { "" } else { "s" },
+                if kind == WideningKind::InternetEgress {
+                    "egress allowed to"
+                } else {
+                    "ingress allowed from"
+                },
             ),
         ));
         rules.push((RuleTarget::Cidr(any.parse().expect("valid")), e));
@@ -349,6 +358,7 @@ fn internet_egress(
 pub(crate) fn shape(
     needs: &BTreeMap<(u8, u16, RuleTarget), RuleEvidence>,
     direction: Direction,
+    internet_facing: bool,
     shaping: &Shaping,
 ) -> (Shaped, Vec<(WideningKind, String)>) {
     let mut notes = Vec::new();
@@ -382,7 +392,28 @@ pub(crate) fn shape(
             }
         }
         if direction == Direction::Egress && shaping.internet_egress == InternetEgress::World {
-            out.extend(internet_egress(protocol, port, &mut cidrs, &mut notes));
+            out.extend(open_to_internet(
+                (protocol, port),
+                &mut cidrs,
+                (
+                    WideningKind::InternetEgress,
+                    "destination",
+                    "internet destinations change from day to day; --internet-egress exact keeps the addresses seen",
+                ),
+                &mut notes,
+            ));
+        }
+        if direction == Direction::Ingress && internet_facing {
+            out.extend(open_to_internet(
+                (protocol, port),
+                &mut cidrs,
+                (
+                    WideningKind::InternetFacing,
+                    "client",
+                    "an internet-facing interface serves whoever comes, however few a window saw",
+                ),
+                &mut notes,
+            ));
         }
         // Many public peers spread over unrelated networks are "the internet": per
         // family, IPv4 networks told apart by their /8 and IPv6 ones by their /32 (the
@@ -511,7 +542,7 @@ mod tests {
             ((6, 443, cidr("10.0.1.7/32")), ev(3)),
         ]
         .into();
-        let (rules, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
+        let (rules, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
         let got: Vec<(String, u64)> = rules
             .iter()
             .map(|(r, e)| (format!("{:?}", r.target), e.flows))
@@ -531,7 +562,7 @@ mod tests {
         let needs: BTreeMap<_, _> = (0..40u8)
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
-        let (rules, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
+        let (rules, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
         assert_eq!(rules.len(), 1);
         let (r, e) = rules.iter().next().unwrap();
         assert_eq!(r.target, cidr("0.0.0.0/0"));
@@ -542,7 +573,9 @@ mod tests {
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
         assert_eq!(
-            shape(&few, Direction::Ingress, &Shaping::default()).0.len(),
+            shape(&few, Direction::Ingress, false, &Shaping::default())
+                .0
+                .len(),
             5
         );
     }
@@ -561,7 +594,7 @@ mod tests {
         .iter()
         .map(|c| ((6, 443, cidr(c)), ev(2)))
         .collect();
-        let (rules, notes) = shape(&needs, Direction::Egress, &Shaping::default());
+        let (rules, notes) = shape(&needs, Direction::Egress, false, &Shaping::default());
         let targets: Vec<(RuleTarget, u64)> = rules
             .iter()
             .map(|(r, e)| (r.target.clone(), e.flows))
@@ -597,8 +630,8 @@ mod tests {
             internet_egress: InternetEgress::Exact,
             ..Shaping::default()
         };
-        assert_eq!(shape(&needs, Direction::Egress, &exact).0.len(), 4);
-        let (ingress, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
+        assert_eq!(shape(&needs, Direction::Egress, false, &exact).0.len(), 4);
+        let (ingress, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
         assert_eq!(ingress.len(), 4);
         assert!(notes.is_empty());
     }
@@ -614,7 +647,7 @@ mod tests {
         for i in 0..5u8 {
             needs.insert((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1));
         }
-        let (rules, notes) = shape(&needs, Direction::Ingress, &Shaping::default());
+        let (rules, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
         let targets: Vec<RuleTarget> = rules.keys().map(|r| r.target.clone()).collect();
         assert_eq!(targets.len(), 6);
         assert!(targets.contains(&cidr("::/0")));
@@ -648,7 +681,7 @@ mod tests {
                 port_gap: gap,
                 ..Shaping::default()
             };
-            shape(&needs, Direction::Ingress, &shaping)
+            shape(&needs, Direction::Ingress, false, &shaping)
                 .0
                 .keys()
                 .map(|r| (r.from, r.to))
@@ -690,7 +723,7 @@ mod tests {
                 widen_v4: bound,
                 ..Shaping::default()
             };
-            let (rules, notes) = shape(&needs, Direction::Ingress, &shaping);
+            let (rules, notes) = shape(&needs, Direction::Ingress, false, &shaping);
             let got = rules
                 .keys()
                 .map(|r| match &r.target {
