@@ -151,6 +151,25 @@ impl SecurityGroup {
     pub fn is_default(&self) -> bool {
         self.name == "default"
     }
+
+    /// The controller that creates this group and rewrites its rules on every sync, if
+    /// its tags or name say one does (a rule tightened by hand lasts until then): the EKS
+    /// cluster security group, the Kubernetes cloud provider's `k8s-elb-` groups, the
+    /// AWS Load Balancer Controller's groups.
+    pub fn managed_by(&self) -> Option<&'static str> {
+        // `kubernetes.io/cluster/NAME = owned` alone is no sign: eksctl tags the node
+        // groups it creates (the user's) that way too.
+        let tagged = |key: &str| self.tags.contains_key(key);
+        if tagged("aws:eks:cluster-name") || self.name.starts_with("eks-cluster-sg-") {
+            Some("EKS (the cluster security group)")
+        } else if tagged("elbv2.k8s.aws/cluster") {
+            Some("the AWS Load Balancer Controller")
+        } else if self.name.starts_with("k8s-elb-") {
+            Some("the Kubernetes cloud provider")
+        } else {
+            None
+        }
+    }
 }
 
 /// The IP protocol a rule allows.
@@ -320,5 +339,57 @@ impl fmt::Display for Issue {
                 write!(f, "{address} is claimed by {}", interfaces.join(", "))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str, tags: &[(&str, &str)]) -> SecurityGroup {
+        SecurityGroup {
+            id: "sg-1".into(),
+            name: name.into(),
+            description: String::new(),
+            vpc_id: None,
+            account: None,
+            ingress: Vec::new(),
+            egress: Vec::new(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Groups a controller rewrites are told by their tags or names; others aren't.
+    #[test]
+    fn controllers_own_the_groups_their_tags_and_names_say() {
+        let by = |name, tags| group(name, tags).managed_by();
+        assert_eq!(
+            by(
+                "eks-cluster-sg-demo-123",
+                &[("aws:eks:cluster-name", "demo")]
+            ),
+            Some("EKS (the cluster security group)")
+        );
+        assert_eq!(
+            by(
+                "k8s-traffic-demo-1a2b",
+                &[("elbv2.k8s.aws/cluster", "demo")]
+            ),
+            Some("the AWS Load Balancer Controller")
+        );
+        assert_eq!(
+            by("k8s-elb-a1b2c3", &[]),
+            Some("the Kubernetes cloud provider")
+        );
+        // A cluster tag alone (eksctl's node groups carry one) and ordinary groups are
+        // the user's.
+        assert_eq!(
+            by("nodes", &[("kubernetes.io/cluster/demo", "owned")]),
+            None
+        );
+        assert_eq!(by("web", &[("Name", "web")]), None);
     }
 }

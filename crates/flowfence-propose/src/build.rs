@@ -29,6 +29,9 @@ pub struct Options {
     /// Existing groups to tighten in place: their rules become what their members were
     /// seen to need.
     pub tighten: Vec<String>,
+    /// Groups in `tighten` to tighten even though a controller owns them (it will
+    /// rewrite their rules on its next sync).
+    pub force: Vec<String>,
     /// Rows to leave out.
     pub filter: Filter,
     /// CIDR and port shaping.
@@ -42,6 +45,7 @@ impl Default for Options {
         Options {
             vpc: None,
             tighten: Vec::new(),
+            force: Vec::new(),
             filter: Filter::default(),
             shaping: Shaping::default(),
             max_rules: 60,
@@ -61,6 +65,16 @@ pub enum ProposeError {
         "--group {0}: a default group is emptied, not tightened (its members move to new groups without --group)"
     )]
     DefaultGroup(String),
+    /// `--group` names a group a controller owns and rewrites (without `--force-group`).
+    #[error(
+        "--group {group}: managed by {by}, which rewrites its rules on every sync, so tightening it by hand doesn't last; change it through its owner, or pass --force-group {group}"
+    )]
+    ControllerOwned {
+        /// The group.
+        group: String,
+        /// Who owns it.
+        by: &'static str,
+    },
     /// `--group` names a group no interface is in: nothing to learn its rules from.
     #[error(
         "--group {0}: no interface is in this group, so nothing shows what it needs (leave it out, or delete the group)"
@@ -155,11 +169,21 @@ impl<'a> Scope<'a> {
         let default_ids: BTreeSet<&str> = defaults.iter().map(|g| g.id.as_str()).collect();
         let mut tightened: BTreeSet<&str> = BTreeSet::new();
         for id in &options.tighten {
-            match inventory.group(id) {
-                None => return Err(ProposeError::UnknownGroup(id.clone())),
-                Some(g) if g.is_default() => return Err(ProposeError::DefaultGroup(id.clone())),
-                Some(g) => tightened.insert(g.id.as_str()),
-            };
+            let g = inventory
+                .group(id)
+                .ok_or_else(|| ProposeError::UnknownGroup(id.clone()))?;
+            if g.is_default() {
+                return Err(ProposeError::DefaultGroup(id.clone()));
+            }
+            if let Some(by) = g.managed_by()
+                && !options.force.contains(&g.id)
+            {
+                return Err(ProposeError::ControllerOwned {
+                    group: g.id.clone(),
+                    by,
+                });
+            }
+            tightened.insert(g.id.as_str());
         }
         // Members of a tightened group stay in it; each tightened group is one role.
         let mut pinned: BTreeMap<String, String> = BTreeMap::new();
@@ -891,6 +915,40 @@ mod tests {
             "--group sg-x and --group sg-y: eni-c is in both, and what it needs can't be split between them; tighten one of them at a time"
         );
         assert!(propose(&table(), &both, &options(&["sg-x"])).is_ok());
+    }
+
+    /// A group a controller owns (its tags say so) is not tightened by hand unless
+    /// forced: the error names the owner and the override.
+    #[test]
+    fn a_controller_owned_group_is_tightened_only_when_forced() {
+        let mut owned = testing::group("sg-lbc", "k8s-traffic-demo-1a2b3c", json!([]), json!([]));
+        owned["Tags"] = json!([{"Key": "elbv2.k8s.aws/cluster", "Value": "demo"}]);
+        let inventory = testing::inventory(
+            vec![
+                testing::interface("eni-a", "10.0.0.1", &["sg-d"], "interface", None),
+                testing::interface("eni-n", "10.0.0.8", &["sg-lbc"], "interface", None),
+            ],
+            vec![
+                testing::group("sg-d", "default", json!([]), json!([])),
+                owned,
+            ],
+        );
+        let mut options = Options {
+            tighten: vec!["sg-lbc".into()],
+            ..Options::default()
+        };
+        let err = propose(&table(), &inventory, &options).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--group sg-lbc: managed by the AWS Load Balancer Controller, which rewrites its rules on every sync, so tightening it by hand doesn't last; change it through its owner, or pass --force-group sg-lbc"
+        );
+        options.force = vec!["sg-lbc".into()];
+        let plan = propose(&table(), &inventory, &options).unwrap();
+        assert!(
+            plan.groups
+                .iter()
+                .any(|g| g.reference == "sg-lbc" && g.change == GroupChange::Tighten)
+        );
     }
 
     #[test]

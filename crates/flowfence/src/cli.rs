@@ -439,6 +439,12 @@ pub(crate) struct PlanArgs {
     #[arg(long = "group", value_name = "sg-...")]
     pub(crate) groups: Vec<String>,
 
+    /// Tighten this --group even though a controller owns it (EKS's cluster group, the
+    /// Kubernetes cloud provider's or the AWS Load Balancer Controller's groups, as their
+    /// tags say): it will rewrite the rules on its next sync (repeatable).
+    #[arg(long = "force-group", value_name = "sg-...")]
+    pub(crate) force_groups: Vec<String>,
+
     /// Leave out connections seen in fewer flow records (listed in the plan's `dropped`).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub(crate) min_flows: u64,

@@ -114,6 +114,7 @@ pub(crate) fn plan_options(args: &PlanArgs, s3: &S3Args) -> Result<Options, Fail
     let mut options = Options::default();
     options.vpc = args.vpc.clone();
     options.tighten = args.groups.clone();
+    options.force = args.force_groups.clone();
     options.filter.min_flows = args.min_flows;
     options.filter.since = s3.since;
     options.shaping.port_gap = args.port_gap;
