@@ -211,7 +211,7 @@ fn sort_rows(keys: Vec<SortKey>, rows: Vec<Row>) -> Vec<Row> {
     let mut order: Vec<(SortKey, u32)> = keys.into_iter().zip(0u32..).collect();
     order.sort_unstable_by(|(x, i), (y, j)| {
         x.cmp(y)
-            .then_with(|| rows[*i as usize].peer.cmp(&rows[*j as usize].peer))
+            .then_with(|| rows[*i as usize].peer.cmp_spelled(&rows[*j as usize].peer))
     });
     let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
     order
@@ -672,7 +672,7 @@ mod tests {
         by_keys.sort_by(|a, b| {
             sort_key(rank(a), a)
                 .cmp(&sort_key(rank(b), b))
-                .then_with(|| a.peer.cmp(&b.peer))
+                .then_with(|| a.peer.cmp_spelled(&b.peer))
         });
         // The order of the text the table shows, compared as text.
         let mut by_text: Vec<&Row> = rows.iter().collect();

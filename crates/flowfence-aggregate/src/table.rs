@@ -46,7 +46,9 @@ impl PeerKind {
 /// The other end of a row's connections: typed, so later stages match on what it is
 /// instead of parsing text again. Text only at the CSV and Parquet edges (`peer_kind`,
 /// `peer`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Its `Ord` is cheap (kinds in the table's order, addresses as numbers), for maps keyed
+/// by peers; the table itself lists peers by their spelling ([`Peer::cmp_spelled`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Peer {
     /// An interface in the inventory, by id.
     Interface(String),
@@ -115,6 +117,14 @@ impl Peer {
         f(self.spell(&mut buf))
     }
 
+    /// The table's order: by kind, then by spelling (so `10.0.0.10/32` comes before
+    /// `10.0.0.9/32`). Formats addresses: for sorting ties, not for map keys.
+    pub fn cmp_spelled(&self, other: &Peer) -> Ordering {
+        self.kind()
+            .cmp(&other.kind())
+            .then_with(|| self.with_spelling(|a| other.with_spelling(|b| a.cmp(b))))
+    }
+
     /// Reads a peer of `kind` as the table spells it.
     pub fn parse(kind: PeerKind, text: &str) -> Result<Peer, String> {
         let net = || {
@@ -135,22 +145,6 @@ impl fmt::Display for Peer {
         self.with_spelling(|text| {
             f.write_str(std::str::from_utf8(text).expect("peers are spelled in ASCII"))
         })
-    }
-}
-
-/// Peers order as the table lists them: by kind, then by their spelling (so
-/// `10.0.0.10/32` comes before `10.0.0.9/32`).
-impl Ord for Peer {
-    fn cmp(&self, other: &Peer) -> Ordering {
-        self.kind()
-            .cmp(&other.kind())
-            .then_with(|| self.with_spelling(|a| other.with_spelling(|b| a.cmp(b))))
-    }
-}
-
-impl PartialOrd for Peer {
-    fn partial_cmp(&self, other: &Peer) -> Option<Ordering> {
-        Some(self.cmp(other))
     }
 }
 

@@ -317,7 +317,7 @@ fn is_public(net: &IpNet) -> bool {
 fn open_to_internet(
     (protocol, port): (u8, u16),
     cidrs: &mut Vec<(IpNet, &RuleEvidence)>,
-    (kind, who, why): (WideningKind, &str, &str),
+    (kind, who, allowed, why): (WideningKind, &str, &str, &str),
     notes: &mut Vec<(WideningKind, String)>,
 ) -> Vec<(RuleTarget, RuleEvidence)> {
     let mut world: [(usize, RuleEvidence); 2] = Default::default();
@@ -338,14 +338,9 @@ fn open_to_internet(
         notes.push((
             kind,
             format!(
-                "{}: {n} internet {who}{} seen: {} {any} ({why})",
+                "{}: {n} internet {who}{} seen: {allowed} {any} ({why})",
                 port_name(protocol, port),
                 if n == 1 { "" } else { "s" },
-                if kind == WideningKind::InternetEgress {
-                    "egress allowed to"
-                } else {
-                    "ingress allowed from"
-                },
             ),
         ));
         rules.push((RuleTarget::Cidr(any.parse().expect("valid")), e));
@@ -398,6 +393,7 @@ pub(crate) fn shape(
                 (
                     WideningKind::InternetEgress,
                     "destination",
+                    "egress allowed to",
                     "internet destinations change from day to day; --internet-egress exact keeps the addresses seen",
                 ),
                 &mut notes,
@@ -410,6 +406,7 @@ pub(crate) fn shape(
                 (
                     WideningKind::InternetFacing,
                     "client",
+                    "ingress allowed from",
                     "an internet-facing interface serves whoever comes, however few a window saw",
                 ),
                 &mut notes,

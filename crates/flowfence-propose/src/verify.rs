@@ -228,19 +228,19 @@ pub fn replay(inventory: &Inventory, table: &Table, after: &State) -> (Verdict, 
         .filter(|i| i.has_security_groups())
         .map(|i| i.id.clone())
         .collect();
-    let before = check(&State::current(inventory), inventory, table, &scope);
-    (before, check(after, inventory, table, &scope))
+    let observed = connections(table, inventory);
+    let before = verdict(&State::current(inventory), inventory, &observed, &scope);
+    (before, verdict(after, inventory, &observed, &scope))
 }
 
-/// Replays the observed connections against `state`, and counts what it allows among
+/// Replays the `observed` connections against `state`, and counts what it allows among
 /// `interfaces` on the observed service ports that never happened.
-pub(crate) fn check(
+fn verdict(
     state: &State,
     inventory: &Inventory,
-    table: &Table,
+    observed: &BTreeMap<Connection, bool>,
     interfaces: &BTreeSet<String>,
 ) -> Verdict {
-    let observed = connections(table, inventory);
     let broken: Vec<Broken> = observed
         .iter()
         .filter_map(|((c, s, p, port), ambiguous)| {
@@ -289,6 +289,16 @@ pub(crate) fn check(
 mod tests {
     use super::*;
     use crate::testing::{self, tcp};
+
+    /// `table`'s connections replayed against `state`.
+    fn check(
+        state: &State,
+        inventory: &Inventory,
+        table: &Table,
+        interfaces: &BTreeSet<String>,
+    ) -> Verdict {
+        verdict(state, inventory, &connections(table, inventory), interfaces)
+    }
 
     /// a (10.0.0.1, sg-a) opens TCP 5432 to b (10.0.0.2, sg-b); a also reaches the
     /// internet through the NAT gateway's interface (10.0.0.9, no groups).

@@ -12,7 +12,7 @@ use flowfence_s3::{Fetched, S3Uri};
 
 use crate::cli::{OutputArg, ParseArgs};
 use crate::failure::Failure;
-use crate::logs::{discover_logs, read_options};
+use crate::logs::{discover_logs, read_options, strict_check};
 use crate::progress::Ticker;
 use crate::s3;
 
@@ -138,11 +138,5 @@ pub(crate) fn run(args: ParseArgs, quiet: bool) -> Result<(), Failure> {
         .with_context(|| format!("cannot write {}", path.display()))
         .map_err(Failure::Io)?;
     }
-    match report.first_rejection() {
-        Some(first) if input.strict => Err(Failure::BadInput(anyhow!(
-            "{} (--strict stops at the first rejected line)",
-            first.display(&report.source_name(first))
-        ))),
-        _ => Ok(()),
-    }
+    strict_check(&input, &report)
 }
