@@ -17,7 +17,7 @@ fn corpus(format: Format, target: usize) -> (String, u64) {
     let mut records = 0;
     let mut stream = 0;
     while text.len() < target {
-        let flows = FileFlows::generate(&env, 11, stream, 1_793_577_600 + stream * 300, 4.0);
+        let flows = FileFlows::generate(&env, 11, stream, 1_793_577_600 + stream * 300, 4.0, 0.0);
         records += flows.len() as u64;
         flows.write_lines(&env, format, &mut text);
         stream += 1;

@@ -32,6 +32,7 @@ fn generate(variant: Variant, form: Form) -> Generated {
         start: unix_day(2026, 11, 2) + 9 * 3600,
         files: 12,
         scale: 0.5,
+        continuation_from: None,
     };
     write_logs(&env, seed, form, span, &dir.path().join("logs")).unwrap();
     write_inventory(&env, &dir.path().join("inventory")).unwrap();

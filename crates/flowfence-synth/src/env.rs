@@ -37,6 +37,10 @@ pub struct Interface {
     pub groups: Vec<String>,
     /// Auto Scaling group, for instances launched by one.
     pub asg: Option<&'static str>,
+    /// The public address associated with the interface (internet-facing load balancers).
+    pub public_ip: Option<Ipv4Addr>,
+    /// A delegated IPv4 prefix (/28) the interface's pods take their addresses from.
+    pub pod_prefix: Option<Ipv4Addr>,
 }
 
 /// A security group.
@@ -92,6 +96,25 @@ pub enum Endpoint {
     Office,
     /// Amazon S3, through the gateway endpoint.
     S3,
+    /// Pods of a role: addresses in its interfaces' delegated prefixes, rescheduled onto
+    /// other addresses of the prefix as time goes on.
+    Pod(&'static str),
+}
+
+/// How a connection goes on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// Request and response, TCP with a handshake.
+    #[default]
+    Exchange,
+    /// A TCP SYN answered by RST: nothing listens on the port.
+    Refused,
+    /// The client's group lets it out, the server's group rejects it: the client's
+    /// interface logs ACCEPT, the server's REJECT, and nothing comes back.
+    ServerRejects,
+    /// Packets one way, never answered (a tunnel protocol, syslog over UDP).
+    OneWay,
 }
 
 /// A connection the environment really makes: the truth the aggregator must recover.
@@ -111,6 +134,11 @@ pub struct Edge {
     /// Whether connections last several windows (mid-connection windows have flags 0).
     #[serde(skip)]
     pub long_lived: bool,
+    /// How it goes on the wire; only [`Shape::Exchange`] is a need.
+    pub shape: Shape,
+    /// When it starts, as a fraction of the generated span (0: from the start). A flow
+    /// with an onset is new traffic a plan learned before it can't know.
+    pub onset: f64,
 }
 
 /// The whole environment.
@@ -159,7 +187,20 @@ pub enum Variant {
     /// The app tier calls a partner's API (TCP 9443) on [`PARTNER_HOSTS`] addresses: more
     /// CIDR rules than a group's quota allows.
     PartnerApi,
+    /// Traffic drifts as it does in a real VPC, for plans judged on a later window: the
+    /// app tier runs as pods on delegated prefixes and is rescheduled onto new addresses,
+    /// hosts sync time from changing internet servers, the monitor probes ports where
+    /// nothing listens, the app tier tries SSH to the bastion (whose group rejects it),
+    /// the web tier sends a one-way tunnel to the monitor, and new internal flows start
+    /// late: web -> db 5432 at 70% of the span, app -> cache 6380 and monitoring -> cache
+    /// 6379 at 85%.
+    Drift,
 }
+
+/// When [`Variant::Drift`]'s first new flow starts, as a fraction of the span.
+pub const DRIFT_EARLY_ONSET: f64 = 0.7;
+/// When [`Variant::Drift`]'s later new flows start, as a fraction of the span.
+pub const DRIFT_LATE_ONSET: f64 = 0.85;
 
 /// S3's address ranges in us-east-1 (a subset of the AWS-managed prefix list).
 const S3_CIDRS: &[&str] = &[
@@ -282,6 +323,8 @@ impl Environment {
                 description,
                 groups,
                 asg,
+                public_ip: None,
+                pod_prefix: None,
             });
         };
         let plain = |d: &str| ("interface", None, d.to_string());
@@ -380,6 +423,11 @@ impl Environment {
             None,
         );
 
+        // An internet-facing load balancer's nodes have public addresses.
+        for (n, alb) in interfaces.iter_mut().filter(|i| i.role == "alb").enumerate() {
+            alb.public_ip = Some(Ipv4Addr::new(3, 210, 17, 40 + n as u8));
+        }
+
         use Endpoint::*;
         // Rates are connections per minute; the bastion's are high enough that every edge
         // shows up in the one-hour sample.
@@ -390,6 +438,8 @@ impl Environment {
             port,
             rate,
             long_lived,
+            shape: Shape::Exchange,
+            onset: 0.0,
         };
         let edges = vec![
             edge(Internet, Role("alb"), 6, 443, 40.0, false),
@@ -421,35 +471,65 @@ impl Environment {
 
     /// The environment with `variant`'s traffic added (its truth included).
     pub fn with_variant(mut self, variant: Variant) -> Environment {
-        let rare = |client, server, protocol, port| Edge {
+        let flow = |client, server, protocol, port, rate| Edge {
             client,
             server,
             protocol,
             port,
-            rate: 0.3,
+            rate,
             long_lived: false,
+            shape: Shape::Exchange,
+            onset: 0.0,
         };
+        use Endpoint::*;
         match variant {
             Variant::Base => {}
             Variant::RareFlows => self.edges.extend([
-                rare(Endpoint::Member("web", 0), Endpoint::Role("app"), 6, 7000),
-                rare(
-                    Endpoint::Member("app", 1),
-                    Endpoint::Role("monitoring"),
-                    17,
-                    123,
-                ),
+                flow(Member("web", 0), Role("app"), 6, 7000, 0.3),
+                flow(Member("app", 1), Role("monitoring"), 17, 123, 0.3),
             ]),
-            Variant::PartnerApi => self.edges.push(Edge {
-                client: Endpoint::Role("app"),
-                server: Endpoint::Partner,
-                protocol: 6,
-                port: 9443,
-                rate: 30.0,
-                long_lived: false,
-            }),
+            Variant::PartnerApi => self.edges.push(flow(Role("app"), Partner, 6, 9443, 30.0)),
+            Variant::Drift => {
+                for (n, app) in self
+                    .interfaces
+                    .iter_mut()
+                    .filter(|i| i.role == "app")
+                    .enumerate()
+                {
+                    // In the interface's own subnet, clear of the primary addresses.
+                    let net = app.ip.octets();
+                    app.pod_prefix = Some(Ipv4Addr::new(net[0], net[1], net[2], 64 + 16 * n as u8));
+                }
+                for e in &mut self.edges {
+                    if e.server == Role("app") && e.port == 8443 {
+                        e.server = Pod("app");
+                    }
+                }
+                let shaped = |shape, edge: Edge| Edge { shape, ..edge };
+                let late = |onset, edge: Edge| Edge { onset, ..edge };
+                self.edges.extend([
+                    flow(Role("app"), Internet, 17, 123, 1.0),
+                    flow(Role("web"), Internet, 17, 123, 1.0),
+                    shaped(Shape::Refused, flow(Role("monitoring"), Role("web"), 6, 9200, 1.0)),
+                    shaped(Shape::Refused, flow(Role("monitoring"), Role("app"), 6, 9300, 1.0)),
+                    shaped(Shape::ServerRejects, flow(Role("app"), Role("bastion"), 6, 22, 0.5)),
+                    shaped(Shape::OneWay, flow(Role("web"), Role("monitoring"), 47, 0, 2.0)),
+                    late(DRIFT_EARLY_ONSET, flow(Role("web"), Role("db"), 6, 5432, 2.0)),
+                    late(DRIFT_LATE_ONSET, flow(Role("app"), Role("cache"), 6, 6380, 2.0)),
+                    late(DRIFT_LATE_ONSET, flow(Role("monitoring"), Role("cache"), 6, 6379, 1.0)),
+                ]);
+            }
         }
         self
+    }
+
+    /// The interface that has `ip`: its primary address or one of its pods'.
+    pub fn interface_with(&self, ip: Ipv4Addr) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| {
+            i.ip == ip
+                || i.pod_prefix
+                    .is_some_and(|p| (u32::from(ip) & !15) == u32::from(p))
+        })
     }
 
     /// The interfaces with `role`.

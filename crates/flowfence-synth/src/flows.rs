@@ -5,7 +5,9 @@
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
-use crate::env::{ACCOUNT, Endpoint, Environment, PARTNER_HOSTS, REGION, partner_address};
+use crate::env::{
+    ACCOUNT, Edge, Endpoint, Environment, PARTNER_HOSTS, REGION, Shape, partner_address,
+};
 use crate::rng::Rng;
 
 /// Seconds per aggregation window (Nitro instances: one minute).
@@ -98,13 +100,16 @@ struct Side {
 
 impl FileFlows {
     /// Generates the records of the file starting at `start` (Unix seconds). `scale`
-    /// multiplies every edge's connection rate; `stream` seeds the file's randomness.
+    /// multiplies every edge's connection rate; `stream` seeds the file's randomness;
+    /// `progress` is how far into the generated span the file starts (0 to 1), for
+    /// edges that start late and pods that move.
     pub fn generate(
         env: &Environment,
         seed: u64,
         stream: u64,
         start: u64,
         scale: f64,
+        progress: f64,
     ) -> FileFlows {
         let mut rng = Rng::fork(seed, stream);
         let mut out = FileFlows {
@@ -113,7 +118,7 @@ impl FileFlows {
         for w in 0..WINDOWS_PER_FILE {
             let w_start = start + w * WINDOW;
             let windows_left = WINDOWS_PER_FILE - w;
-            for edge in &env.edges {
+            for edge in env.edges.iter().filter(|e| e.onset <= progress) {
                 let n = rng.poisson(edge.rate * scale * WINDOW as f64 / 60.0);
                 for _ in 0..n {
                     let span = if edge.long_lived {
@@ -121,16 +126,7 @@ impl FileFlows {
                     } else {
                         1
                     };
-                    out.connection(
-                        env,
-                        &mut rng,
-                        edge.client,
-                        edge.server,
-                        edge.protocol,
-                        edge.port,
-                        w_start,
-                        span,
-                    );
+                    out.connection(env, &mut rng, edge, w_start, span, progress);
                 }
             }
             // Scans from the internet, rejected by the public groups.
@@ -142,8 +138,20 @@ impl FileFlows {
         out
     }
 
-    fn side(env: &Environment, rng: &mut Rng, who: Endpoint) -> Side {
+    fn side(env: &Environment, rng: &mut Rng, who: Endpoint, progress: f64) -> Side {
         match who {
+            Endpoint::Pod(role) => {
+                // Two pods per node at a time; every eighth of the span they are
+                // rescheduled onto the next two addresses of the node's /28.
+                let members = env.with_role(role);
+                let member = members[rng.below(members.len() as u64) as usize];
+                let base = member.pod_prefix.expect("pod roles have delegated prefixes");
+                let slot = ((progress * 8.0) as u32 * 2 + rng.below(2) as u32) % 16;
+                Side {
+                    eni: env.interfaces.iter().position(|x| x.id == member.id),
+                    ip: Ipv4Addr::from(u32::from(base) + slot),
+                }
+            }
             Endpoint::Role(role) => {
                 let members = env.with_role(role);
                 let i = rng.below(members.len() as u64) as usize;
@@ -190,20 +198,18 @@ impl FileFlows {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn connection(
         &mut self,
         env: &Environment,
         rng: &mut Rng,
-        client: Endpoint,
-        server: Endpoint,
-        proto: u8,
-        port: u16,
+        edge: &Edge,
         w_start: u64,
         span: u64,
+        progress: f64,
     ) {
-        let c = Self::side(env, rng, client);
-        let s = Self::side(env, rng, server);
+        let (client, server, proto, port) = (edge.client, edge.server, edge.protocol, edge.port);
+        let c = Self::side(env, rng, client, progress);
+        let s = Self::side(env, rng, server, progress);
         // The ALB's nodes use the whole unprivileged range; Linux clients 32768-60999.
         let eph = match client {
             Endpoint::Role("alb") | Endpoint::Internet | Endpoint::Office => rng.range(1024, 65535),
@@ -222,10 +228,12 @@ impl FileFlows {
             let last = k + 1 == span;
             let start = w_start + k * WINDOW + rng.below(20);
             let end = (start + rng.range(1, 30)).min(w_start + (k + 1) * WINDOW - 1);
-            let (req_flags, resp_flags) = match (proto, first, last) {
-                (6, true, true) => (3, 19),
-                (6, true, false) => (2, 18),
-                (6, false, true) => (1, 1),
+            let (req_flags, resp_flags) = match (edge.shape, proto, first, last) {
+                (Shape::Refused, ..) => (2, 4),
+                (Shape::ServerRejects, ..) => (2, 0),
+                (_, 6, true, true) => (3, 19),
+                (_, 6, true, false) => (2, 18),
+                (_, 6, false, true) => (1, 1),
                 _ => (0, 0),
             };
             let (cip, sip) = (c.ip, s.ip);
@@ -249,7 +257,9 @@ impl FileFlows {
             // Logs `leg` on interface `eni`, seen in direction `dir`; `pkt` are the packet
             // addresses (they differ from the leg's only through the NAT gateway).
             let mut log = |eni: usize, leg: &Leg, dir: Dir, pkt: (Ipv4Addr, Ipv4Addr)| {
-                let internal = env.interfaces.iter().any(|i| i.ip == leg.dst.0);
+                // A group that rejects the attempt is the server's, on the way in.
+                let accept = !(edge.shape == Shape::ServerRejects && Some(eni) == s.eni);
+                let internal = env.interface_with(leg.dst.0).is_some();
                 let mut r = Rec {
                     eni,
                     src: leg.src.0,
@@ -261,7 +271,7 @@ impl FileFlows {
                     bytes: leg.bytes,
                     start,
                     end,
-                    accept: true,
+                    accept,
                     status: Status::Ok,
                     flags: leg.flags,
                     dir,
@@ -287,13 +297,28 @@ impl FileFlows {
                 }
                 self.records.push(r);
             };
+            let answered = matches!(edge.shape, Shape::Exchange | Shape::Refused);
+            let (request, response) = match edge.shape {
+                // A refused SYN and its RST are one packet each.
+                Shape::Refused => (
+                    Leg { packets: 1, bytes: 60, ..request },
+                    Leg { packets: 1, bytes: 40, ..response },
+                ),
+                // Retransmitted SYNs.
+                Shape::ServerRejects => (Leg { packets: 3, bytes: 180, ..request }, response),
+                _ => (request, response),
+            };
             if let Some(ce) = c.eni {
                 log(ce, &request, Dir::Out, (cip, sip));
-                log(ce, &response, Dir::In, (sip, cip));
+                if answered {
+                    log(ce, &response, Dir::In, (sip, cip));
+                }
             }
             if let Some(se) = s.eni {
                 log(se, &request, Dir::In, (cip, sip));
-                log(se, &response, Dir::Out, (sip, cip));
+                if answered {
+                    log(se, &response, Dir::Out, (sip, cip));
+                }
             }
             if let (true, Some(n)) = (via_nat, nat) {
                 // The NAT gateway logs the inside leg addressed to itself (the packet
@@ -517,7 +542,7 @@ mod tests {
     #[test]
     fn lines_have_every_field_of_their_format() {
         let env = Environment::new(3, 2);
-        let flows = FileFlows::generate(&env, 3, 0, 1_790_000_000, 1.0);
+        let flows = FileFlows::generate(&env, 3, 0, 1_790_000_000, 1.0, 0.0);
         assert!(flows.len() > 100);
         for format in [Format::V2, Format::V5] {
             let n = format.fields().split(' ').count();
@@ -530,8 +555,8 @@ mod tests {
     #[test]
     fn generation_is_deterministic() {
         let env = Environment::new(9, 2);
-        let a = FileFlows::generate(&env, 9, 4, 1_790_000_000, 1.0).lines(&env, Format::V5);
-        let b = FileFlows::generate(&env, 9, 4, 1_790_000_000, 1.0).lines(&env, Format::V5);
+        let a = FileFlows::generate(&env, 9, 4, 1_790_000_000, 1.0, 0.0).lines(&env, Format::V5);
+        let b = FileFlows::generate(&env, 9, 4, 1_790_000_000, 1.0, 0.0).lines(&env, Format::V5);
         assert_eq!(a, b);
     }
 }

@@ -20,8 +20,8 @@ mod output;
 mod rng;
 
 pub use env::{
-    ACCOUNT, Edge, Endpoint, Environment, Group, Interface, PARTNER_HOSTS, Peer, REGION, Rule,
-    Variant, partner_address,
+    ACCOUNT, DRIFT_EARLY_ONSET, DRIFT_LATE_ONSET, Edge, Endpoint, Environment, Group, Interface,
+    PARTNER_HOSTS, Peer, REGION, Rule, Shape, Variant, partner_address,
 };
 pub use flows::{FileFlows, Format, V2_FORMAT, V5_FORMAT, WINDOW, WINDOWS_PER_FILE};
 pub use output::{

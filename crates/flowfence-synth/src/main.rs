@@ -17,6 +17,8 @@ use flowfence_synth::{
 ///   flowfence-synth --sample --out sample-logs
 ///
 ///   flowfence-synth --form s3-text-v5 --target-size 1G --out benches/data/v5
+///
+///   flowfence-synth --variant drift --hours 10 --continuation 0.8 --out /tmp/drift
 #[derive(Debug, Parser)]
 #[command(name = "flowfence-synth", version, verbatim_doc_comment)]
 struct Args {
@@ -50,9 +52,17 @@ struct Args {
     target_size: Option<String>,
     /// Traffic added to the base environment: `rare-flows` (one tier's members see
     /// different rare flows), `partner-api` (more partner addresses than a group's rule
-    /// quota).
+    /// quota), `drift` (traffic that changes over the span as a real VPC's does: pods
+    /// rescheduled onto new addresses, changing internet peers, refused and rejected
+    /// attempts, a one-way protocol, and new internal flows from 70% and 85% of the span
+    /// on; learn a plan from the first 80% and check it on the rest).
     #[arg(long, value_enum, default_value_t = VariantArg::Base)]
     variant: VariantArg,
+    /// Split the logs in time: files from this fraction of the span on go under
+    /// OUT/continuation, the rest under OUT/training (e.g. 0.8), to learn a plan from one
+    /// and check it on the other.
+    #[arg(long, value_name = "FRACTION", conflicts_with = "sample")]
+    continuation: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -60,6 +70,7 @@ enum VariantArg {
     Base,
     RareFlows,
     PartnerApi,
+    Drift,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -103,6 +114,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         VariantArg::Base => Variant::Base,
         VariantArg::RareFlows => Variant::RareFlows,
         VariantArg::PartnerApi => Variant::PartnerApi,
+        VariantArg::Drift => Variant::Drift,
     };
     let env = Environment::new(args.seed, args.instances).with_variant(variant);
     let day = parse_day(&args.start)?;
@@ -121,6 +133,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                 start: day + n as u64 * 86_400 + 9 * 3600,
                 files,
                 scale: 0.2,
+                continuation_from: None,
             };
             let w = write_logs(
                 &env,
@@ -141,6 +154,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         FormArg::S3Parquet => Form::S3Parquet,
         FormArg::Cloudwatch => Form::CloudWatch,
     };
+    if args.continuation.is_some() && form == Form::CloudWatch {
+        bail!("--continuation: the CloudWatch form is one file; choose an S3 form");
+    }
     let files = match &args.target_size {
         Some(size) => {
             // Size one file, then write as many as reach the target.
@@ -154,6 +170,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                     start: day,
                     files: 1,
                     scale: args.scale,
+                    continuation_from: None,
                 },
                 &probe,
             )?;
@@ -170,6 +187,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             start: day,
             files,
             scale: args.scale,
+            continuation_from: args.continuation,
         },
         &args.out,
     )?;

@@ -12,7 +12,7 @@ use flowfence_flowlog::{Layout, ParquetRecordWriter, Record, Unit, decode_block}
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::env::{ACCOUNT, Endpoint, Environment, Peer, REGION, Rule};
+use crate::env::{ACCOUNT, Edge, Endpoint, Environment, Peer, REGION, Rule, Shape};
 use crate::flows::{FileFlows, Format, WINDOW, WINDOWS_PER_FILE};
 use crate::rng::Rng;
 
@@ -41,6 +41,20 @@ pub struct Span {
     pub files: u64,
     /// Connection rate multiplier.
     pub scale: f64,
+    /// Where the training window ends, as a fraction of the span: files from there on go
+    /// under `continuation/`, the others under `training/` (`None`: all in one tree).
+    pub continuation_from: Option<f64>,
+}
+
+impl Span {
+    /// The folder file `i` is written under.
+    fn folder(&self, i: u64, dir: &Path) -> PathBuf {
+        match self.continuation_from {
+            None => dir.to_path_buf(),
+            Some(f) if (i as f64) < f * self.files as f64 => dir.join("training"),
+            Some(_) => dir.join("continuation"),
+        }
+    }
 }
 
 /// Unix seconds of midnight UTC on a date.
@@ -129,7 +143,8 @@ pub fn write_logs(
         .map(|i| -> anyhow::Result<Written> {
             let start = span.start + i * file_secs;
             let stream = start / file_secs;
-            let flows = FileFlows::generate(env, seed, stream, start, span.scale);
+            let progress = i as f64 / span.files as f64;
+            let flows = FileFlows::generate(env, seed, stream, start, span.scale, progress);
             let format = if form == Form::S3TextV2 {
                 Format::V2
             } else {
@@ -139,7 +154,9 @@ pub fn write_logs(
             text.push_str(format.fields());
             text.push('\n');
             flows.write_lines(env, format, &mut text);
-            let path = dir.join(s3_key(form, start, &mut Rng::fork(seed ^ 0x5eed, stream)));
+            let path = span
+                .folder(i, dir)
+                .join(s3_key(form, start, &mut Rng::fork(seed ^ 0x5eed, stream)));
             std::fs::create_dir_all(path.parent().expect("keys have folders"))?;
             let file = std::fs::File::create(&path).with_context(|| path.display().to_string())?;
             let mut out = std::io::BufWriter::new(file);
@@ -198,7 +215,8 @@ fn write_cloudwatch(
     let mut records = 0;
     for i in 0..span.files {
         let start = span.start + i * file_secs;
-        let flows = FileFlows::generate(env, seed, start / file_secs, start, span.scale);
+        let progress = i as f64 / span.files as f64;
+        let flows = FileFlows::generate(env, seed, start / file_secs, start, span.scale, progress);
         records += flows.len() as u64;
         for (n, (eni, line)) in flows.lines(env, Format::V2).into_iter().enumerate() {
             let ts = start * 1000 + n as u64;
@@ -279,6 +297,18 @@ pub fn write_inventory(env: &Environment, dir: &Path) -> anyhow::Result<()> {
             if let Some(r) = i.requester {
                 v["RequesterId"] = json!(r);
             }
+            if let Some(public) = i.public_ip {
+                let association = json!({
+                    "IpOwnerId": "amazon",
+                    "PublicDnsName": format!("ec2-{}.compute-1.amazonaws.com", public.to_string().replace('.', "-")),
+                    "PublicIp": public.to_string(),
+                });
+                v["Association"] = association.clone();
+                v["PrivateIpAddresses"][0]["Association"] = association;
+            }
+            if let Some(prefix) = i.pod_prefix {
+                v["Ipv4Prefixes"] = json!([{ "Ipv4Prefix": format!("{prefix}/28") }]);
+            }
             if let Some(inst) = &i.instance {
                 v["Attachment"] = json!({
                     "AttachmentId": format!("eni-attach-{}", &i.id[4..]),
@@ -347,6 +377,8 @@ struct TruthEdgeJson {
     server: String,
     protocol: u8,
     port: u16,
+    #[serde(default)]
+    onset: f64,
 }
 
 impl Truth {
@@ -365,8 +397,15 @@ impl Truth {
 
     /// The connections.
     pub fn edges(&self) -> std::collections::BTreeSet<TrueEdge> {
+        self.edges_before(f64::INFINITY)
+    }
+
+    /// The connections that started before `fraction` of the generated span: what a
+    /// plan learned from that part of the logs can know.
+    pub fn edges_before(&self, fraction: f64) -> std::collections::BTreeSet<TrueEdge> {
         self.edges
             .iter()
+            .filter(|e| e.onset < fraction)
             .map(|e| (e.client.clone(), e.server.clone(), e.protocol, e.port))
             .collect()
     }
@@ -375,7 +414,7 @@ impl Truth {
 /// Writes `truth.json`: the roles' interfaces and the connections between roles.
 pub fn write_truth(env: &Environment, seed: u64, path: &Path) -> anyhow::Result<()> {
     let name = |e: Endpoint| match e {
-        Endpoint::Role(r) | Endpoint::Member(r, _) => r.to_string(),
+        Endpoint::Role(r) | Endpoint::Member(r, _) | Endpoint::Pod(r) => r.to_string(),
         Endpoint::Internet => "internet".into(),
         Endpoint::Partner => "partner:198.51.100.0/24,192.0.2.0/24".into(),
         Endpoint::Office => "office:203.0.113.0/24".into(),
@@ -386,18 +425,38 @@ pub fn write_truth(env: &Environment, seed: u64, path: &Path) -> anyhow::Result<
         let list = roles.entry(i.role).or_insert_with(|| json!([]));
         list.as_array_mut().expect("array").push(json!(i.id));
     }
-    let edges: Vec<Value> = env
-        .edges
-        .iter()
-        .map(|e| json!({"client": name(e.client), "server": name(e.server), "protocol": e.protocol, "port": e.port}))
+    let edge = |e: &Edge| {
+        let mut v = json!({"client": name(e.client), "server": name(e.server), "protocol": e.protocol, "port": e.port});
+        if e.onset > 0.0 {
+            v["onset"] = json!(e.onset);
+        }
+        v
+    };
+    // Needs are the exchanges; the other shapes never worked, so are not needs.
+    let (needs, attempts): (Vec<&Edge>, Vec<&Edge>) =
+        env.edges.iter().partition(|e| e.shape == Shape::Exchange);
+    let edges: Vec<Value> = needs.into_iter().map(edge).collect();
+    let attempts: Vec<Value> = attempts
+        .into_iter()
+        .map(|e| {
+            let mut v = edge(e);
+            v["shape"] = json!(e.shape);
+            v
+        })
         .collect();
-    let truth = json!({
+    let mut truth = json!({
         "seed": seed,
         "vpc": env.vpc,
         "roles": roles,
         "edges": edges,
         "note": "Every accepted connection in the logs is one of these edges; scans are REJECTed.",
     });
+    if !attempts.is_empty() {
+        truth["attempts"] = json!(attempts);
+        truth["note"] = json!(
+            "Every accepted connection in the logs is one of these edges, or one of the attempts, which never worked and are not needs; scans are REJECTed."
+        );
+    }
     std::fs::write(path, serde_json::to_string_pretty(&truth)? + "\n")?;
     Ok(())
 }
