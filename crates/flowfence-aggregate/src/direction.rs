@@ -165,19 +165,61 @@ impl std::hash::Hash for ConnectionKey {
 }
 
 /// `a` opened the connection (a SYN from `a`, or a SYN-ACK from `b`).
-pub const A_CLIENT: u8 = 1;
+pub const A_CLIENT: u16 = 1;
 /// `b` opened the connection.
-pub const B_CLIENT: u8 = 2;
+pub const B_CLIENT: u16 = 2;
 /// `a` is the logging interface's end (from `flow-direction`).
-pub const A_LOCAL: u8 = 4;
+pub const A_LOCAL: u16 = 4;
 /// `b` is the logging interface's end.
-pub const B_LOCAL: u8 = 8;
+pub const B_LOCAL: u16 = 8;
 /// `a` sent a record that started at `first_seen`, the earliest start.
-pub const A_FIRST: u8 = 16;
+pub const A_FIRST: u16 = 16;
 /// `b` sent a record that started at `first_seen`.
-pub const B_FIRST: u8 = 32;
+pub const B_FIRST: u16 = 32;
 /// The bits that say who sent first: unlike the others, they don't merge by OR.
-const FIRST: u8 = A_FIRST | B_FIRST;
+const FIRST: u16 = A_FIRST | B_FIRST;
+/// `a` sent packets (some record has `a` as its source).
+pub const A_SENT: u16 = 64;
+/// `b` sent packets.
+pub const B_SENT: u16 = 128;
+/// A TCP record showed the connection past its handshake: a SYN-ACK, a FIN, or a window
+/// with none of SYN, RST and FIN (data in the middle of a connection).
+pub const TCP_OPENED: u16 = 256;
+/// A TCP record showed only a SYN or an RST: an attempt, until something shows it opened.
+pub const TCP_TRIED: u16 = 512;
+
+/// How a TCP connection went, from its flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// It opened (or its records say nothing of flags: v2 logs, other protocols).
+    Opened,
+    /// SYN answered by RST only: nothing listens on the port.
+    Refused,
+    /// SYN never answered.
+    Unanswered,
+}
+
+impl Outcome {
+    /// What the connection's evidence says.
+    pub fn of(protocol: u8, e: &Evidence) -> Outcome {
+        if protocol != 6 || e.bits & (TCP_TRIED | TCP_OPENED) != TCP_TRIED {
+            Outcome::Opened
+        } else if e.bits & (A_SENT | B_SENT) == A_SENT | B_SENT {
+            Outcome::Refused
+        } else {
+            Outcome::Unanswered
+        }
+    }
+
+    /// The name in summaries and findings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Opened => "opened",
+            Outcome::Refused => "refused",
+            Outcome::Unanswered => "unanswered",
+        }
+    }
+}
 
 /// What the records of one connection said. Merges by addition, min/max and OR.
 ///
@@ -197,8 +239,9 @@ pub struct Evidence {
     pub first_seen: u64,
     /// Latest `end`.
     pub last_seen: u64,
-    /// [`A_CLIENT`], [`B_CLIENT`], [`A_LOCAL`], [`B_LOCAL`], [`A_FIRST`], [`B_FIRST`].
-    pub bits: u8,
+    /// [`A_CLIENT`], [`B_CLIENT`], [`A_LOCAL`], [`B_LOCAL`], [`A_FIRST`], [`B_FIRST`],
+    /// [`A_SENT`], [`B_SENT`], [`TCP_OPENED`], [`TCP_TRIED`].
+    pub bits: u16,
 }
 
 impl Evidence {
@@ -253,9 +296,20 @@ pub fn observe(record: &Record<'_>) -> Option<(ConnectionKey, Evidence)> {
     let src_is_a = src <= dst;
     let (a, b) = if src_is_a { (src, dst) } else { (dst, src) };
     let start = record.start().unwrap_or(0);
-    let mut bits = if src_is_a { A_FIRST } else { B_FIRST };
+    let mut bits = if src_is_a {
+        A_FIRST | A_SENT
+    } else {
+        B_FIRST | B_SENT
+    };
     // SYN (2) without ACK (16) is the client's; SYN-ACK (18) the server's.
     if let (6, Some(flags)) = (protocol, record.tcp_flags()) {
+        // FIN (1), SYN (2), RST (4), SYN-ACK (18): a SYN-ACK, a FIN or a window of data
+        // means the connection opened; a SYN or an RST alone, an attempt so far.
+        bits |= if flags & 18 == 18 || flags & 1 != 0 || flags & 6 == 0 {
+            TCP_OPENED
+        } else {
+            TCP_TRIED
+        };
         let src_opened = match (flags & 2 != 0, flags & 16 != 0) {
             (true, false) => Some(true),
             (true, true) => Some(false),
@@ -298,6 +352,9 @@ pub enum Basis {
     Ports,
     /// Well-known, registered and ephemeral port ranges.
     PortClass,
+    /// Only one end ever sent, where the ports settle nothing (a one-way protocol such as
+    /// GRE or IPv6-in-IPv4, or a stream between two fixed ports): the sender is the client.
+    OneWay,
     /// Which end spoke first (ICMP).
     FirstPacket,
     /// Nothing settled it; decided by the lower port, and listed.
@@ -306,10 +363,11 @@ pub enum Basis {
 
 impl Basis {
     /// Every basis, strongest first.
-    pub const ALL: [Basis; 5] = [
+    pub const ALL: [Basis; 6] = [
         Basis::Flags,
         Basis::Ports,
         Basis::PortClass,
+        Basis::OneWay,
         Basis::FirstPacket,
         Basis::Ambiguous,
     ];
@@ -318,6 +376,7 @@ impl Basis {
     pub fn name(self) -> &'static str {
         match self {
             Basis::Flags => "flags",
+            Basis::OneWay => "one-way",
             Basis::Ports => "ports",
             Basis::PortClass => "port-class",
             Basis::FirstPacket => "first-packet",
@@ -388,6 +447,7 @@ pub(crate) fn decide_with(
         let local_is_client = (client_bits == A_CLIENT) == local_is_a;
         return server(!local_is_client, Basis::Flags);
     }
+
     if key.protocol == 1 || key.protocol == 58 {
         let (local_first, remote_first) = if local_is_a {
             (A_FIRST, B_FIRST)
@@ -411,7 +471,17 @@ pub(crate) fn decide_with(
     match port_class(local.port).cmp(&port_class(remote.port)) {
         std::cmp::Ordering::Less => server(true, Basis::PortClass),
         std::cmp::Ordering::Greater => server(false, Basis::PortClass),
-        std::cmp::Ordering::Equal => server(local.port <= remote.port, Basis::Ambiguous),
+        std::cmp::Ordering::Equal => {
+            // Never answered: the sender is the client. Only here, where the ports say
+            // nothing (a lone record's silence never overrides the ports' evidence), and
+            // not for TCP, whose windows of data often go one way.
+            let sent = evidence.bits & (A_SENT | B_SENT);
+            if key.protocol != 6 && (sent == A_SENT || sent == B_SENT) {
+                let local_is_client = (sent == A_SENT) == local_is_a;
+                return server(!local_is_client, Basis::OneWay);
+            }
+            server(local.port <= remote.port, Basis::Ambiguous)
+        }
     }
 }
 
@@ -610,9 +680,21 @@ mod tests {
                 basis: Basis::PortClass
             }
         );
-        // Both ends on the same well-known port (NTP-style): ambiguous, and decided.
+        // Both ends on the same well-known port (NTP-style), one way only: the sender is
+        // the client.
         let e = evidence(&format!(
             "{V2}\n2 eni-a 10.0.1.5 10.0.3.3 123 123 17 1 60 100 100 ACCEPT OK\n"
+        ));
+        let (k, ev) = &e[0];
+        let d = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 1);
+        assert_eq!(
+            (d.local_is_server, d.service_port, d.basis),
+            (false, 123, Basis::OneWay)
+        );
+        // Answered: nothing settles it; decided, and listed as ambiguous.
+        let e = evidence(&format!(
+            "{V2}\n2 eni-a 10.0.1.5 10.0.3.3 123 123 17 1 60 100 100 ACCEPT OK\n\
+             2 eni-a 10.0.3.3 10.0.1.5 123 123 17 1 60 100 100 ACCEPT OK\n"
         ));
         let (k, ev) = &e[0];
         let d = decide(k, ev, local_is_a(k, "10.0.1.5"), 1, 1);
@@ -738,8 +820,12 @@ mod tests {
             (x.records, x.packets, x.first_seen, x.last_seen),
             (2, 8, 90, 170)
         );
-        // The earlier record's sender (b, 10.0.2.9) sent first; the other bits add up.
-        assert_eq!(x.bits, B_FIRST | A_CLIENT | A_LOCAL);
+        // The earlier record's sender (b, 10.0.2.9) sent first; the other bits add up:
+        // both sent, a SYN (tried) and a window of data (opened).
+        assert_eq!(
+            x.bits,
+            B_FIRST | A_CLIENT | A_LOCAL | A_SENT | B_SENT | TCP_TRIED | TCP_OPENED
+        );
     }
 
     /// Who sent first, merged in any order and grouping, agrees with each end's earliest

@@ -19,11 +19,13 @@ use flowfence_inventory::{Interface, Inventory, IpNet, is_private};
 use rayon::prelude::*;
 
 use crate::direction::{
-    A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, decide_with,
+    A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, Outcome, decide_with,
 };
 use crate::observations::{Extras, HashMap, Observations, SHARDS, in_order_largest_first};
 use crate::shard::{Entry, InterfaceIdx, Shard};
-use crate::table::{AmbiguousConnection, CoverageGaps, Peer, RejectedTraffic, Row, Side, Table};
+use crate::table::{
+    AmbiguousConnection, Attempt, CoverageGaps, Peer, RejectedTraffic, Row, Side, Table,
+};
 
 /// What one interface's connections look like from its side.
 struct View<'i> {
@@ -110,15 +112,13 @@ fn distinct_counts(mut pairs: Vec<u64>) -> Vec<(u32, u32)> {
     out
 }
 
-/// Which endpoint is the interface's: `flow-direction` when it says, else its addresses.
-fn local_is_a(key: &ConnectionKey, e: &Evidence, addresses: &[Addr]) -> bool {
+/// Which endpoint is the interface's: `flow-direction` when it says, else its addresses
+/// (`is_local`).
+fn local_is_a(key: &ConnectionKey, e: &Evidence, is_local: impl Fn(Addr) -> bool) -> bool {
     match e.bits & (A_LOCAL | B_LOCAL) {
         A_LOCAL => true,
         B_LOCAL => false,
-        _ => {
-            addresses.contains(&key.a.addr)
-                || !addresses.contains(&key.b.addr) && key.a.addr <= key.b.addr
-        }
+        _ => is_local(key.a.addr) || !is_local(key.b.addr) && key.a.addr <= key.b.addr,
     }
 }
 
@@ -167,7 +167,7 @@ struct Acc {
     bytes: u64,
     first_seen: u64,
     last_seen: u64,
-    bases: [u64; 5],
+    bases: [u64; 6],
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -177,11 +177,18 @@ struct RowKey {
     protocol: u8,
     port: u16,
     peer: u32,
+    /// Connections that opened are rows; TCP attempts that never did are listed apart.
+    outcome: Outcome,
 }
 
-/// A shard's rows in the table's order, ambiguous connections and path connections, with
-/// names.
-type NamedRows = (Vec<Row>, Vec<AmbiguousConnection>, u64);
+/// A shard's rows in the table's order, its attempts that never opened, ambiguous
+/// connections and path connections, with names.
+struct NamedRows {
+    rows: Vec<Row>,
+    attempts: Vec<Attempt>,
+    ambiguous: Vec<AmbiguousConnection>,
+    path_connections: u64,
+}
 
 /// A row's place in the table's order (interface id, side, protocol, port, peer kind,
 /// peer) in integers: the interface id's rank among the ids with side, protocol, port and
@@ -204,20 +211,25 @@ fn sort_key(rank: u32, row: &Row) -> SortKey {
     (head, u128::from_be_bytes(prefix))
 }
 
-/// Sorts a shard's rows (`keys[i]` is the key of `rows[i]`) into the table's order: the
-/// keys with indices first, since rows are large to move, then each row moved once into
-/// place (swapping rows along the permutation's cycles moved each three times).
-fn sort_rows(keys: Vec<SortKey>, rows: Vec<Row>) -> Vec<Row> {
+/// Sorts a shard's rows (`keys[i]` is the key of `rows[i]`, `tags[i]` goes with it)
+/// into the table's order: the keys with indices first, since rows are large to move,
+/// then each row moved once into place (swapping rows along the permutation's cycles
+/// moved each three times). Returns the tags in the new order, and the rows.
+fn sort_rows<T: Copy>(keys: Vec<SortKey>, rows: Vec<Row>, tags: &[T]) -> (Vec<T>, Vec<Row>) {
     let mut order: Vec<(SortKey, u32)> = keys.into_iter().zip(0u32..).collect();
     order.sort_unstable_by(|(x, i), (y, j)| {
         x.cmp(y)
             .then_with(|| rows[*i as usize].peer.cmp_spelled(&rows[*j as usize].peer))
+            .then_with(|| i.cmp(j))
     });
     let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
     order
         .into_iter()
-        .map(|(_, i)| rows[i as usize].take().expect("each row is placed once"))
-        .collect()
+        .map(|(_, i)| {
+            let row = rows[i as usize].take().expect("each row is placed once");
+            (tags[i as usize], row)
+        })
+        .unzip()
 }
 
 /// Peer resolution per (VPC, address), the VPC by its index in the shard (hashing the
@@ -288,19 +300,36 @@ impl ShardRows<'_> {
         for (row, n) in distinct_counts(self.peer_ports) {
             peer_ports[row as usize] = u64::from(n);
         }
-        let (keys, rows) = self
+        // An attempt beside connections that opened on the same row (a retry that got
+        // through) is part of that row's story, not a finding of its own.
+        let opened: std::collections::HashSet<RowKey, ahash::RandomState> = self
+            .keys
+            .iter()
+            .filter(|k| k.outcome == Outcome::Opened)
+            .copied()
+            .collect();
+        let mut outcomes = Vec::new();
+        let (keys, rows): (Vec<SortKey>, Vec<Row>) = self
             .keys
             .iter()
             .zip(self.accs)
             .enumerate()
+            .filter(|(_, (k, _))| {
+                k.outcome == Outcome::Opened
+                    || !opened.contains(&RowKey {
+                        outcome: Outcome::Opened,
+                        ..**k
+                    })
+            })
             .map(|(i, (k, acc))| {
+                outcomes.push(k.outcome);
                 // The basis most of the row's connections were decided on (the weaker on
                 // ties).
                 let basis = Basis::ALL
                     .iter()
                     .copied()
                     .max_by_key(|b| (acc.bases[*b as usize], *b))
-                    .expect("five bases");
+                    .expect("six bases");
                 let row = Row {
                     interface_id: names[k.iface as usize].to_string(),
                     side: k.side,
@@ -318,7 +347,19 @@ impl ShardRows<'_> {
                 (sort_key(ranks[k.iface as usize], &row), row)
             })
             .unzip();
-        let rows = sort_rows(keys, rows);
+        let (keys, rows) = sort_rows(keys, rows, &outcomes);
+        let mut attempts = Vec::new();
+        let rows = rows
+            .into_iter()
+            .zip(keys)
+            .filter_map(|(row, outcome)| match outcome {
+                Outcome::Opened => Some(row),
+                outcome => {
+                    attempts.push(Attempt { row, outcome });
+                    None
+                }
+            })
+            .collect();
         let ambiguous = self
             .ambiguous
             .into_iter()
@@ -327,7 +368,12 @@ impl ShardRows<'_> {
                 key,
             })
             .collect();
-        (rows, ambiguous, self.path_connections)
+        NamedRows {
+            rows,
+            attempts,
+            ambiguous,
+            path_connections: self.path_connections,
+        }
     }
 }
 
@@ -422,28 +468,35 @@ impl Observations {
         // one pass, each row moved once. The evidence store is freed meanwhile (unmapping
         // ~170 MB took a thread 30 ms).
         let mut table = Table::default();
-        let total = parts.iter().map(|p| p.0.len()).sum();
+        let total = parts.iter().map(|p| p.rows.len()).sum();
         let mut runs = Vec::with_capacity(SHARDS);
-        for (rows, ambiguous, paths) in parts {
-            runs.push(rows.into_iter().peekable());
-            table.ambiguous.extend(ambiguous);
-            table.path_connections += paths;
+        let mut attempt_runs = Vec::with_capacity(SHARDS);
+        for part in parts {
+            runs.push(part.rows.into_iter().peekable());
+            attempt_runs.push(part.attempts.into_iter().peekable());
+            table.ambiguous.extend(part.ambiguous);
+            table.path_connections += part.path_connections;
         }
         let ((), rows) = rayon::join(
             || drop(views),
             || {
                 let mut rows = Vec::with_capacity(total);
+                let mut attempts = Vec::new();
                 for &i in &by_name {
                     let name = &*names[i as usize];
                     let run = &mut runs[i as usize % SHARDS];
                     while let Some(row) = run.next_if(|row| row.interface_id == name) {
                         rows.push(row);
                     }
+                    let run = &mut attempt_runs[i as usize % SHARDS];
+                    while let Some(a) = run.next_if(|a| a.row.interface_id == name) {
+                        attempts.push(a);
+                    }
                 }
-                rows
+                (rows, attempts)
             },
         );
-        table.rows = rows;
+        (table.rows, table.attempts) = rows;
         table.ambiguous.sort_unstable();
         table.missing_interfaces = names
             .iter()
@@ -493,14 +546,20 @@ fn shard_views<'i>(
         let end = start + entries[start..].partition_point(|((i, _), _)| *i == id);
         let conns = &entries[start..end];
         let known = inventory.interface(&names[id as usize]);
-        let addresses: Vec<Addr> = match known {
-            Some(i) => i.addresses.iter().map(|&a| Addr::from(a)).collect(),
-            None => learned_address(conns),
+        let a_local: Vec<bool> = match known {
+            // Its addresses and its pods' (in delegated prefixes).
+            Some(i) => conns
+                .iter()
+                .map(|((_, k), e)| local_is_a(k, e, |a| i.has_address(a.ip())))
+                .collect(),
+            None => {
+                let learned = learned_address(conns);
+                conns
+                    .iter()
+                    .map(|((_, k), e)| local_is_a(k, e, |a| learned.contains(&a)))
+                    .collect()
+            }
         };
-        let a_local: Vec<bool> = conns
-            .iter()
-            .map(|((_, k), e)| local_is_a(k, e, &addresses))
-            .collect();
         out.push((
             id,
             View {
@@ -596,6 +655,15 @@ fn shard_rows<'a>(
             if d.basis == Basis::Ambiguous {
                 out.ambiguous.push((id, *k));
             }
+            let mut outcome = Outcome::of(k.protocol, e);
+            if outcome != Outcome::Opened
+                && let Some((_, other_conns, j)) = peer_id.and_then(|p| views.other_end(p, k))
+            {
+                // The other end may have seen what this one missed (its SYN-ACK, data).
+                let mut both = *e;
+                both.merge(&other_conns[j].1);
+                outcome = Outcome::of(k.protocol, &both);
+            }
             let key = RowKey {
                 iface: id,
                 side: if d.local_is_server {
@@ -606,6 +674,7 @@ fn shard_rows<'a>(
                 protocol: k.protocol,
                 port: d.service_port,
                 peer,
+                outcome,
             };
             out.add(key, e, remote.port, d.basis);
         }
@@ -690,7 +759,8 @@ mod tests {
         // And sorting a shard's rows (keys with indices, then rows moved) gives that order.
         let reversed: Vec<Row> = rows.iter().rev().cloned().collect();
         let keys = reversed.iter().map(|r| sort_key(rank(r), r)).collect();
-        let sorted = sort_rows(keys, reversed);
+        let tags = vec![(); reversed.len()];
+        let (_, sorted) = sort_rows(keys, reversed, &tags);
         assert_eq!(sorted.iter().collect::<Vec<&Row>>(), by_text);
     }
 
@@ -778,6 +848,62 @@ mod tests {
 
     const V5: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction";
 
+    /// A SYN answered by RST (nothing listens), a SYN never answered and a one-way tunnel:
+    /// the attempts are listed apart from the rows, the tunnel is the sender's need.
+    #[test]
+    fn attempts_that_never_opened_are_not_rows_and_one_way_flows_are_the_senders() {
+        let obs = observe_text(&format!(
+            "{V5}\n5 eni-c 10.0.1.5 10.0.2.9 41000 9200 6 1 60 100 101 ACCEPT OK 2 egress\n\
+             5 eni-c 10.0.2.9 10.0.1.5 9200 41000 6 1 40 100 101 ACCEPT OK 4 ingress\n\
+             5 eni-s 10.0.1.5 10.0.2.9 41000 9200 6 1 60 100 101 ACCEPT OK 2 ingress\n\
+             5 eni-s 10.0.2.9 10.0.1.5 9200 41000 6 1 40 100 101 ACCEPT OK 4 egress\n\
+             5 eni-c 10.0.1.5 10.0.2.9 41001 22 6 3 180 100 105 ACCEPT OK 2 egress\n\
+             5 eni-c 10.0.1.5 10.0.2.9 41002 22 6 3 180 200 205 ACCEPT OK 2 egress\n\
+             5 eni-c 10.0.1.5 10.0.2.9 0 0 47 5 500 100 160 ACCEPT OK 0 egress\n\
+             5 eni-s 10.0.1.5 10.0.2.9 0 0 47 5 500 100 160 ACCEPT OK 0 ingress\n\
+             5 eni-c 10.0.1.5 10.0.2.9 41003 8443 6 3 180 300 310 ACCEPT OK 2 egress\n\
+             5 eni-c 10.0.1.5 10.0.2.9 41004 8443 6 3 180 300 310 ACCEPT OK 3 egress\n\
+             5 eni-c 10.0.2.9 10.0.1.5 8443 41004 6 3 180 300 310 ACCEPT OK 19 ingress\n"
+        ));
+        let table = obs.finish(&two_interfaces("eni-c", "eni-s"));
+        let rows: Vec<(&str, Side, u8, u16, Basis)> = table
+            .rows
+            .iter()
+            .map(|r| (r.interface_id.as_str(), r.side, r.protocol, r.port, r.basis))
+            .collect();
+        // The tunnel, one way, is the sender's; 8443 opened once, so its failed SYN
+        // beside is no attempt of its own.
+        assert_eq!(
+            rows,
+            [
+                ("eni-c", Side::Client, 6, 8443, Basis::Flags),
+                ("eni-c", Side::Client, 47, 0, Basis::OneWay),
+                ("eni-s", Side::Server, 47, 0, Basis::OneWay),
+            ]
+        );
+        let attempts: Vec<(&str, Side, u16, Outcome, u64)> = table
+            .attempts
+            .iter()
+            .map(|a| {
+                (
+                    a.row.interface_id.as_str(),
+                    a.row.side,
+                    a.row.port,
+                    a.outcome,
+                    a.row.flows,
+                )
+            })
+            .collect();
+        assert_eq!(
+            attempts,
+            [
+                ("eni-c", Side::Client, 22, Outcome::Unanswered, 2),
+                ("eni-c", Side::Client, 9200, Outcome::Refused, 2),
+                ("eni-s", Side::Server, 9200, Outcome::Refused, 2),
+            ]
+        );
+    }
+
     #[test]
     fn the_other_ends_stronger_evidence_decides() {
         // Both ports registered and seen once: the server's end alone (its window began
@@ -823,7 +949,7 @@ mod tests {
     fn aws_service_names_from_the_logs_and_rejects_and_gaps() {
         let obs = observe_text(
             "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction pkt-src-aws-service pkt-dst-aws-service\n\
-             5 eni-c 10.0.1.5 52.216.0.9 41000 443 6 3 180 100 110 ACCEPT OK 2 egress - S3\n\
+             5 eni-c 10.0.1.5 52.216.0.9 41000 443 6 3 180 100 110 ACCEPT OK 3 egress - S3\n\
              5 eni-c 203.0.113.7 10.0.1.5 51000 22 6 1 40 100 110 REJECT OK 2 ingress - -\n\
              5 eni-c 203.0.113.8 10.0.1.5 51001 22 6 2 80 120 130 REJECT OK 2 ingress - -\n\
              5 eni-c - - - - - - - 200 260 - NODATA - - - -\n",

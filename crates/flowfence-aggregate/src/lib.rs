@@ -42,10 +42,11 @@ pub use observations::{Collector, Gaps, Observations, Rejected};
 pub use partial::PartialError;
 
 pub use direction::{
-    A_CLIENT, A_FIRST, A_LOCAL, Addr, B_CLIENT, B_FIRST, B_LOCAL, Basis, ConnectionKey, Decision,
-    Endpoint, Evidence, decide, observe,
+    A_CLIENT, A_FIRST, A_LOCAL, A_SENT, Addr, B_CLIENT, B_FIRST, B_LOCAL, B_SENT, Basis,
+    ConnectionKey, Decision, Endpoint, Evidence, Outcome, TCP_OPENED, TCP_TRIED, decide, observe,
 };
 pub use summary::TableSummary;
 pub use table::{
-    AmbiguousConnection, COLUMNS, CoverageGaps, Peer, PeerKind, RejectedTraffic, Row, Side, Table,
+    AmbiguousConnection, Attempt, COLUMNS, CoverageGaps, Peer, PeerKind, RejectedTraffic, Row,
+    Side, Table,
 };

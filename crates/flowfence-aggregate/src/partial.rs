@@ -42,7 +42,8 @@ use flowfence_table::{Column, Columns, ParquetWriter, parquet_properties, write_
 const FORMAT_KEY: &str = "flowfence.partial";
 /// Version 2: who sent first is in `bits`, no longer `first_from_a`/`first_from_b`.
 /// Version 3: addresses as 16 bytes, interface ids as a dictionary (not text).
-const FORMAT_VERSION: &str = "3";
+/// Version 4: `bits` also say which ends sent and whether TCP connections opened.
+const FORMAT_VERSION: &str = "4";
 const WITHOUT_INTERFACE_KEY: &str = "flowfence.records_without_interface";
 
 /// A partial result that can't be read.
@@ -600,7 +601,7 @@ impl BatchReader<'_> {
                         bytes: count(bytes, "bytes")?,
                         first_seen: count(first_seen, "first_seen")?,
                         last_seen: count(last_seen, "last_seen")?,
-                        bits: u8::try_from(bits.value(row)).map_err(|_| {
+                        bits: u16::try_from(bits.value(row)).map_err(|_| {
                             bad("bits", format!("{} is out of range", bits.value(row)))
                         })?,
                     };
@@ -851,7 +852,7 @@ mod tests {
         std::fs::write(&path, &file).unwrap();
         let err = Observations::default().read_partial(&path).unwrap_err();
         assert!(
-            err.to_string().contains("format version 2, expected 3"),
+            err.to_string().contains("format version 2, expected 4"),
             "{err}"
         );
     }

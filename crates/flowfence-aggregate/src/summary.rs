@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 
 use flowfence_inventory::Inventory;
 
-use crate::direction::Basis;
+use crate::direction::{Basis, Outcome};
 use crate::table::{AmbiguousConnection, Side, Table};
 
 /// What the table holds and what a reviewer should look at: rows by side and by how
@@ -49,6 +49,19 @@ impl TableSummary<'_> {
             .map(|(b, n)| format!("{} {n}", b.name()))
             .collect();
         let _ = writeln!(s, "  rows decided by: {}", bases.join(", "));
+        if !table.attempts.is_empty() {
+            let refused = table
+                .attempts
+                .iter()
+                .filter(|a| a.outcome == Outcome::Refused)
+                .count();
+            let _ = writeln!(
+                s,
+                "  TCP attempts that never opened (not needs, not rows): {} ({refused} refused by RST, {} never answered)",
+                table.attempts.len(),
+                table.attempts.len() - refused
+            );
+        }
         if !table.ambiguous.is_empty() {
             let _ = writeln!(
                 s,

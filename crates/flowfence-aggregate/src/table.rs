@@ -7,7 +7,7 @@ use std::io::Write as _;
 use flowfence_inventory::IpNet;
 use flowfence_table::{Column, Columns, CsvError, read_csv};
 
-use crate::direction::{Basis, ConnectionKey};
+use crate::direction::{Basis, ConnectionKey, Outcome};
 use crate::observations::{Gaps, Rejected};
 
 /// What the other end of a connection is.
@@ -222,6 +222,16 @@ pub struct CoverageGaps {
     pub gaps: Gaps,
 }
 
+/// TCP connections that never opened, summed like a row: SYNs answered by RST, or not
+/// answered at all. They never worked, so they are no need of today's workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The attempts, as a row would count them.
+    pub row: Row,
+    /// Refused or unanswered.
+    pub outcome: Outcome,
+}
+
 /// A connection whose direction nothing settled, on one interface.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AmbiguousConnection {
@@ -236,6 +246,9 @@ pub struct AmbiguousConnection {
 pub struct Table {
     /// One row per (interface, side, protocol, port, peer), sorted.
     pub rows: Vec<Row>,
+    /// TCP attempts that never opened (where no connection of the same row did), in
+    /// the rows' order.
+    pub attempts: Vec<Attempt>,
     /// Connections nothing settled, per interface.
     pub ambiguous: Vec<AmbiguousConnection>,
     /// Interfaces in the logs the inventory lacks.

@@ -121,6 +121,10 @@ pub struct Inventory {
     flat_rules: BTreeMap<String, Vec<(bool, Rule)>>,
     /// Interfaces by address (candidates: lookups check they still have it).
     by_address: std::collections::HashMap<IpAddr, Vec<String>>,
+    /// Interfaces by delegated prefix (candidates, as above).
+    by_prefix: std::collections::HashMap<IpNet, Vec<String>>,
+    /// The lengths of the delegated prefixes (AWS delegates /28s and /80s only).
+    prefix_lens: std::collections::BTreeSet<u8>,
 }
 
 /// `path` itself, or the `*.json` files of the directory `path` in name order.
@@ -201,6 +205,13 @@ impl Inventory {
             let interface = i.into_model().map_err(bad)?;
             for a in &interface.addresses {
                 let ids = self.by_address.entry(*a).or_default();
+                if !ids.contains(&interface.id) {
+                    ids.push(interface.id.clone());
+                }
+            }
+            for p in &interface.prefixes {
+                self.prefix_lens.insert(p.prefix_len());
+                let ids = self.by_prefix.entry(p.trunc()).or_default();
                 if !ids.contains(&interface.id) {
                     ids.push(interface.id.clone());
                 }
@@ -309,15 +320,29 @@ impl Inventory {
     }
 
     /// The interface that has `address` in `vpc` (any VPC when `vpc` is `None`; private
-    /// ranges repeat across VPCs, so give it when known).
+    /// ranges repeat across VPCs, so give it when known): one of its addresses, else an
+    /// address in one of its delegated prefixes (a pod's).
     pub fn interface_by_address(&self, vpc: Option<&str>, address: IpAddr) -> Option<&Interface> {
-        self.by_address
-            .get(&address)?
-            .iter()
+        let in_vpc = |i: &&Interface| vpc.is_none() || i.vpc_id.as_deref() == vpc;
+        let exact = self
+            .by_address
+            .get(&address)
+            .into_iter()
+            .flatten()
             .filter_map(|id| self.interfaces.get(id))
-            .find(|i| {
-                i.addresses.contains(&address) && (vpc.is_none() || i.vpc_id.as_deref() == vpc)
-            })
+            .find(|i| i.addresses.contains(&address) && in_vpc(i));
+        exact.or_else(|| {
+            // One lookup per delegated prefix length, not a scan of every prefix: this
+            // runs for every peer address, most of them on the internet.
+            self.prefix_lens
+                .iter()
+                .filter_map(|&len| IpNet::new(address, len).ok())
+                .filter_map(|net| self.by_prefix.get(&net.trunc()))
+                .flatten()
+                .filter_map(|id| self.interfaces.get(id))
+                .filter(|i| i.prefixes.iter().any(|p| p.contains(&address)))
+                .find(in_vpc)
+        })
     }
 
     /// The prefix list with a CIDR containing `address` (an AWS service's range).

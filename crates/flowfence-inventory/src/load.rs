@@ -59,6 +59,10 @@ pub(crate) struct AwsInterface {
     #[serde(default)]
     ipv6_addresses: Vec<AwsIpv6>,
     #[serde(default)]
+    ipv4_prefixes: Vec<AwsIpv4Prefix>,
+    #[serde(default)]
+    ipv6_prefixes: Vec<AwsIpv6Prefix>,
+    #[serde(default)]
     association: Option<AwsAssociation>,
     #[serde(default)]
     groups: Vec<AwsGroupRef>,
@@ -90,6 +94,18 @@ struct AwsAssociation {
 #[serde(rename_all = "PascalCase")]
 struct AwsIpv6 {
     ipv6_address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsIpv4Prefix {
+    ipv4_prefix: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AwsIpv6Prefix {
+    ipv6_prefix: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,6 +256,18 @@ impl AwsInterface {
                 addresses.push(ip);
             }
         }
+        let v4 = self
+            .ipv4_prefixes
+            .iter()
+            .map(|p| (p.ipv4_prefix.as_str(), "an IPv4 prefix"));
+        let v6 = self
+            .ipv6_prefixes
+            .iter()
+            .map(|p| (p.ipv6_prefix.as_str(), "an IPv6 prefix"));
+        let prefixes = v4
+            .chain(v6)
+            .map(|(text, what)| text.parse::<IpNet>().map_err(|_| bad(what, text)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut public_addresses: Vec<IpAddr> = Vec::new();
         let associations = self
             .association
@@ -275,6 +303,7 @@ impl AwsInterface {
             description,
             owner,
             addresses,
+            prefixes,
             public_addresses,
             groups: self
                 .groups

@@ -34,6 +34,9 @@ pub struct Interface {
     pub owner: Owner,
     /// Every private address: IPv4 (primary first) and IPv6.
     pub addresses: Vec<IpAddr>,
+    /// Prefixes delegated to it (`Ipv4Prefixes`, `Ipv6Prefixes`: /28 and /80 with EKS
+    /// prefix delegation): every address in them is the interface's, its pods' addresses.
+    pub prefixes: Vec<IpNet>,
     /// Public IPv4 addresses associated with it (`Association.PublicIp`): an
     /// internet-facing load balancer's, or an instance's reachable from the internet.
     pub public_addresses: Vec<IpAddr>,
@@ -47,6 +50,12 @@ impl Interface {
     /// The primary private IPv4 address, the one flow logs show for the interface.
     pub fn primary_address(&self) -> Option<IpAddr> {
         self.addresses.first().copied()
+    }
+
+    /// Whether `address` is the interface's: one of its addresses, or in a delegated
+    /// prefix.
+    pub fn has_address(&self, address: IpAddr) -> bool {
+        self.addresses.contains(&address) || self.prefixes.iter().any(|p| p.contains(&address))
     }
 
     /// Reachable from the internet: it has a public address (an internet-facing load

@@ -380,3 +380,49 @@ fn a_directory_loads_its_json_files_and_an_empty_one_is_named() {
         format!("{}: no *.json inventory files", empty.path().display())
     );
 }
+
+/// EKS prefix delegation: pods take addresses from /28s (and /80s) delegated to the
+/// node's interface, which the CLI lists under `Ipv4Prefixes`/`Ipv6Prefixes`.
+#[test]
+fn delegated_prefixes_hold_pod_addresses() {
+    let json = r#"{"NetworkInterfaces": [{
+        "NetworkInterfaceId": "eni-node", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.10.12",
+        "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": "10.0.10.12"}],
+        "Ipv4Prefixes": [{"Ipv4Prefix": "10.0.10.64/28"}],
+        "Ipv6Prefixes": [{"Ipv6Prefix": "2600:1f18:1:2:9a3c::/80"}],
+        "Groups": [{"GroupId": "sg-1", "GroupName": "nodes"}]
+    }, {
+        "NetworkInterfaceId": "eni-other", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.10.80",
+        "Groups": [{"GroupId": "sg-1", "GroupName": "nodes"}]
+    }]}"#;
+    let mut inventory = Inventory::default();
+    inventory.add_json("eni.json", json).unwrap();
+    let find = |a: &str| {
+        inventory
+            .interface_by_address(Some("vpc-1"), a.parse().unwrap())
+            .map(|i| i.id.as_str())
+    };
+    assert_eq!(find("10.0.10.12"), Some("eni-node"));
+    assert_eq!(find("10.0.10.64"), Some("eni-node"));
+    assert_eq!(find("10.0.10.79"), Some("eni-node"));
+    assert_eq!(find("2600:1f18:1:2:9a3c::17"), Some("eni-node"));
+    // Just past the /28: another interface's primary address, then nobody's.
+    assert_eq!(find("10.0.10.80"), Some("eni-other"));
+    assert_eq!(find("10.0.10.81"), None);
+    assert_eq!(
+        inventory
+            .interface_by_address(Some("vpc-2"), "10.0.10.70".parse().unwrap())
+            .map(|i| i.id.as_str()),
+        None
+    );
+
+    let bad = json.replace("10.0.10.64/28", "10.0.10.64/33");
+    let err = Inventory::default()
+        .add_json("eni.json", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("eni.json") && err.contains("10.0.10.64/33"),
+        "{err}"
+    );
+}

@@ -46,9 +46,12 @@ pub(crate) fn blocked(table: &Table) -> BTreeMap<Blocked<'_>, &Row> {
             ))
         })
         .collect();
+    // The client's side is a row, or (with TCP flags in the logs) an attempt that was
+    // never answered.
     table
         .rows
         .iter()
+        .chain(table.attempts.iter().map(|a| &a.row))
         .filter(|r| r.side == Side::Client)
         .filter_map(|r| {
             let server = r.peer.interface()?;

@@ -38,6 +38,9 @@ pub enum FindingKind {
     /// A connection the client's groups let out and the server's groups reject (both
     /// logged it): it never worked, so the plan doesn't open it; it may be wanted.
     BlockedToday,
+    /// TCP attempts that never opened (SYN answered by RST: nothing listens; or never
+    /// answered): no need, so not in the plan; listed in case a service is down.
+    NeverOpened,
 }
 
 /// One finding.
@@ -220,8 +223,70 @@ pub(crate) fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) 
             ),
         });
     }
+    out.extend(never_opened(table));
     out.sort_by(|a, b| (a.kind, &a.subject, &a.detail).cmp(&(b.kind, &b.subject, &b.detail)));
     out
+}
+
+/// The TCP attempts that never opened, one finding per interface, side, port and
+/// outcome, its peers named (the first three). Attempts between two logging interfaces
+/// are told from the client's side, and those the server's groups rejected are
+/// `blocked-today` findings instead.
+fn never_opened(table: &Table) -> Vec<Finding> {
+    use std::collections::BTreeMap;
+    let blocked: BTreeSet<(&str, &str, u8, u16)> = blocked(table)
+        .keys()
+        .map(|b| (b.client, b.server, b.protocol, b.port))
+        .collect();
+    let mut groups: BTreeMap<_, (Vec<String>, u64, u64, u64)> = BTreeMap::new();
+    for a in &table.attempts {
+        let r = &a.row;
+        let told_by_client = r.side == Side::Server && r.peer.interface().is_some();
+        let is_blocked = r.peer.interface().is_some_and(|server| {
+            blocked.contains(&(r.interface_id.as_str(), server, r.protocol, r.port))
+        });
+        if told_by_client || r.side == Side::Client && is_blocked {
+            continue;
+        }
+        let g = groups
+            .entry((&r.interface_id, r.side, r.protocol, r.port, a.outcome))
+            .or_insert((Vec::new(), 0, u64::MAX, 0));
+        g.0.push(r.peer.to_string());
+        g.1 += r.flows;
+        g.2 = g.2.min(r.first_seen);
+        g.3 = g.3.max(r.last_seen);
+    }
+    groups
+        .into_iter()
+        .map(|((iface, side, protocol, port, outcome), (peers, flows, first, last))| {
+            let what = match outcome {
+                flowfence_aggregate::Outcome::Refused => "refused (answered by RST: nothing listens)",
+                _ => "never answered",
+            };
+            let (verb, dir) = match side {
+                Side::Client => ("opened", "to"),
+                Side::Server => ("received", "from"),
+            };
+            let shown = peers.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            let more = match peers.len() {
+                n if n > 3 => format!(" and {} more", n - 3),
+                _ => String::new(),
+            };
+            Finding {
+                kind: FindingKind::NeverOpened,
+                subject: iface.clone(),
+                rule: None,
+                direction: Some(match side {
+                    Side::Client => Direction::Egress,
+                    Side::Server => Direction::Ingress,
+                }),
+                detail: format!(
+                    "{iface} {verb} {} {dir} {shown}{more}: {flows} flows, all {what} (first {first}, last {last}); not a need, so not in the plan",
+                    port_name(protocol, port),
+                ),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -91,14 +91,20 @@ impl State {
 
     /// Whether `peer` is what `target` names.
     pub(crate) fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &Peer) -> bool {
-        // An interface's addresses (borrowed: this runs for every rule of every check).
-        let addresses: &[IpAddr] = match peer {
-            Peer::Interface(id) => inventory.interface(id).map_or(&[], |i| &i.addresses),
-            _ => &[],
+        // An interface's addresses and delegated prefixes (borrowed: this runs for every
+        // rule of every check).
+        let (addresses, prefixes): (&[IpAddr], &[IpNet]) = match peer {
+            Peer::Interface(id) => inventory
+                .interface(id)
+                .map_or((&[], &[]), |i| (&i.addresses, &i.prefixes)),
+            _ => (&[], &[]),
         };
         let covers = |net: &IpNet| match peer {
             Peer::Vpc(n) | Peer::Internet(n) => net.contains(n),
-            _ => addresses.iter().any(|a| net.contains(a)),
+            _ => {
+                addresses.iter().any(|a| net.contains(a))
+                    || prefixes.iter().any(|p| net.contains(p))
+            }
         };
         match target {
             RuleTarget::Cidr(c) => match peer {

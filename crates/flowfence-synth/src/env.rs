@@ -424,7 +424,11 @@ impl Environment {
         );
 
         // An internet-facing load balancer's nodes have public addresses.
-        for (n, alb) in interfaces.iter_mut().filter(|i| i.role == "alb").enumerate() {
+        for (n, alb) in interfaces
+            .iter_mut()
+            .filter(|i| i.role == "alb")
+            .enumerate()
+        {
             alb.public_ip = Some(Ipv4Addr::new(3, 210, 17, 40 + n as u8));
         }
 
@@ -510,13 +514,34 @@ impl Environment {
                 self.edges.extend([
                     flow(Role("app"), Internet, 17, 123, 1.0),
                     flow(Role("web"), Internet, 17, 123, 1.0),
-                    shaped(Shape::Refused, flow(Role("monitoring"), Role("web"), 6, 9200, 1.0)),
-                    shaped(Shape::Refused, flow(Role("monitoring"), Role("app"), 6, 9300, 1.0)),
-                    shaped(Shape::ServerRejects, flow(Role("app"), Role("bastion"), 6, 22, 0.5)),
-                    shaped(Shape::OneWay, flow(Role("web"), Role("monitoring"), 47, 0, 2.0)),
-                    late(DRIFT_EARLY_ONSET, flow(Role("web"), Role("db"), 6, 5432, 2.0)),
-                    late(DRIFT_LATE_ONSET, flow(Role("app"), Role("cache"), 6, 6380, 2.0)),
-                    late(DRIFT_LATE_ONSET, flow(Role("monitoring"), Role("cache"), 6, 6379, 1.0)),
+                    shaped(
+                        Shape::Refused,
+                        flow(Role("monitoring"), Role("web"), 6, 9200, 1.0),
+                    ),
+                    shaped(
+                        Shape::Refused,
+                        flow(Role("monitoring"), Role("app"), 6, 9300, 1.0),
+                    ),
+                    shaped(
+                        Shape::ServerRejects,
+                        flow(Role("app"), Role("bastion"), 6, 22, 0.5),
+                    ),
+                    shaped(
+                        Shape::OneWay,
+                        flow(Role("web"), Role("monitoring"), 47, 0, 2.0),
+                    ),
+                    late(
+                        DRIFT_EARLY_ONSET,
+                        flow(Role("web"), Role("db"), 6, 5432, 2.0),
+                    ),
+                    late(
+                        DRIFT_LATE_ONSET,
+                        flow(Role("app"), Role("cache"), 6, 6380, 2.0),
+                    ),
+                    late(
+                        DRIFT_LATE_ONSET,
+                        flow(Role("monitoring"), Role("cache"), 6, 6379, 1.0),
+                    ),
                 ]);
             }
         }

@@ -145,7 +145,9 @@ impl FileFlows {
                 // rescheduled onto the next two addresses of the node's /28.
                 let members = env.with_role(role);
                 let member = members[rng.below(members.len() as u64) as usize];
-                let base = member.pod_prefix.expect("pod roles have delegated prefixes");
+                let base = member
+                    .pod_prefix
+                    .expect("pod roles have delegated prefixes");
                 let slot = ((progress * 8.0) as u32 * 2 + rng.below(2) as u32) % 16;
                 Side {
                     eni: env.interfaces.iter().position(|x| x.id == member.id),
@@ -301,11 +303,26 @@ impl FileFlows {
             let (request, response) = match edge.shape {
                 // A refused SYN and its RST are one packet each.
                 Shape::Refused => (
-                    Leg { packets: 1, bytes: 60, ..request },
-                    Leg { packets: 1, bytes: 40, ..response },
+                    Leg {
+                        packets: 1,
+                        bytes: 60,
+                        ..request
+                    },
+                    Leg {
+                        packets: 1,
+                        bytes: 40,
+                        ..response
+                    },
                 ),
                 // Retransmitted SYNs.
-                Shape::ServerRejects => (Leg { packets: 3, bytes: 180, ..request }, response),
+                Shape::ServerRejects => (
+                    Leg {
+                        packets: 3,
+                        bytes: 180,
+                        ..request
+                    },
+                    response,
+                ),
                 _ => (request, response),
             };
             if let Some(ce) = c.eni {

@@ -154,9 +154,11 @@ pub fn write_logs(
             text.push_str(format.fields());
             text.push('\n');
             flows.write_lines(env, format, &mut text);
-            let path = span
-                .folder(i, dir)
-                .join(s3_key(form, start, &mut Rng::fork(seed ^ 0x5eed, stream)));
+            let path = span.folder(i, dir).join(s3_key(
+                form,
+                start,
+                &mut Rng::fork(seed ^ 0x5eed, stream),
+            ));
             std::fs::create_dir_all(path.parent().expect("keys have folders"))?;
             let file = std::fs::File::create(&path).with_context(|| path.display().to_string())?;
             let mut out = std::io::BufWriter::new(file);
