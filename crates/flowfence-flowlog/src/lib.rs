@@ -45,6 +45,7 @@ mod reject;
 mod scan;
 mod source;
 mod summary;
+pub mod time;
 mod value;
 
 pub use decode::{BlockOutcome, Counts, RecordSink, decode_block};

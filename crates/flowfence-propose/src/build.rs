@@ -10,6 +10,7 @@ use flowfence_inventory::{Inventory, Peer, SecurityGroup};
 
 use crate::evidence::RuleEvidence;
 use crate::findings::findings;
+use crate::forecast::{Holdout, forecast};
 use crate::model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
     RuleChanges, Step, Widening,
@@ -38,6 +39,8 @@ pub struct Options {
     pub shaping: Shaping,
     /// Rules per group and direction (AWS's default quota: 60).
     pub max_rules: usize,
+    /// The window's tail to hold out and replay against a plan learned without it.
+    pub holdout: Holdout,
 }
 
 impl Default for Options {
@@ -49,6 +52,7 @@ impl Default for Options {
             filter: Filter::default(),
             shaping: Shaping::default(),
             max_rules: 60,
+            holdout: Holdout::default(),
         }
     }
 }
@@ -101,6 +105,15 @@ pub fn propose(
     inventory: &Inventory,
     options: &Options,
 ) -> Result<Plan, ProposeError> {
+    let mut plan = learn(table, inventory, options)?;
+    plan.forecast = forecast(table, inventory, options.holdout, &plan, |early| {
+        learn(early, inventory, options)
+    })?;
+    Ok(plan)
+}
+
+/// The plan for `table`, without a forecast.
+fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan, ProposeError> {
     let scope = Scope::of(inventory, options)?;
     let (needs, dropped) = needs::collect(table, inventory, &scope.migrating, &options.filter);
     let existing_names: BTreeSet<String> = inventory.groups().map(|g| g.name.clone()).collect();
@@ -142,6 +155,7 @@ pub fn propose(
         widened,
         findings: findings(table, inventory, options.vpc.as_deref()),
         check: Check::default(),
+        forecast: None,
     };
     let (before, after) = verify::replay(inventory, table, &plan.final_state(inventory));
     plan.check = Check::from_verdicts(&before, &after);

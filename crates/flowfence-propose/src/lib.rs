@@ -20,6 +20,7 @@ mod blocked;
 mod build;
 mod evidence;
 mod findings;
+mod forecast;
 mod model;
 mod needs;
 mod quota;
@@ -33,6 +34,9 @@ mod verify;
 pub use build::{Options, ProposeError, propose};
 pub use evidence::RuleEvidence;
 pub use findings::{Finding, FindingKind};
+pub use forecast::{
+    Cause, Discovery, Forecast, ForecastBreak, Holdout, Sufficiency, TimeSpan, cause,
+};
 pub use model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
     RuleChanges, Step, Widening,
@@ -42,5 +46,5 @@ pub use quota::quota_usage;
 pub use rules::{
     InternetEgress, IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind,
 };
-pub use summary::{CheckReport, PlanSummary};
+pub use summary::{CheckReport, ForecastSummary, PlanSummary};
 pub use verify::{Broken, State, Verdict, replay};

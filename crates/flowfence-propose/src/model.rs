@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evidence::RuleEvidence;
 use crate::findings::Finding;
+use crate::forecast::Forecast;
 use crate::needs::{Direction, Dropped};
 use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, WideningKind};
 use crate::verify::{State, Verdict};
@@ -371,6 +372,10 @@ pub struct Plan {
     /// The logs replayed against the final state.
     #[serde(default)]
     pub check: Check,
+    /// The holdout's figures and the window's sufficiency (absent with `--holdout 0`,
+    /// or when the window is too short to split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
 }
 
 impl Plan {

@@ -3,6 +3,12 @@
 
 use std::fmt;
 
+use std::collections::BTreeMap;
+
+use flowfence_flowlog::time::{span, utc_minute};
+use flowfence_inventory::port_name;
+
+use crate::forecast::{Cause, Forecast};
 use crate::model::{Check, GroupChange, Plan};
 use crate::needs::Direction;
 use crate::verify::Broken;
@@ -54,7 +60,62 @@ impl fmt::Display for PlanSummary<'_> {
         if !plan.dropped.is_empty() {
             writeln!(f, "  dropped on purpose: {} rows", plan.dropped.len())?;
         }
+        if let Some(forecast) = &plan.forecast {
+            write!(f, "{}", ForecastSummary(forecast))?;
+        }
         Ok(())
+    }
+}
+
+/// The holdout's figures and the discovery verdict, each line indented by two spaces.
+#[derive(Clone, Copy, Debug)]
+pub struct ForecastSummary<'a>(pub &'a Forecast);
+
+impl fmt::Display for ForecastSummary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fc = self.0;
+        let window = fc.window.end - fc.window.start;
+        let tail = fc.held_out.end - fc.held_out.start;
+        writeln!(
+            f,
+            "  holdout: a plan learned until {} UTC, replayed on the last {} ({}% of the window): {} connections, {} first seen there; {} would have broken{}",
+            utc_minute(fc.held_out.start),
+            span(tail),
+            (tail * 100).div_ceil(window.max(1)),
+            fc.held_out_connections,
+            fc.new_in_holdout,
+            fc.broken.len(),
+            if fc.broken.is_empty() { "" } else { ":" },
+        )?;
+        for (cause, n) in &fc.by_cause {
+            let mut pairs: Vec<String> = fc
+                .broken
+                .iter()
+                .filter(|b| b.cause == *cause)
+                .map(|b| format!("{} {}", b.between, port_name(b.protocol, b.port)))
+                .collect();
+            pairs.dedup();
+            let more = pairs.len().saturating_sub(3);
+            pairs.truncate(3);
+            writeln!(
+                f,
+                "    {}: {n} ({}{})",
+                cause.describe(),
+                pairs.join(", "),
+                if more > 0 {
+                    format!(", and {more} more")
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        writeln!(
+            f,
+            "  discovery: {} needs over {}; {}",
+            fc.discovery.needs,
+            span(window),
+            fc.sufficiency.advice
+        )
     }
 }
 
@@ -92,16 +153,29 @@ impl fmt::Display for CheckReport<'_> {
                 (_, None) => " (`flowfence verify` names them)",
             }
         )?;
+        let mut causes: BTreeMap<Cause, usize> = BTreeMap::new();
         for b in broken.into_iter().flatten() {
             writeln!(
                 f,
-                "{indent}  {} -> {} protocol {} port {}: no {} rule allows it",
+                "{indent}  {} -> {} protocol {} port {}: no {} rule allows it{}",
                 end(&b.client),
                 end(&b.server),
                 b.protocol,
                 b.port,
-                b.missing
+                b.missing,
+                b.cause
+                    .map_or(String::new(), |c| format!(" ({})", c.describe()))
             )?;
+            if let Some(c) = b.cause {
+                *causes.entry(c).or_default() += 1;
+            }
+        }
+        if !causes.is_empty() {
+            let parts: Vec<String> = causes
+                .iter()
+                .map(|(c, n)| format!("{} {n}", c.describe()))
+                .collect();
+            writeln!(f, "{indent}broken by cause: {}", parts.join(", "))?;
         }
         writeln!(
             f,
@@ -148,6 +222,7 @@ mod tests {
                 protocol: 6,
                 port: 443,
                 missing: Direction::Egress,
+                cause: None,
             },
             Broken {
                 client: Peer::Internet("203.0.113.9/32".parse().unwrap()),
@@ -155,6 +230,7 @@ mod tests {
                 protocol: 6,
                 port: 22,
                 missing: Direction::Ingress,
+                cause: Some(Cause::NewPeer),
             },
         ];
         let text = CheckReport {
@@ -168,7 +244,8 @@ mod tests {
             "observed connections: 12 (distinct client, server, protocol, port)\n\
              broken under the plan: 2\n  \
              eni-a -> AWS service S3 protocol 6 port 443: no egress rule allows it\n  \
-             203.0.113.9/32 -> eni-b protocol 6 port 22: no ingress rule allows it\n\
+             203.0.113.9/32 -> eni-b protocol 6 port 22: no ingress rule allows it (new peer of a kind the plan already serves)\n\
+             broken by cause: new peer of a kind the plan already serves 1\n\
              allowed but never used (interface pairs x observed service ports): now 40, after the plan 3\n\
              note: today's rules would not allow 1 of the accepted connections (the inventory may be older or newer than the logs)\n"
         );

@@ -11,6 +11,7 @@ use flowfence_aggregate::{Peer, Side, Table};
 use flowfence_inventory::{Interface, Inventory, IpNet, is_private};
 
 use crate::blocked::{blocked, is_blocked};
+use crate::forecast::Cause;
 use crate::needs::Direction;
 use crate::rules::{RuleSpec, RuleTarget};
 
@@ -37,6 +38,8 @@ pub struct Broken {
     pub port: u16,
     /// The missing rule: egress on the client, or ingress on the server.
     pub missing: Direction,
+    /// Why it is new to the plan, when a plan was asked ([`crate::cause`]).
+    pub cause: Option<Cause>,
 }
 
 /// What the check found.
@@ -85,12 +88,28 @@ impl State {
         self.membership.insert(interface.to_string(), groups);
     }
 
+    /// The groups of `iface` (none when the state doesn't know it).
+    pub fn groups_of(&self, iface: &str) -> &[String] {
+        self.membership.get(iface).map_or(&[], Vec::as_slice)
+    }
+
+    /// The rules of `iface`'s groups in `direction`.
+    pub fn rules_of(&self, iface: &str, direction: Direction) -> impl Iterator<Item = &RuleSpec> {
+        self.groups_of(iface)
+            .iter()
+            .filter_map(|g| self.groups.get(g))
+            .flat_map(move |(inb, outb)| match direction {
+                Direction::Ingress => inb.iter(),
+                Direction::Egress => outb.iter(),
+            })
+    }
+
     fn has_groups(&self, iface: &str) -> bool {
         self.membership.get(iface).is_some_and(|g| !g.is_empty())
     }
 
     /// Whether `peer` is what `target` names.
-    pub(crate) fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &Peer) -> bool {
+    pub fn matches(&self, inventory: &Inventory, target: &RuleTarget, peer: &Peer) -> bool {
         // An interface's addresses and delegated prefixes (borrowed: this runs for every
         // rule of every check).
         let (addresses, prefixes): (&[IpAddr], &[IpNet]) = match peer {
@@ -186,7 +205,7 @@ impl State {
 
 /// The end a rule must name to allow a row's peer: an interface with groups by its
 /// groups, a group-less one (a NAT gateway) by its address, anything else as it is.
-fn end_of(peer: &Peer, inventory: &Inventory) -> Option<Peer> {
+pub(crate) fn end_of(peer: &Peer, inventory: &Inventory) -> Option<Peer> {
     let Peer::Interface(id) = peer else {
         return Some(peer.clone());
     };
@@ -260,6 +279,7 @@ fn verdict(
                 protocol: *p,
                 port: *port,
                 missing,
+                cause: None,
             })
         })
         .collect();

@@ -9,5 +9,6 @@ mod location;
 
 pub use batch::{BatchLimits, Fetched, ListingSummary, batches};
 pub use client::{Archive, Connect, S3Error};
+pub use flowfence_flowlog::time::{Day, civil_from_days, days_from_civil, parse_day};
 pub use listing::{Lister, Listing, Object, list};
-pub use location::{Day, S3Uri, Window, civil_from_days, days, days_from_civil, parse_day, today};
+pub use location::{S3Uri, Window, days, today};

@@ -7,7 +7,9 @@
 
 use flowfence_flowlog::DeliveryKey;
 
-use crate::location::{Day, S3Uri, Window, days, today};
+use flowfence_flowlog::time::Day;
+
+use crate::location::{S3Uri, Window, days, today};
 
 /// One object.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use flowfence_flowlog::time::{Day, civil_from_days, days_from_civil};
+
 /// `s3://bucket/prefix`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct S3Uri {
@@ -36,49 +38,6 @@ impl fmt::Display for S3Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "s3://{}/{}", self.bucket, self.prefix)
     }
-}
-
-/// A civil date, `(year, month, day)`.
-pub type Day = (u16, u8, u8);
-
-/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-pub fn days_from_civil((y, m, d): Day) -> i64 {
-    let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number (`civil_from_days`).
-pub fn civil_from_days(z: i64) -> Day {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (y as u16, m as u8, d as u8)
-}
-
-/// Parses `YYYY-MM-DD`.
-pub fn parse_day(s: &str) -> Option<Day> {
-    let mut it = s.split('-');
-    let y: u16 = it.next()?.parse().ok()?;
-    let m: u8 = it.next()?.parse().ok()?;
-    let d: u8 = it.next()?.parse().ok()?;
-    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Round trip rejects 2026-02-30.
-    (civil_from_days(days_from_civil((y, m, d))) == (y, m, d)).then_some((y, m, d))
 }
 
 /// Today (UTC).

@@ -473,6 +473,14 @@ pub(crate) struct PlanArgs {
     /// then port ranges are widened, cheapest first, and each step is reported.
     #[arg(long, default_value_t = 60, value_name = "N")]
     pub(crate) max_rules: usize,
+
+    /// Hold out the window's tail: learn a plan without it, replay the tail against that
+    /// plan and report what would have broken, by cause (the plan's `forecast`, with the
+    /// discovery curve and whether the window was long enough). A fraction of the
+    /// window (0.2, 20%), a duration (90m, 6h, 2d, 1w), or 0 for none. The plan itself
+    /// is learned from the whole window.
+    #[arg(long, default_value = "0.2", value_name = "FRACTION|DURATION")]
+    pub(crate) holdout: flowfence_propose::Holdout,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

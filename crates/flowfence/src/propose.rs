@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
 use flowfence_propose::{
-    Check, CheckReport, InternetEgress, Options, Plan, PlanSummary, propose, replay,
+    Check, CheckReport, InternetEgress, Options, Plan, PlanSummary, cause, propose, replay,
 };
 
 use crate::aggregate::load_inventory_files;
@@ -86,7 +86,11 @@ pub(crate) fn verify(args: VerifyArgs, quiet: bool) -> Result<(), Failure> {
     let plan = read_plan(&args.plan)?;
     let input = args.input.with_legacy(args.legacy_layout);
     let (table, inventory) = connections_table(&args.traffic, &input, &args.s3, quiet)?;
-    let (before, after) = replay(&inventory, &table, &plan.final_state(&inventory));
+    let state = plan.final_state(&inventory);
+    let (before, mut after) = replay(&inventory, &table, &state);
+    for b in &mut after.broken {
+        b.cause = Some(cause(b, &plan, &state, &inventory));
+    }
     print!(
         "{}",
         CheckReport {
@@ -125,6 +129,7 @@ pub(crate) fn plan_options(args: &PlanArgs, s3: &S3Args) -> Result<Options, Fail
         InternetEgressArg::Exact => InternetEgress::Exact,
     };
     options.max_rules = args.max_rules;
+    options.holdout = args.holdout;
     Ok(options)
 }
 

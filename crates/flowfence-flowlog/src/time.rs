@@ -1,0 +1,87 @@
+//! Unix seconds as people read them: civil dates (UTC) and minutes, with no time zone
+//! database (flow logs are in UTC).
+
+/// A civil date, `(year, month, day)`.
+pub type Day = (u16, u8, u8);
+
+/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
+pub fn days_from_civil((y, m, d): Day) -> i64 {
+    let (y, m, d) = (i64::from(y), i64::from(m), i64::from(d));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number (`civil_from_days`).
+pub fn civil_from_days(z: i64) -> Day {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    (y as u16, m as u8, d as u8)
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_day(s: &str) -> Option<Day> {
+    let mut it = s.split('-');
+    let y: u16 = it.next()?.parse().ok()?;
+    let m: u8 = it.next()?.parse().ok()?;
+    let d: u8 = it.next()?.parse().ok()?;
+    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Round trip rejects 2026-02-30.
+    (civil_from_days(days_from_civil((y, m, d))) == (y, m, d)).then_some((y, m, d))
+}
+
+/// `secs` as `YYYY-MM-DD HH:MM` (UTC).
+pub fn utc_minute(secs: u64) -> String {
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rest = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60
+    )
+}
+
+/// A span of seconds in the largest unit that keeps it readable: `45 s`, `20 min`,
+/// `6 h`, `3 days` (rounded to the nearest whole unit).
+pub fn span(secs: u64) -> String {
+    let round = |unit: u64| (secs + unit / 2) / unit;
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..7200 => format!("{} min", round(60)),
+        7200..172_800 => format!("{} h", round(3600)),
+        _ => format!("{} days", round(86_400)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_minutes_and_spans() {
+        assert_eq!(
+            utc_minute(1_793_577_600 + 6 * 3600 + 24 * 60 + 59),
+            "2026-11-02 06:24"
+        );
+        assert_eq!(parse_day("2024-02-29"), Some((2024, 2, 29)));
+        assert_eq!(parse_day("2026-02-29"), None);
+        assert_eq!(span(59), "59 s");
+        assert_eq!(span(1200), "20 min");
+        assert_eq!(span(5 * 3600 + 1799), "5 h");
+        assert_eq!(span(20 * 86_400), "20 days");
+    }
+}

@@ -1,0 +1,498 @@
+//! Whether a plan will hold tomorrow, judged on traffic it never saw.
+//!
+//! The holdout: the plan is learned again from the window minus its tail (by default the
+//! last 20% of its time span), and the tail is replayed against it. What would have
+//! broken is told by cause ([`Cause`]): the same causes `verify` gives on new logs. The
+//! discovery curve counts new needs (a role reaching a role, or a kind of peer, on a
+//! protocol and port) by the hour or day they were first seen, and says whether it has
+//! flattened, or how much longer to observe.
+//!
+//! The split is by connection: a connection first seen before the cut is learned, and
+//! its evidence counts all of the window; one first seen in the tail is new there. That
+//! works on a connections table as well as on logs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flowfence_aggregate::{Peer, Side, Table};
+use flowfence_flowlog::time::{span, utc_minute};
+use flowfence_inventory::Inventory;
+use serde::{Deserialize, Serialize};
+
+use crate::blocked::{blocked, is_blocked};
+use crate::model::{GroupChange, Plan};
+use crate::needs::Direction;
+use crate::rules::RuleTarget;
+use crate::verify::{Broken, State, connections, end_of, replay};
+
+/// How much of the window's tail to hold out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Holdout {
+    /// No holdout: the plan has no forecast.
+    Off,
+    /// This fraction of the window's time span (0 to 1).
+    Fraction(f64),
+    /// This many seconds at the end of the window.
+    Seconds(u64),
+}
+
+impl Default for Holdout {
+    fn default() -> Self {
+        Holdout::Fraction(0.2)
+    }
+}
+
+impl std::str::FromStr for Holdout {
+    type Err = String;
+
+    /// `0` (off), a fraction (`0.2`, `20%`), or a duration (`90m`, `6h`, `2d`, `1w`).
+    fn from_str(s: &str) -> Result<Holdout, String> {
+        let expected =
+            || format!("{s}: expected 0, a fraction (0.2 or 20%) or a duration (90m, 6h, 2d, 1w)");
+        let s = s.trim();
+        if let Some(percent) = s.strip_suffix('%') {
+            let p: f64 = percent.parse().map_err(|_| expected())?;
+            return Holdout::fraction(p / 100.0).ok_or_else(expected);
+        }
+        let unit = match s.chars().last() {
+            Some('s') => 1,
+            Some('m') => 60,
+            Some('h') => 3600,
+            Some('d') => 86_400,
+            Some('w') => 7 * 86_400,
+            _ => {
+                let f: f64 = s.parse().map_err(|_| expected())?;
+                return Holdout::fraction(f).ok_or_else(expected);
+            }
+        };
+        let n: u64 = s[..s.len() - 1].parse().map_err(|_| expected())?;
+        Ok(if n == 0 {
+            Holdout::Off
+        } else {
+            Holdout::Seconds(n * unit)
+        })
+    }
+}
+
+impl Holdout {
+    /// A fraction of the window: 0 is off, 1 and over hold out everything (refused).
+    fn fraction(f: f64) -> Option<Holdout> {
+        match f {
+            0.0 => Some(Holdout::Off),
+            f if f > 0.0 && f < 1.0 => Some(Holdout::Fraction(f)),
+            _ => None,
+        }
+    }
+}
+
+/// Why a connection the plan doesn't allow is new to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// A peer of a kind the plan already serves on that port: a new address where the
+    /// rule names addresses (widen it, or name the peer by group or prefix list).
+    NewPeer,
+    /// A new service port between peers the plan already lets talk.
+    NewPort,
+    /// A new pair of roles: nothing in the plan lets these two talk.
+    NewPair,
+    /// An interface the plan doesn't move: it stays in an emptied default group (it
+    /// launched after the inventory was taken, or never showed up in the logs).
+    NewInterface,
+}
+
+impl Cause {
+    /// Every cause.
+    pub const ALL: [Cause; 4] = [
+        Cause::NewPeer,
+        Cause::NewPort,
+        Cause::NewPair,
+        Cause::NewInterface,
+    ];
+
+    /// What it means, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Cause::NewPeer => "new peer of a kind the plan already serves",
+            Cause::NewPort => "new service port between known peers",
+            Cause::NewPair => "new pair of roles",
+            Cause::NewInterface => "interface the plan doesn't move",
+        }
+    }
+}
+
+/// A span of Unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSpan {
+    /// First second.
+    pub start: u64,
+    /// Last second.
+    pub end: u64,
+}
+
+/// A connection that would break, with why and between which roles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForecastBreak {
+    /// Who opens it.
+    pub client: String,
+    /// Who accepts it.
+    pub server: String,
+    /// IANA protocol.
+    pub protocol: u8,
+    /// Service port.
+    pub port: u16,
+    /// The side whose rule is missing.
+    pub missing: Direction,
+    /// Why it is new to the plan.
+    pub cause: Cause,
+    /// The roles, as groups name them: `web-asg -> rds`.
+    pub between: String,
+}
+
+/// New needs over the window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discovery {
+    /// Seconds per bucket: an hour, or a day for windows over three days.
+    pub bucket_seconds: u64,
+    /// New needs first seen in each bucket, from the window's start.
+    pub new_needs: Vec<u64>,
+    /// Needs in all: (client role, server role, protocol, port), a role being the
+    /// final groups of an interface, or a kind of peer (the internet, an AWS service).
+    pub needs: usize,
+}
+
+/// Whether the window was long enough.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sufficiency {
+    /// The last quarter of the window (at least one bucket) showed no new need.
+    pub flattened: bool,
+    /// When the newest need was first seen.
+    pub last_new_need: u64,
+    /// Seconds from it to the window's end.
+    pub quiet_seconds: u64,
+    /// How much longer to observe before the curve could count as flat (0 when flat).
+    pub observe_more_seconds: u64,
+    /// The verdict in words.
+    pub advice: String,
+}
+
+/// What the holdout found, and whether the window sufficed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forecast {
+    /// The whole window: the first and last second of its connections.
+    pub window: TimeSpan,
+    /// What the holdout's plan learned from.
+    pub learned: TimeSpan,
+    /// The tail replayed against it.
+    pub held_out: TimeSpan,
+    /// Connections seen in the tail.
+    pub held_out_connections: usize,
+    /// Of those, first seen there.
+    pub new_in_holdout: usize,
+    /// What the plan learned without the tail would have broken there.
+    pub broken: Vec<ForecastBreak>,
+    /// Those, by cause.
+    pub by_cause: BTreeMap<Cause, usize>,
+    /// New needs over the window.
+    pub discovery: Discovery,
+    /// Whether the window was long enough.
+    pub sufficiency: Sufficiency,
+}
+
+/// The first and last second of the table's connections.
+fn window(table: &Table) -> Option<TimeSpan> {
+    let start = table.rows.iter().map(|r| r.first_seen).min()?;
+    let end = table.rows.iter().map(|r| r.last_seen).max()?;
+    (end > start).then_some(TimeSpan { start, end })
+}
+
+/// Where the held-out tail starts, if the holdout leaves something to learn from.
+fn cut(window: TimeSpan, holdout: Holdout) -> Option<u64> {
+    let length = window.end - window.start;
+    let tail = match holdout {
+        Holdout::Off => return None,
+        Holdout::Fraction(f) if f > 0.0 && f < 1.0 => (length as f64 * f).round() as u64,
+        Holdout::Fraction(_) => return None,
+        Holdout::Seconds(s) => s,
+    };
+    (tail > 0 && tail < length).then(|| window.end - tail)
+}
+
+/// The table split at `cut`: connections first seen before it (learned), and those seen
+/// from it on (held out). What isn't a row (REJECTs, attempts, gaps) goes to both.
+fn split(table: &Table, cut: u64) -> (Table, Table) {
+    let with_rows = |keep: &dyn Fn(&flowfence_aggregate::Row) -> bool| Table {
+        rows: table.rows.iter().filter(|r| keep(r)).cloned().collect(),
+        ..table.clone()
+    };
+    (
+        with_rows(&|r| r.first_seen < cut),
+        with_rows(&|r| r.last_seen >= cut),
+    )
+}
+
+/// Learns a plan without the window's tail (with `learn`), replays the tail against it,
+/// and draws the discovery curve under `plan` (learned from the whole window).
+pub(crate) fn forecast<E>(
+    table: &Table,
+    inventory: &Inventory,
+    holdout: Holdout,
+    plan: &Plan,
+    learn: impl FnOnce(&Table) -> Result<Plan, E>,
+) -> Result<Option<Forecast>, E> {
+    let Some(window) = window(table) else {
+        return Ok(None);
+    };
+    let Some(cut) = cut(window, holdout) else {
+        return Ok(None);
+    };
+    let (learned, tail) = split(table, cut);
+    let early = learn(&learned)?;
+    let state = early.final_state(inventory);
+    let (_, after) = replay(inventory, &tail, &state);
+    let names = GroupNames::of(&early, inventory);
+    let broken: Vec<ForecastBreak> = after
+        .broken
+        .iter()
+        .map(|b| {
+            let cause = cause(b, &early, &state, inventory);
+            ForecastBreak {
+                client: b.client.to_string(),
+                server: b.server.to_string(),
+                protocol: b.protocol,
+                port: b.port,
+                missing: b.missing,
+                cause,
+                between: format!(
+                    "{} -> {}",
+                    names.role(&b.client, &state),
+                    names.role(&b.server, &state)
+                ),
+            }
+        })
+        .collect();
+    let mut by_cause = BTreeMap::new();
+    for b in &broken {
+        *by_cause.entry(b.cause).or_insert(0) += 1;
+    }
+    let new_in_tail = Table {
+        rows: tail
+            .rows
+            .iter()
+            .filter(|r| r.first_seen >= cut)
+            .cloned()
+            .collect(),
+        ..Table::default()
+    };
+    let (discovery, sufficiency) = discovery(table, inventory, plan, window);
+    Ok(Some(Forecast {
+        window,
+        learned: TimeSpan {
+            start: window.start,
+            end: cut,
+        },
+        held_out: TimeSpan {
+            start: cut,
+            end: window.end,
+        },
+        held_out_connections: after.connections,
+        new_in_holdout: connections(&new_in_tail, inventory).len(),
+        broken,
+        by_cause,
+        discovery,
+        sufficiency,
+    }))
+}
+
+/// Why `b`, which `plan` (in `state`) doesn't allow, is new to it. Looked at from the
+/// side whose rule is missing.
+pub fn cause(b: &Broken, plan: &Plan, state: &State, inventory: &Inventory) -> Cause {
+    let (me, other) = match b.missing {
+        Direction::Egress => (&b.client, &b.server),
+        Direction::Ingress => (&b.server, &b.client),
+    };
+    let Peer::Interface(id) = me else {
+        return Cause::NewPair;
+    };
+    let emptied: BTreeSet<&str> = plan
+        .groups
+        .iter()
+        .filter(|g| g.change == GroupChange::Empty)
+        .map(|g| g.reference.as_str())
+        .collect();
+    let moved = plan.interfaces.iter().any(|i| &i.interface_id == id);
+    if !moved
+        && state
+            .groups_of(id)
+            .iter()
+            .any(|g| emptied.contains(g.as_str()))
+    {
+        return Cause::NewInterface;
+    }
+    let rules: Vec<_> = state.rules_of(id, b.missing).collect();
+    // A world rule (0.0.0.0/0, ::/0) holds every address: it is about the internet, and
+    // says nothing of which peers the plan knows.
+    let names_peer = |r: &&crate::rules::RuleSpec| {
+        !matches!(&r.target, RuleTarget::Cidr(c) if c.prefix_len() == 0)
+            && state.matches(inventory, &r.target, other)
+    };
+    if rules.iter().any(names_peer) {
+        return Cause::NewPort;
+    }
+    // An address where the plan names addresses on that port: a new one of a served kind.
+    let addresses_served = rules
+        .iter()
+        .any(|r| r.allows(b.protocol, b.port) && !matches!(r.target, RuleTarget::Group(_)));
+    if addresses_served && !matches!(other, Peer::Interface(_)) {
+        return Cause::NewPeer;
+    }
+    Cause::NewPair
+}
+
+/// Group names by reference, the plan's first, for roles people can read.
+struct GroupNames(BTreeMap<String, String>);
+
+impl GroupNames {
+    fn of(plan: &Plan, inventory: &Inventory) -> GroupNames {
+        let mut names: BTreeMap<String, String> = inventory
+            .groups()
+            .map(|g| (g.id.clone(), g.name.clone()))
+            .collect();
+        for g in &plan.groups {
+            names.insert(g.reference.clone(), g.name.clone());
+        }
+        GroupNames(names)
+    }
+
+    /// A connection's end as a role: an interface's groups, or the kind of peer.
+    fn role(&self, peer: &Peer, state: &State) -> String {
+        match peer {
+            Peer::Interface(id) => {
+                let mut groups: Vec<&str> = state
+                    .groups_of(id)
+                    .iter()
+                    .map(|g| self.0.get(g).map_or(g.as_str(), String::as_str))
+                    .collect();
+                groups.sort_unstable();
+                if groups.is_empty() {
+                    id.clone()
+                } else {
+                    groups.join("+")
+                }
+            }
+            Peer::Internet(_) => "internet".to_string(),
+            Peer::Vpc(net) => net.to_string(),
+            Peer::AwsService(name) => format!("AWS service {name}"),
+        }
+    }
+}
+
+/// The discovery curve under `plan`, and whether it flattened.
+fn discovery(
+    table: &Table,
+    inventory: &Inventory,
+    plan: &Plan,
+    window: TimeSpan,
+) -> (Discovery, Sufficiency) {
+    let state = plan.final_state(inventory);
+    let names = GroupNames::of(plan, inventory);
+    let blocked = blocked(table);
+    let mut first: BTreeMap<(String, String, u8, u16), u64> = BTreeMap::new();
+    for r in table.rows.iter().filter(|r| !is_blocked(&blocked, r)) {
+        let Some(peer) = end_of(&r.peer, inventory) else {
+            continue;
+        };
+        let me = names.role(&Peer::Interface(r.interface_id.clone()), &state);
+        let peer = names.role(&peer, &state);
+        let key = match r.side {
+            Side::Server => (peer, me, r.protocol, r.port),
+            Side::Client => (me, peer, r.protocol, r.port),
+        };
+        let t = first.entry(key).or_insert(u64::MAX);
+        *t = (*t).min(r.first_seen);
+    }
+    let length = window.end - window.start;
+    let bucket: u64 = if length <= 3 * 86_400 { 3600 } else { 86_400 };
+    let mut new_needs = vec![0u64; length.div_ceil(bucket).max(1) as usize];
+    for &t in first.values() {
+        let last = new_needs.len() - 1;
+        let i = ((t.saturating_sub(window.start)) / bucket) as usize;
+        new_needs[i.min(last)] += 1;
+    }
+    let last_new_need = first.values().copied().max().unwrap_or(window.start);
+    let quiet = window.end.saturating_sub(last_new_need);
+    let flattened = quiet >= (length / 4).max(bucket);
+    // Quiet for a quarter of a longer window: q + e >= (w + e) / 4.
+    let observe_more = if flattened {
+        0
+    } else {
+        (length.saturating_sub(4 * quiet) / 3)
+            .max(bucket)
+            .div_ceil(bucket)
+            * bucket
+    };
+    let mut advice = if flattened {
+        format!(
+            "flattened: no new need in the last {} of the {} window",
+            span(quiet),
+            span(length)
+        )
+    } else {
+        format!(
+            "not flattened: a new need was first seen at {} UTC, {} before the window's end; observe at least {} more",
+            utc_minute(last_new_need),
+            span(quiet),
+            span(observe_more)
+        )
+    };
+    if length < 7 * 86_400 {
+        advice.push_str(" (a window under a week can't show weekly jobs)");
+    }
+    (
+        Discovery {
+            bucket_seconds: bucket,
+            new_needs,
+            needs: first.len(),
+        },
+        Sufficiency {
+            flattened,
+            last_new_need,
+            quiet_seconds: quiet,
+            observe_more_seconds: observe_more,
+            advice,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cut_leaves_something_on_both_sides() {
+        let w = TimeSpan {
+            start: 1000,
+            end: 2000,
+        };
+        assert_eq!(cut(w, Holdout::default()), Some(1800));
+        assert_eq!(cut(w, Holdout::Seconds(300)), Some(1700));
+        assert_eq!(cut(w, Holdout::Off), None);
+        assert_eq!(cut(w, Holdout::Fraction(0.0)), None);
+        assert_eq!(cut(w, Holdout::Seconds(1000)), None);
+    }
+
+    #[test]
+    fn holdouts_read_as_fractions_percentages_and_durations() {
+        let h = |s: &str| s.parse::<Holdout>();
+        assert_eq!(h("0"), Ok(Holdout::Off));
+        assert_eq!(h("0h"), Ok(Holdout::Off));
+        assert_eq!(h("0.25"), Ok(Holdout::Fraction(0.25)));
+        assert_eq!(h("20%"), Ok(Holdout::Fraction(0.2)));
+        assert_eq!(h("90m"), Ok(Holdout::Seconds(5400)));
+        assert_eq!(h("2d"), Ok(Holdout::Seconds(172_800)));
+        assert_eq!(h("1w"), Ok(Holdout::Seconds(604_800)));
+        for bad in ["1", "1.5", "-0.1", "h", "2y", "lots"] {
+            let err = h(bad).unwrap_err();
+            assert!(err.starts_with(&format!("{bad}: expected")), "{err}");
+        }
+    }
+}
