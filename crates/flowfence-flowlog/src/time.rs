@@ -55,15 +55,16 @@ pub fn utc_minute(secs: u64) -> String {
     )
 }
 
-/// A span of seconds in the largest unit that keeps it readable: `45 s`, `20 min`,
-/// `6 h`, `3 days` (rounded to the nearest whole unit).
+/// A span of seconds as people say it: `45 s`, `20 min`, `1 h 36 min`, `6 h`, `3 days`
+/// (minutes and days rounded to the nearest).
 pub fn span(secs: u64) -> String {
-    let round = |unit: u64| (secs + unit / 2) / unit;
+    let minutes = (secs + 30) / 60;
     match secs {
         0..120 => format!("{secs} s"),
-        120..7200 => format!("{} min", round(60)),
-        7200..172_800 => format!("{} h", round(3600)),
-        _ => format!("{} days", round(86_400)),
+        120..3570 => format!("{minutes} min"),
+        3570..172_800 if minutes % 60 == 0 => format!("{} h", minutes / 60),
+        3570..172_800 => format!("{} h {} min", minutes / 60, minutes % 60),
+        _ => format!("{} days", (secs + 43_200) / 86_400),
     }
 }
 
@@ -79,9 +80,12 @@ mod tests {
         );
         assert_eq!(parse_day("2024-02-29"), Some((2024, 2, 29)));
         assert_eq!(parse_day("2026-02-29"), None);
+        assert_eq!(parse_day("2026-02-30"), None);
         assert_eq!(span(59), "59 s");
         assert_eq!(span(1200), "20 min");
-        assert_eq!(span(5 * 3600 + 1799), "5 h");
+        assert_eq!(span(3600), "1 h");
+        assert_eq!(span(5757), "1 h 36 min");
+        assert_eq!(span(5 * 3600 + 10), "5 h");
         assert_eq!(span(20 * 86_400), "20 days");
     }
 }

@@ -151,7 +151,8 @@ pub struct ForecastBreak {
 /// New needs over the window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discovery {
-    /// Seconds per bucket: an hour, or a day for windows over three days.
+    /// Seconds per bucket: five minutes for windows up to three hours, an hour up to
+    /// three days, else a day.
     pub bucket_seconds: u64,
     /// New needs first seen in each bucket, from the window's start.
     pub new_needs: Vec<u64>,
@@ -411,7 +412,11 @@ fn discovery(
         *t = (*t).min(r.first_seen);
     }
     let length = window.end - window.start;
-    let bucket: u64 = if length <= 3 * 86_400 { 3600 } else { 86_400 };
+    let bucket: u64 = match length {
+        0..=10_800 => 300,
+        10_801..=259_200 => 3600,
+        _ => 86_400,
+    };
     let mut new_needs = vec![0u64; length.div_ceil(bucket).max(1) as usize];
     for &t in first.values() {
         let last = new_needs.len() - 1;

@@ -81,7 +81,7 @@ impl fmt::Display for ForecastSummary<'_> {
             "  holdout: a plan learned until {} UTC, replayed on the last {} ({}% of the window): {} connections, {} first seen there; {} would have broken{}",
             utc_minute(fc.held_out.start),
             span(tail),
-            (tail * 100).div_ceil(window.max(1)),
+            (tail * 100 + window / 2) / window.max(1),
             fc.held_out_connections,
             fc.new_in_holdout,
             fc.broken.len(),

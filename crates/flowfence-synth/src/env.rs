@@ -134,7 +134,8 @@ pub struct Edge {
     /// Whether connections last several windows (mid-connection windows have flags 0).
     #[serde(skip)]
     pub long_lived: bool,
-    /// How it goes on the wire; only [`Shape::Exchange`] is a need.
+    /// How it goes on the wire: exchanges and one-way flows are needs, refused and
+    /// rejected attempts are not.
     pub shape: Shape,
     /// When it starts, as a fraction of the generated span (0: from the start). A flow
     /// with an onset is new traffic a plan learned before it can't know.

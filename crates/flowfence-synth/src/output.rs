@@ -434,9 +434,12 @@ pub fn write_truth(env: &Environment, seed: u64, path: &Path) -> anyhow::Result<
         }
         v
     };
-    // Needs are the exchanges; the other shapes never worked, so are not needs.
-    let (needs, attempts): (Vec<&Edge>, Vec<&Edge>) =
-        env.edges.iter().partition(|e| e.shape == Shape::Exchange);
+    // Needs are what worked (a one-way flow is its sender's need); refused and rejected
+    // attempts never did, so are not needs.
+    let (needs, attempts): (Vec<&Edge>, Vec<&Edge>) = env
+        .edges
+        .iter()
+        .partition(|e| matches!(e.shape, Shape::Exchange | Shape::OneWay));
     let edges: Vec<Value> = needs.into_iter().map(edge).collect();
     let attempts: Vec<Value> = attempts
         .into_iter()

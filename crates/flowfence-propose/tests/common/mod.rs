@@ -84,6 +84,16 @@ type Edge = TrueEdge;
 /// an edge into its role, its egress rule to a group an edge out of it; both must equal
 /// the truth's edges between interface roles that touch a migrated role.
 pub(crate) fn check_rules_against_truth(plan: &Plan, inventory: &Inventory, truth: &Truth) {
+    check_rules_against_edges(plan, inventory, truth, truth.edges());
+}
+
+/// [`check_rules_against_truth`] against some of the truth's edges (those a window saw).
+pub(crate) fn check_rules_against_edges(
+    plan: &Plan,
+    inventory: &Inventory,
+    truth: &Truth,
+    edges: BTreeSet<Edge>,
+) {
     let role_of_group = |reference: &str| -> Option<String> {
         let members: Vec<String> = match plan.groups.iter().find(|g| g.reference == reference) {
             Some(g) if g.new => g.members.clone(),
@@ -119,8 +129,7 @@ pub(crate) fn check_rules_against_truth(plan: &Plan, inventory: &Inventory, trut
             }
         }
     }
-    let true_edges: Vec<Edge> = truth
-        .edges()
+    let true_edges: Vec<Edge> = edges
         .into_iter()
         .filter(|(c, s, _, _)| truth.roles.contains_key(c) && truth.roles.contains_key(s))
         .collect();
