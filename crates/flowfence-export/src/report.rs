@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use flowfence_flowlog::time::{span, utc_minute};
 use flowfence_inventory::protocol_name;
 use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget};
 
@@ -15,6 +16,9 @@ enum Block {
     Para(String),
     Table(Vec<&'static str>, Vec<Vec<String>>),
     List(Vec<String>),
+    /// A bar per labelled value: a chart in HTML, a table in Markdown (headed by the
+    /// two names).
+    Bars(&'static str, &'static str, Vec<(String, u64)>),
 }
 
 fn ports(from: i32, to: i32) -> String {
@@ -114,6 +118,8 @@ fn document(plan: &Plan) -> Vec<Block> {
             ],
         ],
     ));
+
+    forecast(plan, &mut doc);
 
     doc.push(Heading(2, "Steps".into()));
     doc.push(List(
@@ -308,6 +314,133 @@ fn document(plan: &Plan) -> Vec<Block> {
     doc
 }
 
+/// Whether the plan will hold tomorrow: the holdout's breaks by cause, and the discovery
+/// curve with its verdict.
+fn forecast(plan: &Plan, doc: &mut Vec<Block>) {
+    use Block::*;
+    doc.push(Heading(2, "Will it hold tomorrow?".into()));
+    let Some(f) = &plan.forecast else {
+        doc.push(Para(
+            "No holdout: it was turned off (--holdout 0), or the window was too short to split."
+                .into(),
+        ));
+        return;
+    };
+    let tail = f.held_out.end - f.held_out.start;
+    doc.push(Para(format!(
+        "A plan learned from the window without its last {} (from {} UTC on) was replayed on that tail: {} connections, {} of them first seen there. It would have broken {}.",
+        span(tail),
+        utc_minute(f.held_out.start),
+        f.held_out_connections,
+        f.new_in_holdout,
+        match f.broken.len() {
+            0 => "none".to_string(),
+            1 => "1 connection".to_string(),
+            n => format!("{n} connections"),
+        }
+    )));
+    if !f.broken.is_empty() {
+        doc.push(Table(
+            vec!["cause", "connections", "between", "protocol", "port"],
+            f.by_cause
+                .keys()
+                .flat_map(|cause| {
+                    let mut seen: Vec<(String, u8, u16, usize)> = Vec::new();
+                    for b in f.broken.iter().filter(|b| b.cause == *cause) {
+                        match seen
+                            .iter_mut()
+                            .find(|s| (&s.0, s.1, s.2) == (&b.between, b.protocol, b.port))
+                        {
+                            Some(s) => s.3 += 1,
+                            None => seen.push((b.between.clone(), b.protocol, b.port, 1)),
+                        }
+                    }
+                    seen.into_iter().map(move |(between, p, port, n)| {
+                        vec![
+                            cause.describe().to_string(),
+                            n.to_string(),
+                            between,
+                            protocol_name(i32::from(p)),
+                            port.to_string(),
+                        ]
+                    })
+                })
+                .collect(),
+        ));
+    }
+    let d = &f.discovery;
+    doc.push(Heading(3, "Discovery curve".into()));
+    doc.push(Para(format!(
+        "New needs (a role reaching a role or a kind of peer, on a protocol and port) by the {} they were first seen, over the whole window: {} in all. {}.",
+        match d.bucket_seconds {
+            86_400 => "day".to_string(),
+            3600 => "hour".to_string(),
+            other => span(other),
+        },
+        d.needs,
+        capitalised(&f.sufficiency.advice)
+    )));
+    doc.push(Bars(
+        "from (UTC)",
+        "new needs",
+        d.new_needs
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (utc_minute(f.window.start + i as u64 * d.bucket_seconds), *n))
+            .collect(),
+    ));
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or(String::new(), |first| {
+        first.to_uppercase().chain(c).collect()
+    })
+}
+
+/// An SVG bar chart, its values in tooltips and its first and last labels below.
+fn svg_bars(bars: &[(String, u64)]) -> String {
+    let (w, h, pad) = (640.0_f64, 120.0_f64, 20.0_f64);
+    let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
+    let step = w / bars.len().max(1) as f64;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" role=\"img\" aria-label=\"new needs over time\">\n",
+        h + 2.0 * pad
+    );
+    for (i, (label, n)) in bars.iter().enumerate() {
+        let bh = h * *n as f64 / max;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#4a7bd0\"><title>{}: {n}</title></rect>",
+            i as f64 * step + 1.0,
+            pad + h - bh,
+            (step - 2.0).max(1.0),
+            bh,
+            esc(label)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<line x1=\"0\" y1=\"{y}\" x2=\"{w}\" y2=\"{y}\" stroke=\"#888\"/>",
+        y = pad + h
+    );
+    if let (Some(first), Some(last)) = (bars.first(), bars.last()) {
+        let y = h + 2.0 * pad - 4.0;
+        let _ = writeln!(
+            svg,
+            "<text x=\"0\" y=\"{y}\" font-size=\"11\">{}</text>\n<text x=\"{w}\" y=\"{y}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            esc(&first.0),
+            esc(&last.0)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        "<text x=\"0\" y=\"12\" font-size=\"11\">max {max}</text>"
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|")
 }
@@ -345,6 +478,13 @@ pub fn markdown(plan: &Plan) -> String {
                         "| {} |",
                         r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
                     );
+                }
+                out.push('\n');
+            }
+            Block::Bars(label, value, bars) => {
+                let _ = writeln!(out, "| {label} | {value} |\n|---|---|");
+                for (l, n) in bars {
+                    let _ = writeln!(out, "| {} | {n} |", md_cell(&l));
                 }
                 out.push('\n');
             }
@@ -396,6 +536,7 @@ pub fn html(plan: &Plan) -> String {
                 }
                 out.push_str("</table>\n");
             }
+            Block::Bars(_, _, bars) => out.push_str(&svg_bars(&bars)),
         }
     }
     out.push_str("</body>\n</html>\n");

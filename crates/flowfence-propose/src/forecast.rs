@@ -437,7 +437,7 @@ fn discovery(
     };
     let mut advice = if flattened {
         format!(
-            "flattened: no new need in the last {} of the {} window",
+            "flattened: no new need in the last {} (the window is {})",
             span(quiet),
             span(length)
         )
