@@ -348,7 +348,9 @@ pub fn observe(record: &Record<'_>) -> Option<(ConnectionKey, Evidence)> {
 pub enum Basis {
     /// TCP flags.
     Flags,
-    /// Port fan-out across the interface's connections.
+    /// Fan-out across the interface's connections: distinct peer ports met by a port
+    /// (TCP, UDP), or distinct ICMP peers of each end (the one that pings many hosts is
+    /// the client).
     Ports,
     /// Well-known, registered and ephemeral port ranges.
     PortClass,

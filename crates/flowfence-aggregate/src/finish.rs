@@ -88,6 +88,15 @@ impl View<'_> {
     }
 }
 
+/// How many ICMP peers (of `protocol`, 1 or 58) an interface has: its connections of
+/// that protocol, a contiguous run of its sorted entries (ICMP has no ports, so one per
+/// peer).
+fn icmp_peers(conns: &[Entry], protocol: u8) -> usize {
+    let first = conns.partition_point(|((_, k), _)| k.protocol < protocol);
+    let end = conns.partition_point(|((_, k), _)| k.protocol <= protocol);
+    end - first
+}
+
 fn pack(protocol: u8, port: u16) -> u32 {
     u32::from(protocol) << 16 | u32::from(port)
 }
@@ -649,6 +658,24 @@ fn shard_rows<'a>(
                         local_is_server: !theirs.local_is_server,
                         service_port: theirs.service_port,
                         basis: theirs.basis,
+                    };
+                }
+            }
+            if d.basis == Basis::Ambiguous
+                && matches!(k.protocol, 1 | 58)
+                && let Some((_, other_conns, _)) = peer_id.and_then(|p| views.other_end(p, k))
+            {
+                // Both ends sent first in the same second: the one that pings many hosts
+                // (a monitor) is the client of the one that answers few.
+                let (mine, theirs) = (
+                    icmp_peers(conns, k.protocol),
+                    icmp_peers(other_conns, k.protocol),
+                );
+                if mine != theirs {
+                    d = Decision {
+                        local_is_server: mine < theirs,
+                        service_port: 0,
+                        basis: Basis::Ports,
                     };
                 }
             }

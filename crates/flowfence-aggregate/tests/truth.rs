@@ -81,22 +81,11 @@ fn check(logs: &str) {
     let want = truth.edges();
     let got = edges(&table, &truth);
     // ICMP pings carry no flags or ports, and request and reply usually start in the same
-    // second: flow logs can't tell who pinged. Such connections must be listed as
-    // ambiguous, never silently decided.
-    let icmp: BTreeSet<Edge> = want.iter().filter(|e| e.2 == 1).cloned().collect();
-    assert!(!icmp.is_empty());
-    assert!(
-        table.ambiguous.iter().all(|a| a.key.protocol == 1),
-        "{:?}",
-        table.ambiguous
-    );
-    assert!(!table.ambiguous.is_empty());
-    let got_tcp_udp: BTreeSet<Edge> = got.iter().filter(|e| e.2 != 1).cloned().collect();
-    let want_tcp_udp: BTreeSet<Edge> = want.difference(&icmp).cloned().collect();
-    assert_eq!(
-        got_tcp_udp, want_tcp_udp,
-        "{logs}: edges differ from the truth"
-    );
+    // second; the bastion pings several hosts that each answer one: fan-out says who
+    // pinged, and nothing is left ambiguous.
+    assert!(want.iter().any(|e| e.2 == 1));
+    assert!(table.ambiguous.is_empty(), "{:?}", table.ambiguous);
+    assert_eq!(got, want, "{logs}: edges differ from the truth");
     // No row's service port is an ephemeral one.
     assert!(
         table.rows.iter().all(|r| r.port < 32768),

@@ -34,8 +34,9 @@ fn observed_connections_table_for_every_sample_form() {
     );
     // No ephemeral port is ever a service port.
     assert!(rows.iter().all(|r| r[3].parse::<u32>().unwrap() < 32768));
+    // The bastion's pings are settled by fan-out: nothing is ambiguous.
     assert!(
-        stderr.contains("ambiguous connections (direction not determinable)"),
+        !stderr.contains("ambiguous connections (direction not determinable)"),
         "{stderr}"
     );
     assert!(stderr.contains("NAT gateways: paths, not rows"), "{stderr}");
