@@ -123,6 +123,7 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
         &needs,
         &existing_names,
         &scope.pinned,
+        options.shaping.internet_egress,
     );
     let role_of: BTreeMap<&str, &Role> = roles
         .iter()

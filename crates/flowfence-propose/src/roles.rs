@@ -10,9 +10,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flowfence_inventory::{Interface, Inventory, Owner};
+use flowfence_inventory::{Interface, Inventory, Owner, is_private};
 
 use crate::needs::{Direction, Need, Needs, Target};
+use crate::rules::InternetEgress;
 
 /// One role: the members of one new group.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +103,7 @@ type Signature = BTreeSet<(Direction, u8, u16, String)>;
 fn signature(
     needs: Option<&BTreeMap<Need, crate::evidence::RuleEvidence>>,
     block: &BTreeMap<String, String>,
+    internet_egress: InternetEgress,
 ) -> Signature {
     needs
         .into_iter()
@@ -111,6 +113,15 @@ fn signature(
                 Target::Migrating(id) => format!("role:{}", block[id]),
                 Target::Group(g) => format!("sg:{g}"),
                 Target::PrefixList(pl) => format!("pl:{pl}"),
+                // Internet destinations become one world rule per port: which ones a
+                // member happened to reach says nothing about its role.
+                Target::Cidr(c)
+                    if need.direction == Direction::Egress
+                        && internet_egress == InternetEgress::World
+                        && !is_private(c.addr()) =>
+                {
+                    "internet".to_string()
+                }
                 Target::Cidr(c) => format!("cidr:{c}"),
             };
             (need.direction, need.protocol, need.port, peer)
@@ -127,6 +138,7 @@ pub(crate) fn assign(
     needs: &Needs,
     existing_names: &BTreeSet<String>,
     pinned: &BTreeMap<String, String>,
+    internet_egress: InternetEgress,
 ) -> Vec<Role> {
     // A Name tag several interfaces being migrated share (in one VPC) marks a tier too;
     // one alone says nothing about grouping.
@@ -178,7 +190,7 @@ pub(crate) fn assign(
                 next.insert(id.clone(), b.clone());
                 continue;
             }
-            let sig = signature(needs.get(id), &block);
+            let sig = signature(needs.get(id), &block, internet_egress);
             // The block's new name: its first member (members iterate in order).
             let name = keys
                 .entry((b.clone(), sig))
@@ -218,7 +230,7 @@ pub(crate) fn assign(
             let differing_needs = if hinted.contains_key(b) && existing.is_none() {
                 let sigs: Vec<_> = members
                     .iter()
-                    .map(|m| signature(needs.get(m), &block))
+                    .map(|m| signature(needs.get(m), &block, internet_egress))
                     .collect();
                 let all: BTreeSet<_> = sigs.iter().flatten().collect();
                 let differing: Vec<_> = all
@@ -289,6 +301,7 @@ mod tests {
             &needs,
             &BTreeSet::new(),
             &BTreeMap::new(),
+            InternetEgress::World,
         )
         .into_iter()
         .map(|r| r.members)
