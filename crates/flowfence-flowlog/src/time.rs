@@ -62,7 +62,7 @@ pub fn span(secs: u64) -> String {
     match secs {
         0..120 => format!("{secs} s"),
         120..3570 => format!("{minutes} min"),
-        3570..172_800 if minutes % 60 == 0 => format!("{} h", minutes / 60),
+        3570..172_800 if minutes.is_multiple_of(60) => format!("{} h", minutes / 60),
         3570..172_800 => format!("{} h {} min", minutes / 60, minutes % 60),
         _ => format!("{} days", (secs + 43_200) / 86_400),
     }

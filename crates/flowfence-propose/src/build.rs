@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use flowfence_aggregate::{Side, Table};
-use flowfence_inventory::{Inventory, Peer, SecurityGroup};
+use flowfence_inventory::{Inventory, IpNet, Peer, SecurityGroup};
 
 use crate::evidence::RuleEvidence;
-use crate::findings::findings;
+use crate::findings::{Finding, FindingKind, findings};
 use crate::forecast::{Holdout, forecast};
 use crate::model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
@@ -30,6 +30,10 @@ pub struct Options {
     /// Existing groups to tighten in place: their rules become what their members were
     /// seen to need.
     pub tighten: Vec<String>,
+    /// Also tighten in place every custom group in scope that has members, except
+    /// groups a controller owns (unless in `force`) and groups sharing a member with
+    /// another tightened group: those are left alone, and the plan says why.
+    pub tighten_custom: bool,
     /// Groups in `tighten` to tighten even though a controller owns them (it will
     /// rewrite their rules on its next sync).
     pub force: Vec<String>,
@@ -48,6 +52,7 @@ impl Default for Options {
         Options {
             vpc: None,
             tighten: Vec::new(),
+            tighten_custom: false,
             force: Vec::new(),
             filter: Filter::default(),
             shaping: Shaping::default(),
@@ -158,6 +163,16 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
         check: Check::default(),
         forecast: None,
     };
+    plan.findings
+        .extend(scope.left_alone.iter().map(|(g, why)| Finding {
+            kind: FindingKind::LeftAlone,
+            subject: g.id.clone(),
+            rule: None,
+            direction: None,
+            detail: format!("{} ({}): {why}", g.name, g.id),
+        }));
+    plan.findings
+        .sort_by(|a, b| (a.kind, &a.subject, &a.detail).cmp(&(b.kind, &b.subject, &b.detail)));
     let (before, after) = verify::replay(inventory, table, &plan.final_state(inventory));
     plan.check = Check::from_verdicts(&before, &after);
     Ok(plan)
@@ -172,6 +187,8 @@ struct Scope<'a> {
     /// Members of a tightened group stay in it.
     pinned: BTreeMap<String, String>,
     migrating: BTreeSet<String>,
+    /// Custom groups `tighten_custom` left alone, and why.
+    left_alone: Vec<(&'a SecurityGroup, String)>,
 }
 
 impl<'a> Scope<'a> {
@@ -199,6 +216,12 @@ impl<'a> Scope<'a> {
                 });
             }
             tightened.insert(g.id.as_str());
+        }
+        let mut left_alone = Vec::new();
+        if options.tighten_custom {
+            let (custom, alone) = custom_groups(inventory, options, &tightened);
+            tightened.extend(custom);
+            left_alone = alone;
         }
         // Members of a tightened group stay in it; each tightened group is one role.
         let mut pinned: BTreeMap<String, String> = BTreeMap::new();
@@ -229,8 +252,72 @@ impl<'a> Scope<'a> {
             tightened,
             pinned,
             migrating,
+            left_alone,
         })
     }
+}
+
+/// The custom groups `--tighten custom` tightens beside `named` (the `--group`s): those
+/// in scope with members, but not those a controller owns (unless forced) nor those
+/// sharing a member with another tightened group (its needs can't be split). Returns
+/// them, and the groups left alone with why.
+fn custom_groups<'a>(
+    inventory: &'a Inventory,
+    options: &Options,
+    named: &BTreeSet<&'a str>,
+) -> (Vec<&'a str>, Vec<(&'a SecurityGroup, String)>) {
+    let mut left_alone = Vec::new();
+    let mut candidates: Vec<&SecurityGroup> = Vec::new();
+    for g in inventory.groups().filter(|g| {
+        !g.is_default()
+            && !named.contains(g.id.as_str())
+            && (options.vpc.is_none() || g.vpc_id == options.vpc)
+            && inventory.members(&g.id).next().is_some()
+    }) {
+        match g.managed_by() {
+            Some(by) if !options.force.contains(&g.id) => left_alone.push((
+                g,
+                format!(
+                    "not tightened: managed by {by}, which rewrites its rules on every sync; change it through its owner, or pass --force-group {}",
+                    g.id
+                ),
+            )),
+            _ => candidates.push(g),
+        }
+    }
+    // Which tightened group each interface is in: the named ones first, they win.
+    let mut holder: BTreeMap<&str, &str> = BTreeMap::new();
+    for g in named {
+        for i in inventory.members(g) {
+            holder.insert(i.id.as_str(), g);
+        }
+    }
+    let mut shared: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for g in &candidates {
+        for i in inventory.members(&g.id) {
+            if let Some(other) = holder.insert(i.id.as_str(), g.id.as_str()) {
+                shared
+                    .entry(g.id.as_str())
+                    .or_insert((i.id.as_str(), other));
+                shared
+                    .entry(other)
+                    .or_insert((i.id.as_str(), g.id.as_str()));
+            }
+        }
+    }
+    let mut tightened = Vec::new();
+    for g in candidates {
+        match shared.get(g.id.as_str()) {
+            Some((interface, other)) => left_alone.push((
+                g,
+                format!(
+                    "not tightened: {interface} is also in {other}, and what it needs can't be split between them; tighten one of them with --group"
+                ),
+            )),
+            None => tightened.push(g.id.as_str()),
+        }
+    }
+    (tightened, left_alone)
 }
 
 /// A role's group with its rules: its members' needs, the peers named as rules name
@@ -259,12 +346,37 @@ fn role_group(
     });
     let mut per_direction: BTreeMap<Direction, BTreeMap<(u8, u16, RuleTarget), RuleEvidence>> =
         BTreeMap::new();
+    // A group tightened in place keeps a CIDR of today's rules that holds the peers seen
+    // (the office's /24 stays, not the addresses that happened to connect): it is what
+    // the group's owner said those peers are. Never "anywhere", which is decided apart.
+    let today = role.existing.as_deref().and_then(|g| inventory.group(g));
+    let known_cidr = |need: &needs::Need, c: &IpNet| -> Option<IpNet> {
+        let rules = match need.direction {
+            Direction::Ingress => &today?.ingress,
+            Direction::Egress => &today?.egress,
+        };
+        rules.iter().find_map(|r| match r.peer {
+            Peer::Cidr(net)
+                if net.prefix_len() > 0
+                    && net.contains(c)
+                    && RuleSpec::from_inventory(r).allows(need.protocol, need.port) =>
+            {
+                Some(net)
+            }
+            _ => None,
+        })
+    };
     for m in &role.members {
         for (need, e) in needs.get(m).into_iter().flatten() {
+            let target = match &need.target {
+                Target::Cidr(c) => known_cidr(need, c)
+                    .map_or_else(|| as_rule_target(&need.target), RuleTarget::Cidr),
+                other => as_rule_target(other),
+            };
             per_direction
                 .entry(need.direction)
                 .or_default()
-                .entry((need.protocol, need.port, as_rule_target(&need.target)))
+                .entry((need.protocol, need.port, target))
                 .or_default()
                 .add(e);
         }
@@ -963,6 +1075,82 @@ mod tests {
             plan.groups
                 .iter()
                 .any(|g| g.reference == "sg-lbc" && g.change == GroupChange::Tighten)
+        );
+    }
+
+    /// `--tighten custom` tightens every custom group with members, and leaves alone
+    /// (saying why) one a controller owns and two that share a member; forcing the
+    /// controller's group brings it in.
+    #[test]
+    fn tightening_every_custom_group_leaves_owned_and_shared_ones_alone() {
+        let mut owned = testing::group("sg-lbc", "k8s-traffic-demo-1a2b3c", json!([]), json!([]));
+        owned["Tags"] = json!([{"Key": "elbv2.k8s.aws/cluster", "Value": "demo"}]);
+        let inventory = testing::inventory(
+            vec![
+                testing::interface("eni-a", "10.0.0.1", &["sg-d"], "interface", None),
+                testing::interface("eni-b", "10.0.0.2", &["sg-b"], "interface", None),
+                testing::interface("eni-c", "10.0.0.3", &["sg-x", "sg-y"], "interface", None),
+                testing::interface("eni-n", "10.0.0.8", &["sg-lbc"], "interface", None),
+            ],
+            vec![
+                testing::group("sg-d", "default", json!([]), json!([])),
+                testing::group("sg-b", "b", json!([]), json!([])),
+                testing::group("sg-x", "x", json!([]), json!([])),
+                testing::group("sg-y", "y", json!([]), json!([])),
+                testing::group("sg-empty", "unused", json!([]), json!([])),
+                owned,
+            ],
+        );
+        let mut options = Options {
+            tighten_custom: true,
+            ..Options::default()
+        };
+        let plan = propose(&table(), &inventory, &options).unwrap();
+        let tightened: Vec<&str> = plan
+            .groups
+            .iter()
+            .filter(|g| g.change == GroupChange::Tighten)
+            .map(|g| g.reference.as_str())
+            .collect();
+        assert_eq!(tightened, ["sg-b"]);
+        let alone: Vec<(&str, &str)> = plan
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::LeftAlone)
+            .map(|f| (f.subject.as_str(), f.detail.as_str()))
+            .collect();
+        assert_eq!(
+            alone,
+            [
+                (
+                    "sg-lbc",
+                    "k8s-traffic-demo-1a2b3c (sg-lbc): not tightened: managed by the AWS Load Balancer Controller, which rewrites its rules on every sync; change it through its owner, or pass --force-group sg-lbc"
+                ),
+                (
+                    "sg-x",
+                    "x (sg-x): not tightened: eni-c is also in sg-y, and what it needs can't be split between them; tighten one of them with --group"
+                ),
+                (
+                    "sg-y",
+                    "y (sg-y): not tightened: eni-c is also in sg-x, and what it needs can't be split between them; tighten one of them with --group"
+                ),
+            ]
+        );
+        // Named with --group, one of the pair is tightened and the other left alone.
+        options.tighten = vec!["sg-x".into()];
+        options.force = vec!["sg-lbc".into()];
+        let plan = propose(&table(), &inventory, &options).unwrap();
+        let tightened: BTreeSet<&str> = plan
+            .groups
+            .iter()
+            .filter(|g| g.change == GroupChange::Tighten)
+            .map(|g| g.reference.as_str())
+            .collect();
+        assert_eq!(tightened, BTreeSet::from(["sg-b", "sg-lbc", "sg-x"]));
+        assert!(
+            plan.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::LeftAlone && f.subject == "sg-y")
         );
     }
 

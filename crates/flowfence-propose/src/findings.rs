@@ -38,6 +38,9 @@ pub enum FindingKind {
     /// A connection the client's groups let out and the server's groups reject (both
     /// logged it): it never worked, so the plan doesn't open it; it may be wanted.
     BlockedToday,
+    /// A custom group `--tighten custom` left alone: a controller owns it, or it shares
+    /// a member with another tightened group.
+    LeftAlone,
     /// TCP attempts that never opened (SYN answered by RST: nothing listens; or never
     /// answered): no need, so not in the plan; listed in case a service is down.
     NeverOpened,

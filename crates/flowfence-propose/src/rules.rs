@@ -481,7 +481,9 @@ pub(crate) fn shape(
         let mut run: Option<(u16, u16, RuleEvidence)> = None;
         let mut flush = |run: Option<(u16, u16, RuleEvidence)>| {
             if let Some((from, to, e)) = run {
-                let (from, to) = if matches!(protocol, 1 | 58) {
+                // Only TCP and UDP rules have ports; AWS allows every "port" of the
+                // others (ICMP: every type) and describes them as -1.
+                let (from, to) = if !matches!(protocol, 6 | 17) {
                     (-1, -1)
                 } else {
                     (i32::from(from), i32::from(to))

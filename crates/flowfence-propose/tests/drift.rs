@@ -164,7 +164,7 @@ fn the_forecast_names_what_started_in_the_windows_tail() {
         forecast.by_cause.get(&Cause::NewPair),
         Some(&forecast.broken.len())
     );
-    assert!(DRIFT_EARLY_ONSET < CONTINUATION);
+    const { assert!(DRIFT_EARLY_ONSET < CONTINUATION) };
 
     // The held-out figures are a replay anyone can do: learn from the connections first
     // seen before the cut, replay those seen after it.

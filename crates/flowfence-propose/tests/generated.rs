@@ -203,3 +203,54 @@ fn v5_quota_overflow_widens_and_reports() {
 fn v2_quota_overflow_widens_and_reports() {
     quota_overflow_widens_and_reports(Form::S3TextV2);
 }
+
+/// `--tighten custom`: the load balancer's, the bastion's and the monitor's groups get
+/// least privilege in place. The internet-facing load balancer keeps the world on the
+/// port it serves; the bastion keeps the office's /24 its owner wrote, not the
+/// addresses that happened to connect; egress goes as strictly as ingress.
+#[test]
+fn every_custom_group_is_tightened_and_keeps_what_its_owner_named() {
+    let g = generate(Variant::Base, Form::S3TextV5);
+    let mut options = Options::default();
+    options.tighten_custom = true;
+    let plan = propose(&g.table, &g.inventory, &options).unwrap();
+    common::check_breaks_nothing(&plan, &g.inventory, &g.table);
+    let tightened = |name: &str| {
+        plan.groups
+            .iter()
+            .find(|x| x.name == name && x.change == flowfence_propose::GroupChange::Tighten)
+            .unwrap_or_else(|| panic!("{name} not tightened"))
+    };
+    let cidr = |s: &str| RuleTarget::Cidr(s.parse().unwrap());
+    let alb = tightened("web-alb");
+    assert_eq!(
+        specs(&alb.ingress)
+            .iter()
+            .map(|r| (r.protocol, r.from, r.target.clone()))
+            .collect::<Vec<_>>(),
+        [(6, 443, cidr("0.0.0.0/0"))]
+    );
+    let web = group(&plan, "web", &g.truth);
+    assert!(
+        specs(&alb.egress)
+            .iter()
+            .all(|r| r.from == 8080 && r.target == RuleTarget::Group(web.reference.clone()))
+    );
+    let bastion = tightened("bastion-ssh");
+    assert_eq!(
+        specs(&bastion.ingress)
+            .iter()
+            .map(|r| (r.protocol, r.from, r.target.clone()))
+            .collect::<Vec<_>>(),
+        [(6, 22, cidr("203.0.113.0/24"))]
+    );
+    // Nobody's egress is "all traffic to anywhere" any more.
+    for x in [alb, bastion, tightened("monitoring")] {
+        assert!(
+            specs(&x.egress).iter().all(|r| r.protocol != -1),
+            "{}: {:?}",
+            x.name,
+            specs(&x.egress)
+        );
+    }
+}

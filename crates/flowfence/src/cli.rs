@@ -439,6 +439,15 @@ pub(crate) struct PlanArgs {
     #[arg(long = "group", value_name = "sg-...")]
     pub(crate) groups: Vec<String>,
 
+    /// Which groups get least privilege: `default` empties the default groups (their
+    /// members move to new groups) and tightens only the --group ones; `custom` (or
+    /// `all`) also tightens in place every custom group with members in scope, egress
+    /// as strictly as ingress, except groups a controller owns (unless --force-group
+    /// names them) and groups that share a member with another: the plan's findings
+    /// say which were left alone and why.
+    #[arg(long, value_enum, default_value_t = TightenArg::Default, value_name = "WHAT")]
+    pub(crate) tighten: TightenArg,
+
     /// Tighten this --group even though a controller owns it (EKS's cluster group, the
     /// Kubernetes cloud provider's or the AWS Load Balancer Controller's groups, as their
     /// tags say): it will rewrite the rules on its next sync (repeatable).
@@ -637,6 +646,15 @@ impl OutputArg {
             OutputArg::None => RecordFormat::None,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TightenArg {
+    /// Empty the default groups; tighten only the --group ones.
+    Default,
+    /// Also tighten every custom group in scope.
+    #[value(alias = "all")]
+    Custom,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

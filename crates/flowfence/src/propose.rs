@@ -13,7 +13,7 @@ use flowfence_propose::{
 use crate::aggregate::load_inventory_files;
 use crate::cli::{
     ExportArgs, InputArgs, InternetEgressArg, PlanArgs, PlanFormatArg, ProposeArgs, S3Args,
-    TrafficArgs, VerifyArgs,
+    TightenArg, TrafficArgs, VerifyArgs,
 };
 use crate::failure::Failure;
 use crate::logs::observe;
@@ -119,6 +119,7 @@ pub(crate) fn plan_options(args: &PlanArgs, s3: &S3Args) -> Result<Options, Fail
     options.vpc = args.vpc.clone();
     options.tighten = args.groups.clone();
     options.force = args.force_groups.clone();
+    options.tighten_custom = args.tighten == TightenArg::Custom;
     options.filter.min_flows = args.min_flows;
     options.filter.since = s3.since;
     options.shaping.port_gap = args.port_gap;
