@@ -25,6 +25,7 @@
 //! assert!(inventory.issues().is_empty());
 //! ```
 
+mod aws_ranges;
 mod load;
 mod model;
 mod net;
@@ -34,6 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub use aws_ranges::{AwsIpRanges, AwsRange};
 pub use ipnet::IpNet;
 pub use model::{
     GroupRef, Interface, Issue, Owner, Peer, PrefixList, Protocol, Rule, SecurityGroup,
@@ -125,6 +127,8 @@ pub struct Inventory {
     by_prefix: std::collections::HashMap<IpNet, Vec<String>>,
     /// The lengths of the delegated prefixes (AWS delegates /28s and /80s only).
     prefix_lens: std::collections::BTreeSet<u8>,
+    /// AWS's published ranges, when given.
+    aws_ranges: Option<AwsIpRanges>,
 }
 
 /// `path` itself, or the `*.json` files of the directory `path` in name order.
@@ -287,6 +291,30 @@ impl Inventory {
             list.cidrs = cidrs;
         }
         Ok(())
+    }
+
+    /// Adds AWS's published ranges (`ip-ranges.json`): addresses get a service and
+    /// region ([`Inventory::aws_range`]), and an AWS-managed prefix list loaded without
+    /// its CIDRs (`describe-managed-prefix-lists` has none) gets its service's ranges in
+    /// its region, so addresses in them resolve to the service.
+    pub fn add_aws_ip_ranges(&mut self, ranges: AwsIpRanges) {
+        for list in self.prefix_lists.values_mut() {
+            let Some(rest) = list.name.strip_prefix("com.amazonaws.") else {
+                continue;
+            };
+            let mut parts = rest.split('.');
+            if let (Some(region), Some(service), None) = (parts.next(), parts.next(), parts.next())
+                && list.cidrs.is_empty()
+            {
+                list.cidrs = ranges.of_service(service, region);
+            }
+        }
+        self.aws_ranges = Some(ranges);
+    }
+
+    /// Where `address` is in AWS, when ranges were added.
+    pub fn aws_range(&self, address: IpAddr) -> Option<&AwsRange> {
+        self.aws_ranges.as_ref()?.lookup(address)
     }
 
     /// An interface by id.

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use flowfence_aggregate::{Side, Table};
-use flowfence_inventory::{Inventory, IpNet, Peer, SecurityGroup};
+use flowfence_inventory::{Inventory, IpNet, Peer, SecurityGroup, is_private};
 
 use crate::evidence::RuleEvidence;
 use crate::findings::{Finding, FindingKind, findings};
@@ -338,6 +338,12 @@ fn role_group(
         Target::Cidr(c) => RuleTarget::Cidr(*c),
     };
     let list_weight = |id: &str| inventory.prefix_list(id).map_or(1, |pl| pl.weight());
+    // Where a public range sits in AWS (with --aws-ip-ranges): a CIDR inside one range.
+    let aws_name = |net: &IpNet| -> Option<String> {
+        let r = inventory.aws_range(net.addr())?;
+        (r.prefix.contains(net) && !is_private(net.addr()))
+            .then(|| format!("{} {}", r.service, r.region))
+    };
     // A role whose every member has a public address serves the internet.
     let internet_facing = role.members.iter().all(|m| {
         inventory
@@ -387,6 +393,7 @@ fn role_group(
             d,
             internet_facing,
             &options.shaping,
+            &aws_name,
         );
         let mut note = |kind, detail| {
             widened.push(Widening {
@@ -414,7 +421,20 @@ fn role_group(
         }
         rules
             .iter()
-            .map(|(spec, e)| PlanRule::observed(spec.clone(), e.clone()))
+            .map(|(spec, e)| {
+                let mut rule = PlanRule::observed(spec.clone(), e.clone());
+                // An exact CIDR inside one AWS range says which service it is.
+                if let RuleTarget::Cidr(c) = &spec.target
+                    && c.prefix_len() > 0
+                    && let Some(name) = aws_name(c)
+                {
+                    rule.description = Some(format!(
+                        "flowfence: {name}, {} flows, last seen {}",
+                        e.flows, e.last_seen
+                    ));
+                }
+                rule
+            })
             .collect::<Vec<_>>()
     };
     let ingress = shaped(Direction::Ingress);

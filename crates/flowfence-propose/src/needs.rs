@@ -132,7 +132,13 @@ fn targets(row: &Row, inventory: &Inventory, migrating: &BTreeSet<String>) -> Ve
                 None => vec![Target::Cidr("0.0.0.0/0".parse().expect("valid"))],
             }
         }
-        Peer::Vpc(net) | Peer::Internet(net) => vec![Target::Cidr(*net)],
+        // An address of an AWS service whose prefix list the inventory has (its CIDRs
+        // may come from --aws-ip-ranges after the table was built): the list.
+        Peer::Internet(net) => match inventory.prefix_list_containing(net.addr()) {
+            Some(pl) if pl.is_aws_managed() => vec![Target::PrefixList(pl.id.clone())],
+            _ => vec![Target::Cidr(*net)],
+        },
+        Peer::Vpc(net) => vec![Target::Cidr(*net)],
     }
 }
 

@@ -158,6 +158,10 @@ impl PermissionSpecs for IpPermission {
     }
 }
 
+/// Names an address range's place in AWS (`EC2 us-east-1`), when it is in one of AWS's
+/// published ranges (`--aws-ip-ranges`).
+pub(crate) type AwsNames<'a> = &'a dyn Fn(&IpNet) -> Option<String>;
+
 /// How egress to internet addresses becomes rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum InternetEgress {
@@ -318,9 +322,10 @@ fn open_to_internet(
     (protocol, port): (u8, u16),
     cidrs: &mut Vec<(IpNet, &RuleEvidence)>,
     (kind, who, allowed, why): (WideningKind, &str, &str, &str),
+    aws: AwsNames<'_>,
     notes: &mut Vec<(WideningKind, String)>,
 ) -> Vec<(RuleTarget, RuleEvidence)> {
-    let mut world: [(usize, RuleEvidence); 2] = Default::default();
+    let mut world: [(usize, RuleEvidence, BTreeMap<String, usize>); 2] = Default::default();
     cidrs.retain(|(c, e)| {
         if !is_public(c) {
             return true;
@@ -328,17 +333,28 @@ fn open_to_internet(
         let family = usize::from(c.addr().is_ipv6());
         world[family].0 += 1;
         world[family].1.add(e);
+        if let Some(name) = aws(c) {
+            *world[family].2.entry(name).or_default() += 1;
+        }
         false
     });
     let mut rules = Vec::new();
-    for ((n, e), any) in world.into_iter().zip(["0.0.0.0/0", "::/0"]) {
+    for ((n, e, in_aws), any) in world.into_iter().zip(["0.0.0.0/0", "::/0"]) {
         if n == 0 {
             continue;
         }
+        let in_aws = if in_aws.is_empty() {
+            String::new()
+        } else {
+            let mut by_count: Vec<(String, usize)> = in_aws.into_iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let named: Vec<String> = by_count.iter().map(|(s, k)| format!("{s} {k}")).collect();
+            format!("; in AWS's ranges: {}", named.join(", "))
+        };
         notes.push((
             kind,
             format!(
-                "{}: {n} internet {who}{} seen: {allowed} {any} ({why})",
+                "{}: {n} internet {who}{} seen{in_aws}: {allowed} {any} ({why})",
                 port_name(protocol, port),
                 if n == 1 { "" } else { "s" },
             ),
@@ -355,6 +371,7 @@ pub(crate) fn shape(
     direction: Direction,
     internet_facing: bool,
     shaping: &Shaping,
+    aws: AwsNames<'_>,
 ) -> (Shaped, Vec<(WideningKind, String)>) {
     let mut notes = Vec::new();
     // Per (protocol, port): its targets.
@@ -396,6 +413,7 @@ pub(crate) fn shape(
                     "egress allowed to",
                     "internet destinations change from day to day; --internet-egress exact keeps the addresses seen",
                 ),
+                aws,
                 &mut notes,
             ));
         }
@@ -409,6 +427,7 @@ pub(crate) fn shape(
                     "ingress allowed from",
                     "an internet-facing interface serves whoever comes, however few a window saw",
                 ),
+                aws,
                 &mut notes,
             ));
         }
@@ -541,7 +560,13 @@ mod tests {
             ((6, 443, cidr("10.0.1.7/32")), ev(3)),
         ]
         .into();
-        let (rules, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
+        let (rules, notes) = shape(
+            &needs,
+            Direction::Ingress,
+            false,
+            &Shaping::default(),
+            &|_| None,
+        );
         let got: Vec<(String, u64)> = rules
             .iter()
             .map(|(r, e)| (format!("{:?}", r.target), e.flows))
@@ -561,7 +586,13 @@ mod tests {
         let needs: BTreeMap<_, _> = (0..40u8)
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
-        let (rules, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
+        let (rules, notes) = shape(
+            &needs,
+            Direction::Ingress,
+            false,
+            &Shaping::default(),
+            &|_| None,
+        );
         assert_eq!(rules.len(), 1);
         let (r, e) = rules.iter().next().unwrap();
         assert_eq!(r.target, cidr("0.0.0.0/0"));
@@ -572,9 +603,15 @@ mod tests {
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
         assert_eq!(
-            shape(&few, Direction::Ingress, false, &Shaping::default())
-                .0
-                .len(),
+            shape(
+                &few,
+                Direction::Ingress,
+                false,
+                &Shaping::default(),
+                &|_| None
+            )
+            .0
+            .len(),
             5
         );
     }
@@ -593,7 +630,13 @@ mod tests {
         .iter()
         .map(|c| ((6, 443, cidr(c)), ev(2)))
         .collect();
-        let (rules, notes) = shape(&needs, Direction::Egress, false, &Shaping::default());
+        let (rules, notes) = shape(
+            &needs,
+            Direction::Egress,
+            false,
+            &Shaping::default(),
+            &|_| None,
+        );
         let targets: Vec<(RuleTarget, u64)> = rules
             .iter()
             .map(|(r, e)| (r.target.clone(), e.flows))
@@ -629,8 +672,19 @@ mod tests {
             internet_egress: InternetEgress::Exact,
             ..Shaping::default()
         };
-        assert_eq!(shape(&needs, Direction::Egress, false, &exact).0.len(), 4);
-        let (ingress, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
+        assert_eq!(
+            shape(&needs, Direction::Egress, false, &exact, &|_| None)
+                .0
+                .len(),
+            4
+        );
+        let (ingress, notes) = shape(
+            &needs,
+            Direction::Ingress,
+            false,
+            &Shaping::default(),
+            &|_| None,
+        );
         assert_eq!(ingress.len(), 4);
         assert!(notes.is_empty());
     }
@@ -646,7 +700,13 @@ mod tests {
         for i in 0..5u8 {
             needs.insert((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1));
         }
-        let (rules, notes) = shape(&needs, Direction::Ingress, false, &Shaping::default());
+        let (rules, notes) = shape(
+            &needs,
+            Direction::Ingress,
+            false,
+            &Shaping::default(),
+            &|_| None,
+        );
         let targets: Vec<RuleTarget> = rules.keys().map(|r| r.target.clone()).collect();
         assert_eq!(targets.len(), 6);
         assert!(targets.contains(&cidr("::/0")));
@@ -680,7 +740,7 @@ mod tests {
                 port_gap: gap,
                 ..Shaping::default()
             };
-            shape(&needs, Direction::Ingress, false, &shaping)
+            shape(&needs, Direction::Ingress, false, &shaping, &|_| None)
                 .0
                 .keys()
                 .map(|r| (r.from, r.to))
@@ -722,7 +782,7 @@ mod tests {
                 widen_v4: bound,
                 ..Shaping::default()
             };
-            let (rules, notes) = shape(&needs, Direction::Ingress, false, &shaping);
+            let (rules, notes) = shape(&needs, Direction::Ingress, false, &shaping, &|_| None);
             let got = rules
                 .keys()
                 .map(|r| match &r.target {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use flowfence_aggregate::{Checkpoint, Observations, TableSummary};
-use flowfence_inventory::Inventory;
+use flowfence_inventory::{AwsIpRanges, Inventory};
 use flowfence_table::{Columns, FileFormat};
 
 use crate::cli::{AggregateArgs, MergeArgs, TableArgs};
@@ -123,8 +123,15 @@ fn emit(
 
 /// The inventory, when a table is to be built: needed for the table itself and for the
 /// summaries derived from it.
-pub(crate) fn load_inventory_files(paths: &[PathBuf]) -> Result<Inventory, Failure> {
-    Inventory::load(paths).map_err(inventory_failure)
+pub(crate) fn load_inventory_files(
+    paths: &[PathBuf],
+    aws_ranges: Option<&Path>,
+) -> Result<Inventory, Failure> {
+    let mut inventory = Inventory::load(paths).map_err(inventory_failure)?;
+    if let Some(path) = aws_ranges {
+        inventory.add_aws_ip_ranges(AwsIpRanges::load(path).map_err(inventory_failure)?);
+    }
+    Ok(inventory)
 }
 
 fn load_inventory(args: &TableArgs, table_out: &TableOut) -> Result<Option<Inventory>, Failure> {
@@ -141,7 +148,7 @@ fn load_inventory(args: &TableArgs, table_out: &TableOut) -> Result<Option<Inven
             "--inventory is needed to build the connections table (describe-network-interfaces and describe-security-groups output)"
         )));
     }
-    load_inventory_files(&args.inventory).map(Some)
+    load_inventory_files(&args.inventory, None).map(Some)
 }
 
 fn table_format(path: &Path) -> Result<FileFormat, Failure> {

@@ -402,6 +402,21 @@ pub(crate) struct TrafficArgs {
     /// The account's inventory (as for `aggregate`).
     #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
     pub(crate) inventory: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) aws_ranges: AwsRangesArg,
+}
+
+/// AWS's published address ranges.
+#[derive(Debug, Args)]
+pub(crate) struct AwsRangesArg {
+    /// AWS's ip-ranges.json (download it from https://ip-ranges.amazonaws.com/ip-ranges.json):
+    /// internet peers in AWS's ranges are named by service and region in the plan, and
+    /// AWS-managed prefix lists the inventory lists without entries
+    /// (describe-managed-prefix-lists) get their service's ranges, so S3 and DynamoDB
+    /// addresses become prefix-list rules.
+    #[arg(long = "aws-ip-ranges", value_name = "ip-ranges.json")]
+    pub(crate) path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -565,6 +580,9 @@ pub(crate) struct RunArgs {
     /// The inventory (default: DIR/inventory).
     #[arg(long = "inventory", num_args = 1.., value_name = "FILE")]
     pub(crate) inventory: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) aws_ranges: AwsRangesArg,
 
     #[command(flatten)]
     pub(crate) input: InputArgs,

@@ -285,3 +285,88 @@ fn run_does_the_whole_job_on_a_directory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no `logs` directory here"));
 }
+
+/// `--aws-ip-ranges`: AWS's published ranges name the internet destinations that are
+/// AWS's, and fill an AWS-managed prefix list the inventory lists without entries
+/// (`describe-managed-prefix-lists` has none), so S3 traffic becomes a prefix-list rule
+/// even in v2 logs, which don't name AWS services.
+#[test]
+fn aws_ip_ranges_name_aws_destinations_and_fill_managed_prefix_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory");
+    std::fs::create_dir(&inventory).unwrap();
+    for f in [
+        "describe-network-interfaces.json",
+        "describe-security-groups.json",
+    ] {
+        std::fs::copy(
+            std::path::Path::new(&sample("inventory")).join(f),
+            inventory.join(f),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        inventory.join("describe-managed-prefix-lists.json"),
+        r#"{"PrefixLists": [{"PrefixListId": "pl-63a5400a", "AddressFamily": "IPv4",
+            "State": "create-complete", "PrefixListArn": "arn:aws:ec2:us-east-1:aws:prefix-list/pl-63a5400a",
+            "PrefixListName": "com.amazonaws.us-east-1.s3", "Tags": [], "OwnerId": "AWS"}]}"#,
+    )
+    .unwrap();
+    let ranges = dir.path().join("ip-ranges.json");
+    std::fs::write(
+        &ranges,
+        r#"{"syncToken": "1", "createDate": "2026-12-01-00-00-00", "prefixes": [
+            {"ip_prefix": "52.216.0.0/15", "region": "us-east-1", "service": "AMAZON", "network_border_group": "us-east-1"},
+            {"ip_prefix": "52.216.0.0/15", "region": "us-east-1", "service": "S3", "network_border_group": "us-east-1"},
+            {"ip_prefix": "54.231.0.0/16", "region": "us-east-1", "service": "S3", "network_border_group": "us-east-1"},
+            {"ip_prefix": "34.0.0.0/8", "region": "us-east-1", "service": "EC2", "network_border_group": "us-east-1"}
+        ], "ipv6_prefixes": []}"#,
+    )
+    .unwrap();
+    let plan = |extra: &[&str]| -> serde_json::Value {
+        let logs = sample("logs/s3-text-v2");
+        let inventory = inventory.to_str().unwrap();
+        let mut args = vec!["propose", "-q", "--logs", &logs, "--inventory", inventory];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(&args).0).unwrap()
+    };
+    let s3_rules = |plan: &serde_json::Value| -> usize {
+        plan["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|g| g["egress"].as_array().unwrap())
+            .filter(|p| p["PrefixListIds"].as_array().is_some_and(|l| !l.is_empty()))
+            .count()
+    };
+    let egress_note = |plan: &serde_json::Value| -> String {
+        plan["widened"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["kind"] == "internet-egress")
+            .map(|w| w["detail"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let without = plan(&[]);
+    assert_eq!(s3_rules(&without), 0);
+    assert!(!egress_note(&without).contains("AWS"));
+    let with = plan(&["--aws-ip-ranges", ranges.to_str().unwrap()]);
+    assert_eq!(s3_rules(&with), 1);
+    let note = egress_note(&with);
+    assert!(note.contains("; in AWS's ranges: EC2 us-east-1 "), "{note}");
+
+    // A file that isn't AWS's is refused by name.
+    std::fs::write(
+        &ranges,
+        r#"{"prefixes": [{"ip_prefix": "52.216.0.0/99", "region": "x", "service": "S3"}]}"#,
+    )
+    .unwrap();
+    let out = propose_sample(&["--aws-ip-ranges", ranges.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ip-ranges.json: `52.216.0.0/99` is not an address prefix"),
+        "{stderr}"
+    );
+}
