@@ -397,6 +397,12 @@ fn resolve_peer<'a>(
     if let Some(i) = inventory.interface_by_address(vpc, addr) {
         return PeerRef::Interface(&i.id);
     }
+    // A private address of exactly one other VPC: a peered VPC's interface.
+    if is_private(addr)
+        && let Some(i) = vpc.and_then(|v| inventory.interface_in_another_vpc(v, addr))
+    {
+        return PeerRef::Interface(&i.id);
+    }
     if let Some(service) = extras.services.get(&addr) {
         return PeerRef::Service(service);
     }
@@ -929,6 +935,32 @@ mod tests {
                 ("eni-s", Side::Server, 9200, Outcome::Refused, 2),
             ]
         );
+    }
+
+    /// A peer in a peered VPC (its address in exactly one other VPC of the inventory) is
+    /// that VPC's interface, so a rule can name its group; one whose address two other
+    /// VPCs reuse stays an address.
+    #[test]
+    fn a_peered_vpcs_interface_is_a_peer_by_id() {
+        let mut inventory = Inventory::default();
+        inventory
+            .add_json(
+                "enis.json",
+                r#"{"NetworkInterfaces": [
+                    {"NetworkInterfaceId": "eni-c", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.1.5", "Groups": [{"GroupId": "sg-1"}]},
+                    {"NetworkInterfaceId": "eni-p", "VpcId": "vpc-2", "PrivateIpAddress": "10.1.0.7", "Groups": [{"GroupId": "sg-2"}]},
+                    {"NetworkInterfaceId": "eni-x", "VpcId": "vpc-3", "PrivateIpAddress": "10.2.0.9", "Groups": [{"GroupId": "sg-3"}]},
+                    {"NetworkInterfaceId": "eni-y", "VpcId": "vpc-4", "PrivateIpAddress": "10.2.0.9", "Groups": [{"GroupId": "sg-4"}]}
+                ]}"#,
+            )
+            .unwrap();
+        let table = observe_text(&format!(
+            "{V5}\n5 eni-c 10.0.1.5 10.1.0.7 41000 5432 6 3 180 100 110 ACCEPT OK 3 egress\n\
+             5 eni-c 10.0.1.5 10.2.0.9 41001 5432 6 3 180 100 110 ACCEPT OK 3 egress\n"
+        ))
+        .finish(&inventory);
+        let peers: Vec<String> = table.rows.iter().map(|r| r.peer.to_string()).collect();
+        assert_eq!(peers, ["eni-p", "10.2.0.9/32"]);
     }
 
     #[test]

@@ -373,6 +373,35 @@ impl Inventory {
         })
     }
 
+    /// The interface of another VPC than `vpc` that has `address`, when exactly one VPC
+    /// has it: a peer across a VPC peering connection (peered VPCs never overlap, and a
+    /// rule may name a peered VPC's group in the same region). `None` when the address
+    /// is in several other VPCs (unconnected VPCs reuse private ranges).
+    pub fn interface_in_another_vpc(&self, vpc: &str, address: IpAddr) -> Option<&Interface> {
+        let mut found: Option<&Interface> = None;
+        let exact = self.by_address.get(&address).into_iter().flatten();
+        let delegated = self
+            .prefix_lens
+            .iter()
+            .filter_map(|&len| IpNet::new(address, len).ok())
+            .filter_map(|net| self.by_prefix.get(&net.trunc()))
+            .flatten();
+        let holders = exact
+            .chain(delegated)
+            .filter_map(|id| self.interfaces.get(id))
+            .filter(|i| i.has_address(address));
+        for i in holders {
+            match (found, i.vpc_id.as_deref()) {
+                (_, Some(v)) if v == vpc => return None,
+                (_, None) => return None,
+                (None, Some(_)) => found = Some(i),
+                (Some(f), Some(v)) if f.vpc_id.as_deref() == Some(v) => {}
+                (Some(_), Some(_)) => return None,
+            }
+        }
+        found
+    }
+
     /// The prefix list with a CIDR containing `address` (an AWS service's range).
     pub fn prefix_list_containing(&self, address: IpAddr) -> Option<&PrefixList> {
         self.prefix_lists

@@ -426,3 +426,32 @@ fn delegated_prefixes_hold_pod_addresses() {
         "{err}"
     );
 }
+
+/// A private address found in exactly one other VPC is that VPC's interface (a peer
+/// across VPC peering); found in two other VPCs, it is nobody's.
+#[test]
+fn peered_vpc_interfaces_resolve_when_unambiguous() {
+    let eni = |id: &str, vpc: &str, ip: &str| {
+        format!(
+            r#"{{"NetworkInterfaceId": "{id}", "VpcId": "{vpc}", "PrivateIpAddress": "{ip}", "Groups": [{{"GroupId": "sg-{id}"}}]}}"#
+        )
+    };
+    let mut inventory = Inventory::default();
+    let json = format!(
+        r#"{{"NetworkInterfaces": [{}, {}, {}, {}]}}"#,
+        eni("eni-a", "vpc-a", "10.0.0.5"),
+        eni("eni-b", "vpc-b", "10.1.0.7"),
+        eni("eni-c", "vpc-c", "10.2.0.9"),
+        eni("eni-d", "vpc-d", "10.2.0.9"),
+    );
+    inventory.add_json("enis.json", &json).unwrap();
+    let other = |a: &str| {
+        inventory
+            .interface_in_another_vpc("vpc-a", a.parse().unwrap())
+            .map(|i| i.id.as_str())
+    };
+    assert_eq!(other("10.1.0.7"), Some("eni-b"));
+    assert_eq!(other("10.2.0.9"), None, "two VPCs reuse it");
+    assert_eq!(other("10.0.0.5"), None, "vpc-a's own");
+    assert_eq!(other("10.9.9.9"), None);
+}
