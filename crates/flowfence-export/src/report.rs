@@ -176,7 +176,7 @@ fn document(plan: &Plan) -> Vec<Block> {
                     peer(&r.spec.target, plan),
                     e.map_or(String::new(), |e| e.flows.to_string()),
                     e.map_or(String::new(), |e| e.bytes.to_string()),
-                    e.map_or(String::new(), |e| e.last_seen.to_string()),
+                    e.map_or(String::new(), |e| seen(e.first_seen, e.last_seen, plan)),
                     e.map_or(String::new(), |e| e.example_list()),
                 ]
             })
@@ -193,7 +193,7 @@ fn document(plan: &Plan) -> Vec<Block> {
                     "peer",
                     "flows",
                     "bytes",
-                    "last seen",
+                    "seen (UTC, share of the window)",
                     "example peers",
                 ],
                 rows,
@@ -389,6 +389,19 @@ fn forecast(plan: &Plan, doc: &mut Vec<Block>) {
             .map(|(i, n)| (utc_minute(f.window.start + i as u64 * d.bucket_seconds), *n))
             .collect(),
     ));
+}
+
+/// When a rule's traffic was seen, as dates, and how much of the window that spans.
+fn seen(first: u64, last: u64, plan: &Plan) -> String {
+    let (from, to) = (utc_minute(first), utc_minute(last));
+    let to = match (from.split_once(' '), to.split_once(' ')) {
+        (Some((day, _)), Some((same, time))) if day == same => time.to_string(),
+        _ => to,
+    };
+    match &plan.window {
+        Some(w) => format!("{from} to {to} ({}%)", w.percent_spanned(first, last)),
+        None => format!("{from} to {to}"),
+    }
 }
 
 fn capitalised(s: &str) -> String {

@@ -10,7 +10,7 @@ use flowfence_inventory::{Inventory, IpNet, Peer, SecurityGroup, is_private};
 
 use crate::evidence::RuleEvidence;
 use crate::findings::{Finding, FindingKind, findings};
-use crate::forecast::{Holdout, forecast};
+use crate::forecast::{Holdout, forecast, window};
 use crate::model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
     RuleChanges, Step, Widening,
@@ -161,6 +161,7 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
         widened,
         findings: findings(table, inventory, options.vpc.as_deref()),
         check: Check::default(),
+        window: window(table),
         forecast: None,
     };
     plan.findings

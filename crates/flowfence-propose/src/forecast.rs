@@ -199,8 +199,17 @@ pub struct Forecast {
     pub sufficiency: Sufficiency,
 }
 
+impl TimeSpan {
+    /// How much of `self` (a window) `[first, last]` spans, in percent (rounded).
+    pub fn percent_spanned(&self, first: u64, last: u64) -> u64 {
+        let length = self.end.saturating_sub(self.start).max(1);
+        let spanned = last.min(self.end).saturating_sub(first.max(self.start));
+        (spanned * 100 + length / 2) / length
+    }
+}
+
 /// The first and last second of the table's connections.
-fn window(table: &Table) -> Option<TimeSpan> {
+pub(crate) fn window(table: &Table) -> Option<TimeSpan> {
     let start = table.rows.iter().map(|r| r.first_seen).min()?;
     let end = table.rows.iter().map(|r| r.last_seen).max()?;
     (end > start).then_some(TimeSpan { start, end })

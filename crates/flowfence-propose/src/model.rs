@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evidence::RuleEvidence;
 use crate::findings::Finding;
-use crate::forecast::Forecast;
+use crate::forecast::{Forecast, TimeSpan};
 use crate::needs::{Direction, Dropped};
 use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, WideningKind};
 use crate::verify::{State, Verdict};
@@ -372,6 +372,9 @@ pub struct Plan {
     /// The logs replayed against the final state.
     #[serde(default)]
     pub check: Check,
+    /// The observation window: the first and last second of the connections learned from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<TimeSpan>,
     /// The holdout's figures and the window's sufficiency (absent with `--holdout 0`,
     /// or when the window is too short to split).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use flowfence_flowlog::time::{span, utc_minute};
 use flowfence_inventory::port_name;
 
-use crate::forecast::{Cause, Forecast};
+use crate::forecast::{Cause, Forecast, TimeSpan};
 use crate::model::{Check, GroupChange, Plan};
 use crate::needs::Direction;
+use crate::rules::RuleTarget;
 use crate::verify::Broken;
 use flowfence_aggregate::Peer;
 
@@ -60,10 +61,97 @@ impl fmt::Display for PlanSummary<'_> {
         if !plan.dropped.is_empty() {
             writeln!(f, "  dropped on purpose: {} rows", plan.dropped.len())?;
         }
+        if let Some(window) = &plan.window {
+            write!(f, "{}", coverage(plan, window))?;
+        }
         if let Some(forecast) = &plan.forecast {
             write!(f, "{}", ForecastSummary(forecast))?;
         }
         Ok(())
+    }
+}
+
+/// How much of the window the new and tightened groups' rules rest on: those seen over
+/// less than half of it are named (the first three), with what to check.
+fn coverage(plan: &Plan, window: &TimeSpan) -> String {
+    let mut partial = Vec::new();
+    let mut total = 0;
+    let half = window.start + (window.end - window.start) / 2;
+    for g in plan
+        .groups
+        .iter()
+        .filter(|g| matches!(g.change, GroupChange::Create | GroupChange::Tighten))
+    {
+        for (direction, rules) in [
+            (Direction::Ingress, &g.ingress),
+            (Direction::Egress, &g.egress),
+        ] {
+            for r in rules {
+                let Some(e) = &r.evidence else { continue };
+                total += 1;
+                let percent = window.percent_spanned(e.first_seen, e.last_seen);
+                if percent >= 50 {
+                    continue;
+                }
+                let when = if e.first_seen >= half {
+                    format!("first seen {} UTC", utc_minute(e.first_seen))
+                } else if e.last_seen < half {
+                    format!("last seen {} UTC", utc_minute(e.last_seen))
+                } else {
+                    format!("seen for {}", span(e.last_seen - e.first_seen))
+                };
+                let protocol = u8::try_from(r.spec.protocol).map_or("all".to_string(), |p| {
+                    port_name(p, u16::try_from(r.spec.from).unwrap_or(0))
+                });
+                let toward = match direction {
+                    Direction::Ingress => "from",
+                    Direction::Egress => "to",
+                };
+                partial.push((
+                    percent,
+                    format!(
+                        "{} {direction} {protocol} {toward} {}: {when}, {percent}% of the window",
+                        g.name,
+                        target_name(&r.spec.target, plan)
+                    ),
+                ));
+            }
+        }
+    }
+    if total == 0 {
+        return String::new();
+    }
+    let mut line = format!(
+        "  evidence: {} of {total} rules rest on traffic spanning at least half the window",
+        total - partial.len()
+    );
+    if !partial.is_empty() {
+        partial.sort();
+        let shown: Vec<&str> = partial.iter().take(3).map(|(_, s)| s.as_str()).collect();
+        line.push_str(&format!(
+            "; {} on less (started late, went quiet or rare: check them): {}{}",
+            partial.len(),
+            shown.join("; "),
+            match partial.len() {
+                n if n > 3 => format!("; and {} more", n - 3),
+                _ => String::new(),
+            }
+        ));
+    }
+    line.push('\n');
+    line
+}
+
+/// A rule's peer, short: a group by name, a prefix list or CIDR as it is.
+fn target_name(target: &RuleTarget, plan: &Plan) -> String {
+    match target {
+        RuleTarget::Group(g) => plan
+            .groups
+            .iter()
+            .find(|x| &x.reference == g)
+            .map_or_else(|| g.clone(), |x| x.name.clone()),
+        RuleTarget::PrefixList(p) => p.clone(),
+        RuleTarget::Cidr(c) => c.to_string(),
     }
 }
 
