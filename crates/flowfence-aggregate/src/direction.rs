@@ -447,6 +447,14 @@ pub(crate) fn decide_with(
     let client_bits = evidence.bits & (A_CLIENT | B_CLIENT);
     if client_bits == A_CLIENT || client_bits == B_CLIENT {
         let local_is_client = (client_bits == A_CLIENT) == local_is_a;
+        // A lone record's flags (a stray SYN beside an RST) never override the
+        // interface's port evidence: a port that met many peer ports is the service.
+        if evidence.records == 1 {
+            let (local_fan, remote_fan) = fans();
+            if local_fan != remote_fan && (local_fan > remote_fan) == local_is_client {
+                return server(local_fan > remote_fan, Basis::Ports);
+            }
+        }
         return server(!local_is_client, Basis::Flags);
     }
 
@@ -665,6 +673,31 @@ mod tests {
                 basis: Basis::Ports
             }
         );
+    }
+
+    /// A lone record whose flags say the node opened a connection from its NodePort to the
+    /// load balancer's ephemeral port loses to the port evidence: the NodePort met many
+    /// peer ports, so the node serves it. Two records (a real exchange) keep the flags.
+    #[test]
+    fn a_lone_record_never_overrides_port_evidence() {
+        let e = evidence(&format!(
+            "{V5}\n5 eni-n 10.0.1.5 10.0.2.9 30080 41234 6 1 40 100 100 ACCEPT OK 6 egress - -\n"
+        ));
+        let (k, ev) = &e[0];
+        let local_a = local_is_a(k, "10.0.1.5");
+        assert_eq!(
+            decide(k, ev, local_a, 12, 1),
+            Decision {
+                local_is_server: true,
+                service_port: 30080,
+                basis: Basis::Ports
+            }
+        );
+        // Without port evidence, the flags stand.
+        assert_eq!(decide(k, ev, local_a, 1, 1).basis, Basis::Flags);
+        let mut two = *ev;
+        two.merge(ev);
+        assert_eq!(decide(k, &two, local_a, 12, 1).basis, Basis::Flags);
     }
 
     #[test]

@@ -268,3 +268,43 @@ fn attempts_and_one_way_flows_are_not_needs_both_ways() {
     assert!(kinds.contains(&flowfence_propose::FindingKind::NeverOpened));
     assert!(kinds.contains(&flowfence_propose::FindingKind::BlockedToday));
 }
+
+/// With every custom group tightened, the public load balancer's next clients (almost all
+/// new: a large population) still get in, and the bastion's office still reaches it:
+/// the continuation breaks only the flows new there.
+#[test]
+fn tightening_every_group_still_holds_on_the_continuation() {
+    let d = drift();
+    let mut options = Options::default();
+    options.tighten_custom = true;
+    let plan = propose(&d.training, &d.inventory, &options).unwrap();
+    common::check_breaks_nothing(&plan, &d.inventory, &d.training);
+    let state = plan.final_state(&d.inventory);
+    let broken: BTreeSet<TrueEdge> = broken_edges(&plan, &state, &d, &d.continuation)
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
+    let new_there: BTreeSet<TrueEdge> = d
+        .truth
+        .edges()
+        .difference(&d.truth.edges_before(CONTINUATION))
+        .cloned()
+        .collect();
+    assert_eq!(broken, new_there);
+    // Most of the continuation's load balancer clients were never seen in training.
+    let clients = |t: &Table| -> BTreeSet<String> {
+        t.rows
+            .iter()
+            .filter(|r| r.port == 443 && matches!(r.peer, Peer::Internet(_)))
+            .filter(|r| common::role_of(&d.truth, &r.interface_id).as_deref() == Some("alb"))
+            .map(|r| r.peer.to_string())
+            .collect()
+    };
+    let (before, after) = (clients(&d.training), clients(&d.continuation));
+    let unseen = after.difference(&before).count();
+    assert!(
+        unseen * 10 > after.len() * 9,
+        "{unseen} of {} unseen",
+        after.len()
+    );
+}
