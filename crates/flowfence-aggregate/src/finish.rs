@@ -311,12 +311,16 @@ impl ShardRows<'_> {
         }
         // An attempt beside connections that opened on the same row (a retry that got
         // through) is part of that row's story, not a finding of its own.
-        let opened: std::collections::HashSet<RowKey, ahash::RandomState> = self
-            .keys
-            .iter()
-            .filter(|k| k.outcome == Outcome::Opened)
-            .copied()
-            .collect();
+        let any_attempt = self.keys.iter().any(|k| k.outcome != Outcome::Opened);
+        let opened: std::collections::HashSet<RowKey, ahash::RandomState> = if any_attempt {
+            self.keys
+                .iter()
+                .filter(|k| k.outcome == Outcome::Opened)
+                .copied()
+                .collect()
+        } else {
+            Default::default()
+        };
         let mut outcomes = Vec::new();
         let (keys, rows): (Vec<SortKey>, Vec<Row>) = self
             .keys

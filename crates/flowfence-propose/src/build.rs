@@ -10,7 +10,7 @@ use flowfence_inventory::{Inventory, IpNet, Peer, SecurityGroup, is_private};
 
 use crate::evidence::RuleEvidence;
 use crate::findings::{Finding, FindingKind, findings};
-use crate::forecast::{Holdout, forecast, window};
+use crate::forecast::{Holdout, learn_with_forecast, window};
 use crate::model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
     RuleChanges, Step, Widening,
@@ -110,11 +110,9 @@ pub fn propose(
     inventory: &Inventory,
     options: &Options,
 ) -> Result<Plan, ProposeError> {
-    let mut plan = learn(table, inventory, options)?;
-    plan.forecast = forecast(table, inventory, options.holdout, &plan, |early| {
-        learn(early, inventory, options)
-    })?;
-    Ok(plan)
+    learn_with_forecast(table, inventory, options.holdout, |t| {
+        learn(t, inventory, options)
+    })
 }
 
 /// The plan for `table`, without a forecast.

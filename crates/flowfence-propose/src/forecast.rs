@@ -240,15 +240,62 @@ fn split(table: &Table, cut: u64) -> (Table, Table) {
     )
 }
 
-/// Learns a plan without the window's tail (with `learn`), replays the tail against it,
-/// and draws the discovery curve under `plan` (learned from the whole window).
-pub(crate) fn forecast<E>(
+/// The plan for `table` (with `learn`) and its forecast: a plan learned without the
+/// window's tail, in parallel, replayed on the tail, and the discovery curve under the
+/// whole window's plan.
+pub(crate) fn learn_with_forecast<E: Send>(
     table: &Table,
     inventory: &Inventory,
     holdout: Holdout,
-    plan: &Plan,
-    learn: impl FnOnce(&Table) -> Result<Plan, E>,
-) -> Result<Option<Forecast>, E> {
+    learn: impl Fn(&Table) -> Result<Plan, E> + Sync,
+) -> Result<Plan, E> {
+    let (plan, held) = rayon::join(
+        || learn(table),
+        || hold_out(table, inventory, holdout, &learn),
+    );
+    let mut plan = plan?;
+    plan.forecast = held?.map(|held| {
+        let (discovery, sufficiency) = discovery(table, inventory, &plan, held.window);
+        Forecast {
+            window: held.window,
+            learned: TimeSpan {
+                start: held.window.start,
+                end: held.cut,
+            },
+            held_out: TimeSpan {
+                start: held.cut,
+                end: held.window.end,
+            },
+            held_out_connections: held.connections,
+            new_in_holdout: held.new,
+            broken: held.broken,
+            by_cause: held.by_cause,
+            discovery,
+            sufficiency,
+        }
+    });
+    Ok(plan)
+}
+
+/// What the holdout found.
+struct Held {
+    window: TimeSpan,
+    cut: u64,
+    /// Connections seen in the tail, and of them first seen there.
+    connections: usize,
+    new: usize,
+    broken: Vec<ForecastBreak>,
+    by_cause: BTreeMap<Cause, usize>,
+}
+
+/// A plan learned from the connections first seen before the cut, replayed on those
+/// seen after it.
+fn hold_out<E>(
+    table: &Table,
+    inventory: &Inventory,
+    holdout: Holdout,
+    learn: &impl Fn(&Table) -> Result<Plan, E>,
+) -> Result<Option<Held>, E> {
     let Some(window) = window(table) else {
         return Ok(None);
     };
@@ -293,23 +340,13 @@ pub(crate) fn forecast<E>(
             .collect(),
         ..Table::default()
     };
-    let (discovery, sufficiency) = discovery(table, inventory, plan, window);
-    Ok(Some(Forecast {
+    Ok(Some(Held {
         window,
-        learned: TimeSpan {
-            start: window.start,
-            end: cut,
-        },
-        held_out: TimeSpan {
-            start: cut,
-            end: window.end,
-        },
-        held_out_connections: after.connections,
-        new_in_holdout: connections(&new_in_tail, inventory).len(),
+        cut,
+        connections: after.connections,
+        new: connections(&new_in_tail, inventory).len(),
         broken,
         by_cause,
-        discovery,
-        sufficiency,
     }))
 }
 
@@ -396,6 +433,42 @@ impl GroupNames {
     }
 }
 
+/// Connection ends' roles as small ids, each interface's named once.
+struct RoleIds<'a> {
+    names: &'a GroupNames,
+    state: &'a State,
+    inventory: &'a Inventory,
+    ids: std::collections::HashMap<String, u32>,
+    of_interface: std::collections::HashMap<&'a str, Option<u32>>,
+}
+
+impl<'a> RoleIds<'a> {
+    fn id(&mut self, name: String) -> u32 {
+        let next = self.ids.len() as u32;
+        *self.ids.entry(name).or_insert(next)
+    }
+
+    /// An interface's role (a group-less one's address); `None` if it is unknown.
+    fn interface(&mut self, id: &'a str) -> Option<u32> {
+        if let Some(&known) = self.of_interface.get(id) {
+            return known;
+        }
+        let end = end_of(&Peer::Interface(id.to_string()), self.inventory);
+        let role = end.map(|end| self.id(self.names.role(&end, self.state)));
+        self.of_interface.insert(id, role);
+        role
+    }
+
+    fn peer(&mut self, peer: &'a Peer) -> Option<u32> {
+        match peer {
+            Peer::Interface(id) => self.interface(id),
+            // Most rows: no name built per row.
+            Peer::Internet(_) => Some(0),
+            other => Some(self.id(self.names.role(other, self.state))),
+        }
+    }
+}
+
 /// The discovery curve under `plan`, and whether it flattened.
 fn discovery(
     table: &Table,
@@ -406,13 +479,20 @@ fn discovery(
     let state = plan.final_state(inventory);
     let names = GroupNames::of(plan, inventory);
     let blocked = blocked(table);
-    let mut first: BTreeMap<(String, String, u8, u16), u64> = BTreeMap::new();
+    // Roles interned: one name per interface (not per row), and needs keyed by ids.
+    let mut roles = RoleIds {
+        names: &names,
+        state: &state,
+        inventory,
+        ids: std::collections::HashMap::from([("internet".to_string(), 0)]),
+        of_interface: std::collections::HashMap::new(),
+    };
+    let mut first: std::collections::HashMap<(u32, u32, u8, u16), u64> =
+        std::collections::HashMap::new();
     for r in table.rows.iter().filter(|r| !is_blocked(&blocked, r)) {
-        let Some(peer) = end_of(&r.peer, inventory) else {
+        let (Some(me), Some(peer)) = (roles.interface(&r.interface_id), roles.peer(&r.peer)) else {
             continue;
         };
-        let me = names.role(&Peer::Interface(r.interface_id.clone()), &state);
-        let peer = names.role(&peer, &state);
         let key = match r.side {
             Side::Server => (peer, me, r.protocol, r.port),
             Side::Client => (me, peer, r.protocol, r.port),
