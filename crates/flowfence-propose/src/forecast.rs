@@ -350,6 +350,20 @@ fn hold_out<E>(
     }))
 }
 
+/// Says why each of `broken` (what `plan`, in `state`, doesn't allow) is new to the plan,
+/// and between which roles.
+pub fn explain(broken: &mut [Broken], plan: &Plan, state: &State, inventory: &Inventory) {
+    let names = GroupNames::of(plan, inventory);
+    for b in broken {
+        b.cause = Some(cause(b, plan, state, inventory));
+        b.between = Some(format!(
+            "{} -> {}",
+            names.role(&b.client, state),
+            names.role(&b.server, state)
+        ));
+    }
+}
+
 /// Why `b`, which `plan` (in `state`) doesn't allow, is new to it. Looked at from the
 /// side whose rule is missing.
 pub fn cause(b: &Broken, plan: &Plan, state: &State, inventory: &Inventory) -> Cause {

@@ -35,7 +35,7 @@ pub use build::{Options, ProposeError, propose};
 pub use evidence::RuleEvidence;
 pub use findings::{Finding, FindingKind};
 pub use forecast::{
-    Cause, Discovery, Forecast, ForecastBreak, Holdout, Sufficiency, TimeSpan, cause,
+    Cause, Discovery, Forecast, ForecastBreak, Holdout, Sufficiency, TimeSpan, cause, explain,
 };
 pub use model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,

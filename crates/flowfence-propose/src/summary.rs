@@ -245,11 +245,14 @@ impl fmt::Display for CheckReport<'_> {
         for b in broken.into_iter().flatten() {
             writeln!(
                 f,
-                "{indent}  {} -> {} protocol {} port {}: no {} rule allows it{}",
+                "{indent}  {} -> {} protocol {} port {}{}: no {} rule allows it{}",
                 end(&b.client),
                 end(&b.server),
                 b.protocol,
                 b.port,
+                b.between
+                    .as_ref()
+                    .map_or(String::new(), |x| format!(" ({x})")),
                 b.missing,
                 b.cause
                     .map_or(String::new(), |c| format!(" ({})", c.describe()))
@@ -311,6 +314,7 @@ mod tests {
                 port: 443,
                 missing: Direction::Egress,
                 cause: None,
+                between: None,
             },
             Broken {
                 client: Peer::Internet("203.0.113.9/32".parse().unwrap()),
@@ -319,6 +323,7 @@ mod tests {
                 port: 22,
                 missing: Direction::Ingress,
                 cause: Some(Cause::NewPeer),
+                between: Some("internet -> bastion".into()),
             },
         ];
         let text = CheckReport {
@@ -332,7 +337,7 @@ mod tests {
             "observed connections: 12 (distinct client, server, protocol, port)\n\
              broken under the plan: 2\n  \
              eni-a -> AWS service S3 protocol 6 port 443: no egress rule allows it\n  \
-             203.0.113.9/32 -> eni-b protocol 6 port 22: no ingress rule allows it (new peer of a kind the plan already serves)\n\
+             203.0.113.9/32 -> eni-b protocol 6 port 22 (internet -> bastion): no ingress rule allows it (new peer of a kind the plan already serves)\n\
              broken by cause: new peer of a kind the plan already serves 1\n\
              allowed but never used (interface pairs x observed service ports): now 40, after the plan 3\n\
              note: today's rules would not allow 1 of the accepted connections (the inventory may be older or newer than the logs)\n"

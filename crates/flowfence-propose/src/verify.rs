@@ -38,8 +38,11 @@ pub struct Broken {
     pub port: u16,
     /// The missing rule: egress on the client, or ingress on the server.
     pub missing: Direction,
-    /// Why it is new to the plan, when a plan was asked ([`crate::cause`]).
+    /// Why it is new to the plan, when a plan was asked ([`crate::explain`]).
     pub cause: Option<Cause>,
+    /// The roles at its ends, as the plan's groups name them (`web-asg -> rds`), when a
+    /// plan was asked.
+    pub between: Option<String>,
 }
 
 /// What the check found.
@@ -280,6 +283,7 @@ fn verdict(
                 port: *port,
                 missing,
                 cause: None,
+                between: None,
             })
         })
         .collect();

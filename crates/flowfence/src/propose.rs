@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 use flowfence_aggregate::Table;
 use flowfence_inventory::Inventory;
 use flowfence_propose::{
-    Check, CheckReport, InternetEgress, Options, Plan, PlanSummary, cause, propose, replay,
+    Check, CheckReport, InternetEgress, Options, Plan, PlanSummary, explain, propose, replay,
 };
 
 use crate::aggregate::load_inventory_files;
@@ -88,9 +88,7 @@ pub(crate) fn verify(args: VerifyArgs, quiet: bool) -> Result<(), Failure> {
     let (table, inventory) = connections_table(&args.traffic, &input, &args.s3, quiet)?;
     let state = plan.final_state(&inventory);
     let (before, mut after) = replay(&inventory, &table, &state);
-    for b in &mut after.broken {
-        b.cause = Some(cause(b, &plan, &state, &inventory));
-    }
+    explain(&mut after.broken, &plan, &state, &inventory);
     print!(
         "{}",
         CheckReport {

@@ -3,6 +3,7 @@
 mod aggregate;
 mod common;
 mod conformance;
+mod drift;
 mod export;
 mod parse;
 mod propose;

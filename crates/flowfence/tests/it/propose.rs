@@ -71,7 +71,8 @@ fn propose_writes_a_plan_that_verify_accepts_and_a_tampered_one_fails() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("port 5432: no ingress rule allows it"),
+        stdout
+            .contains("port 5432 (app-asg -> rds): no ingress rule allows it (new pair of roles)"),
         "{stdout}"
     );
 }
