@@ -967,6 +967,60 @@ mod tests {
         assert_eq!(peers, ["eni-p", "10.2.0.9/32"]);
     }
 
+    /// Pings both ends logged in the same second can't say who sent first; the monitor
+    /// that pings three hosts, each answering only it, is the client.
+    #[test]
+    fn icmp_ties_are_settled_by_fan_out() {
+        let mut inventory = Inventory::default();
+        let eni = |id: &str, ip: &str| {
+            format!(
+                r#"{{"NetworkInterfaceId": "{id}", "VpcId": "vpc-1", "PrivateIpAddress": "{ip}", "Groups": [{{"GroupId": "sg-1"}}]}}"#
+            )
+        };
+        let json = format!(
+            r#"{{"NetworkInterfaces": [{}, {}, {}, {}]}}"#,
+            eni("eni-m", "10.0.1.5"),
+            eni("eni-a", "10.0.2.1"),
+            eni("eni-b", "10.0.2.2"),
+            eni("eni-c", "10.0.2.3")
+        );
+        inventory.add_json("enis.json", &json).unwrap();
+        let mut text = String::from(V5);
+        text.push('\n');
+        for (host, ip) in [
+            ("eni-a", "10.0.2.1"),
+            ("eni-b", "10.0.2.2"),
+            ("eni-c", "10.0.2.3"),
+        ] {
+            for (eni, dir_out, dir_in) in
+                [("eni-m", "egress", "ingress"), (host, "ingress", "egress")]
+            {
+                text.push_str(&format!(
+                    "5 {eni} 10.0.1.5 {ip} 0 0 1 4 336 100 140 ACCEPT OK 0 {dir_out}\n\
+                     5 {eni} {ip} 10.0.1.5 0 0 1 4 336 100 140 ACCEPT OK 0 {dir_in}\n"
+                ));
+            }
+        }
+        let table = observe_text(&text).finish(&inventory);
+        assert!(table.ambiguous.is_empty(), "{:?}", table.ambiguous);
+        let rows: Vec<(&str, Side, Basis)> = table
+            .rows
+            .iter()
+            .map(|r| (r.interface_id.as_str(), r.side, r.basis))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("eni-a", Side::Server, Basis::Ports),
+                ("eni-b", Side::Server, Basis::Ports),
+                ("eni-c", Side::Server, Basis::Ports),
+                ("eni-m", Side::Client, Basis::Ports),
+                ("eni-m", Side::Client, Basis::Ports),
+                ("eni-m", Side::Client, Basis::Ports),
+            ]
+        );
+    }
+
     #[test]
     fn the_other_ends_stronger_evidence_decides() {
         // Both ports registered and seen once: the server's end alone (its window began
