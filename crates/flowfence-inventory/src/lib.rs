@@ -83,7 +83,8 @@ pub enum InventoryError {
     /// JSON, but none of the outputs flowfence reads.
     #[error(
         "{path}: not the output of a describe-network-interfaces, describe-security-groups, \
-         describe-security-group-rules or prefix-list call (top-level keys: {keys})"
+         describe-security-group-rules, prefix-list or describe-load-balancers call \
+         (top-level keys: {keys})"
     )]
     Unsupported {
         /// The file.
@@ -129,6 +130,9 @@ pub struct Inventory {
     prefix_lens: std::collections::BTreeSet<u8>,
     /// AWS's published ranges, when given.
     aws_ranges: Option<AwsIpRanges>,
+    /// Load balancers' schemes (`internet-facing`, `internal`), by the name their
+    /// interfaces' descriptions carry (`app/NAME/ID`, or a Classic one's name).
+    load_balancer_schemes: BTreeMap<String, String>,
 }
 
 /// `path` itself, or the `*.json` files of the directory `path` in name order.
@@ -193,17 +197,35 @@ impl Inventory {
             security_group_rules,
             prefix_lists,
             entries,
+            load_balancers,
+            load_balancer_descriptions,
         } = output;
         if network_interfaces.is_none()
             && security_groups.is_none()
             && security_group_rules.is_none()
             && prefix_lists.is_none()
             && entries.is_none()
+            && load_balancers.is_none()
+            && load_balancer_descriptions.is_none()
         {
             let keys = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
                 .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
                 .unwrap_or_else(|_| "none: not a JSON object".into());
             return Err(InventoryError::Unsupported { path, keys });
+        }
+        for lb in load_balancers.unwrap_or_default() {
+            let key = lb.key().ok_or_else(|| {
+                bad(load::BadValue {
+                    what: "a load balancer ARN (arn:aws:elasticloadbalancing:...:loadbalancer/TYPE/NAME/ID)".into(),
+                    value: lb.load_balancer_arn.clone(),
+                })
+            })?;
+            self.load_balancer_schemes
+                .insert(key.to_string(), lb.scheme.clone().unwrap_or_default());
+        }
+        for lb in load_balancer_descriptions.unwrap_or_default() {
+            self.load_balancer_schemes
+                .insert(lb.load_balancer_name, lb.scheme.unwrap_or_default());
         }
         for i in network_interfaces.unwrap_or_default() {
             let interface = i.into_model().map_err(bad)?;
@@ -310,6 +332,15 @@ impl Inventory {
             }
         }
         self.aws_ranges = Some(ranges);
+    }
+
+    /// Whether `interface` is reachable from the internet: it has a public address, or
+    /// it belongs to a load balancer whose scheme is `internet-facing`
+    /// (`describe-load-balancers`).
+    pub fn is_internet_facing(&self, interface: &Interface) -> bool {
+        interface.is_internet_facing()
+            || matches!(&interface.owner, Owner::LoadBalancer(name)
+                if self.load_balancer_schemes.get(name).is_some_and(|s| s == "internet-facing"))
     }
 
     /// Where `address` is in AWS, when ranges were added.

@@ -30,6 +30,40 @@ pub(crate) struct Output {
     /// `get-managed-prefix-list-entries`: the list's id isn't in the output.
     #[serde(default)]
     pub(crate) entries: Option<Vec<AwsEntry>>,
+    /// `elbv2 describe-load-balancers` (application, network, gateway).
+    #[serde(default)]
+    pub(crate) load_balancers: Option<Vec<AwsLoadBalancer>>,
+    /// `elb describe-load-balancers` (Classic).
+    #[serde(default)]
+    pub(crate) load_balancer_descriptions: Option<Vec<AwsClassicLoadBalancer>>,
+}
+
+/// An `elbv2` load balancer: its ARN ends with the `app/NAME/ID` its interfaces'
+/// descriptions carry.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsLoadBalancer {
+    pub(crate) load_balancer_arn: String,
+    #[serde(default)]
+    pub(crate) scheme: Option<String>,
+}
+
+impl AwsLoadBalancer {
+    /// `app/NAME/ID`, as `Owner::LoadBalancer` names it.
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.load_balancer_arn
+            .split_once(":loadbalancer/")
+            .map(|(_, k)| k)
+    }
+}
+
+/// A Classic load balancer: its interfaces' descriptions carry its name.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsClassicLoadBalancer {
+    pub(crate) load_balancer_name: String,
+    #[serde(default)]
+    pub(crate) scheme: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

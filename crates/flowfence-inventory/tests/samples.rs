@@ -319,7 +319,7 @@ fn unsupported_and_broken_files_name_the_file() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "x.json: not the output of a describe-network-interfaces, describe-security-groups, describe-security-group-rules or prefix-list call (top-level keys: Reservations)"
+        "x.json: not the output of a describe-network-interfaces, describe-security-groups, describe-security-group-rules, prefix-list or describe-load-balancers call (top-level keys: Reservations)"
     );
     let e = inv
         .add_json("y.json", "{\n  \"SecurityGroups\": [ {")
@@ -454,4 +454,60 @@ fn peered_vpc_interfaces_resolve_when_unambiguous() {
     assert_eq!(other("10.2.0.9"), None, "two VPCs reuse it");
     assert_eq!(other("10.0.0.5"), None, "vpc-a's own");
     assert_eq!(other("10.9.9.9"), None);
+}
+
+/// An interface of a load balancer whose scheme `describe-load-balancers` says is
+/// internet-facing serves the internet, public address or not; an internal one doesn't.
+#[test]
+fn load_balancer_schemes_say_which_interfaces_face_the_internet() {
+    let eni = |id: &str, description: &str| {
+        format!(
+            r#"{{"NetworkInterfaceId": "{id}", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.0.{}", "InterfaceType": "interface",
+                "RequesterId": "amazon-elb", "RequesterManaged": true, "Description": "{description}",
+                "Groups": [{{"GroupId": "sg-1"}}]}}"#,
+            id.len()
+        )
+    };
+    let mut inventory = Inventory::default();
+    inventory
+        .add_json(
+            "enis.json",
+            &format!(
+                r#"{{"NetworkInterfaces": [{}, {}, {}]}}"#,
+                eni("eni-pub", "ELB app/web/50dc6c495c0c9188"),
+                eni("eni-internal", "ELB net/inside/0a1b2c3d4e5f6789"),
+                eni("eni-classic", "ELB legacy-web")
+            ),
+        )
+        .unwrap();
+    inventory
+        .add_json(
+            "elbv2.json",
+            r#"{"LoadBalancers": [
+                {"LoadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188", "Scheme": "internet-facing", "Type": "application"},
+                {"LoadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/inside/0a1b2c3d4e5f6789", "Scheme": "internal", "Type": "network"}
+            ]}"#,
+        )
+        .unwrap();
+    inventory
+        .add_json(
+            "elb.json",
+            r#"{"LoadBalancerDescriptions": [{"LoadBalancerName": "legacy-web", "Scheme": "internet-facing"}]}"#,
+        )
+        .unwrap();
+    let facing = |id: &str| inventory.is_internet_facing(inventory.interface(id).unwrap());
+    assert!(facing("eni-pub"));
+    assert!(!facing("eni-internal"));
+    assert!(facing("eni-classic"));
+    let err = Inventory::default()
+        .add_json(
+            "elbv2.json",
+            r#"{"LoadBalancers": [{"LoadBalancerArn": "web"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("elbv2.json: `web` is not a load balancer ARN"),
+        "{err}"
+    );
 }

@@ -343,11 +343,12 @@ fn role_group(
         (r.prefix.contains(net) && !is_private(net.addr()))
             .then(|| format!("{} {}", r.service, r.region))
     };
-    // A role whose every member has a public address serves the internet.
+    // A role whose every member is internet-facing (a public address, or an
+    // internet-facing load balancer's interface) serves the internet.
     let internet_facing = role.members.iter().all(|m| {
         inventory
             .interface(m)
-            .is_some_and(|i| i.is_internet_facing())
+            .is_some_and(|i| inventory.is_internet_facing(i))
     });
     let mut per_direction: BTreeMap<Direction, BTreeMap<(u8, u16, RuleTarget), RuleEvidence>> =
         BTreeMap::new();

@@ -264,8 +264,9 @@ fn rule_json(rule: &Rule) -> Value {
     perm
 }
 
-/// Writes `describe-network-interfaces.json`, `describe-security-groups.json` and
-/// `describe-prefix-lists.json` as the AWS CLI prints them.
+/// Writes `describe-network-interfaces.json`, `describe-security-groups.json`,
+/// `describe-prefix-lists.json` and (elbv2) `describe-load-balancers.json` as the AWS CLI
+/// prints them.
 pub fn write_inventory(env: &Environment, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let group_name = |id: &str| {
@@ -357,6 +358,37 @@ pub fn write_inventory(env: &Environment, dir: &Path) -> anyhow::Result<()> {
         json!({ "SecurityGroups": groups }),
     )?;
     write("describe-prefix-lists.json", prefix_lists)?;
+    // `aws elbv2 describe-load-balancers`: the public load balancer and its scheme.
+    let albs: Vec<&crate::env::Interface> =
+        env.interfaces.iter().filter(|i| i.role == "alb").collect();
+    if let Some(first) = albs.first() {
+        let key = first
+            .description
+            .strip_prefix("ELB ")
+            .expect("load balancer interfaces name it");
+        let name = key.split('/').nth(1).unwrap_or(key);
+        let lb = json!({
+            "LoadBalancerArn": format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/{key}"),
+            "DNSName": format!("{name}-1234567890.{REGION}.elb.amazonaws.com"),
+            "CanonicalHostedZoneId": "Z35SXDOTRQ7X7K",
+            "LoadBalancerName": name,
+            "Scheme": "internet-facing",
+            "VpcId": env.vpc,
+            "State": {"Code": "active"},
+            "Type": "application",
+            "AvailabilityZones": albs.iter().map(|i| json!({
+                "ZoneName": if i.az_id == "use1-az1" { "us-east-1a" } else { "us-east-1b" },
+                "SubnetId": i.subnet,
+                "LoadBalancerAddresses": [],
+            })).collect::<Vec<_>>(),
+            "SecurityGroups": first.groups,
+            "IpAddressType": "ipv4",
+        });
+        write(
+            "describe-load-balancers.json",
+            json!({ "LoadBalancers": [lb] }),
+        )?;
+    }
     Ok(())
 }
 
