@@ -140,12 +140,16 @@ fn files_of(path: &Path) -> Result<Vec<PathBuf>, InventoryError> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let listing = std::fs::read_dir(path).map_err(|source| InventoryError::ListDir {
+    let list_error = |source| InventoryError::ListDir {
         dir: path.into(),
         source,
-    })?;
-    let mut found: Vec<PathBuf> = listing
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    };
+    // An entry that can't be read is an error, not a file quietly left out.
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(list_error)?
+        .map(|e| e.map(|e| e.path()).map_err(list_error))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     found.sort();

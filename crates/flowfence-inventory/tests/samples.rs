@@ -1,26 +1,18 @@
 //! The loader on real-shaped `describe-*` output from public projects
 //! (`../shared/inventory-samples`) and on the bundled sample's inventory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use flowfence_inventory::{Inventory, InventoryError, Issue, Owner, Peer, Protocol};
 
-fn shared() -> PathBuf {
-    let dir = std::env::var_os("FLOWFENCE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| flowfence_testdata::workspace().join("../shared"));
-    let dir = dir.join("inventory-samples");
-    assert!(
-        dir.is_dir(),
-        "shared inventory samples not found at {} (set FLOWFENCE_SHARED)",
-        dir.display()
-    );
-    dir
+/// The shared samples, or `None` (the test then skips: see `flowfence_testdata::shared`).
+fn shared() -> Option<PathBuf> {
+    flowfence_testdata::shared("inventory-samples")
 }
 
 /// The JSON blocks of an AWS CLI example page: each follows an `Output::` line, indented.
-fn rst_outputs(name: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(shared().join(name)).unwrap();
+fn rst_outputs(dir: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
     let mut blocks = Vec::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
@@ -73,8 +65,8 @@ fn without_trailing_commas(json: &str) -> String {
     out
 }
 
-fn load_rst(inventory: &mut Inventory, name: &str) {
-    for (i, block) in rst_outputs(name).iter().enumerate() {
+fn load_rst(inventory: &mut Inventory, dir: &Path, name: &str) {
+    for (i, block) in rst_outputs(dir, name).iter().enumerate() {
         inventory
             .add_json(&format!("{name}#{i}"), block)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -83,7 +75,7 @@ fn load_rst(inventory: &mut Inventory, name: &str) {
 
 #[test]
 fn cloudmapper_interfaces_and_groups() {
-    let dir = shared();
+    let Some(dir) = shared() else { return };
     let inv = Inventory::load(&[
         dir.join("cloudmapper-ec2-describe-network-interfaces.json"),
         dir.join("cloudmapper-ec2-describe-security-groups.json"),
@@ -140,9 +132,18 @@ impl PeerAccount for flowfence_inventory::Rule {
 
 #[test]
 fn awscli_examples_bundled_permissions_and_multiple_addresses() {
+    let Some(dir) = shared() else { return };
     let mut inv = Inventory::default();
-    load_rst(&mut inv, "awscli-example-describe-security-groups.rst");
-    load_rst(&mut inv, "awscli-example-describe-network-interfaces.rst");
+    load_rst(
+        &mut inv,
+        &dir,
+        "awscli-example-describe-security-groups.rst",
+    );
+    load_rst(
+        &mut inv,
+        &dir,
+        "awscli-example-describe-network-interfaces.rst",
+    );
     let sg = inv.group("sg-903004f8").unwrap();
     assert_eq!(sg.name, "MySecurityGroup");
     // `-1` without ports, from a group with its account.
@@ -183,8 +184,13 @@ fn awscli_examples_bundled_permissions_and_multiple_addresses() {
 
 #[test]
 fn security_group_rules_add_their_ids_to_described_rules() {
+    let Some(dir) = shared() else { return };
     let mut inv = Inventory::default();
-    load_rst(&mut inv, "awscli-example-describe-security-group-rules.rst");
+    load_rst(
+        &mut inv,
+        &dir,
+        "awscli-example-describe-security-group-rules.rst",
+    );
     let g = inv.group("sg-1234567890abcdef0").unwrap();
     assert_eq!(g.ingress.len(), 1);
     assert_eq!(
@@ -199,8 +205,9 @@ fn security_group_rules_add_their_ids_to_described_rules() {
 
 #[test]
 fn prefix_lists_in_both_shapes() {
+    let Some(dir) = shared() else { return };
     let mut inv = Inventory::default();
-    load_rst(&mut inv, "awscli-example-describe-prefix-lists.rst");
+    load_rst(&mut inv, &dir, "awscli-example-describe-prefix-lists.rst");
     let s3 = inv.prefix_list("pl-63a5400a").unwrap();
     assert!(s3.is_aws_managed());
     assert_eq!(s3.service(), Some("s3"));
@@ -210,8 +217,12 @@ fn prefix_lists_in_both_shapes() {
         Some("pl-63a5400a")
     );
 
-    load_rst(&mut inv, "awscli-example-describe-managed-prefix-lists.rst");
-    let entries = &rst_outputs("awscli-example-get-managed-prefix-list-entries.rst")[0];
+    load_rst(
+        &mut inv,
+        &dir,
+        "awscli-example-describe-managed-prefix-lists.rst",
+    );
+    let entries = &rst_outputs(&dir, "awscli-example-get-managed-prefix-list-entries.rst")[0];
     // The entries' list is named by the file, as the CLI output doesn't say.
     assert!(matches!(
         inv.add_json("entries.json", entries),

@@ -44,7 +44,8 @@ pub use model::{
 pub use needs::{Direction, Dropped, Filter};
 pub use quota::quota_usage;
 pub use rules::{
-    InternetEgress, IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, WideningKind,
+    InternetEgress, IpPermission, PermissionSpecs, RuleSpec, RuleTarget, Shaping, SpecError,
+    WideningKind,
 };
 pub use summary::{CheckReport, ForecastSummary, PlanSummary};
 pub use verify::{Broken, State, Verdict, replay};

@@ -188,20 +188,22 @@ mod wire {
         rules.iter().map(|r| r.evidence.clone()).collect()
     }
 
-    /// The rules of `perms`, the i-th permission's evidence `evidence[i]`.
+    /// The rules of `perms` (the group's `list`: `ingress`, `authorize_egress`, ...), the
+    /// i-th permission's evidence `evidence[i]`. A permission that can't be read is an
+    /// error naming the group, the list, the rule's place in it and the bad value: a
+    /// permission with no peer allows nothing, and dropping one would hide an edit gone
+    /// wrong.
     fn rules(
         group: &str,
+        list: &str,
         perms: Vec<IpPermission>,
         evidence: &[Option<RuleEvidence>],
     ) -> Result<Vec<PlanRule>, String> {
         let mut out = Vec::with_capacity(perms.len());
         for (i, p) in perms.into_iter().enumerate() {
-            // A permission with no peer allows nothing: a plan that has one was edited
-            // wrongly, and dropping it would hide that.
             let specs = p
                 .specs()
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| format!("group {group}: unreadable permission {p:?}"))?;
+                .map_err(|e| format!("group {group}, {list} rule {}: {e}", i + 1))?;
             let description = p
                 .ip_ranges
                 .iter()
@@ -247,8 +249,8 @@ mod wire {
         fn try_from(g: PlanGroup) -> Result<super::PlanGroup, String> {
             let changes = g.changes.map(|c| c.into_rules(&g.reference)).transpose()?;
             Ok(super::PlanGroup {
-                ingress: rules(&g.reference, g.ingress, &g.ingress_evidence)?,
-                egress: rules(&g.reference, g.egress, &g.egress_evidence)?,
+                ingress: rules(&g.reference, "ingress", g.ingress, &g.ingress_evidence)?,
+                egress: rules(&g.reference, "egress", g.egress, &g.egress_evidence)?,
                 changes,
                 reference: g.reference,
                 name: g.name,
@@ -275,10 +277,10 @@ mod wire {
     impl RuleChanges {
         fn into_rules(self, group: &str) -> Result<super::RuleChanges, String> {
             Ok(super::RuleChanges {
-                authorize_ingress: rules(group, self.authorize_ingress, &[])?,
-                authorize_egress: rules(group, self.authorize_egress, &[])?,
-                revoke_ingress: rules(group, self.revoke_ingress, &[])?,
-                revoke_egress: rules(group, self.revoke_egress, &[])?,
+                authorize_ingress: rules(group, "authorize_ingress", self.authorize_ingress, &[])?,
+                authorize_egress: rules(group, "authorize_egress", self.authorize_egress, &[])?,
+                revoke_ingress: rules(group, "revoke_ingress", self.revoke_ingress, &[])?,
+                revoke_egress: rules(group, "revoke_egress", self.revoke_egress, &[])?,
             })
         }
     }

@@ -87,9 +87,24 @@ pub trait PermissionSpecs: Sized {
     /// One permission for one rule.
     fn from_spec(spec: &RuleSpec, description: Option<String>) -> Self;
 
-    /// The rules a permission holds (one per peer); `None` if it names an unknown
-    /// protocol or an invalid CIDR.
-    fn specs(&self) -> Option<Vec<RuleSpec>>;
+    /// The rules a permission holds (one per peer); an error names the value that is not
+    /// a protocol or a CIDR, or says the permission names no peer.
+    fn specs(&self) -> Result<Vec<RuleSpec>, SpecError>;
+}
+
+/// Why a permission holds no rules flowfence can read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// `IpProtocol` is neither a name AWS uses nor a number.
+    #[error("IpProtocol `{0}` is not a protocol (tcp, udp, icmp, icmpv6, -1 or a number)")]
+    Protocol(String),
+    /// A CIDR that doesn't parse.
+    #[error("`{0}` is not a CIDR")]
+    Cidr(String),
+    /// No `IpRanges`, `Ipv6Ranges`, `PrefixListIds` or `UserIdGroupPairs`: it allows
+    /// nothing.
+    #[error("no peer (IpRanges, Ipv6Ranges, PrefixListIds or UserIdGroupPairs): it allows nothing")]
+    NoPeer,
 }
 
 impl PermissionSpecs for IpPermission {
@@ -130,8 +145,9 @@ impl PermissionSpecs for IpPermission {
         p
     }
 
-    fn specs(&self) -> Option<Vec<RuleSpec>> {
-        let protocol = protocol_number(&self.ip_protocol)?;
+    fn specs(&self) -> Result<Vec<RuleSpec>, SpecError> {
+        let protocol = protocol_number(&self.ip_protocol)
+            .ok_or_else(|| SpecError::Protocol(self.ip_protocol.clone()))?;
         let (from, to) = (self.from_port.unwrap_or(-1), self.to_port.unwrap_or(-1));
         let mut out = Vec::new();
         let mut push = |target| {
@@ -142,11 +158,15 @@ impl PermissionSpecs for IpPermission {
                 target,
             })
         };
+        let cidr = |text: &str| {
+            text.parse::<IpNet>()
+                .map_err(|_| SpecError::Cidr(text.to_string()))
+        };
         for r in &self.ip_ranges {
-            push(RuleTarget::Cidr(r.cidr_ip.parse().ok()?));
+            push(RuleTarget::Cidr(cidr(&r.cidr_ip)?));
         }
         for r in &self.ipv6_ranges {
-            push(RuleTarget::Cidr(r.cidr_ipv6.parse().ok()?));
+            push(RuleTarget::Cidr(cidr(&r.cidr_ipv6)?));
         }
         for r in &self.prefix_list_ids {
             push(RuleTarget::PrefixList(r.prefix_list_id.clone()));
@@ -154,7 +174,10 @@ impl PermissionSpecs for IpPermission {
         for r in &self.user_id_group_pairs {
             push(RuleTarget::Group(r.group_id.clone()));
         }
-        Some(out)
+        if out.is_empty() {
+            return Err(SpecError::NoPeer);
+        }
+        Ok(out)
     }
 }
 

@@ -19,3 +19,27 @@ pub fn workspace() -> PathBuf {
 pub fn sample_logs() -> PathBuf {
     workspace().join("sample-logs")
 }
+
+/// The shared test data's `part` (`conformance`, `inventory-samples`): under
+/// `FLOWFENCE_SHARED`, else `../shared` beside the workspace. `None` when it isn't
+/// there: a fresh clone has no `../shared`, and its tests say they skipped the cases
+/// that need it. With `FLOWFENCE_REQUIRE_SHARED=1` (CI sets it) its absence fails.
+pub fn shared(part: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("FLOWFENCE_SHARED")
+        .map_or_else(|| workspace().join("../shared"), PathBuf::from);
+    let dir = root.join(part);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let required = std::env::var_os("FLOWFENCE_REQUIRE_SHARED").is_some_and(|v| v == "1");
+    assert!(
+        !required,
+        "shared test data not found at {} (set FLOWFENCE_SHARED to the shared folder)",
+        dir.display()
+    );
+    eprintln!(
+        "skipped: shared test data not found at {} (set FLOWFENCE_SHARED to run these cases; CI requires them)",
+        dir.display()
+    );
+    None
+}

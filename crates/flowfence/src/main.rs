@@ -45,10 +45,32 @@ fn main() -> ExitCode {
             if is_broken_pipe(failure.error()) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(std::io::stderr(), "flowfence: error: {:#}", failure.error());
+            let _ = writeln!(
+                std::io::stderr(),
+                "flowfence: error: {}",
+                message(failure.error())
+            );
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: many errors already spell out
+/// their cause (`FILE: missing field ... at line 1 column 35`), so a cause the line
+/// already says is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

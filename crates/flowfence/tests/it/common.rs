@@ -17,19 +17,6 @@ pub(crate) fn sample(sub: &str) -> String {
         .to_string()
 }
 
-/// `../shared` beside the clone (CI puts it there), or `FLOWFENCE_SHARED`.
-pub(crate) fn shared() -> PathBuf {
-    let dir = std::env::var_os("FLOWFENCE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("../shared"));
-    assert!(
-        dir.join("conformance/cases.jsonl").is_file(),
-        "shared test data not found at {} (set FLOWFENCE_SHARED)",
-        dir.display()
-    );
-    dir
-}
-
 /// Runs `flowfence` with `args`, feeding `stdin`.
 pub(crate) fn flowfence(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowfence"));

@@ -4,6 +4,7 @@ mod aggregate;
 mod common;
 mod conformance;
 mod drift;
+mod errors;
 mod export;
 mod parse;
 mod propose;
