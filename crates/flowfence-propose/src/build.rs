@@ -1015,10 +1015,9 @@ mod tests {
         let mut broken = json;
         broken["groups"][at]["egress"][0]["UserIdGroupPairs"] = serde_json::json!([]);
         let err = serde_json::from_value::<Plan>(broken).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("group new:web: unreadable permission"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "group new:web, egress rule 1: no peer (IpRanges, Ipv6Ranges, PrefixListIds or UserIdGroupPairs): it allows nothing"
         );
     }
 
