@@ -139,6 +139,38 @@ impl Layout {
         Layout::from_header_line(std::str::from_utf8(first).ok()?)
     }
 
+    /// The layout of a CloudWatch Logs export (`aws logs create-export-task`): when the
+    /// block's first non-blank line starts with an ISO-8601 time, every line is that
+    /// time (when CloudWatch ingested the event), a space and a record of `base`. The
+    /// time becomes an [`EXPORT_TIME`] column before `base`'s.
+    pub(crate) fn export_prefixed(block: &[u8], base: &Layout) -> Option<Layout> {
+        if base
+            .columns
+            .first()
+            .is_some_and(|c| c.name() == EXPORT_TIME)
+        {
+            return None;
+        }
+        let first = block
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::trim_ascii)
+            .find(|l| !l.is_empty())?;
+        let token = first.split(|&b| b == b' ').next()?;
+        if !is_iso_time(token) {
+            return None;
+        }
+        let mut columns = vec![Column::Unknown(EXPORT_TIME.into())];
+        columns.extend(base.columns.iter().cloned());
+        Layout::from_columns(columns).ok()
+    }
+
+    /// Whether the layout is a CloudWatch Logs export's (its first column the export time).
+    pub fn is_export(&self) -> bool {
+        self.columns
+            .first()
+            .is_some_and(|c| c.name() == EXPORT_TIME)
+    }
+
     /// Recognises a header line: every token is a field name and most of them are known
     /// (so a data line of ids, such as `eni-0a1b i-0c2d`, is never taken for a header).
     /// Returns the layout it declares, or `None` if the line is not a header.
@@ -226,6 +258,44 @@ impl fmt::Display for Layout {
     }
 }
 
+/// The column a CloudWatch Logs export puts before each record: when CloudWatch
+/// ingested the event (not the flow's time, which `start` and `end` keep).
+pub const EXPORT_TIME: &str = "export-time";
+
+/// `2026-11-02T09:00:05.123Z` (or without fractions, or with a `+hh:mm` offset).
+fn is_iso_time(t: &[u8]) -> bool {
+    let digits =
+        |r: std::ops::Range<usize>| t.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, c: u8| t.get(i) == Some(&c);
+    if !(digits(0..4)
+        && at(4, b'-')
+        && digits(5..7)
+        && at(7, b'-')
+        && digits(8..10)
+        && at(10, b'T')
+        && digits(11..13)
+        && at(13, b':')
+        && digits(14..16)
+        && at(16, b':')
+        && digits(17..19))
+    {
+        return false;
+    }
+    let mut rest = &t[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &fraction[n..];
+    }
+    match rest {
+        b"Z" => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
+}
+
 /// `[a-z][a-z0-9-]*` with `_` allowed for Parquet-style names: what a field name looks
 /// like. Numbers, addresses and `-` never match.
 fn is_field_name(token: &[u8]) -> bool {
@@ -289,6 +359,37 @@ mod tests {
             Layout::from_header_line("2 123456789010 eni-1 - - - - - - - 1 2 - NODATA").is_none()
         );
         assert!(Layout::from_header_line("Phony unsupported log format.").is_none());
+    }
+
+    #[test]
+    fn cloudwatch_exports_put_a_time_before_each_record() {
+        let base = Layout::default_v2();
+        let block = b"\n2026-11-02T09:00:05.123Z 2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 41000 6 3 180 1 2 ACCEPT OK\n";
+        let l = Layout::export_prefixed(block, &base).unwrap();
+        assert!(l.is_export());
+        assert_eq!(l.len(), 15);
+        assert_eq!(l.columns()[1], base.columns()[0]);
+        // Already prefixed, or not a time: nothing to do.
+        assert!(Layout::export_prefixed(block, &l).is_none());
+        assert!(
+            Layout::export_prefixed(b"2 123456789012 eni-1 - - - - - - - 1 2 - NODATA", &base)
+                .is_none()
+        );
+        for ok in [
+            "2026-11-02T09:00:05Z",
+            "2026-11-02T09:00:05.1Z",
+            "2026-11-02T09:00:05+01:00",
+        ] {
+            assert!(is_iso_time(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "2026-11-02",
+            "2026-11-02T09:00:05",
+            "2026-11-02T09:00:05.Z",
+            "x026-11-02T09:00:05Z",
+        ] {
+            assert!(!is_iso_time(bad.as_bytes()), "{bad}");
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ mod value;
 pub use decode::{BlockOutcome, Counts, RecordSink, decode_block};
 pub use field::{Field, Kind};
 pub use input::InputFormat;
-pub use layout::{Column, Layout, LayoutError};
+pub use layout::{Column, EXPORT_TIME, Layout, LayoutError};
 pub use output::parquet::{ParquetRecordWriter, RecordBatchBuilder, arrow_schema};
 pub use output::text::{CsvEncoder, NdjsonEncoder, write_ndjson};
 pub use output::{RecordFormat, WriteError, Written, write_records};

@@ -73,6 +73,12 @@ const LOG_SUFFIXES: &[&str] = &[
     ".log", ".log.gz", ".gz", ".txt", ".parquet", ".json", ".json.gz", ".jsonl", ".ndjson",
 ];
 
+/// An object of a CloudWatch Logs export task, once downloaded and unpacked: AWS names
+/// them `000000.gz`, `000001.gz`, ... under `<prefix>/<task-id>/<log-stream>/`.
+fn is_export_object(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Expands the paths a user gave: `-` is stdin, a file is read whatever its name, a
 /// directory is walked recursively and its flow-log-named files read in name order.
 pub fn discover(paths: &[PathBuf]) -> Result<Discovery, DiscoveryError> {
@@ -116,7 +122,7 @@ fn walk(dir: &Path, found: &mut Discovery) -> Result<(), DiscoveryError> {
         }
         if file_type.is_dir() {
             walk(&path, found)?;
-        } else if LOG_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        } else if LOG_SUFFIXES.iter().any(|s| name.ends_with(s)) || is_export_object(&name) {
             found.sources.push(Source::File(path));
         } else {
             found.skipped.push(Skipped {

@@ -68,6 +68,13 @@ impl ReadSummary<'_> {
                 report.control_messages
             );
         }
+        if report.exported_sources > 0 {
+            let _ = writeln!(
+                s,
+                "  CloudWatch Logs export: {} sources; the time before each record is when CloudWatch ingested it (column export-time), not the flow's (start, end)",
+                report.exported_sources
+            );
+        }
         let rejected = report.tally.total();
         let _ = writeln!(s, "  rejected  {:>12}", thousands(rejected));
         for (reason, field, n) in report.tally.counts() {
@@ -148,6 +155,7 @@ impl ReadSummary<'_> {
             "header_lines": c.headers,
             "blank_lines": c.blank,
             "control_messages": report.control_messages,
+            "exported_sources": report.exported_sources,
             "rejected": report.tally.total(),
             "rejections": rejections,
             "first_rejected": examples,

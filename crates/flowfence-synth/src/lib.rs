@@ -25,7 +25,7 @@ pub use env::{
 };
 pub use flows::{FileFlows, Format, V2_FORMAT, V5_FORMAT, WINDOW, WINDOWS_PER_FILE};
 pub use output::{
-    FLOW_LOG_ID, Form, Span, TrueEdge, Truth, Written, unix_day, write_inventory, write_logs,
-    write_truth,
+    EXPORT_TASK_ID, FLOW_LOG_ID, Form, Span, TrueEdge, Truth, Written, unix_day, write_inventory,
+    write_logs, write_truth,
 };
 pub use rng::Rng;

@@ -79,6 +79,8 @@ enum FormArg {
     S3TextV5,
     S3Parquet,
     Cloudwatch,
+    /// `aws logs create-export-task` objects (default format).
+    CloudwatchExport,
 }
 
 fn main() -> ExitCode {
@@ -153,9 +155,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         FormArg::S3TextV5 => Form::S3TextV5,
         FormArg::S3Parquet => Form::S3Parquet,
         FormArg::Cloudwatch => Form::CloudWatch,
+        FormArg::CloudwatchExport => Form::CloudWatchExport(flowfence_synth::Format::V2),
     };
-    if args.continuation.is_some() && form == Form::CloudWatch {
-        bail!("--continuation: the CloudWatch form is one file; choose an S3 form");
+    if args.continuation.is_some() && matches!(form, Form::CloudWatch | Form::CloudWatchExport(_)) {
+        bail!("--continuation: the CloudWatch forms are not split in time; choose an S3 form");
     }
     let files = match &args.target_size {
         Some(size) => {

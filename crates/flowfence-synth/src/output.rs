@@ -30,6 +30,10 @@ pub enum Form {
     S3Parquet,
     /// `aws logs filter-log-events` output of a CloudWatch Logs flow log (default format).
     CloudWatch,
+    /// `aws logs create-export-task` objects of a CloudWatch Logs flow log in `format`:
+    /// `exportedlogs/<task-id>/<eni>-all/000000.gz`, each line an ingestion time and a
+    /// record, no header.
+    CloudWatchExport(Format),
 }
 
 /// A span of time to generate.
@@ -137,6 +141,9 @@ pub fn write_logs(
     if form == Form::CloudWatch {
         return write_cloudwatch(env, seed, span, dir);
     }
+    if let Form::CloudWatchExport(format) = form {
+        return write_cloudwatch_export(env, seed, span, format, dir);
+    }
     let file_secs = WINDOWS_PER_FILE * WINDOW;
     let written = (0..span.files)
         .into_par_iter()
@@ -241,6 +248,61 @@ fn write_cloudwatch(
         records,
         text_bytes: text.len() as u64,
     })
+}
+
+/// The task id in generated export paths.
+pub const EXPORT_TASK_ID: &str = "2e4c9c8f-2f7a-4c35-9d4f-6f0a1b2c3d4e";
+
+/// `create-export-task` output: per log stream (`eni-...-all`), one gzip object of lines
+/// `<ingestion time, ISO-8601> <record>`, in time order.
+fn write_cloudwatch_export(
+    env: &Environment,
+    seed: u64,
+    span: Span,
+    format: Format,
+    dir: &Path,
+) -> anyhow::Result<Written> {
+    let file_secs = WINDOWS_PER_FILE * WINDOW;
+    let mut streams: std::collections::BTreeMap<String, String> = Default::default();
+    let mut records = 0;
+    for i in 0..span.files {
+        let start = span.start + i * file_secs;
+        let progress = i as f64 / span.files as f64;
+        let flows = FileFlows::generate(env, seed, start / file_secs, start, span.scale, progress);
+        records += flows.len() as u64;
+        for (n, (eni, line)) in flows.lines(env, format).into_iter().enumerate() {
+            // Ingested a few minutes after the window, as CloudWatch does.
+            let ms = (start + file_secs) * 1000 + n as u64;
+            let (y, m, d, hh, mm) = civil(ms / 1000);
+            let text = streams.entry(eni).or_default();
+            let _ = std::fmt::Write::write_fmt(
+                text,
+                format_args!(
+                    "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{:02}.{:03}Z {line}\n",
+                    ms / 1000 % 60,
+                    ms % 1000
+                ),
+            );
+        }
+    }
+    let mut written = Written {
+        records,
+        ..Written::default()
+    };
+    for (eni, text) in streams {
+        let folder = dir
+            .join("exportedlogs")
+            .join(EXPORT_TASK_ID)
+            .join(format!("{eni}-all"));
+        std::fs::create_dir_all(&folder)?;
+        let path = folder.join("000000.gz");
+        let mut gz = GzEncoder::new(std::fs::File::create(&path)?, Compression::new(5));
+        gz.write_all(text.as_bytes())?;
+        gz.finish()?;
+        written.text_bytes += text.len() as u64;
+        written.files.push(path);
+    }
+    Ok(written)
 }
 
 fn rule_json(rule: &Rule) -> Value {

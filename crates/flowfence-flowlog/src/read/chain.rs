@@ -73,6 +73,7 @@ impl Chain {
             event_map,
             envelope,
             block,
+            exported,
             ..
         } = done;
         if let Some(block) = block {
@@ -118,6 +119,7 @@ impl Chain {
         totals.tally.merge(outcome.tally);
         totals.input_bytes += input_bytes;
         totals.control_messages += control_messages;
+        totals.exported_sources += u64::from(exported);
     }
 }
 

@@ -60,6 +60,8 @@ pub(super) struct Done {
     pub(super) envelope: Tally,
     /// The block, kept for a re-run (text jobs only).
     pub(super) block: Option<Bytes>,
+    /// A source's first job found a CloudWatch Logs export (a time before each record).
+    pub(super) exported: bool,
 }
 
 impl Job {
@@ -70,9 +72,10 @@ impl Job {
         let Payload::Text { block, .. } = &self.payload else {
             return Arc::clone(start);
         };
+        let start = first_layout(self.first, block, start);
         match Layout::opening_header(block) {
-            Some(header) if header != **start => Arc::new(header),
-            _ => Arc::clone(start),
+            Some(header) if header != *start => Arc::new(header),
+            _ => start,
         }
     }
 
@@ -99,10 +102,13 @@ impl Job {
             event_map: None,
             envelope: Tally::default(),
             block: None,
+            exported: false,
         };
         match payload {
             Payload::Text { block, failure } => {
-                done.outcome = decode_block(&block, &start, Unit::Line, sink);
+                let layout = first_layout(first, &block, &start);
+                done.exported = first && layout.is_export();
+                done.outcome = decode_block(&block, &layout, Unit::Line, sink);
                 done.failure = failure;
                 done.block = Some(block);
             }
@@ -144,6 +150,18 @@ impl Job {
             }
         }
         done
+    }
+}
+
+/// The layout a text job decodes with: `start`, or for a source's first job that turns
+/// out to be a CloudWatch Logs export, `start` behind the export time.
+fn first_layout(first: bool, block: &[u8], start: &Arc<Layout>) -> Arc<Layout> {
+    match first
+        .then(|| Layout::export_prefixed(block, start))
+        .flatten()
+    {
+        Some(exported) => Arc::new(exported),
+        None => Arc::clone(start),
     }
 }
 

@@ -107,7 +107,9 @@ impl Reader {
                 ) {
                     return None;
                 }
-                Layout::opening_header(&block).map(Arc::new)
+                Layout::opening_header(&block)
+                    .or_else(|| Layout::export_prefixed(&block, &self.initial))
+                    .map(Arc::new)
             }
         }
     }

@@ -58,6 +58,9 @@ pub struct Report {
     pub input_bytes: u64,
     /// CloudWatch `CONTROL_MESSAGE` documents skipped (destination health checks).
     pub control_messages: u64,
+    /// Sources read as CloudWatch Logs exports (`create-export-task`: an ingestion time
+    /// before each record).
+    pub exported_sources: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// True when `strict` stopped the run early.
@@ -82,6 +85,7 @@ impl Report {
         self.tally.merge_after(other.tally, offset);
         self.input_bytes += other.input_bytes;
         self.control_messages += other.control_messages;
+        self.exported_sources += other.exported_sources;
         self.elapsed += other.elapsed;
         self.stopped_early |= other.stopped_early;
     }
@@ -111,6 +115,7 @@ impl Report {
         self.tally.merge(outcome.tally);
         self.input_bytes += outcome.input_bytes;
         self.control_messages += outcome.control_messages;
+        self.exported_sources += outcome.exported_sources;
     }
 }
 
@@ -121,6 +126,7 @@ pub(super) struct SourceTotals {
     pub(super) tally: Tally,
     pub(super) input_bytes: u64,
     pub(super) control_messages: u64,
+    pub(super) exported_sources: u64,
     pub(super) stopped_early: bool,
 }
 
@@ -130,6 +136,7 @@ impl SourceTotals {
         self.tally.merge(other.tally);
         self.input_bytes += other.input_bytes;
         self.control_messages += other.control_messages;
+        self.exported_sources += other.exported_sources;
         self.stopped_early |= other.stopped_early;
     }
 }

@@ -6,6 +6,7 @@ mod conformance;
 mod drift;
 mod errors;
 mod export;
+mod export_task;
 mod parse;
 mod propose;
 mod s3;
