@@ -27,6 +27,9 @@ pub enum InputFormat {
     JsonLines,
     /// Apache Parquet, as S3 delivers it (columns named with `_`).
     Parquet,
+    /// Amazon Security Lake's OCSF Network Activity Parquet (also detected from the
+    /// schema under `parquet` and `auto`); any other Parquet file is an error.
+    Ocsf,
 }
 
 impl FromStr for InputFormat {
@@ -39,9 +42,10 @@ impl FromStr for InputFormat {
             "cloudwatch-json" => InputFormat::CloudWatchJson,
             "json-lines" => InputFormat::JsonLines,
             "parquet" => InputFormat::Parquet,
+            "ocsf" => InputFormat::Ocsf,
             _ => {
                 return Err(format!(
-                    "unknown input format `{s}` (auto, text, cloudwatch-json, json-lines, parquet)"
+                    "unknown input format `{s}` (auto, text, cloudwatch-json, json-lines, parquet, ocsf)"
                 ));
             }
         })
@@ -80,7 +84,8 @@ pub(crate) fn open(source: &Source, format: InputFormat) -> io::Result<Opened> {
     };
     let mut raw = BufReader::with_capacity(READ_BUFFER, raw);
     let head = peek(&mut raw, 4)?;
-    if head.starts_with(PARQUET_MAGIC) || format == InputFormat::Parquet {
+    if head.starts_with(PARQUET_MAGIC) || matches!(format, InputFormat::Parquet | InputFormat::Ocsf)
+    {
         return Ok(Opened::Parquet(match source {
             Source::File(path) => ParquetInput::File(File::open(path)?),
             Source::Memory { data, .. } => ParquetInput::Bytes(data.clone()),
@@ -133,7 +138,7 @@ fn is_json(format: InputFormat, head: &[u8]) -> bool {
     match format {
         InputFormat::CloudWatchJson | InputFormat::JsonLines => true,
         InputFormat::Text => false,
-        InputFormat::Auto | InputFormat::Parquet => matches!(
+        InputFormat::Auto | InputFormat::Parquet | InputFormat::Ocsf => matches!(
             head.iter().find(|b| !b.is_ascii_whitespace()),
             Some(b'{' | b'[')
         ),

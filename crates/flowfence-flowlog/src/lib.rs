@@ -37,6 +37,7 @@ mod inflate;
 mod input;
 mod json;
 mod layout;
+mod ocsf;
 mod output;
 mod parquet_input;
 mod read;

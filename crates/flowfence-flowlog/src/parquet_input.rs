@@ -33,10 +33,18 @@ pub(crate) enum ParquetReadError {
     Panicked(String),
     #[error("column `{name}` has type {data_type}, which no flow log field has")]
     ColumnType { name: String, data_type: DataType },
+    #[error(
+        "not OCSF Network Activity (no class_uid, src_endpoint, dst_endpoint and connection_info columns)"
+    )]
+    NotOcsf,
 }
 
-/// The layout a Parquet schema declares: column names with `_` read as `-`.
+/// The layout a Parquet schema declares: column names with `_` read as `-`; an OCSF
+/// (Security Lake) schema is read as the flow log fields it maps back onto.
 pub(crate) fn layout_of_schema(schema: &Schema) -> Result<Layout, LayoutError> {
+    if crate::ocsf::is_ocsf(schema) {
+        return Ok(crate::ocsf::layout());
+    }
     let columns = schema
         .fields()
         .iter()
@@ -73,6 +81,7 @@ fn probe_schema(input: ParquetInput) -> Result<Layout, ParquetReadError> {
 /// tokens are: a string `srcaddr` must be an address, an integer port at most 65535.
 pub(crate) fn read_parquet(
     input: ParquetInput,
+    require_ocsf: bool,
     sink: &mut impl RecordSink,
     counts: &mut Counts,
     tally: &mut Tally,
@@ -80,7 +89,7 @@ pub(crate) fn read_parquet(
     // The parquet crate still panics on some corrupt files (apache/arrow-rs#9705 and
     // kin) where it should return an error; a damaged object must not end the run.
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_any(input, sink, counts, tally)
+        read_any(input, require_ocsf, sink, counts, tally)
     }));
     read.unwrap_or_else(|panic| Err(ParquetReadError::Panicked(panic_message(&*panic))))
 }
@@ -95,6 +104,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 fn read_any(
     input: ParquetInput,
+    require_ocsf: bool,
     sink: &mut impl RecordSink,
     counts: &mut Counts,
     tally: &mut Tally,
@@ -102,12 +112,14 @@ fn read_any(
     match input {
         ParquetInput::File(f) => read_batches(
             ParquetRecordBatchReaderBuilder::try_new(f)?,
+            require_ocsf,
             sink,
             counts,
             tally,
         ),
         ParquetInput::Bytes(b) => read_batches(
             ParquetRecordBatchReaderBuilder::try_new(b)?,
+            require_ocsf,
             sink,
             counts,
             tally,
@@ -117,15 +129,24 @@ fn read_any(
 
 fn read_batches<T: parquet::file::reader::ChunkReader + 'static>(
     builder: ParquetRecordBatchReaderBuilder<T>,
+    require_ocsf: bool,
     sink: &mut impl RecordSink,
     counts: &mut Counts,
     tally: &mut Tally,
 ) -> Result<(), ParquetReadError> {
+    let ocsf = crate::ocsf::is_ocsf(builder.schema());
+    if require_ocsf && !ocsf {
+        return Err(ParquetReadError::NotOcsf);
+    }
     let layout = Arc::new(layout_of_schema(builder.schema())?);
     let reader = builder.with_batch_size(8192).build()?;
     let mut row_no: u64 = 0;
     for batch in reader {
         let batch = batch?;
+        if ocsf {
+            crate::ocsf::read_batch(&batch, &layout, sink, counts, tally, &mut row_no);
+            continue;
+        }
         // Values borrow from the batch, so the buffer lives per batch (not per row).
         let mut values: Vec<Value<'_>> = Vec::with_capacity(layout.len());
         let columns: Vec<ColumnAccess<'_>> = batch
@@ -176,16 +197,19 @@ enum ColumnAccess<'a> {
     Int(&'a dyn Array, IntArray<'a>),
     /// Dictionary-encoded strings: keys resolved up front.
     Dict(&'a dyn Array, Vec<usize>, StrArray<'a>),
+    /// Floating point, as pandas writes integer columns with gaps (AWS's own sample
+    /// inputs do): NaN is no value, a whole number an integer, anything else rejected.
+    Float(&'a dyn Array, &'a arrow_array::Float64Array),
 }
 
-enum StrArray<'a> {
+pub(crate) enum StrArray<'a> {
     Utf8(&'a arrow_array::StringArray),
     Large(&'a arrow_array::LargeStringArray),
     View(&'a arrow_array::StringViewArray),
 }
 
 impl<'a> StrArray<'a> {
-    fn new(array: &'a dyn Array) -> Option<StrArray<'a>> {
+    pub(crate) fn new(array: &'a dyn Array) -> Option<StrArray<'a>> {
         Some(match array.data_type() {
             DataType::Utf8 => StrArray::Utf8(array.as_string::<i32>()),
             DataType::LargeUtf8 => StrArray::Large(array.as_string::<i64>()),
@@ -194,7 +218,7 @@ impl<'a> StrArray<'a> {
         })
     }
 
-    fn get(&self, i: usize) -> &'a str {
+    pub(crate) fn get(&self, i: usize) -> &'a str {
         match self {
             StrArray::Utf8(a) => a.value(i),
             StrArray::Large(a) => a.value(i),
@@ -203,7 +227,7 @@ impl<'a> StrArray<'a> {
     }
 }
 
-enum IntArray<'a> {
+pub(crate) enum IntArray<'a> {
     I8(&'a arrow_array::Int8Array),
     I16(&'a arrow_array::Int16Array),
     I32(&'a arrow_array::Int32Array),
@@ -214,8 +238,23 @@ enum IntArray<'a> {
     U64(&'a arrow_array::UInt64Array),
 }
 
-impl IntArray<'_> {
-    fn get(&self, i: usize) -> i128 {
+impl<'a> IntArray<'a> {
+    /// Any integer array.
+    pub(crate) fn new(array: &'a dyn Array) -> Option<IntArray<'a>> {
+        Some(match array.data_type() {
+            DataType::Int8 => IntArray::I8(array.as_primitive::<Int8Type>()),
+            DataType::Int16 => IntArray::I16(array.as_primitive::<Int16Type>()),
+            DataType::Int32 => IntArray::I32(array.as_primitive::<Int32Type>()),
+            DataType::Int64 => IntArray::I64(array.as_primitive::<Int64Type>()),
+            DataType::UInt8 => IntArray::U8(array.as_primitive::<UInt8Type>()),
+            DataType::UInt16 => IntArray::U16(array.as_primitive::<UInt16Type>()),
+            DataType::UInt32 => IntArray::U32(array.as_primitive::<UInt32Type>()),
+            DataType::UInt64 => IntArray::U64(array.as_primitive::<UInt64Type>()),
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn get(&self, i: usize) -> i128 {
         match self {
             IntArray::I8(a) => a.value(i).into(),
             IntArray::I16(a) => a.value(i).into(),
@@ -242,23 +281,19 @@ impl<'a> ColumnAccess<'a> {
             let values = StrArray::new(dict.values().as_ref()).ok_or_else(unsupported)?;
             return Ok(ColumnAccess::Dict(array, dict.normalized_keys(), values));
         }
-        let ints = match array.data_type() {
-            DataType::Int8 => IntArray::I8(array.as_primitive::<Int8Type>()),
-            DataType::Int16 => IntArray::I16(array.as_primitive::<Int16Type>()),
-            DataType::Int32 => IntArray::I32(array.as_primitive::<Int32Type>()),
-            DataType::Int64 => IntArray::I64(array.as_primitive::<Int64Type>()),
-            DataType::UInt8 => IntArray::U8(array.as_primitive::<UInt8Type>()),
-            DataType::UInt16 => IntArray::U16(array.as_primitive::<UInt16Type>()),
-            DataType::UInt32 => IntArray::U32(array.as_primitive::<UInt32Type>()),
-            DataType::UInt64 => IntArray::U64(array.as_primitive::<UInt64Type>()),
-            _ => return Err(unsupported()),
-        };
+        if array.data_type() == &DataType::Float64 {
+            return Ok(ColumnAccess::Float(array, array.as_primitive()));
+        }
+        let ints = IntArray::new(array).ok_or_else(unsupported)?;
         Ok(ColumnAccess::Int(array, ints))
     }
 
     fn array(&self) -> &'a dyn Array {
         match self {
-            ColumnAccess::Str(a, _) | ColumnAccess::Int(a, _) | ColumnAccess::Dict(a, _, _) => *a,
+            ColumnAccess::Str(a, _)
+            | ColumnAccess::Int(a, _)
+            | ColumnAccess::Dict(a, _, _)
+            | ColumnAccess::Float(a, _) => *a,
         }
     }
 
@@ -268,6 +303,19 @@ impl<'a> ColumnAccess<'a> {
             return Ok(Value::Null);
         }
         let text = match self {
+            ColumnAccess::Float(_, f) => {
+                let x = f.value(row);
+                if x.is_nan() {
+                    return Ok(Value::Null);
+                }
+                if x.fract() != 0.0 || !kind.is_integer() || x < 0.0 || x > kind.max_int() as f64 {
+                    return Err((
+                        Reason::BadEnum,
+                        format!("`{x}` is not {}", kind.expectation()),
+                    ));
+                }
+                return Ok(Value::Int(x as u64));
+            }
             ColumnAccess::Str(_, s) => s.get(row),
             ColumnAccess::Dict(_, keys, s) => s.get(keys[row]),
             ColumnAccess::Int(_, ints) => {

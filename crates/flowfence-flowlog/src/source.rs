@@ -154,9 +154,12 @@ pub struct DeliveryKey {
 }
 
 impl DeliveryKey {
-    /// Parses a key or path; `None` when it does not follow either delivery layout.
+    /// Parses a key or path; `None` when it does not follow a delivery layout.
     pub fn parse(key: &str) -> Option<DeliveryKey> {
         let parts: Vec<&str> = key.split('/').collect();
+        if let Some(lake) = DeliveryKey::security_lake(&parts) {
+            return Some(lake);
+        }
         let at = parts.iter().rposition(|p| *p == "AWSLogs")?;
         let rest = &parts[at + 1..];
         let file = *rest.last()?;
@@ -201,9 +204,54 @@ impl DeliveryKey {
     }
 }
 
+impl DeliveryKey {
+    /// Amazon Security Lake's layout: `.../aws/VPC_FLOW/{version}/region={region}/
+    /// accountId={account}/eventDay={YYYYMMDD}/{file}`.
+    fn security_lake(parts: &[&str]) -> Option<DeliveryKey> {
+        let at = parts.iter().rposition(|p| *p == "VPC_FLOW")?;
+        let [_version, region, account, day, _file] = parts.get(at + 1..)? else {
+            return None;
+        };
+        let region = region.strip_prefix("region=")?;
+        let account = account.strip_prefix("accountId=")?;
+        let day = day.strip_prefix("eventDay=")?;
+        if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (year, month, date) = (
+            day[..4].parse().ok()?,
+            day[4..6].parse().ok().filter(|m| (1..=12).contains(m))?,
+            day[6..].parse().ok().filter(|d| (1..=31).contains(d))?,
+        );
+        Some(DeliveryKey {
+            account: account.to_string(),
+            region: region.to_string(),
+            date: (year, month, date),
+            hour: None,
+            flow_log_id: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_security_lakes_layout() {
+        let k = DeliveryKey::parse(
+            "lake/aws/VPC_FLOW/2.0/region=eu-west-1/accountId=123456789012/eventDay=20261102/ab12.gz.parquet",
+        )
+        .unwrap();
+        assert_eq!(
+            (k.account.as_str(), k.region.as_str(), k.date),
+            ("123456789012", "eu-west-1", (2026, 11, 2))
+        );
+        assert!(
+            DeliveryKey::parse("aws/VPC_FLOW/2.0/region=x/accountId=1/eventDay=2026-11-02/f")
+                .is_none()
+        );
+    }
 
     #[test]
     fn recognises_both_delivery_layouts() {

@@ -183,7 +183,7 @@ fn delivery_summary(sources: &[Source]) -> Option<String> {
     let days: BTreeSet<(u16, u8, u8)> = keys.iter().map(|k| k.date).collect();
     let date = |(y, m, d): (u16, u8, u8)| format!("{y:04}-{m:02}-{d:02}");
     Some(format!(
-        "AWSLogs: {} of {} sources; account{} {}; region{} {}; {} to {} ({} day{})",
+        "delivery layout (AWSLogs, Security Lake): {} of {} sources; account{} {}; region{} {}; {} to {} ({} day{})",
         keys.len(),
         sources.len(),
         plural(accounts.len() as u64),

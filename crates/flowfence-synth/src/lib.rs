@@ -16,6 +16,7 @@
 
 mod env;
 mod flows;
+mod ocsf;
 mod output;
 mod rng;
 

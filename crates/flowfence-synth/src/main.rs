@@ -81,6 +81,8 @@ enum FormArg {
     Cloudwatch,
     /// `aws logs create-export-task` objects (default format).
     CloudwatchExport,
+    /// Amazon Security Lake's OCSF Parquet.
+    SecurityLake,
 }
 
 fn main() -> ExitCode {
@@ -156,6 +158,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         FormArg::S3Parquet => Form::S3Parquet,
         FormArg::Cloudwatch => Form::CloudWatch,
         FormArg::CloudwatchExport => Form::CloudWatchExport(flowfence_synth::Format::V2),
+        FormArg::SecurityLake => Form::SecurityLake,
     };
     if args.continuation.is_some() && matches!(form, Form::CloudWatch | Form::CloudWatchExport(_)) {
         bail!("--continuation: the CloudWatch forms are not split in time; choose an S3 form");

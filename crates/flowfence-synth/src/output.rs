@@ -30,6 +30,9 @@ pub enum Form {
     S3Parquet,
     /// `aws logs filter-log-events` output of a CloudWatch Logs flow log (default format).
     CloudWatch,
+    /// Amazon Security Lake: OCSF 1.1 Network Activity Parquet (source version 2) under
+    /// `aws/VPC_FLOW/2.0/region=/accountId=/eventDay=/`.
+    SecurityLake,
     /// `aws logs create-export-task` objects of a CloudWatch Logs flow log in `format`:
     /// `exportedlogs/<task-id>/<eni>-all/000000.gz`, each line an ingestion time and a
     /// record, no header.
@@ -102,6 +105,9 @@ fn s3_key(form: Form, start: u64, rng: &mut Rng) -> String {
         "{ACCOUNT}_vpcflowlogs_{REGION}_{FLOW_LOG_ID}_{y:04}{m:02}{d:02}T{hh:02}{mm:02}Z_{hash}"
     );
     match form {
+        Form::SecurityLake => format!(
+            "aws/VPC_FLOW/2.0/region={REGION}/accountId={ACCOUNT}/eventDay={y:04}{m:02}{d:02}/{hash}{hh:02}{mm:02}.gz.parquet"
+        ),
         Form::S3Parquet => format!(
             "AWSLogs/aws-account-id={ACCOUNT}/aws-service=vpcflowlogs/aws-region={REGION}/year={y:04}/month={m:02}/day={d:02}/{file}.log.parquet"
         ),
@@ -171,6 +177,8 @@ pub fn write_logs(
             let mut out = std::io::BufWriter::new(file);
             if form == Form::S3Parquet {
                 write_parquet(&text, &mut out)?;
+            } else if form == Form::SecurityLake {
+                write_ocsf(&text, &mut out)?;
             } else {
                 let mut gz = GzEncoder::new(out, Compression::new(5));
                 gz.write_all(text.as_bytes())?;
@@ -208,6 +216,22 @@ fn write_parquet(text: &str, out: &mut impl Write) -> anyhow::Result<()> {
     );
     writer.finish()?;
     out.write_all(&buf)?;
+    Ok(())
+}
+
+/// Parses generated text with the flowfence parser and writes it as Security Lake does.
+fn write_ocsf(text: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let layout = Arc::new(
+        Layout::from_header_line(text.lines().next().unwrap_or_default()).context("header")?,
+    );
+    let mut columns = crate::ocsf::OcsfColumns::default();
+    let outcome = decode_block(text.as_bytes(), &layout, Unit::Line, &mut |r: &Record<
+        '_,
+    >| {
+        columns.push(r)
+    });
+    anyhow::ensure!(outcome.tally.is_empty(), "generated text did not parse");
+    out.write_all(&columns.into_parquet()?)?;
     Ok(())
 }
 

@@ -652,6 +652,9 @@ pub(crate) enum InputFormatArg {
     JsonLines,
     /// Apache Parquet as S3 delivers it.
     Parquet,
+    /// Amazon Security Lake's OCSF Network Activity Parquet (also detected from the
+    /// schema); any other file is an error.
+    Ocsf,
 }
 
 impl OutputArg {

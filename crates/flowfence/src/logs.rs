@@ -50,6 +50,7 @@ pub(crate) fn read_options(
         InputFormatArg::CloudwatchJson => InputFormat::CloudWatchJson,
         InputFormatArg::JsonLines => InputFormat::JsonLines,
         InputFormatArg::Parquet => InputFormat::Parquet,
+        InputFormatArg::Ocsf => InputFormat::Ocsf,
     };
     options.strict = args.strict;
     options.progress = Some(Arc::clone(progress));

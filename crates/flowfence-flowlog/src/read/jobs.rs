@@ -40,7 +40,8 @@ pub(super) enum Payload {
     /// A whole JSON envelope.
     Json(Bytes),
     /// A whole Parquet source.
-    Parquet(ParquetInput),
+    /// A Parquet file, and whether it must be OCSF (`--input-format ocsf`).
+    Parquet(ParquetInput, bool),
     /// The source could not be opened.
     Unopenable(io::Error),
 }
@@ -125,11 +126,13 @@ impl Job {
                 unwrapped.text = Vec::new();
                 done.event_map = Some(unwrapped);
             }
-            Payload::Parquet(input) => {
+            Payload::Parquet(input, ocsf) => {
                 done.unit = Unit::Row;
                 let mut counts = Counts::default();
                 let mut tally = Tally::default();
-                if let Err(e) = parquet_input::read_parquet(input, sink, &mut counts, &mut tally) {
+                if let Err(e) =
+                    parquet_input::read_parquet(input, ocsf, sink, &mut counts, &mut tally)
+                {
                     let message = format!("not a readable Parquet flow log: {e}");
                     done.failure = Some(Failure {
                         message,
@@ -257,7 +260,7 @@ impl SourceJobs {
                     None
                 }
                 Ok(Opened::Json(content)) => Some(Payload::Json(content)),
-                Ok(Opened::Parquet(p)) => Some(Payload::Parquet(p)),
+                Ok(Opened::Parquet(p)) => Some(Payload::Parquet(p, *format == InputFormat::Ocsf)),
                 Err(e) => Some(Payload::Unopenable(e)),
             };
             if let Some(payload) = payload {
