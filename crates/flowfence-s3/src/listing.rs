@@ -65,6 +65,10 @@ fn day_prefix(region: &str, hive: bool, (y, m, d): Day) -> String {
 pub fn list<L: Lister>(lister: &L, uri: &S3Uri, window: &Window) -> Result<Listing, L::Error> {
     let mut out = Listing::default();
     let base = uri.prefix.as_str();
+    if let Some(at) = base.find(SECURITY_LAKE) {
+        security_lake(lister, base, at + SECURITY_LAKE.len(), window, &mut out)?;
+        return Ok(finish(out));
+    }
     let root = match base.find("AWSLogs/") {
         Some(at) if base.len() > at + "AWSLogs/".len() => {
             // Already inside the layout: list it as given and filter by key.
@@ -116,6 +120,59 @@ pub fn list<L: Lister>(lister: &L, uri: &S3Uri, window: &Window) -> Result<Listi
         }
     }
     Ok(finish(out))
+}
+
+/// Where Amazon Security Lake keeps VPC flow logs: `aws/VPC_FLOW/{version}/region=/
+/// accountId=/eventDay=YYYYMMDD/`.
+const SECURITY_LAKE: &str = "VPC_FLOW/";
+
+/// Lists Security Lake's layout under `base` (`root` bytes of it reach `VPC_FLOW/`): its
+/// source versions, then the window's regions, accounts and days, each a prefix.
+fn security_lake<L: Lister>(
+    lister: &L,
+    base: &str,
+    root: usize,
+    window: &Window,
+    out: &mut Listing,
+) -> Result<(), L::Error> {
+    if base.len() > root {
+        // Already inside the layout: list it as given and filter by key.
+        return full(lister, base, window, out);
+    }
+    let wanted = |names: &[String], prefix: &str, level: &str| {
+        let name = prefix
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or("");
+        let value = name.strip_prefix(level).unwrap_or(name);
+        names.is_empty() || names.iter().any(|n| n == value)
+    };
+    let (_, versions) = lister.list(base, true)?;
+    for version in versions {
+        let (_, regions) = lister.list(&version, true)?;
+        for region in regions
+            .iter()
+            .filter(|r| wanted(&window.regions, r, "region="))
+        {
+            let (_, accounts) = lister.list(region, true)?;
+            for account in accounts
+                .iter()
+                .filter(|a| wanted(&window.accounts, a, "accountId="))
+            {
+                match window.since {
+                    Some(since) => {
+                        for (y, m, d) in days(since, window.until.unwrap_or_else(today)) {
+                            let day = format!("{account}eventDay={y:04}{m:02}{d:02}/");
+                            full(lister, &day, window, out)?;
+                        }
+                    }
+                    None => full(lister, account, window, out)?,
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Lists `prefix` in full, keeping the flow log files the window holds.
@@ -210,6 +267,32 @@ mod tests {
             .iter()
             .map(|o| o.key.rsplit('/').next().unwrap())
             .collect()
+    }
+
+    #[test]
+    fn security_lakes_layout_lists_the_windows_regions_accounts_and_days() {
+        let b = bucket(&[
+            "aws/VPC_FLOW/2.0/region=us-east-1/accountId=111/eventDay=20261101/a.gz.parquet",
+            "aws/VPC_FLOW/2.0/region=us-east-1/accountId=111/eventDay=20261102/b.gz.parquet",
+            "aws/VPC_FLOW/2.0/region=us-east-1/accountId=222/eventDay=20261102/c.gz.parquet",
+            "aws/VPC_FLOW/2.0/region=eu-west-1/accountId=111/eventDay=20261102/d.gz.parquet",
+        ]);
+        let window = Window {
+            since: Some((2026, 11, 2)),
+            until: Some((2026, 11, 2)),
+            accounts: vec!["111".into()],
+            regions: vec!["us-east-1".into()],
+        };
+        let uri = S3Uri::parse("s3://lake/aws/VPC_FLOW/").unwrap();
+        let l = list(&b, &uri, &window).unwrap();
+        assert_eq!(keys(&l), ["b.gz.parquet"]);
+        assert_eq!(
+            l.listed,
+            ["aws/VPC_FLOW/2.0/region=us-east-1/accountId=111/eventDay=20261102/"]
+        );
+        // Without a window, each account's tree in full.
+        let l = list(&b, &uri, &Window::default()).unwrap();
+        assert_eq!(l.objects.len(), 4);
     }
 
     #[test]
