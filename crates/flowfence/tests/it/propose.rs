@@ -280,6 +280,17 @@ fn run_does_the_whole_job_on_a_directory() {
         assert!(out.contains(stage), "{stage:?} not in:\n{out}");
     }
     assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), proposed(&[]));
+    // The whole report, its timings and the temporary folder normalised.
+    let report: String = out
+        .replace(dir.path().to_str().unwrap(), "[TMP]")
+        .replace(&sample(""), "sample-logs/")
+        .lines()
+        .map(|l| match l.split_once(" in ") {
+            Some((head, tail)) if tail.ends_with("MiB/s") => format!("{head} in [TIME]\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    insta::assert_snapshot!("sample-run", report);
 
     let empty = tempfile::tempdir().unwrap();
     let out = flowfence(&["run", empty.path().to_str().unwrap()], None);
