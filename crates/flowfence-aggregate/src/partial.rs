@@ -640,7 +640,12 @@ impl BatchReader<'_> {
                     self.store
                         .with_extras(|e| e.add_service(a, name.value(row)));
                 }
-                other => return Err(bad("kind", format!("unknown kind {other:?}"))),
+                other => {
+                    return Err(bad(
+                        "kind",
+                        format!("`{other}` is not a kind (connection, reject, gaps, service)"),
+                    ));
+                }
             }
         }
         Ok(())

@@ -129,7 +129,7 @@ impl Peer {
     pub fn parse(kind: PeerKind, text: &str) -> Result<Peer, String> {
         let net = || {
             text.parse::<IpNet>()
-                .map_err(|_| format!("{text:?} is not an address or CIDR"))
+                .map_err(|_| format!("`{text}` is not an address or CIDR"))
         };
         Ok(match kind {
             PeerKind::Interface => Peer::Interface(text.to_string()),

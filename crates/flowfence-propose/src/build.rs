@@ -598,10 +598,16 @@ fn rewrite_references(
                 }
             }
             if found.is_empty() {
+                let ports = match (spec.protocol, spec.from, spec.to) {
+                    (-1, ..) => String::new(),
+                    (_, from, _) if from < 0 => " (all ports)".to_string(),
+                    (_, from, to) if from == to => format!(" {from}"),
+                    (_, from, to) => format!(" {from}-{to}"),
+                };
                 notes.push(format!(
-                    "{} rule {:?} to the default group: no traffic observed, removed",
+                    "{} rule {}{ports} to the default group: no traffic observed, removed",
                     if ingress { "ingress" } else { "egress" },
-                    (spec.protocol, spec.from, spec.to)
+                    flowfence_inventory::protocol_name(spec.protocol)
                 ));
             }
             for (reference, e) in found {
