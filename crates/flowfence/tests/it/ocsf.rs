@@ -17,6 +17,50 @@ fn data(name: &str) -> String {
         .to_string()
 }
 
+/// Source version 2 (OCSF 1.1): each file's record is its input's, field for field (the
+/// inputs are JSON objects with `_` in names and `-` for no value; one is Parquet).
+#[test]
+fn security_lakes_version_2_files_give_the_records_they_were_made_from() {
+    for i in 0..4 {
+        let (got, stats) = parse_with_stats(
+            &[&data(&format!(
+                "1.1.0/tests_vpc_flow-input{i}.test.parquet"
+            ))],
+            None,
+        );
+        assert_eq!(
+            (got.len(), stats["rejected"].as_u64()),
+            (1, Some(0)),
+            "input {i}"
+        );
+        let input = data(&format!("1.1.0/vpc_flow-input{i}.json"));
+        let want: serde_json::Value =
+            match serde_json::from_slice::<serde_json::Value>(&std::fs::read(&input).unwrap()) {
+                Ok(object) => object
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.replace('_', "-"),
+                            if v == "-" {
+                                serde_json::Value::Null
+                            } else {
+                                v.clone()
+                            },
+                        )
+                    })
+                    .collect(),
+                // Input 2 is Parquet: read it as flowfence reads delivered Parquet.
+                Err(_) => parse_with_stats(&[&input], None).0.remove(0),
+            };
+        for (field, value) in got[0].as_object().unwrap() {
+            assert_eq!(Some(value), want.get(field), "input {i}: field {field}");
+        }
+    }
+}
+
+/// Source version 1 (OCSF 1.0.0-rc.2), against its flat Parquet inputs.
 #[test]
 fn security_lakes_own_files_give_the_records_they_were_made_from() {
     for (example, input) in [
@@ -25,8 +69,12 @@ fn security_lakes_own_files_give_the_records_they_were_made_from() {
         ("example2.gz.parquet", "vpc_flow-input2.json.parquet"),
         ("example3.gz.parquet", "vpc_flow-input3.parquet"),
     ] {
-        let (got, stats) = parse_with_stats(&[&data(example)], None);
-        let (want, _) = parse_with_stats(&[&data(input)], None);
+        let (example, input) = (
+            format!("1.0.0-rc.2/{example}"),
+            format!("1.0.0-rc.2/{input}"),
+        );
+        let (got, stats) = parse_with_stats(&[&data(&example)], None);
+        let (want, _) = parse_with_stats(&[&data(&input)], None);
         assert_eq!((got.len(), want.len()), (1, 1), "{example}");
         assert_eq!(stats["rejected"], 0);
         // Every field the OCSF record carries is the input record's.
@@ -43,7 +91,7 @@ fn security_lakes_own_files_give_the_records_they_were_made_from() {
             "ocsf",
             "--output",
             "none",
-            &data("vpc_flow-input0.json.parquet"),
+            &data("1.0.0-rc.2/vpc_flow-input0.json.parquet"),
         ],
         None,
     );
