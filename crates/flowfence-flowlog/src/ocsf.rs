@@ -27,27 +27,13 @@ use arrow_schema::{DataType, Schema, TimeUnit};
 use crate::decode::{Counts, RecordSink};
 use crate::field::{Field, Kind};
 use crate::layout::{Column, Layout};
-use crate::parquet_input::{IntArray, StrArray};
-use crate::record::Record;
-use crate::reject::{Location, Reason, Rejection, Tally, Unit};
+use crate::parquet_input::{IntArray, StrArray, take_row};
+use crate::reject::{Reason, Tally};
 use crate::value::Value;
 
-/// The flow log fields an OCSF record maps back onto, in this order.
-const FIELDS: [Field; 26] = [
-    Field::Version,
-    Field::AccountId,
-    Field::InterfaceId,
-    Field::SrcAddr,
-    Field::DstAddr,
-    Field::SrcPort,
-    Field::DstPort,
-    Field::Protocol,
-    Field::Packets,
-    Field::Bytes,
-    Field::Start,
-    Field::End,
-    Field::Action,
-    Field::LogStatus,
+/// The flow log fields an OCSF record maps back onto beyond the default format's, in
+/// this order (after the default format's 14).
+const MORE_FIELDS: [Field; 12] = [
     Field::VpcId,
     Field::SubnetId,
     Field::InstanceId,
@@ -62,9 +48,13 @@ const FIELDS: [Field; 26] = [
     Field::FlowDirection,
 ];
 
+/// How many fields an OCSF record maps onto.
+const FIELDS: usize = Field::DEFAULT_FORMAT.len() + MORE_FIELDS.len();
+
 /// The layout OCSF records are read as.
 pub(crate) fn layout() -> Layout {
-    Layout::from_columns(FIELDS.iter().map(|&f| Column::Known(f)).collect())
+    let fields = Field::DEFAULT_FORMAT.iter().chain(&MORE_FIELDS);
+    Layout::from_columns(fields.map(|&f| Column::Known(f)).collect())
         .expect("distinct known fields")
 }
 
@@ -314,8 +304,8 @@ impl<'a> Raw<'a> {
     }
 }
 
-/// The raw values of row `row`, in [`FIELDS`] order.
-fn row_values<'a>(l: &Leaves<'a>, row: usize) -> [Raw<'a>; 26] {
+/// The raw values of row `row`, in [`layout`]'s order.
+fn row_values<'a>(l: &Leaves<'a>, row: usize) -> [Raw<'a>; FIELDS] {
     let text = |t: &Option<Text<'a>>| Raw::text(t.as_ref().and_then(|t| t.get(row)));
     let int = |i: &Option<Int<'a>>| Raw::int(i.as_ref().and_then(|i| i.get(row)));
     let direction = l.direction.as_ref().and_then(|d| d.get(row));
@@ -377,41 +367,13 @@ pub(crate) fn read_batch(
     row_no: &mut u64,
 ) {
     let leaves = Leaves::find(batch);
-    let mut values: Vec<Value<'_>> = Vec::with_capacity(FIELDS.len());
+    let mut values: Vec<Value<'_>> = Vec::with_capacity(FIELDS);
     for row in 0..batch.num_rows() {
         *row_no += 1;
-        counts.lines += 1;
-        values.clear();
-        let mut failed = None;
-        for (i, (raw, kind)) in row_values(&leaves, row)
+        let cells = row_values(&leaves, row)
             .into_iter()
             .zip(layout.kinds())
-            .enumerate()
-        {
-            match raw.value(*kind) {
-                Ok(v) => values.push(v),
-                Err((reason, detail)) => {
-                    failed = Some((i, reason, detail));
-                    break;
-                }
-            }
-        }
-        match failed {
-            None => {
-                let record = Record::new(layout, &values);
-                counts.count_record(&record);
-                sink.record(&record);
-            }
-            Some((i, reason, detail)) => tally.add(Rejection {
-                location: Location {
-                    source: 0,
-                    position: *row_no,
-                    unit: Unit::Row,
-                },
-                reason,
-                field: Some(layout.columns()[i].name().to_string()),
-                detail,
-            }),
-        }
+            .map(|(raw, kind)| raw.value(*kind));
+        take_row(layout, &mut values, cells, *row_no, sink, counts, tally);
     }
 }

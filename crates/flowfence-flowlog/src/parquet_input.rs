@@ -157,25 +157,34 @@ fn read_batches<T: parquet::file::reader::ChunkReader + 'static>(
             .collect::<Result<_, _>>()?;
         for row in 0..batch.num_rows() {
             row_no += 1;
-            counts.lines += 1;
-            values.clear();
-            let mut failed = None;
-            for (i, (col, kind)) in columns.iter().zip(layout.kinds()).enumerate() {
-                match col.value(row, *kind) {
-                    Ok(v) => values.push(v),
-                    Err((reason, detail)) => {
-                        failed = Some((i, reason, detail));
-                        break;
-                    }
-                }
-            }
-            match failed {
-                None => {
-                    let record = Record::new(&layout, &values);
-                    counts.count_record(&record);
-                    sink.record(&record);
-                }
-                Some((i, reason, detail)) => tally.add(Rejection {
+            let cells = columns
+                .iter()
+                .zip(layout.kinds())
+                .map(|(col, kind)| col.value(row, *kind));
+            take_row(&layout, &mut values, cells, row_no, sink, counts, tally);
+        }
+    }
+    Ok(())
+}
+
+/// One row of cells (in `layout`'s order) into `sink` as a record, or into `tally` as
+/// the rejection of its first bad cell. `values` is a buffer reused across rows.
+pub(crate) fn take_row<'v>(
+    layout: &Layout,
+    values: &mut Vec<Value<'v>>,
+    cells: impl Iterator<Item = Result<Value<'v>, (Reason, String)>>,
+    row_no: u64,
+    sink: &mut impl RecordSink,
+    counts: &mut Counts,
+    tally: &mut Tally,
+) {
+    counts.lines += 1;
+    values.clear();
+    for (i, cell) in cells.enumerate() {
+        match cell {
+            Ok(v) => values.push(v),
+            Err((reason, detail)) => {
+                tally.add(Rejection {
                     location: Location {
                         source: 0,
                         position: row_no,
@@ -184,11 +193,14 @@ fn read_batches<T: parquet::file::reader::ChunkReader + 'static>(
                     reason,
                     field: Some(layout.columns()[i].name().to_string()),
                     detail,
-                }),
+                });
+                return;
             }
         }
     }
-    Ok(())
+    let record = Record::new(layout, values);
+    counts.count_record(&record);
+    sink.record(&record);
 }
 
 /// Typed access to one Arrow column of a batch.

@@ -564,6 +564,14 @@ pub(crate) fn shape(
 mod tests {
     use super::*;
 
+    /// `shape` with the default shaping, no internet-facing role and no AWS names.
+    fn shaped(
+        needs: &BTreeMap<(u8, u16, RuleTarget), RuleEvidence>,
+        direction: Direction,
+    ) -> (Shaped, Vec<(WideningKind, String)>) {
+        shape(needs, direction, false, &Shaping::default(), &|_| None)
+    }
+
     fn ev(flows: u64) -> RuleEvidence {
         RuleEvidence {
             flows,
@@ -583,13 +591,7 @@ mod tests {
             ((6, 443, cidr("10.0.1.7/32")), ev(3)),
         ]
         .into();
-        let (rules, notes) = shape(
-            &needs,
-            Direction::Ingress,
-            false,
-            &Shaping::default(),
-            &|_| None,
-        );
+        let (rules, notes) = shaped(&needs, Direction::Ingress);
         let got: Vec<(String, u64)> = rules
             .iter()
             .map(|(r, e)| (format!("{:?}", r.target), e.flows))
@@ -609,13 +611,7 @@ mod tests {
         let needs: BTreeMap<_, _> = (0..40u8)
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
-        let (rules, notes) = shape(
-            &needs,
-            Direction::Ingress,
-            false,
-            &Shaping::default(),
-            &|_| None,
-        );
+        let (rules, notes) = shaped(&needs, Direction::Ingress);
         assert_eq!(rules.len(), 1);
         let (r, e) = rules.iter().next().unwrap();
         assert_eq!(r.target, cidr("0.0.0.0/0"));
@@ -625,18 +621,7 @@ mod tests {
         let few: BTreeMap<_, _> = (0..5u8)
             .map(|i| ((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1)))
             .collect();
-        assert_eq!(
-            shape(
-                &few,
-                Direction::Ingress,
-                false,
-                &Shaping::default(),
-                &|_| None
-            )
-            .0
-            .len(),
-            5
-        );
+        assert_eq!(shaped(&few, Direction::Ingress).0.len(), 5);
     }
 
     /// Egress to a few internet destinations opens the port to the world, per family,
@@ -653,13 +638,7 @@ mod tests {
         .iter()
         .map(|c| ((6, 443, cidr(c)), ev(2)))
         .collect();
-        let (rules, notes) = shape(
-            &needs,
-            Direction::Egress,
-            false,
-            &Shaping::default(),
-            &|_| None,
-        );
+        let (rules, notes) = shaped(&needs, Direction::Egress);
         let targets: Vec<(RuleTarget, u64)> = rules
             .iter()
             .map(|(r, e)| (r.target.clone(), e.flows))
@@ -701,13 +680,7 @@ mod tests {
                 .len(),
             4
         );
-        let (ingress, notes) = shape(
-            &needs,
-            Direction::Ingress,
-            false,
-            &Shaping::default(),
-            &|_| None,
-        );
+        let (ingress, notes) = shaped(&needs, Direction::Ingress);
         assert_eq!(ingress.len(), 4);
         assert!(notes.is_empty());
     }
@@ -723,13 +696,7 @@ mod tests {
         for i in 0..5u8 {
             needs.insert((6, 443, cidr(&format!("{}.1.2.3/32", 20 + i))), ev(1));
         }
-        let (rules, notes) = shape(
-            &needs,
-            Direction::Ingress,
-            false,
-            &Shaping::default(),
-            &|_| None,
-        );
+        let (rules, notes) = shaped(&needs, Direction::Ingress);
         let targets: Vec<RuleTarget> = rules.keys().map(|r| r.target.clone()).collect();
         assert_eq!(targets.len(), 6);
         assert!(targets.contains(&cidr("::/0")));

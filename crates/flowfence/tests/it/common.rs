@@ -105,3 +105,24 @@ pub(crate) fn parse_with_stats(
     );
     (ndjson(&String::from_utf8(out.stdout).unwrap()), stats)
 }
+
+/// `flowfence aggregate` of `logs` with `inventory`: the connections table as CSV
+/// (written into `scratch`).
+pub(crate) fn connections_csv(
+    logs: &std::path::Path,
+    inventory: &std::path::Path,
+    scratch: &std::path::Path,
+) -> String {
+    let out = scratch.join("connections.csv");
+    ok(&[
+        "aggregate",
+        "-q",
+        "--logs",
+        logs.to_str().unwrap(),
+        "--inventory",
+        inventory.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    std::fs::read_to_string(out).unwrap()
+}

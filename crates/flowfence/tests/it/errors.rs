@@ -80,13 +80,7 @@ fn bad_inputs_say_what_and_where_once() {
         &sample("inventory"),
     ]);
     let mut plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
-    let app = plan["groups"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|g| g["name"] == "app-asg")
-        .unwrap();
-    app["egress"][0]["IpProtocol"] = "bogus".into();
+    app_egress(&mut plan)["IpProtocol"] = "bogus".into();
     std::fs::write(at("plan.json"), plan.to_string()).unwrap();
     messages.push(failing(
         &[
@@ -122,15 +116,20 @@ fn bad_inputs_say_what_and_where_once() {
     insta::assert_snapshot!("bad-inputs", messages.join(""));
 }
 
-/// Makes the app tier's first egress rule a bad CIDR (its protocol back to tcp).
-fn app_cidr(plan: &mut serde_json::Value, cidr: &str) {
+/// The app tier's first egress rule in a plan's JSON.
+fn app_egress(plan: &mut serde_json::Value) -> &mut serde_json::Value {
     let app = plan["groups"]
         .as_array_mut()
         .unwrap()
         .iter_mut()
         .find(|g| g["name"] == "app-asg")
         .unwrap();
-    let rule = &mut app["egress"][0];
+    &mut app["egress"][0]
+}
+
+/// Makes the app tier's first egress rule a bad CIDR (its protocol back to tcp).
+fn app_cidr(plan: &mut serde_json::Value, cidr: &str) {
+    let rule = app_egress(plan);
     rule["IpProtocol"] = "tcp".into();
     rule["IpRanges"] = serde_json::json!([{"CidrIp": cidr}]);
 }

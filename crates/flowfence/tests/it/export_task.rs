@@ -10,7 +10,7 @@ use flowfence_synth::{
     Environment, Form, Format, Span, V5_FORMAT, unix_day, write_inventory, write_logs,
 };
 
-use crate::common::{flowfence, ok, parse_with_stats};
+use crate::common::{connections_csv, flowfence, ok, parse_with_stats};
 
 fn span() -> Span {
     Span {
@@ -85,20 +85,7 @@ fn export_task_objects_read_gzip_or_unpacked_and_match_s3_delivery() {
     );
 
     // The same records as S3 delivered them: the same connections.
-    let table = |logs: &Path| {
-        let out = dir.path().join("t.csv");
-        ok(&[
-            "aggregate",
-            "-q",
-            "--logs",
-            logs.to_str().unwrap(),
-            "--inventory",
-            dir.path().join("inventory").to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        std::fs::read_to_string(out).unwrap()
-    };
+    let table = |logs: &Path| connections_csv(logs, &dir.path().join("inventory"), dir.path());
     let via_s3 = table(&dir.path().join("s3"));
     assert!(via_s3.lines().count() > 50);
     assert_eq!(table(&export), via_s3);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use flowfence_synth::{Environment, Form, Span, unix_day, write_inventory, write_logs};
 
-use crate::common::{flowfence, ok, parse_with_stats};
+use crate::common::{connections_csv, flowfence, parse_with_stats};
 
 fn data(name: &str) -> String {
     flowfence_testdata::workspace()
@@ -129,20 +129,7 @@ fn a_security_lake_tree_gives_the_connections_of_the_same_records_in_text() {
     assert_eq!(records.len() as u64, lake.records);
     assert_eq!(stats["rejected"], 0);
 
-    let table = |logs: PathBuf| {
-        let out = dir.path().join("t.csv");
-        ok(&[
-            "aggregate",
-            "-q",
-            "--logs",
-            logs.to_str().unwrap(),
-            "--inventory",
-            dir.path().join("inventory").to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-        ]);
-        std::fs::read_to_string(out).unwrap()
-    };
+    let table = |logs: PathBuf| connections_csv(&logs, &dir.path().join("inventory"), dir.path());
     let text = table(dir.path().join("text"));
     assert!(text.lines().count() > 100);
     assert_eq!(table(lake_dir), text);
