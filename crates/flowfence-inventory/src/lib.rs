@@ -133,6 +133,8 @@ pub struct Inventory {
     /// Load balancers' schemes (`internet-facing`, `internal`), by the name their
     /// interfaces' descriptions carry (`app/NAME/ID`, or a Classic one's name).
     load_balancer_schemes: BTreeMap<String, String>,
+    /// Files of inventory folders passed over: (file, top-level keys).
+    not_read: Vec<(String, String)>,
 }
 
 /// `path` itself, or the `*.json` files of the directory `path` in name order.
@@ -161,12 +163,20 @@ fn files_of(path: &Path) -> Result<Vec<PathBuf>, InventoryError> {
 
 impl Inventory {
     /// Loads every file given, and the `*.json` files of every directory given (in
-    /// name order).
+    /// name order). A directory's file that is no output flowfence reads is passed over
+    /// and listed ([`Issue::FileNotRead`]); a file named on its own must be one, and a
+    /// file of a known output that is malformed is an error either way.
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Inventory, InventoryError> {
         let mut inventory = Inventory::default();
         for path in paths {
+            let in_folder = path.as_ref().is_dir();
             for file in files_of(path.as_ref())? {
-                inventory.add_file(&file)?;
+                match inventory.add_file(&file) {
+                    Err(InventoryError::Unsupported { path, keys }) if in_folder => {
+                        inventory.not_read.push((path.display().to_string(), keys));
+                    }
+                    other => other?,
+                }
             }
         }
         Ok(inventory)
@@ -503,6 +513,12 @@ impl Inventory {
                     interfaces,
                 });
             }
+        }
+        for (file, keys) in &self.not_read {
+            issues.insert(Issue::FileNotRead {
+                file: file.clone(),
+                keys: keys.clone(),
+            });
         }
         issues.into_iter().collect()
     }

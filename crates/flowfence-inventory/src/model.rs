@@ -313,6 +313,14 @@ pub enum Issue {
         /// The interfaces.
         interfaces: Vec<String>,
     },
+    /// A file of an inventory folder that is no output flowfence reads (say,
+    /// `describe-auto-scaling-groups` saved beside the EC2 files): passed over.
+    FileNotRead {
+        /// The file.
+        file: String,
+        /// Its top-level keys.
+        keys: String,
+    },
 }
 
 impl fmt::Display for Issue {
@@ -339,6 +347,12 @@ impl fmt::Display for Issue {
                 write!(
                     f,
                     "a rule of {group} references {prefix_list}, whose entries weren't loaded"
+                )
+            }
+            Issue::FileNotRead { file, keys } => {
+                write!(
+                    f,
+                    "{file}: not an output flowfence reads (top-level keys: {keys}); not read"
                 )
             }
             Issue::AddressConflict {

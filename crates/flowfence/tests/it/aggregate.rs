@@ -252,3 +252,58 @@ fn merge_rejects_what_is_not_a_partial_result() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--inventory is needed"));
 }
+
+/// An inventory folder holding other AWS CLI output (auto scaling groups saved beside the
+/// EC2 files) is read for what flowfence understands; the other file is listed by name
+/// and keys, and the run goes on. A known output that is malformed still stops it.
+#[test]
+fn an_inventory_folder_lists_files_it_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory");
+    std::fs::create_dir(&inventory).unwrap();
+    for entry in std::fs::read_dir(sample("inventory")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, inventory.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        inventory.join("describe-auto-scaling-groups.json"),
+        r#"{"AutoScalingGroups": []}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("c.csv");
+    let (_, stderr) = crate::common::ok(&[
+        "aggregate",
+        "--logs",
+        &sample("logs/s3-text-v2"),
+        "--inventory",
+        inventory.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains(
+            "describe-auto-scaling-groups.json: not an output flowfence reads (top-level keys: AutoScalingGroups); not read"
+        ),
+        "{stderr}"
+    );
+    std::fs::write(
+        inventory.join("zz.json"),
+        r#"{"SecurityGroups": [{"GroupName": "x"}]}"#,
+    )
+    .unwrap();
+    let failed = flowfence(
+        &[
+            "aggregate",
+            "-q",
+            "--logs",
+            &sample("logs/s3-text-v2"),
+            "--inventory",
+            inventory.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(failed.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("zz.json: missing field `GroupId`"));
+}
