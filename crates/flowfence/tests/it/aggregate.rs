@@ -271,7 +271,7 @@ fn an_inventory_folder_lists_files_it_does_not_read() {
     )
     .unwrap();
     let out = dir.path().join("c.csv");
-    let (_, stderr) = crate::common::ok(&[
+    let (_, stderr) = ok(&[
         "aggregate",
         "--logs",
         &sample("logs/s3-text-v2"),
