@@ -109,17 +109,26 @@ pub(crate) enum Command {
     /// auto scaling group, load balancer or cache cluster stays together), peers are named
     /// by group (new or existing), AWS services by prefix list, other addresses by the
     /// smallest covering CIDRs (exact unless --widen-v4/--widen-v6 allow more); public
-    /// sources that are many and spread open to 0.0.0.0/0 and are flagged. A group over
+    /// sources that are many and spread open to 0.0.0.0/0 and are flagged, and so do an
+    /// internet-facing role's ports and internet egress (per port). Attempts that never
+    /// worked (rejected by the server's groups, refused, unanswered) are findings, not
+    /// rules. A group over
     /// the rules quota (--max-rules, counted as AWS counts) is widened step by step,
     /// cheapest first, and every step is listed. Rules in other groups that name a
     /// default group are rewritten to the new groups. --group sg-... also tightens an
-    /// existing group in place. The plan is JSON: groups with final rules (AWS
-    /// IpPermission shape) and evidence, interfaces before/after, the steps (nothing
-    /// destructive before the observation pause), dropped rows and what widened.
+    /// existing group in place; --tighten custom, every custom group. The plan is JSON:
+    /// groups with final rules (AWS IpPermission shape) and evidence, interfaces
+    /// before/after, the steps (nothing destructive before the observation pause),
+    /// dropped rows, what widened, findings, and the forecast: by default the last 20% of
+    /// the window is held out, a plan learned without it replayed on it, and what would
+    /// have broken reported by cause, with the discovery curve and whether the window was
+    /// long enough (--holdout).
     ///
     /// Examples:
     ///
     ///   flowfence propose --logs sample-logs/logs --inventory sample-logs/inventory -o plan.json
+    ///
+    ///   flowfence propose --logs training/ --inventory inventory/ --tighten custom --holdout 6h
     ///
     ///   flowfence propose --connections conn.csv --inventory inventory/ --group sg-0123456789abcdef0 --min-flows 3
     #[command(verbatim_doc_comment)]
@@ -170,11 +179,17 @@ pub(crate) enum Command {
     /// server's ingress must both allow a connection) for every observed connection, and
     /// counts, for the current state and the plan's, the (client, server, port)
     /// combinations among interfaces with groups that are allowed but never happened.
-    /// Exits 1 if a connection would break.
+    /// Each connection that would break is named with the roles at its ends and why it
+    /// is new to the plan: a new peer of a kind the plan serves, a new port between known
+    /// peers, a new pair of roles, or an interface the plan doesn't move. Run it on logs
+    /// newer than the plan's to see what tomorrow brought. Exits 1 if a connection would
+    /// break.
     ///
-    /// Example:
+    /// Examples:
     ///
     ///   flowfence verify --plan plan.json --logs sample-logs/logs --inventory sample-logs/inventory
+    ///
+    ///   flowfence verify --plan plan.json --logs s3://bucket/AWSLogs/ --since 2026-12-01 --inventory inventory/
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
 }
