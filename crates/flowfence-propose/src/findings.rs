@@ -38,6 +38,10 @@ pub enum FindingKind {
     /// A connection the client's groups let out and the server's groups reject (both
     /// logged it): it never worked, so the plan doesn't open it; it may be wanted.
     BlockedToday,
+    /// A launcher (auto scaling group, EKS node group, Lambda function) whose members
+    /// move: what it launches next gets the groups its own settings name, which the
+    /// inventory doesn't hold.
+    LauncherUnseen,
     /// A custom group `--tighten custom` left alone: a controller owns it, or it shares
     /// a member with another tightened group.
     LeftAlone,

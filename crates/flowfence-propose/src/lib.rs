@@ -21,6 +21,7 @@ mod build;
 mod evidence;
 mod findings;
 mod forecast;
+mod launchers;
 mod model;
 mod needs;
 mod quota;

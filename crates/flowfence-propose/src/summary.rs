@@ -61,6 +61,19 @@ impl fmt::Display for PlanSummary<'_> {
         if !plan.dropped.is_empty() {
             writeln!(f, "  dropped on purpose: {} rows", plan.dropped.len())?;
         }
+        let launchers: Vec<&str> = plan
+            .findings
+            .iter()
+            .filter(|x| x.kind == crate::FindingKind::LauncherUnseen)
+            .map(|x| x.subject.as_str())
+            .collect();
+        if !launchers.is_empty() {
+            writeln!(
+                f,
+                "  launchers: {} launch new interfaces with settings the inventory doesn't hold: point them at the new groups before the default group is detached (findings: launcher-unseen)",
+                launchers.join(", ")
+            )?;
+        }
         if let Some(window) = &plan.window {
             write!(f, "{}", coverage(plan, window))?;
         }
