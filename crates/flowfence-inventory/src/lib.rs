@@ -38,7 +38,8 @@ use std::path::{Path, PathBuf};
 pub use aws_ranges::{AwsIpRanges, AwsRange};
 pub use ipnet::IpNet;
 pub use model::{
-    GroupRef, Interface, Issue, Owner, Peer, PrefixList, Protocol, Rule, SecurityGroup,
+    GroupRef, Interface, Issue, LaunchGroups, LaunchSource, Owner, Peer, PrefixList, Protocol,
+    Rule, SecurityGroup,
 };
 pub use net::{is_private, port_name, protocol_name};
 pub use permission::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
@@ -83,8 +84,9 @@ pub enum InventoryError {
     /// JSON, but none of the outputs flowfence reads.
     #[error(
         "{path}: not the output of a describe-network-interfaces, describe-security-groups, \
-         describe-security-group-rules, prefix-list or describe-load-balancers call \
-         (top-level keys: {keys})"
+         describe-security-group-rules, prefix-list, describe-load-balancers, \
+         describe-auto-scaling-groups, describe-launch-template-versions or \
+         describe-launch-configurations call (top-level keys: {keys})"
     )]
     Unsupported {
         /// The file.
@@ -135,6 +137,31 @@ pub struct Inventory {
     load_balancer_schemes: BTreeMap<String, String>,
     /// Files of inventory folders passed over: (file, top-level keys).
     not_read: Vec<(String, String)>,
+    /// Auto scaling groups' launch settings, by name.
+    auto_scaling_groups: BTreeMap<String, Launch>,
+    /// Launch template versions, by template id and by name.
+    template_versions: BTreeMap<String, Vec<TemplateVersion>>,
+    /// Launch configurations' groups, by name.
+    launch_configurations: BTreeMap<String, Vec<String>>,
+}
+
+/// How an auto scaling group names its launch settings.
+#[derive(Clone, Debug)]
+enum Launch {
+    /// A template (id or name) and a version (`3`, `$Latest`, `$Default`).
+    Template {
+        template: String,
+        version: String,
+    },
+    Configuration(String),
+}
+
+/// One launch template version's groups.
+#[derive(Clone, Debug)]
+struct TemplateVersion {
+    number: u64,
+    default: bool,
+    groups: Vec<String>,
 }
 
 /// `path` itself, or the `*.json` files of the directory `path` in name order.
@@ -213,6 +240,9 @@ impl Inventory {
             entries,
             load_balancers,
             load_balancer_descriptions,
+            auto_scaling_groups,
+            launch_template_versions,
+            launch_configurations,
         } = output;
         if network_interfaces.is_none()
             && security_groups.is_none()
@@ -221,6 +251,9 @@ impl Inventory {
             && entries.is_none()
             && load_balancers.is_none()
             && load_balancer_descriptions.is_none()
+            && auto_scaling_groups.is_none()
+            && launch_template_versions.is_none()
+            && launch_configurations.is_none()
         {
             let keys = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
                 .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
@@ -236,6 +269,50 @@ impl Inventory {
             })?;
             self.load_balancer_schemes
                 .insert(key.to_string(), lb.scheme.clone().unwrap_or_default());
+        }
+        for asg in auto_scaling_groups.unwrap_or_default() {
+            let template = asg.launch_template.clone().or_else(|| {
+                asg.mixed_instances_policy
+                    .as_ref()
+                    .map(|m| m.launch_template.launch_template_specification.clone())
+            });
+            let launch = match (template, asg.launch_configuration_name) {
+                (Some(t), _) => Launch::Template {
+                    template: t
+                        .launch_template_id
+                        .or(t.launch_template_name)
+                        .unwrap_or_default(),
+                    version: t.version.unwrap_or_else(|| "$Default".into()),
+                },
+                (None, Some(name)) => Launch::Configuration(name),
+                (None, None) => continue,
+            };
+            self.auto_scaling_groups
+                .insert(asg.auto_scaling_group_name, launch);
+        }
+        for v in launch_template_versions.unwrap_or_default() {
+            let data = &v.launch_template_data;
+            // The primary interface's groups, else the instance's.
+            let groups = data
+                .network_interfaces
+                .iter()
+                .find(|i| i.device_index.unwrap_or(0) == 0 && !i.groups.is_empty())
+                .map_or_else(|| data.security_group_ids.clone(), |i| i.groups.clone());
+            let version = TemplateVersion {
+                number: v.version_number,
+                default: v.default_version,
+                groups,
+            };
+            for key in std::iter::once(v.launch_template_id).chain(v.launch_template_name) {
+                self.template_versions
+                    .entry(key)
+                    .or_default()
+                    .push(version.clone());
+            }
+        }
+        for c in launch_configurations.unwrap_or_default() {
+            self.launch_configurations
+                .insert(c.launch_configuration_name, c.security_groups);
         }
         for lb in load_balancer_descriptions.unwrap_or_default() {
             self.load_balancer_schemes
@@ -355,6 +432,33 @@ impl Inventory {
         interface.is_internet_facing()
             || matches!(&interface.owner, Owner::LoadBalancer(name)
                 if self.load_balancer_schemes.get(name).is_some_and(|s| s == "internet-facing"))
+    }
+
+    /// What auto scaling group `name` launches into, when the inventory holds its launch
+    /// settings (`describe-auto-scaling-groups` with `describe-launch-template-versions`
+    /// or `describe-launch-configurations`); `None` when it doesn't.
+    pub fn launch_groups(&self, name: &str) -> Option<LaunchGroups> {
+        match self.auto_scaling_groups.get(name)? {
+            Launch::Configuration(c) => Some(LaunchGroups {
+                source: LaunchSource::Configuration(c.clone()),
+                groups: self.launch_configurations.get(c)?.clone(),
+            }),
+            Launch::Template { template, version } => {
+                let versions = self.template_versions.get(template)?;
+                let chosen = match version.as_str() {
+                    "$Latest" => versions.iter().max_by_key(|v| v.number),
+                    "$Default" => versions.iter().find(|v| v.default),
+                    n => versions.iter().find(|v| n.parse() == Ok(v.number)),
+                }?;
+                Some(LaunchGroups {
+                    source: LaunchSource::Template {
+                        template: template.clone(),
+                        version: chosen.number,
+                    },
+                    groups: chosen.groups.clone(),
+                })
+            }
+        }
     }
 
     /// Where `address` is in AWS, when ranges were added.

@@ -36,6 +36,94 @@ pub(crate) struct Output {
     /// `elb describe-load-balancers` (Classic).
     #[serde(default)]
     pub(crate) load_balancer_descriptions: Option<Vec<AwsClassicLoadBalancer>>,
+    /// `autoscaling describe-auto-scaling-groups`.
+    #[serde(default)]
+    pub(crate) auto_scaling_groups: Option<Vec<AwsAutoScalingGroup>>,
+    /// `ec2 describe-launch-template-versions`.
+    #[serde(default)]
+    pub(crate) launch_template_versions: Option<Vec<AwsLaunchTemplateVersion>>,
+    /// `autoscaling describe-launch-configurations`.
+    #[serde(default)]
+    pub(crate) launch_configurations: Option<Vec<AwsLaunchConfiguration>>,
+}
+
+/// An auto scaling group: how it launches instances.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsAutoScalingGroup {
+    pub(crate) auto_scaling_group_name: String,
+    #[serde(default)]
+    pub(crate) launch_template: Option<AwsTemplateSpec>,
+    #[serde(default)]
+    pub(crate) mixed_instances_policy: Option<AwsMixedInstancesPolicy>,
+    #[serde(default)]
+    pub(crate) launch_configuration_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsMixedInstancesPolicy {
+    pub(crate) launch_template: AwsMixedTemplate,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsMixedTemplate {
+    pub(crate) launch_template_specification: AwsTemplateSpec,
+}
+
+/// A launch template and version, as an auto scaling group names them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsTemplateSpec {
+    #[serde(default)]
+    pub(crate) launch_template_id: Option<String>,
+    #[serde(default)]
+    pub(crate) launch_template_name: Option<String>,
+    /// A number, `$Latest` or `$Default`.
+    #[serde(default)]
+    pub(crate) version: Option<String>,
+}
+
+/// One version of a launch template: the groups its instances get.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsLaunchTemplateVersion {
+    pub(crate) launch_template_id: String,
+    #[serde(default)]
+    pub(crate) launch_template_name: Option<String>,
+    pub(crate) version_number: u64,
+    #[serde(default)]
+    pub(crate) default_version: bool,
+    #[serde(default)]
+    pub(crate) launch_template_data: AwsLaunchTemplateData,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsLaunchTemplateData {
+    #[serde(default)]
+    pub(crate) security_group_ids: Vec<String>,
+    #[serde(default)]
+    pub(crate) network_interfaces: Vec<AwsTemplateInterface>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsTemplateInterface {
+    #[serde(default)]
+    pub(crate) device_index: Option<u32>,
+    #[serde(default)]
+    pub(crate) groups: Vec<String>,
+}
+
+/// A launch configuration: the groups its instances get.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsLaunchConfiguration {
+    pub(crate) launch_configuration_name: String,
+    #[serde(default)]
+    pub(crate) security_groups: Vec<String>,
 }
 
 /// An `elbv2` load balancer: its ARN ends with the `app/NAME/ID` its interfaces'

@@ -416,3 +416,38 @@ mod tests {
         assert_eq!(by("web", &[("Name", "web")]), None);
     }
 }
+
+/// Where an auto scaling group's next instances get their groups.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LaunchSource {
+    /// A launch template version (`lt-...`, its number as the group resolves it).
+    Template {
+        /// `lt-...` (or the template's name when the group names it so).
+        template: String,
+        /// The version the group launches (`$Latest`/`$Default` resolved).
+        version: u64,
+    },
+    /// A launch configuration, by name.
+    Configuration(String),
+}
+
+/// What an auto scaling group launches into, when the inventory holds its launch
+/// settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchGroups {
+    /// The template version or configuration.
+    pub source: LaunchSource,
+    /// The groups new instances' primary interfaces get.
+    pub groups: Vec<String>,
+}
+
+impl fmt::Display for LaunchSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LaunchSource::Template { template, version } => {
+                write!(f, "launch template {template} version {version}")
+            }
+            LaunchSource::Configuration(name) => write!(f, "launch configuration {name}"),
+        }
+    }
+}

@@ -170,7 +170,7 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
             direction: None,
             detail: format!("{} ({}): {why}", g.name, g.id),
         }));
-    let launchers = crate::launchers::unseen_launchers(&plan, inventory);
+    let launchers = crate::launchers::launcher_findings(&plan, inventory);
     plan.findings.extend(launchers);
     plan.findings
         .sort_by(|a, b| (a.kind, &a.subject, &a.detail).cmp(&(b.kind, &b.subject, &b.detail)));

@@ -42,6 +42,9 @@ pub enum FindingKind {
     /// move: what it launches next gets the groups its own settings name, which the
     /// inventory doesn't hold.
     LauncherUnseen,
+    /// A launcher whose members move, and whose launch template version or launch
+    /// configuration (in the inventory) doesn't name the groups they move to.
+    LauncherStale,
     /// A custom group `--tighten custom` left alone: a controller owns it, or it shares
     /// a member with another tightened group.
     LeftAlone,

@@ -13,22 +13,43 @@ use flowfence_inventory::{Interface, Inventory, Owner};
 use crate::findings::{Finding, FindingKind};
 use crate::model::{GroupChange, Plan};
 
-/// The launcher of `i`, for people: `auto scaling group web-asg`.
-fn launcher_of(i: &Interface) -> Option<String> {
+/// What launched an interface.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Launcher {
+    AutoScalingGroup(String),
+    NodeGroup(String),
+    Function(String),
+}
+
+impl std::fmt::Display for Launcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Launcher::AutoScalingGroup(n) => write!(f, "auto scaling group {n}"),
+            Launcher::NodeGroup(n) => write!(f, "EKS node group {n}"),
+            Launcher::Function(n) => write!(f, "Lambda function {n}"),
+        }
+    }
+}
+
+/// The launcher of `i`, as its tags and owner say.
+fn launcher_of(i: &Interface) -> Option<Launcher> {
     if let Some(asg) = i.tags.get("aws:autoscaling:groupName") {
-        return Some(format!("auto scaling group {asg}"));
+        return Some(Launcher::AutoScalingGroup(asg.clone()));
     }
     if let Some(group) = i.tags.get("eks:nodegroup-name") {
-        return Some(format!("EKS node group {group}"));
+        return Some(Launcher::NodeGroup(group.clone()));
     }
     match &i.owner {
-        Owner::Lambda(function) => Some(format!("Lambda function {function}")),
+        Owner::Lambda(function) => Some(Launcher::Function(function.clone())),
         _ => None,
     }
 }
 
-/// A finding per launcher whose members the plan moves off an emptied default group.
-pub(crate) fn unseen_launchers(plan: &Plan, inventory: &Inventory) -> Vec<Finding> {
+/// A finding per launcher whose members the plan moves off an emptied default group and
+/// whose launch settings don't name where they move: settings the inventory holds
+/// (`launcher-stale`: which template version or configuration, and what it names), or
+/// settings it doesn't hold (`launcher-unseen`).
+pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Finding> {
     let emptied: Vec<&str> = plan
         .groups
         .iter()
@@ -41,8 +62,8 @@ pub(crate) fn unseen_launchers(plan: &Plan, inventory: &Inventory) -> Vec<Findin
             .find(|g| g.reference == reference)
             .map_or_else(|| reference.to_string(), |g| g.name.clone())
     };
-    // Launcher -> (members moving, the groups they move to).
-    let mut launchers: BTreeMap<String, (usize, Vec<String>)> = BTreeMap::new();
+    // Launcher -> (members moving, the groups they move to, as references).
+    let mut launchers: BTreeMap<Launcher, (usize, Vec<String>)> = BTreeMap::new();
     for moved in &plan.interfaces {
         let leaves_default = moved
             .groups_before
@@ -58,26 +79,61 @@ pub(crate) fn unseen_launchers(plan: &Plan, inventory: &Inventory) -> Vec<Findin
         let entry = launchers.entry(launcher).or_default();
         entry.0 += 1;
         for g in &moved.groups_after {
-            let g = name(g);
-            if !entry.1.contains(&g) {
-                entry.1.push(g);
+            if !entry.1.contains(g) {
+                entry.1.push(g.clone());
             }
         }
     }
-    launchers
-        .into_iter()
-        .map(|(launcher, (members, groups))| Finding {
-            kind: FindingKind::LauncherUnseen,
-            subject: launcher.clone(),
+    let mut out = Vec::new();
+    for (launcher, (members, after)) in launchers {
+        let names: Vec<String> = after.iter().map(|g| name(g)).collect();
+        let names = names.join(", ");
+        let settings = match &launcher {
+            Launcher::AutoScalingGroup(asg) => inventory.launch_groups(asg),
+            _ => None,
+        };
+        let (kind, detail) = match settings {
+            // Every new group is named already (a template updated by hand, or an
+            // existing group kept): nothing to change.
+            Some(s) if after.iter().all(|g| s.groups.contains(g)) => continue,
+            Some(s) => {
+                let named: Vec<String> = s
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        let default = if emptied.contains(&g.as_str()) {
+                            ", the default group"
+                        } else {
+                            ""
+                        };
+                        format!("{}{default}", name(g))
+                    })
+                    .collect();
+                (
+                    FindingKind::LauncherStale,
+                    format!(
+                        "{launcher}: {members} members move to {names}, but its {} names {}: make a new version naming {names} and point the group at it before the default group is detached, or the instances it launches next miss their rules",
+                        s.source,
+                        named.join(", ")
+                    ),
+                )
+            }
+            None => (
+                FindingKind::LauncherUnseen,
+                format!(
+                    "{launcher}: {members} members move to {names}; the interfaces it launches next get the groups its own settings name (launch template, node group or function configuration), which the inventory doesn't hold: make those name {names} too before the default group is detached, or new interfaces launch into the emptied default group"
+                ),
+            ),
+        };
+        out.push(Finding {
+            kind,
+            subject: launcher.to_string(),
             rule: None,
             direction: None,
-            detail: format!(
-                "{launcher}: {members} members move to {}; the interfaces it launches next get the groups its own settings name (launch template, node group or function configuration), which the inventory doesn't hold: make those name {} too before the default group is detached, or new interfaces launch into the emptied default group",
-                groups.join(", "),
-                groups.join(", ")
-            ),
-        })
-        .collect()
+            detail,
+        });
+    }
+    out
 }
 
 #[cfg(test)]

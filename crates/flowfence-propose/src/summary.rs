@@ -64,13 +64,18 @@ impl fmt::Display for PlanSummary<'_> {
         let launchers: Vec<&str> = plan
             .findings
             .iter()
-            .filter(|x| x.kind == crate::FindingKind::LauncherUnseen)
+            .filter(|x| {
+                matches!(
+                    x.kind,
+                    crate::FindingKind::LauncherUnseen | crate::FindingKind::LauncherStale
+                )
+            })
             .map(|x| x.subject.as_str())
             .collect();
         if !launchers.is_empty() {
             writeln!(
                 f,
-                "  launchers: {} launch new interfaces with settings the inventory doesn't hold: point them at the new groups before the default group is detached (findings: launcher-unseen)",
+                "  launchers: {} launch new interfaces with settings that don't name the new groups: point them at the new groups before the default group is detached (findings: launcher-stale, launcher-unseen)",
                 launchers.join(", ")
             )?;
         }

@@ -253,8 +253,8 @@ fn merge_rejects_what_is_not_a_partial_result() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--inventory is needed"));
 }
 
-/// An inventory folder holding other AWS CLI output (auto scaling groups saved beside the
-/// EC2 files) is read for what flowfence understands; the other file is listed by name
+/// An inventory folder holding other AWS CLI output (`describe-instances` saved beside
+/// the other files) is read for what flowfence understands; the other file is listed by name
 /// and keys, and the run goes on. A known output that is malformed still stops it.
 #[test]
 fn an_inventory_folder_lists_files_it_does_not_read() {
@@ -266,8 +266,8 @@ fn an_inventory_folder_lists_files_it_does_not_read() {
         std::fs::copy(&path, inventory.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(
-        inventory.join("describe-auto-scaling-groups.json"),
-        r#"{"AutoScalingGroups": []}"#,
+        inventory.join("describe-instances.json"),
+        r#"{"Reservations": []}"#,
     )
     .unwrap();
     let out = dir.path().join("c.csv");
@@ -282,7 +282,7 @@ fn an_inventory_folder_lists_files_it_does_not_read() {
     ]);
     assert!(
         stderr.contains(
-            "describe-auto-scaling-groups.json: not an output flowfence reads (top-level keys: AutoScalingGroups); not read"
+            "describe-instances.json: not an output flowfence reads (top-level keys: Reservations); not read"
         ),
         "{stderr}"
     );

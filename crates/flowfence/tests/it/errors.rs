@@ -41,9 +41,15 @@ fn bad_inputs_say_what_and_where_once() {
         65,
         dir.path(),
     ));
-    std::fs::write(at("asg.json"), r#"{"AutoScalingGroups": []}"#).unwrap();
+    std::fs::write(at("instances.json"), r#"{"Reservations": []}"#).unwrap();
     messages.push(failing(
-        &["propose", "--logs", &logs, "--inventory", &at("asg.json")],
+        &[
+            "propose",
+            "--logs",
+            &logs,
+            "--inventory",
+            &at("instances.json"),
+        ],
         65,
         dir.path(),
     ));
