@@ -444,6 +444,65 @@ pub fn write_inventory(env: &Environment, dir: &Path) -> anyhow::Result<()> {
         json!({ "SecurityGroups": groups }),
     )?;
     write("describe-prefix-lists.json", prefix_lists)?;
+    // `aws autoscaling describe-auto-scaling-groups` and `aws ec2
+    // describe-launch-template-versions`: each tier's group launches from a template
+    // whose one version puts instances in the groups today's members have.
+    let mut asgs: Vec<Value> = Vec::new();
+    let mut versions: Vec<Value> = Vec::new();
+    let mut tiers: Vec<&'static str> = env.interfaces.iter().filter_map(|i| i.asg).collect();
+    tiers.dedup();
+    for asg in tiers {
+        let members: Vec<&crate::env::Interface> = env
+            .interfaces
+            .iter()
+            .filter(|i| i.asg == Some(asg))
+            .collect();
+        let template = format!(
+            "lt-{:017x}",
+            asg.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            })
+        );
+        asgs.push(json!({
+            "AutoScalingGroupName": asg,
+            "AutoScalingGroupARN": format!("arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/{asg}"),
+            "LaunchTemplate": {"LaunchTemplateId": template, "LaunchTemplateName": asg, "Version": "$Latest"},
+            "MinSize": members.len(),
+            "MaxSize": members.len() * 2,
+            "DesiredCapacity": members.len(),
+            "Instances": members.iter().map(|m| json!({
+                "InstanceId": m.instance,
+                "AvailabilityZone": if m.az_id == "use1-az1" { "us-east-1a" } else { "us-east-1b" },
+                "LifecycleState": "InService",
+                "HealthStatus": "Healthy",
+                "LaunchTemplate": {"LaunchTemplateId": template, "LaunchTemplateName": asg, "Version": "1"},
+            })).collect::<Vec<_>>(),
+            "VPCZoneIdentifier": members.iter().map(|m| m.subnet.as_str()).collect::<Vec<_>>().join(","),
+        }));
+        versions.push(json!({
+            "LaunchTemplateId": template,
+            "LaunchTemplateName": asg,
+            "VersionNumber": 1,
+            "CreateTime": "2026-10-01T12:00:00+00:00",
+            "CreatedBy": format!("arn:aws:iam::{ACCOUNT}:root"),
+            "DefaultVersion": true,
+            "LaunchTemplateData": {
+                "ImageId": "ami-0123456789abcdef0",
+                "InstanceType": "m6i.large",
+                "SecurityGroupIds": members[0].groups,
+            },
+        }));
+    }
+    if !asgs.is_empty() {
+        write(
+            "describe-auto-scaling-groups.json",
+            json!({ "AutoScalingGroups": asgs }),
+        )?;
+        write(
+            "describe-launch-template-versions.json",
+            json!({ "LaunchTemplateVersions": versions }),
+        )?;
+    }
     // `aws elbv2 describe-load-balancers`: the public load balancer and its scheme.
     let albs: Vec<&crate::env::Interface> =
         env.interfaces.iter().filter(|i| i.role == "alb").collect();
