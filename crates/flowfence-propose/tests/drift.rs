@@ -62,6 +62,15 @@ fn roles(truth: &Truth, client: &Peer, server: &Peer) -> (String, String) {
     (role(client), role(server))
 }
 
+/// The true flows that start in the continuation: new to any plan of the training window.
+fn new_in_continuation(d: &Drift) -> BTreeSet<TrueEdge> {
+    d.truth
+        .edges()
+        .difference(&d.truth.edges_before(CONTINUATION))
+        .cloned()
+        .collect()
+}
+
 /// What `state` would break of `table`, as true edges with their causes under `plan`.
 fn broken_edges(
     plan: &Plan,
@@ -101,12 +110,7 @@ fn a_plan_learned_on_the_training_window_holds_on_the_continuation() {
     // On the continuation, only the flows that started there break, each told by cause.
     let state = plan.final_state(&d.inventory);
     let broken = broken_edges(&plan, &state, &d, &d.continuation);
-    let new_there: BTreeSet<TrueEdge> = d
-        .truth
-        .edges()
-        .difference(&d.truth.edges_before(CONTINUATION))
-        .cloned()
-        .collect();
+    let new_there = new_in_continuation(&d);
     assert_eq!(DRIFT_LATE_ONSET > CONTINUATION, !new_there.is_empty());
     let got: BTreeSet<TrueEdge> = broken.iter().map(|(e, _)| e.clone()).collect();
     assert_eq!(got, new_there, "broken on the continuation: {broken:?}");
@@ -284,12 +288,7 @@ fn tightening_every_group_still_holds_on_the_continuation() {
         .into_iter()
         .map(|(e, _)| e)
         .collect();
-    let new_there: BTreeSet<TrueEdge> = d
-        .truth
-        .edges()
-        .difference(&d.truth.edges_before(CONTINUATION))
-        .cloned()
-        .collect();
+    let new_there = new_in_continuation(&d);
     assert_eq!(broken, new_there);
     // Most of the continuation's load balancer clients were never seen in training.
     let clients = |t: &Table| -> BTreeSet<String> {
