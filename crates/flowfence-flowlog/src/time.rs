@@ -55,15 +55,20 @@ pub fn utc_minute(secs: u64) -> String {
     )
 }
 
-/// A span of seconds as people say it: `45 s`, `20 min`, `1 h 36 min`, `6 h`, `3 days`
-/// (minutes and days rounded to the nearest).
+/// A span of seconds as people say it: `45 s`, `20 min`, `1 h 36 min`, `6 h`,
+/// `3 days 1 h`, `12 days` (minutes, hours under a week and days rounded to the nearest).
 pub fn span(secs: u64) -> String {
     let minutes = (secs + 30) / 60;
+    let hours = (secs + 1800) / 3600;
     match secs {
         0..120 => format!("{secs} s"),
         120..3570 => format!("{minutes} min"),
         3570..172_800 if minutes.is_multiple_of(60) => format!("{} h", minutes / 60),
         3570..172_800 => format!("{} h {} min", minutes / 60, minutes % 60),
+        172_800..604_800 if !hours.is_multiple_of(24) => {
+            format!("{} days {} h", hours / 24, hours % 24)
+        }
+        172_800..604_800 => format!("{} days", hours / 24),
         _ => format!("{} days", (secs + 43_200) / 86_400),
     }
 }
@@ -86,6 +91,8 @@ mod tests {
         assert_eq!(span(3600), "1 h");
         assert_eq!(span(5757), "1 h 36 min");
         assert_eq!(span(5 * 3600 + 10), "5 h");
+        assert_eq!(span(3 * 86_400 + 3300), "3 days 1 h");
+        assert_eq!(span(2 * 86_400 + 60), "2 days");
         assert_eq!(span(20 * 86_400), "20 days");
     }
 }
