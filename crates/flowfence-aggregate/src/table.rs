@@ -346,6 +346,21 @@ impl Table {
 }
 
 impl Table {
+    /// The table with only the rows `keep` accepts, and everything beside the rows
+    /// (REJECTs, attempts, gaps, ...) as it is. Only the kept rows are copied.
+    pub fn filtered(&self, keep: impl Fn(&Row) -> bool) -> Table {
+        Table {
+            rows: self.rows.iter().filter(|r| keep(r)).cloned().collect(),
+            attempts: self.attempts.clone(),
+            ambiguous: self.ambiguous.clone(),
+            missing_interfaces: self.missing_interfaces.clone(),
+            path_connections: self.path_connections,
+            rejected: self.rejected.clone(),
+            gaps: self.gaps.clone(),
+            records_without_interface: self.records_without_interface,
+        }
+    }
+
     /// Reads the rows of a connections table written as CSV by [`Table::to_csv`] (the
     /// summaries beside the rows are not in the file and stay empty). An error names
     /// the line, the column and what is wrong.

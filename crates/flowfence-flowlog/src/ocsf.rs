@@ -27,7 +27,7 @@ use arrow_schema::{DataType, Schema, TimeUnit};
 use crate::decode::{Counts, RecordSink};
 use crate::field::{Field, Kind};
 use crate::layout::{Column, Layout};
-use crate::parquet_input::{IntArray, StrArray, take_row};
+use crate::parquet_input::{IntArray, StrArray, int_cell, take_row, text_cell};
 use crate::reject::{Reason, Tally};
 use crate::value::Value;
 
@@ -281,25 +281,8 @@ impl<'a> Raw<'a> {
     fn value(self, kind: Kind) -> Result<Value<'a>, (Reason, String)> {
         match self {
             Raw::Null => Ok(Value::Null),
-            Raw::Int(n) if kind.is_integer() => {
-                if n < 0 || n as u128 > u128::from(kind.max_int()) {
-                    return Err((
-                        Reason::OutOfRange,
-                        format!("`{n}` is not {}", kind.expectation()),
-                    ));
-                }
-                Ok(Value::Int(n as u64))
-            }
-            Raw::Int(n) => Err((
-                Reason::BadEnum,
-                format!("`{n}` is not {}", kind.expectation()),
-            )),
-            Raw::Text(t) => Value::parse(kind, t).map_err(|e| {
-                (
-                    Reason::from(e),
-                    format!("`{t}` is not {}", kind.expectation()),
-                )
-            }),
+            Raw::Int(n) => int_cell(n, kind),
+            Raw::Text(t) => text_cell(t, kind),
         }
     }
 }

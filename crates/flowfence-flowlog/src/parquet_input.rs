@@ -330,29 +330,36 @@ impl<'a> ColumnAccess<'a> {
             }
             ColumnAccess::Str(_, s) => s.get(row),
             ColumnAccess::Dict(_, keys, s) => s.get(keys[row]),
-            ColumnAccess::Int(_, ints) => {
-                let n = ints.get(row);
-                // A numeric column for a text field is an unknown, newer field: keep it.
-                if !(kind.is_integer() || kind == Kind::Text) {
-                    return Err((
-                        Reason::BadEnum,
-                        format!("`{n}` is not {}", kind.expectation()),
-                    ));
-                }
-                if n < 0 || n as u128 > u128::from(kind.max_int()) {
-                    return Err((
-                        Reason::OutOfRange,
-                        format!("`{n}` is not {}", kind.expectation()),
-                    ));
-                }
-                return Ok(Value::Int(n as u64));
-            }
+            ColumnAccess::Int(_, ints) => return int_cell(ints.get(row), kind),
         };
-        Value::parse(kind, text).map_err(|e| {
-            (
-                Reason::from(e),
-                format!("`{text}` is not {}", kind.expectation()),
-            )
-        })
+        text_cell(text, kind)
     }
+}
+
+/// An integer cell for a field of `kind`, range-checked as a text token is.
+pub(crate) fn int_cell<'v>(n: i128, kind: Kind) -> Result<Value<'v>, (Reason, String)> {
+    // A numeric column for a text field is an unknown, newer field: keep it.
+    if !(kind.is_integer() || kind == Kind::Text) {
+        return Err((
+            Reason::BadEnum,
+            format!("`{n}` is not {}", kind.expectation()),
+        ));
+    }
+    if n < 0 || n as u128 > u128::from(kind.max_int()) {
+        return Err((
+            Reason::OutOfRange,
+            format!("`{n}` is not {}", kind.expectation()),
+        ));
+    }
+    Ok(Value::Int(n as u64))
+}
+
+/// A text cell for a field of `kind`, parsed as a text token is.
+pub(crate) fn text_cell(text: &str, kind: Kind) -> Result<Value<'_>, (Reason, String)> {
+    Value::parse(kind, text).map_err(|e| {
+        (
+            Reason::from(e),
+            format!("`{text}` is not {}", kind.expectation()),
+        )
+    })
 }

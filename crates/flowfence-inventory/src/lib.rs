@@ -500,26 +500,26 @@ impl Inventory {
     /// ranges repeat across VPCs, so give it when known): one of its addresses, else an
     /// address in one of its delegated prefixes (a pod's).
     pub fn interface_by_address(&self, vpc: Option<&str>, address: IpAddr) -> Option<&Interface> {
-        let in_vpc = |i: &&Interface| vpc.is_none() || i.vpc_id.as_deref() == vpc;
-        let exact = self
-            .by_address
-            .get(&address)
-            .into_iter()
-            .flatten()
+        self.holders(address)
+            .find(|i| vpc.is_none() || i.vpc_id.as_deref() == vpc)
+    }
+
+    /// The interfaces that have `address`, in any VPC: those with it as one of their
+    /// addresses first, then those with it in a delegated prefix. Lazy, and one lookup
+    /// per delegated prefix length, not a scan of every prefix: this runs for every peer
+    /// address, most of them on the internet.
+    fn holders(&self, address: IpAddr) -> impl Iterator<Item = &Interface> {
+        let exact = self.by_address.get(&address).into_iter().flatten();
+        let delegated = self
+            .prefix_lens
+            .iter()
+            .filter_map(move |&len| IpNet::new(address, len).ok())
+            .filter_map(|net| self.by_prefix.get(&net.trunc()))
+            .flatten();
+        exact
+            .chain(delegated)
             .filter_map(|id| self.interfaces.get(id))
-            .find(|i| i.addresses.contains(&address) && in_vpc(i));
-        exact.or_else(|| {
-            // One lookup per delegated prefix length, not a scan of every prefix: this
-            // runs for every peer address, most of them on the internet.
-            self.prefix_lens
-                .iter()
-                .filter_map(|&len| IpNet::new(address, len).ok())
-                .filter_map(|net| self.by_prefix.get(&net.trunc()))
-                .flatten()
-                .filter_map(|id| self.interfaces.get(id))
-                .filter(|i| i.prefixes.iter().any(|p| p.contains(&address)))
-                .find(in_vpc)
-        })
+            .filter(move |i| i.has_address(address))
     }
 
     /// The interface of another VPC than `vpc` that has `address`, when exactly one VPC
@@ -528,18 +528,7 @@ impl Inventory {
     /// is in several other VPCs (unconnected VPCs reuse private ranges).
     pub fn interface_in_another_vpc(&self, vpc: &str, address: IpAddr) -> Option<&Interface> {
         let mut found: Option<&Interface> = None;
-        let exact = self.by_address.get(&address).into_iter().flatten();
-        let delegated = self
-            .prefix_lens
-            .iter()
-            .filter_map(|&len| IpNet::new(address, len).ok())
-            .filter_map(|net| self.by_prefix.get(&net.trunc()))
-            .flatten();
-        let holders = exact
-            .chain(delegated)
-            .filter_map(|id| self.interfaces.get(id))
-            .filter(|i| i.has_address(address));
-        for i in holders {
+        for i in self.holders(address) {
             match (found, i.vpc_id.as_deref()) {
                 (_, Some(v)) if v == vpc => return None,
                 (_, None) => return None,

@@ -19,7 +19,7 @@ use flowfence_inventory::Inventory;
 use serde::{Deserialize, Serialize};
 
 use crate::blocked::{blocked, is_blocked};
-use crate::model::{GroupChange, Plan};
+use crate::model::Plan;
 use crate::needs::Direction;
 use crate::rules::RuleTarget;
 use crate::verify::{Broken, State, connections, end_of, replay};
@@ -230,13 +230,9 @@ fn cut(window: TimeSpan, holdout: Holdout) -> Option<u64> {
 /// The table split at `cut`: connections first seen before it (learned), and those seen
 /// from it on (held out). What isn't a row (REJECTs, attempts, gaps) goes to both.
 fn split(table: &Table, cut: u64) -> (Table, Table) {
-    let with_rows = |keep: &dyn Fn(&flowfence_aggregate::Row) -> bool| Table {
-        rows: table.rows.iter().filter(|r| keep(r)).cloned().collect(),
-        ..table.clone()
-    };
     (
-        with_rows(&|r| r.first_seen < cut),
-        with_rows(&|r| r.last_seen >= cut),
+        table.filtered(|r| r.first_seen < cut),
+        table.filtered(|r| r.last_seen >= cut),
     )
 }
 
@@ -305,41 +301,27 @@ fn hold_out<E>(
     let (learned, tail) = split(table, cut);
     let early = learn(&learned)?;
     let state = early.final_state(inventory);
-    let (_, after) = replay(inventory, &tail, &state);
-    let names = GroupNames::of(&early, inventory);
+    let (_, mut after) = replay(inventory, &tail, &state);
+    explain(&mut after.broken, &early, &state, inventory);
     let broken: Vec<ForecastBreak> = after
         .broken
-        .iter()
-        .map(|b| {
-            let cause = cause(b, &early, &state, inventory);
-            ForecastBreak {
-                client: b.client.to_string(),
-                server: b.server.to_string(),
-                protocol: b.protocol,
-                port: b.port,
-                missing: b.missing,
-                cause,
-                between: format!(
-                    "{} -> {}",
-                    names.role(&b.client, &state),
-                    names.role(&b.server, &state)
-                ),
-            }
+        .into_iter()
+        .map(|b| ForecastBreak {
+            client: b.client.to_string(),
+            server: b.server.to_string(),
+            protocol: b.protocol,
+            port: b.port,
+            missing: b.missing,
+            cause: b.cause.expect("explained"),
+            between: b.between.expect("explained"),
         })
         .collect();
     let mut by_cause = BTreeMap::new();
     for b in &broken {
         *by_cause.entry(b.cause).or_insert(0) += 1;
     }
-    let new_in_tail = Table {
-        rows: tail
-            .rows
-            .iter()
-            .filter(|r| r.first_seen >= cut)
-            .cloned()
-            .collect(),
-        ..Table::default()
-    };
+    // Counted as the tail's connections are: blocked attempts left out alike.
+    let new_in_tail = tail.filtered(|r| r.first_seen >= cut);
     Ok(Some(Held {
         window,
         cut,
@@ -353,9 +335,10 @@ fn hold_out<E>(
 /// Says why each of `broken` (what `plan`, in `state`, doesn't allow) is new to the plan,
 /// and between which roles.
 pub fn explain(broken: &mut [Broken], plan: &Plan, state: &State, inventory: &Inventory) {
+    let teller = Teller::new(plan, state, inventory);
     let names = GroupNames::of(plan, inventory);
     for b in broken {
-        b.cause = Some(cause(b, plan, state, inventory));
+        b.cause = Some(teller.cause(b));
         b.between = Some(format!(
             "{} -> {}",
             names.role(&b.client, state),
@@ -367,53 +350,77 @@ pub fn explain(broken: &mut [Broken], plan: &Plan, state: &State, inventory: &In
 /// Why `b`, which `plan` (in `state`) doesn't allow, is new to it. Looked at from the
 /// side whose rule is missing.
 pub fn cause(b: &Broken, plan: &Plan, state: &State, inventory: &Inventory) -> Cause {
-    let (me, other) = match b.missing {
-        Direction::Egress => (&b.client, &b.server),
-        Direction::Ingress => (&b.server, &b.client),
-    };
-    let Peer::Interface(id) = me else {
-        return Cause::NewPair;
-    };
-    let emptied: BTreeSet<&str> = plan
-        .groups
-        .iter()
-        .filter(|g| g.change == GroupChange::Empty)
-        .map(|g| g.reference.as_str())
-        .collect();
-    let moved = plan.interfaces.iter().any(|i| &i.interface_id == id);
-    if !moved
-        && state
-            .groups_of(id)
+    Teller::new(plan, state, inventory).cause(b)
+}
+
+/// What a plan knows, to tell each break's cause (gathered once for all of them).
+struct Teller<'a> {
+    state: &'a State,
+    inventory: &'a Inventory,
+    /// The default groups the plan empties.
+    emptied: BTreeSet<&'a str>,
+    /// The interfaces it moves.
+    moved: BTreeSet<&'a str>,
+}
+
+impl<'a> Teller<'a> {
+    fn new(plan: &'a Plan, state: &'a State, inventory: &'a Inventory) -> Teller<'a> {
+        Teller {
+            state,
+            inventory,
+            emptied: plan.emptied_groups().collect(),
+            moved: plan
+                .interfaces
+                .iter()
+                .map(|i| i.interface_id.as_str())
+                .collect(),
+        }
+    }
+
+    fn cause(&self, b: &Broken) -> Cause {
+        let (state, inventory) = (self.state, self.inventory);
+        let (me, other) = match b.missing {
+            Direction::Egress => (&b.client, &b.server),
+            Direction::Ingress => (&b.server, &b.client),
+        };
+        let Peer::Interface(id) = me else {
+            return Cause::NewPair;
+        };
+        if !self.moved.contains(id.as_str())
+            && state
+                .groups_of(id)
+                .iter()
+                .any(|g| self.emptied.contains(g.as_str()))
+        {
+            return Cause::NewInterface;
+        }
+        let rules: Vec<_> = state.rules_of(id, b.missing).collect();
+        // A world rule (0.0.0.0/0, ::/0) holds every address: it is about the internet,
+        // and says nothing of which peers the plan knows.
+        let names_peer = |r: &&crate::rules::RuleSpec| {
+            !matches!(&r.target, RuleTarget::Cidr(c) if c.prefix_len() == 0)
+                && state.matches(inventory, &r.target, other)
+        };
+        if rules.iter().any(names_peer) {
+            return Cause::NewPort;
+        }
+        // An address where the plan names addresses on that port: a new one of a
+        // served kind.
+        let addresses_served = rules
             .iter()
-            .any(|g| emptied.contains(g.as_str()))
-    {
-        return Cause::NewInterface;
+            .any(|r| r.allows(b.protocol, b.port) && !matches!(r.target, RuleTarget::Group(_)));
+        if addresses_served && !matches!(other, Peer::Interface(_)) {
+            return Cause::NewPeer;
+        }
+        Cause::NewPair
     }
-    let rules: Vec<_> = state.rules_of(id, b.missing).collect();
-    // A world rule (0.0.0.0/0, ::/0) holds every address: it is about the internet, and
-    // says nothing of which peers the plan knows.
-    let names_peer = |r: &&crate::rules::RuleSpec| {
-        !matches!(&r.target, RuleTarget::Cidr(c) if c.prefix_len() == 0)
-            && state.matches(inventory, &r.target, other)
-    };
-    if rules.iter().any(names_peer) {
-        return Cause::NewPort;
-    }
-    // An address where the plan names addresses on that port: a new one of a served kind.
-    let addresses_served = rules
-        .iter()
-        .any(|r| r.allows(b.protocol, b.port) && !matches!(r.target, RuleTarget::Group(_)));
-    if addresses_served && !matches!(other, Peer::Interface(_)) {
-        return Cause::NewPeer;
-    }
-    Cause::NewPair
 }
 
 /// Group names by reference, the plan's first, for roles people can read.
-struct GroupNames(BTreeMap<String, String>);
+pub(crate) struct GroupNames(BTreeMap<String, String>);
 
 impl GroupNames {
-    fn of(plan: &Plan, inventory: &Inventory) -> GroupNames {
+    pub(crate) fn of(plan: &Plan, inventory: &Inventory) -> GroupNames {
         let mut names: BTreeMap<String, String> = inventory
             .groups()
             .map(|g| (g.id.clone(), g.name.clone()))
@@ -424,15 +431,17 @@ impl GroupNames {
         GroupNames(names)
     }
 
+    /// A group's name, or its reference when nothing names it.
+    pub(crate) fn name<'s>(&'s self, reference: &'s str) -> &'s str {
+        self.0.get(reference).map_or(reference, String::as_str)
+    }
+
     /// A connection's end as a role: an interface's groups, or the kind of peer.
     fn role(&self, peer: &Peer, state: &State) -> String {
         match peer {
             Peer::Interface(id) => {
-                let mut groups: Vec<&str> = state
-                    .groups_of(id)
-                    .iter()
-                    .map(|g| self.0.get(g).map_or(g.as_str(), String::as_str))
-                    .collect();
+                let mut groups: Vec<&str> =
+                    state.groups_of(id).iter().map(|g| self.name(g)).collect();
                 groups.sort_unstable();
                 if groups.is_empty() {
                     id.clone()

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use flowfence_inventory::{Interface, Inventory, Owner};
 
 use crate::findings::{Finding, FindingKind};
-use crate::model::{GroupChange, Plan};
+use crate::forecast::GroupNames;
+use crate::model::Plan;
 
 /// What launched an interface.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,18 +51,8 @@ fn launcher_of(i: &Interface) -> Option<Launcher> {
 /// (`launcher-stale`: which template version or configuration, and what it names), or
 /// settings it doesn't hold (`launcher-unseen`).
 pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Finding> {
-    let emptied: Vec<&str> = plan
-        .groups
-        .iter()
-        .filter(|g| g.change == GroupChange::Empty)
-        .map(|g| g.reference.as_str())
-        .collect();
-    let name = |reference: &str| {
-        plan.groups
-            .iter()
-            .find(|g| g.reference == reference)
-            .map_or_else(|| reference.to_string(), |g| g.name.clone())
-    };
+    let emptied: Vec<&str> = plan.emptied_groups().collect();
+    let names = GroupNames::of(plan, inventory);
     // Launcher -> (members moving, the groups they move to, as references).
     let mut launchers: BTreeMap<Launcher, (usize, Vec<String>)> = BTreeMap::new();
     for moved in &plan.interfaces {
@@ -86,8 +77,8 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
     }
     let mut out = Vec::new();
     for (launcher, (members, after)) in launchers {
-        let names: Vec<String> = after.iter().map(|g| name(g)).collect();
-        let names = names.join(", ");
+        let moved_to: Vec<&str> = after.iter().map(|g| names.name(g)).collect();
+        let moved_to = moved_to.join(", ");
         let settings = match &launcher {
             Launcher::AutoScalingGroup(asg) => inventory.launch_groups(asg),
             _ => None,
@@ -106,13 +97,13 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
                         } else {
                             ""
                         };
-                        format!("{}{default}", name(g))
+                        format!("{}{default}", names.name(g))
                     })
                     .collect();
                 (
                     FindingKind::LauncherStale,
                     format!(
-                        "{launcher}: {members} members move to {names}, but its {} names {}: make a new version naming {names} and point the group at it before the default group is detached, or the instances it launches next miss their rules",
+                        "{launcher}: {members} members move to {moved_to}, but its {} names {}: make a new version naming {moved_to} and point the group at it before the default group is detached, or the instances it launches next miss their rules",
                         s.source,
                         named.join(", ")
                     ),
@@ -121,7 +112,7 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
             None => (
                 FindingKind::LauncherUnseen,
                 format!(
-                    "{launcher}: {members} members move to {names}; the interfaces it launches next get the groups its own settings name (launch template, node group or function configuration), which the inventory doesn't hold: make those name {names} too before the default group is detached, or new interfaces launch into the emptied default group"
+                    "{launcher}: {members} members move to {moved_to}; the interfaces it launches next get the groups its own settings name (launch template, node group or function configuration), which the inventory doesn't hold: make those name {moved_to} too before the default group is detached, or new interfaces launch into the emptied default group"
                 ),
             ),
         };

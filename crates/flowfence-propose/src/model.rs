@@ -384,6 +384,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The default groups the plan empties, by reference.
+    pub fn emptied_groups(&self) -> impl Iterator<Item = &str> {
+        self.groups
+            .iter()
+            .filter(|g| g.change == GroupChange::Empty)
+            .map(|g| g.reference.as_str())
+    }
+
     /// The state the plan ends in: today's groups and memberships (from `inventory`),
     /// with the plan's groups' rules and the plan's interfaces' groups.
     pub fn final_state(&self, inventory: &Inventory) -> State {

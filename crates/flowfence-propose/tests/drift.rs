@@ -172,26 +172,8 @@ fn the_forecast_names_what_started_in_the_windows_tail() {
 
     // The held-out figures are a replay anyone can do: learn from the connections first
     // seen before the cut, replay those seen after it.
-    let learned = Table {
-        rows: d
-            .training
-            .rows
-            .iter()
-            .filter(|r| r.first_seen < cut)
-            .cloned()
-            .collect(),
-        ..d.training.clone()
-    };
-    let tail = Table {
-        rows: d
-            .training
-            .rows
-            .iter()
-            .filter(|r| r.last_seen >= cut)
-            .cloned()
-            .collect(),
-        ..d.training.clone()
-    };
+    let learned = d.training.filtered(|r| r.first_seen < cut);
+    let tail = d.training.filtered(|r| r.last_seen >= cut);
     let mut options = Options::default();
     options.holdout = Holdout::Off;
     let early = propose(&learned, &d.inventory, &options).unwrap();

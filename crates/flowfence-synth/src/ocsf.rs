@@ -10,7 +10,7 @@ use arrow_array::{
     Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, StructArray,
     TimestampMillisecondArray,
 };
-use arrow_schema::{DataType, Field, Fields};
+use arrow_schema::{Field, Fields};
 use flowfence_flowlog::{Action, Field as FlowField, FlowDirection, LogStatus, Record, Value};
 use parquet::arrow::ArrowWriter;
 
@@ -40,47 +40,26 @@ impl Endpoint {
                 None => ips.append(false),
             }
         }
-        let ips = ips.finish();
-        let fields: Vec<(Arc<Field>, ArrayRef)> = vec![
-            (
-                Arc::new(Field::new("port", DataType::Int32, true)),
-                Arc::new(Int32Array::from(self.port)),
-            ),
-            (
-                Arc::new(Field::new("svc_name", DataType::Utf8, true)),
-                text(self.service),
-            ),
-            (
-                Arc::new(Field::new("ip", DataType::Utf8, true)),
-                text(self.ip),
-            ),
-            (
-                Arc::new(Field::new(
-                    "intermediate_ips",
-                    ips.data_type().clone(),
-                    true,
-                )),
-                Arc::new(ips),
-            ),
-            (
-                Arc::new(Field::new("interface_uid", DataType::Utf8, true)),
-                text(self.interface),
-            ),
-            (
-                Arc::new(Field::new("vpc_uid", DataType::Utf8, true)),
-                text(self.vpc),
-            ),
-            (
-                Arc::new(Field::new("instance_uid", DataType::Utf8, true)),
-                text(self.instance),
-            ),
-            (
-                Arc::new(Field::new("subnet_uid", DataType::Utf8, true)),
-                text(self.subnet),
-            ),
-        ];
-        Arc::new(StructArray::from(fields))
+        structure(vec![
+            ("port", Arc::new(Int32Array::from(self.port))),
+            ("svc_name", text(self.service)),
+            ("ip", text(self.ip)),
+            ("intermediate_ips", Arc::new(ips.finish())),
+            ("interface_uid", text(self.interface)),
+            ("vpc_uid", text(self.vpc)),
+            ("instance_uid", text(self.instance)),
+            ("subnet_uid", text(self.subnet)),
+        ])
     }
+}
+
+/// A struct column of `fields`, each nullable and typed as its array.
+fn structure(fields: Vec<(&str, ArrayRef)>) -> ArrayRef {
+    let fields: Vec<(Arc<Field>, ArrayRef)> = fields
+        .into_iter()
+        .map(|(name, a)| (Arc::new(Field::new(name, a.data_type().clone(), true)), a))
+        .collect();
+    Arc::new(StructArray::from(fields))
 }
 
 /// The columns of a Security Lake VPC flow file, filled record by record.
@@ -195,13 +174,6 @@ impl OcsfColumns {
         let text = |v: Vec<Option<String>>| Arc::new(StringArray::from(v)) as ArrayRef;
         let utc = |v: Vec<Option<i64>>| {
             Arc::new(TimestampMillisecondArray::from(v).with_timezone("UTC")) as ArrayRef
-        };
-        let structure = |fields: Vec<(&str, ArrayRef)>| -> ArrayRef {
-            let fields: Vec<(Arc<Field>, ArrayRef)> = fields
-                .into_iter()
-                .map(|(name, a)| (Arc::new(Field::new(name, a.data_type().clone(), true)), a))
-                .collect();
-            Arc::new(StructArray::from(fields))
         };
         let constant = |s: &str| text(vec![Some(s.to_string()); n]);
         let product = structure(vec![

@@ -197,23 +197,36 @@ pub fn write_logs(
     Ok(written)
 }
 
-/// Parses generated text with the flowfence parser and writes it as AWS-shaped Parquet.
-fn write_parquet(text: &str, out: &mut impl Write) -> anyhow::Result<()> {
-    let layout = Arc::new(
-        Layout::from_header_line(text.lines().next().unwrap_or_default()).context("header")?,
-    );
-    let mut buf = Vec::new();
-    let mut writer = ParquetRecordWriter::new(&mut buf, Arc::clone(&layout))?;
-    let outcome = decode_block(text.as_bytes(), &layout, Unit::Line, &mut |r: &Record<
-        '_,
-    >| {
-        writer.push(r)
-    });
+/// The layout generated text declares on its header line.
+fn header_layout(text: &str) -> anyhow::Result<Arc<Layout>> {
+    let header = text.lines().next().unwrap_or_default();
+    Ok(Arc::new(
+        Layout::from_header_line(header).context("header")?,
+    ))
+}
+
+/// Each record of generated text, parsed by the flowfence parser; a line it rejects is an
+/// error (generated text must be valid).
+fn each_record(
+    text: &str,
+    layout: &Arc<Layout>,
+    sink: &mut impl FnMut(&Record<'_>),
+) -> anyhow::Result<()> {
+    let outcome = decode_block(text.as_bytes(), layout, Unit::Line, sink);
     anyhow::ensure!(
         outcome.tally.is_empty(),
         "generated text did not parse: {:?}",
         outcome.tally.examples()
     );
+    Ok(())
+}
+
+/// Parses generated text with the flowfence parser and writes it as AWS-shaped Parquet.
+fn write_parquet(text: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let layout = header_layout(text)?;
+    let mut buf = Vec::new();
+    let mut writer = ParquetRecordWriter::new(&mut buf, Arc::clone(&layout))?;
+    each_record(text, &layout, &mut |r: &Record<'_>| writer.push(r))?;
     writer.finish()?;
     out.write_all(&buf)?;
     Ok(())
@@ -221,16 +234,10 @@ fn write_parquet(text: &str, out: &mut impl Write) -> anyhow::Result<()> {
 
 /// Parses generated text with the flowfence parser and writes it as Security Lake does.
 fn write_ocsf(text: &str, out: &mut impl Write) -> anyhow::Result<()> {
-    let layout = Arc::new(
-        Layout::from_header_line(text.lines().next().unwrap_or_default()).context("header")?,
-    );
     let mut columns = crate::ocsf::OcsfColumns::default();
-    let outcome = decode_block(text.as_bytes(), &layout, Unit::Line, &mut |r: &Record<
-        '_,
-    >| {
+    each_record(text, &header_layout(text)?, &mut |r: &Record<'_>| {
         columns.push(r)
-    });
-    anyhow::ensure!(outcome.tally.is_empty(), "generated text did not parse");
+    })?;
     out.write_all(&columns.into_parquet()?)?;
     Ok(())
 }

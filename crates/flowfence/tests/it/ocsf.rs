@@ -2,7 +2,7 @@
 //! give the records they were made from, and a generated Security Lake tree gives the
 //! same connections as the same records in text.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flowfence_synth::{Environment, Form, Span, unix_day, write_inventory, write_logs};
 
@@ -133,5 +133,4 @@ fn a_security_lake_tree_gives_the_connections_of_the_same_records_in_text() {
     let text = table(dir.path().join("text"));
     assert!(text.lines().count() > 100);
     assert_eq!(table(lake_dir), text);
-    let _: &Path = dir.path();
 }
