@@ -189,6 +189,14 @@ pub fn render(plan: &Plan) -> String {
             ),
         );
     }
+    for l in &plan.launchers {
+        let group = |r: &str| group_value(r);
+        comment(
+            &mut out,
+            "",
+            &crate::launch::wrapped(&crate::launch::change(l, &group), 88),
+        );
+    }
     out.push_str("Outputs:\n");
     for (reference, id) in &ids {
         let _ = writeln!(out, "  {id}Id:");

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod cloudformation;
+mod launch;
 mod names;
 pub mod report;
 pub mod rules;

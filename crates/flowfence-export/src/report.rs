@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use flowfence_flowlog::time::{span, utc_minute};
 use flowfence_inventory::protocol_name;
-use flowfence_propose::{Direction, GroupChange, Plan, RuleTarget};
+use flowfence_propose::{Direction, GroupChange, LaunchSettings, Plan, RuleTarget};
 
 use crate::rules::of_group;
 
@@ -311,6 +311,45 @@ fn document(plan: &Plan) -> Vec<Block> {
             })
             .collect(),
     ));
+    if !plan.launchers.is_empty() {
+        doc.push(Heading(2, "Launchers".into()));
+        doc.push(Para("What launches these interfaces' successors names groups at launch: each must name the new groups before the default group is detached, or what it launches next lands in the emptied default group.".into()));
+        doc.push(Table(
+            vec![
+                "launcher",
+                "launches from",
+                "names now",
+                "must name",
+                "members moving",
+            ],
+            plan.launchers
+                .iter()
+                .map(|l| {
+                    let from = match &l.settings {
+                        LaunchSettings::LaunchTemplate {
+                            template_id,
+                            version,
+                            named_version,
+                            ..
+                        } => format!(
+                            "launch template {template_id} version {version} ({named_version})"
+                        ),
+                        LaunchSettings::LaunchConfiguration { name } => {
+                            format!("launch configuration {name}")
+                        }
+                        LaunchSettings::Unseen => "not in the inventory".into(),
+                    };
+                    vec![
+                        l.label(),
+                        from,
+                        l.groups_before.join(" "),
+                        l.groups_after.join(" "),
+                        l.members.len().to_string(),
+                    ]
+                })
+                .collect(),
+        ));
+    }
     doc
 }
 

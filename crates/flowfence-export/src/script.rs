@@ -1,12 +1,14 @@
 //! An AWS CLI script that follows the plan's steps in two phases: `prepare` (create the
 //! groups, authorize their rules, rewrite references, attach the new groups beside the
-//! default group) and, after the observation pause, `finish` (detach the default group,
-//! revoke replaced rules, revoke the default group's rules). Nothing destructive runs in
-//! `prepare`; every step can be rerun (groups are looked up by name before creating).
+//! default group, give launch templates a version naming both) and, after the
+//! observation pause, `finish` (a launch template version naming only the new groups,
+//! detach the default group, revoke replaced rules, revoke the default group's rules).
+//! Nothing destructive runs in `prepare`; every step can be rerun (groups are looked up
+//! by name before creating; a rerun adds one more identical template version).
 
 use std::fmt::Write as _;
 
-use flowfence_propose::{GroupChange, IpPermission, Plan, PlanRule};
+use flowfence_propose::{GroupChange, IpPermission, LaunchSettings, Plan, PlanLauncher, PlanRule};
 
 use crate::names::snake;
 
@@ -30,21 +32,85 @@ fn group_word(reference: &str) -> String {
     }
 }
 
-/// Permissions as a shell word: JSON in single quotes, new groups' ids spliced in.
-fn permissions_word(perms: &[IpPermission]) -> String {
-    let json = serde_json::to_string(perms).expect("permissions serialise");
+/// `text` as one shell word in single quotes, every `new:NAME` in it replaced by the
+/// new group's id (`$SG_NAME`): JSON with new groups' refs, or a sentence naming them.
+fn spliced_word(text: &str) -> String {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     let mut out = String::from("'");
-    let mut rest = json.as_str();
-    while let Some(at) = rest.find("\"new:") {
-        let end = rest[at + 1..].find('"').expect("closing quote") + at + 1;
-        let reference = &rest[at + 1..end];
-        out.push_str(&rest[..at + 1].replace('\'', r"'\''"));
-        let _ = write!(out, "'\"${}\"'", var(reference));
+    let mut rest = text;
+    while let Some(at) = rest.find("new:") {
+        let token_start = !rest[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| is_name(c) || c == ':');
+        let end = rest[at + 4..]
+            .find(|c: char| !is_name(c))
+            .map_or(rest.len(), |e| e + at + 4);
+        out.push_str(&rest[..at].replace('\'', r"'\''"));
+        if token_start && end > at + 4 {
+            let _ = write!(out, "'\"${}\"'", var(&rest[at..end]));
+        } else {
+            out.push_str(&rest[at..end]);
+        }
         rest = &rest[end..];
     }
     out.push_str(&rest.replace('\'', r"'\''"));
     out.push('\'');
     out
+}
+
+/// Permissions as a shell word: JSON in single quotes, new groups' ids spliced in.
+fn permissions_word(perms: &[IpPermission]) -> String {
+    spliced_word(&serde_json::to_string(perms).expect("permissions serialise"))
+}
+
+/// Makes `launcher` name `groups` from now on: a new version of its launch template
+/// (based on `source`, a shell word), the auto scaling group pointed at it unless it
+/// launches `$Latest`. Settings the script can't change are printed as the change to make.
+fn launch_into(
+    s: &mut String,
+    indent: &str,
+    launcher: &PlanLauncher,
+    groups: &[String],
+    source: &str,
+) {
+    let Some(data) = launcher.template_data(groups) else {
+        let _ = writeln!(
+            s,
+            "{indent}echo {} >&2",
+            spliced_word(&crate::launch::change(launcher, &|g| g.to_string()))
+        );
+        return;
+    };
+    let LaunchSettings::LaunchTemplate {
+        template_id,
+        mixed_instances,
+        ..
+    } = &launcher.settings
+    else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "{indent}version=\"$(aws ec2 create-launch-template-version --launch-template-id {template_id} --source-version {source} --version-description {} --launch-template-data {} --query LaunchTemplateVersion.VersionNumber --output text)\"",
+        sq(&format!("flowfence: {}", launcher.label())),
+        spliced_word(&data.to_string())
+    );
+    if launcher.points_group_at_new_version() {
+        let spec = format!("LaunchTemplateId={template_id},Version=$version");
+        let how = if *mixed_instances {
+            format!(
+                "--mixed-instances-policy '{{\"LaunchTemplate\":{{\"LaunchTemplateSpecification\":{{\"LaunchTemplateId\":\"{template_id}\",\"Version\":\"'\"$version\"'\"}}}}}}'"
+            )
+        } else {
+            format!("--launch-template \"{spec}\"")
+        };
+        let _ = writeln!(
+            s,
+            "{indent}aws autoscaling update-auto-scaling-group --auto-scaling-group-name {} {how}",
+            sq(&launcher.name)
+        );
+    }
 }
 
 /// Sets an interface's groups to `groups` (`modify-network-interface-attribute` replaces
@@ -168,12 +234,34 @@ pub fn render(plan: &Plan) -> String {
             ),
         );
     }
+    if !plan.launchers.is_empty() {
+        s.push_str("  # launch-beside-default: what the launchers start during the observation gets both.\n");
+        for l in &plan.launchers {
+            let source = match &l.settings {
+                LaunchSettings::LaunchTemplate { version, .. } => version.to_string(),
+                _ => String::new(),
+            };
+            launch_into(&mut s, "  ", l, &l.groups_during(), &source);
+        }
+    }
     s.push_str(
-        "  echo \"Prepared. Step 5: observe (flowfence verify on new logs), then run: $0 finish\"\n",
+        "  echo \"Prepared. Next: observe (flowfence verify on new logs), then run: $0 finish\"\n",
     );
     s.push_str("  exit 0\nfi\n\n");
 
-    s.push_str("# finish: Step 6: detach-default.\n");
+    if !plan.launchers.is_empty() {
+        s.push_str("# finish: launch-without-default (each template's newest version, the groups changed).\n");
+        for l in &plan.launchers {
+            let source = match &l.settings {
+                LaunchSettings::LaunchTemplate { template_id, .. } => format!(
+                    "\"$(aws ec2 describe-launch-templates --launch-template-ids {template_id} --query 'LaunchTemplates[0].LatestVersionNumber' --output text)\""
+                ),
+                _ => String::new(),
+            };
+            launch_into(&mut s, "", l, &l.groups_after, &source);
+        }
+    }
+    s.push_str("# finish: detach-default.\n");
     for i in &plan.interfaces {
         set_groups(
             &mut s,

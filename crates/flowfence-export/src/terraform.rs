@@ -223,6 +223,13 @@ pub fn render(plan: &Plan) -> String {
             .write(&mut out);
         }
     }
+    for l in &plan.launchers {
+        comment(
+            &mut out,
+            &crate::launch::wrapped(&crate::launch::change(l, &group_ref), 88),
+        );
+        out.push('\n');
+    }
     let detach: Vec<String> = plan
         .interfaces
         .iter()

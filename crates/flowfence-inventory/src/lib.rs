@@ -39,7 +39,7 @@ pub use aws_ranges::{AwsIpRanges, AwsRange};
 pub use ipnet::IpNet;
 pub use model::{
     GroupRef, Interface, Issue, LaunchGroups, LaunchSource, Owner, Peer, PrefixList, Protocol,
-    Rule, SecurityGroup,
+    Rule, SecurityGroup, TemplateGroups,
 };
 pub use net::{is_private, port_name, protocol_name};
 pub use permission::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
@@ -152,6 +152,7 @@ enum Launch {
     Template {
         template: String,
         version: String,
+        mixed_instances: bool,
     },
     Configuration(String),
 }
@@ -159,9 +160,11 @@ enum Launch {
 /// One launch template version's groups.
 #[derive(Clone, Debug)]
 struct TemplateVersion {
+    template_id: String,
     number: u64,
     default: bool,
     groups: Vec<String>,
+    groups_in: TemplateGroups,
 }
 
 /// `path` itself, or the `*.json` files of the directory `path` in name order.
@@ -271,18 +274,18 @@ impl Inventory {
                 .insert(key.to_string(), lb.scheme.clone().unwrap_or_default());
         }
         for asg in auto_scaling_groups.unwrap_or_default() {
-            let template = asg.launch_template.clone().or_else(|| {
-                asg.mixed_instances_policy
-                    .as_ref()
-                    .map(|m| m.launch_template.launch_template_specification.clone())
-            });
-            let launch = match (template, asg.launch_configuration_name) {
+            let mixed = asg
+                .mixed_instances_policy
+                .map(|m| m.launch_template.launch_template_specification);
+            let mixed_instances = asg.launch_template.is_none() && mixed.is_some();
+            let launch = match (asg.launch_template.or(mixed), asg.launch_configuration_name) {
                 (Some(t), _) => Launch::Template {
                     template: t
                         .launch_template_id
                         .or(t.launch_template_name)
                         .unwrap_or_default(),
                     version: t.version.unwrap_or_else(|| "$Default".into()),
+                    mixed_instances,
                 },
                 (None, Some(name)) => Launch::Configuration(name),
                 (None, None) => continue,
@@ -291,17 +294,39 @@ impl Inventory {
                 .insert(asg.auto_scaling_group_name, launch);
         }
         for v in launch_template_versions.unwrap_or_default() {
-            let data = &v.launch_template_data;
+            let data = v.launch_template_data;
             // The primary interface's groups, else the instance's.
-            let groups = data
-                .network_interfaces
-                .iter()
-                .find(|i| i.device_index.unwrap_or(0) == 0 && !i.groups.is_empty())
-                .map_or_else(|| data.security_group_ids.clone(), |i| i.groups.clone());
+            let mut primary = None;
+            for (i, raw) in data.network_interfaces.iter().enumerate() {
+                let interface: load::AwsTemplateInterface = serde_json::from_value(raw.clone())
+                    .map_err(|e| {
+                        bad(load::BadValue {
+                            what: format!(
+                                "launch template {} version {}: network interface {}: {e}",
+                                v.launch_template_id,
+                                v.version_number,
+                                i + 1
+                            ),
+                            value: raw.to_string(),
+                        })
+                    })?;
+                if interface.device_index.unwrap_or(0) == 0 && !interface.groups.is_empty() {
+                    primary = Some(interface.groups);
+                }
+            }
+            let (groups, groups_in) = match primary {
+                Some(groups) => (
+                    groups,
+                    TemplateGroups::PrimaryInterface(data.network_interfaces),
+                ),
+                None => (data.security_group_ids, TemplateGroups::Instance),
+            };
             let version = TemplateVersion {
+                template_id: v.launch_template_id.clone(),
                 number: v.version_number,
                 default: v.default_version,
                 groups,
+                groups_in,
             };
             for key in std::iter::once(v.launch_template_id).chain(v.launch_template_name) {
                 self.template_versions
@@ -443,7 +468,11 @@ impl Inventory {
                 source: LaunchSource::Configuration(c.clone()),
                 groups: self.launch_configurations.get(c)?.clone(),
             }),
-            Launch::Template { template, version } => {
+            Launch::Template {
+                template,
+                version,
+                mixed_instances,
+            } => {
                 let versions = self.template_versions.get(template)?;
                 let chosen = match version.as_str() {
                     "$Latest" => versions.iter().max_by_key(|v| v.number),
@@ -452,8 +481,11 @@ impl Inventory {
                 }?;
                 Some(LaunchGroups {
                     source: LaunchSource::Template {
-                        template: template.clone(),
+                        template_id: chosen.template_id.clone(),
                         version: chosen.number,
+                        named: version.clone(),
+                        mixed_instances: *mixed_instances,
+                        groups_in: chosen.groups_in.clone(),
                     },
                     groups: chosen.groups.clone(),
                 })

@@ -104,10 +104,12 @@ pub(crate) struct AwsLaunchTemplateVersion {
 pub(crate) struct AwsLaunchTemplateData {
     #[serde(default)]
     pub(crate) security_group_ids: Vec<String>,
+    /// Kept as written: a new version that names groups here restates the whole list.
     #[serde(default)]
-    pub(crate) network_interfaces: Vec<AwsTemplateInterface>,
+    pub(crate) network_interfaces: Vec<serde_json::Value>,
 }
 
+/// The fields of a launch template's interface that say where groups go.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct AwsTemplateInterface {

@@ -420,15 +420,34 @@ mod tests {
 /// Where an auto scaling group's next instances get their groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LaunchSource {
-    /// A launch template version (`lt-...`, its number as the group resolves it).
+    /// A launch template version.
     Template {
-        /// `lt-...` (or the template's name when the group names it so).
-        template: String,
+        /// `lt-...`.
+        template_id: String,
         /// The version the group launches (`$Latest`/`$Default` resolved).
         version: u64,
+        /// The version as the group names it: a number, `$Latest` or `$Default`. It
+        /// says what makes a new version take effect: nothing (`$Latest`), making it
+        /// the default, or pointing the group at it.
+        named: String,
+        /// The group names the template in a mixed instances policy.
+        mixed_instances: bool,
+        /// Where the version puts the groups.
+        groups_in: TemplateGroups,
     },
     /// A launch configuration, by name.
     Configuration(String),
+}
+
+/// Where a launch template version names its instances' groups: a new version must
+/// name them in the same place (AWS refuses both at once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemplateGroups {
+    /// `SecurityGroupIds`, for the instance.
+    Instance,
+    /// `NetworkInterfaces[DeviceIndex 0].Groups`: the interfaces as the version lists
+    /// them (a new version that names groups there restates the whole list).
+    PrimaryInterface(Vec<serde_json::Value>),
 }
 
 /// What an auto scaling group launches into, when the inventory holds its launch
@@ -444,9 +463,11 @@ pub struct LaunchGroups {
 impl fmt::Display for LaunchSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LaunchSource::Template { template, version } => {
-                write!(f, "launch template {template} version {version}")
-            }
+            LaunchSource::Template {
+                template_id,
+                version,
+                ..
+            } => write!(f, "launch template {template_id} version {version}"),
             LaunchSource::Configuration(name) => write!(f, "launch configuration {name}"),
         }
     }

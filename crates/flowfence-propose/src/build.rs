@@ -11,6 +11,7 @@ use flowfence_inventory::{Inventory, IpNet, Peer, SecurityGroup, is_private};
 use crate::evidence::RuleEvidence;
 use crate::findings::{Finding, FindingKind, findings};
 use crate::forecast::{Holdout, learn_with_forecast, window};
+use crate::launchers::PlanLauncher;
 use crate::model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
     RuleChanges, Step, Widening,
@@ -150,11 +151,11 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
 
     let interfaces = moved_interfaces(&scope, inventory, &role_of);
     widened.extend(over_groups_quota(&interfaces));
-    let steps = steps(&groups, &interfaces);
     let mut plan = Plan {
         groups,
         interfaces,
-        steps,
+        launchers: Vec::new(),
+        steps: Vec::new(),
         dropped,
         widened,
         findings: findings(table, inventory, options.vpc.as_deref()),
@@ -170,6 +171,8 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
             direction: None,
             detail: format!("{} ({}): {why}", g.name, g.id),
         }));
+    plan.launchers = crate::launchers::launchers(&plan, inventory);
+    plan.steps = steps(&plan.groups, &plan.interfaces, &plan.launchers);
     let launchers = crate::launchers::launcher_findings(&plan, inventory);
     plan.findings.extend(launchers);
     plan.findings
@@ -653,7 +656,11 @@ fn rewrite_references(
 }
 
 /// The migration's steps: nothing destructive before the observation pause.
-fn steps(groups: &[PlanGroup], interfaces: &[PlanInterface]) -> Vec<Step> {
+fn steps(
+    groups: &[PlanGroup],
+    interfaces: &[PlanInterface],
+    launchers: &[PlanLauncher],
+) -> Vec<Step> {
     let refs = |change: GroupChange| -> Vec<String> {
         groups
             .iter()
@@ -685,9 +692,20 @@ fn steps(groups: &[PlanGroup], interfaces: &[PlanInterface]) -> Vec<Step> {
         ("authorize-rules", authorize, new_groups.into_iter().chain(tightened.iter().cloned()).collect()),
         ("rewrite-references", "In groups that reference a default group, add the rules naming the new groups (the old references go with the default group's members).".to_string(), refs(GroupChange::RewriteReferences)),
         ("attach-new-groups", attach, ifaces.clone()),
-        ("observe", "Keep flow logs running for a while (a week covers weekly jobs) and run `flowfence verify` on the new logs: nothing may reach these interfaces through the default group only.".to_string(), ifaces.clone()),
-        ("detach-default", "Remove the default group from each interface.".to_string(), ifaces),
     ];
+    let launcher_labels: Vec<String> = launchers.iter().map(PlanLauncher::label).collect();
+    if !launchers.is_empty() {
+        list.push(("launch-beside-default", "Make each launcher name its new groups beside the ones it names today, so what it launches during the observation gets both: a new launch template version (the auto scaling group pointed at it unless it launches $Latest); a launch configuration is copied; node groups and functions change through their own settings.".to_string(), launcher_labels.clone()));
+    }
+    list.push(("observe", "Keep flow logs running for a while (a week covers weekly jobs) and run `flowfence verify` on the new logs: nothing may reach these interfaces through the default group only.".to_string(), ifaces.clone()));
+    if !launchers.is_empty() {
+        list.push(("launch-without-default", "Make each launcher name only its new groups (another launch template version), so nothing it launches lands in the default group once it is emptied.".to_string(), launcher_labels));
+    }
+    list.push((
+        "detach-default",
+        "Remove the default group from each interface.".to_string(),
+        ifaces,
+    ));
     if !tightened.is_empty() {
         list.push((
             "revoke-replaced-rules",

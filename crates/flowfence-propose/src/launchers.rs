@@ -1,60 +1,178 @@
 //! What launches tomorrow's interfaces. A plan moves today's members of a default group;
 //! an auto scaling group, an EKS node group or a Lambda function launches new ones with
-//! the groups its own settings name (a launch template, the function's VPC
-//! configuration). Until those settings name the new groups, every interface launched
-//! after the change comes up in the emptied default group and breaks. The inventory
-//! doesn't hold those settings yet, so each such launcher is a finding that says what to
-//! change.
+//! the groups its own settings name (a launch template version, a launch configuration,
+//! the function's VPC configuration). Until those settings name the new groups, every
+//! interface launched after the change comes up in the emptied default group and breaks.
+//!
+//! The plan's `launchers` section says, per launcher whose members move, what it launches
+//! from and which groups it must name: the steps give auto scaling groups' launch
+//! templates a new version naming the new groups beside today's (`prepare`), then alone
+//! (`finish`, before the default group is detached). Settings the inventory doesn't hold
+//! are findings that say what to change by hand.
 
 use std::collections::BTreeMap;
 
-use flowfence_inventory::{Interface, Inventory, Owner};
+use flowfence_inventory::{Interface, Inventory, LaunchSource, Owner, TemplateGroups};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use crate::findings::{Finding, FindingKind};
 use crate::forecast::GroupNames;
 use crate::model::Plan;
 
-/// What launched an interface.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Launcher {
-    AutoScalingGroup(String),
-    NodeGroup(String),
-    Function(String),
+/// What kind of resource launches interfaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LauncherKind {
+    /// An EC2 auto scaling group (tag `aws:autoscaling:groupName`).
+    AutoScalingGroup,
+    /// An EKS managed node group (tag `eks:nodegroup-name`): its auto scaling group and
+    /// launch template belong to EKS and change through the node group.
+    EksNodeGroup,
+    /// A Lambda function in a VPC.
+    LambdaFunction,
 }
 
-impl std::fmt::Display for Launcher {
+impl std::fmt::Display for LauncherKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Launcher::AutoScalingGroup(n) => write!(f, "auto scaling group {n}"),
-            Launcher::NodeGroup(n) => write!(f, "EKS node group {n}"),
-            Launcher::Function(n) => write!(f, "Lambda function {n}"),
-        }
+        f.write_str(match self {
+            LauncherKind::AutoScalingGroup => "auto scaling group",
+            LauncherKind::EksNodeGroup => "EKS node group",
+            LauncherKind::LambdaFunction => "Lambda function",
+        })
     }
 }
 
-/// The launcher of `i`, as its tags and owner say.
-fn launcher_of(i: &Interface) -> Option<Launcher> {
-    if let Some(asg) = i.tags.get("aws:autoscaling:groupName") {
-        return Some(Launcher::AutoScalingGroup(asg.clone()));
+/// Where a launcher's next interfaces get their groups, as far as the inventory says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum LaunchSettings {
+    /// A launch template version.
+    LaunchTemplate {
+        /// `lt-...`.
+        template_id: String,
+        /// The version the group launches today.
+        version: u64,
+        /// The version as the auto scaling group names it (`$Latest`, `$Default`, `3`):
+        /// unless `$Latest`, the group is pointed at the new version.
+        named_version: String,
+        /// The group names the template in its mixed instances policy.
+        #[serde(default)]
+        mixed_instances: bool,
+        /// The version's network interfaces, when it names the groups on the primary
+        /// one (a new version restates them with the groups changed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        network_interfaces: Option<Vec<Value>>,
+    },
+    /// A launch configuration (immutable: a copy naming the new groups replaces it).
+    LaunchConfiguration {
+        /// Its name.
+        name: String,
+    },
+    /// Settings the inventory doesn't hold.
+    Unseen,
+}
+
+/// A launcher whose members the plan moves off an emptied default group, and the
+/// groups its settings must name so what it launches next needs no default group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLauncher {
+    /// What it is.
+    pub kind: LauncherKind,
+    /// Its name.
+    pub name: String,
+    /// Today's members that move (interfaces).
+    pub members: Vec<String>,
+    /// The groups its settings name today (empty when the inventory doesn't hold them).
+    pub groups_before: Vec<String>,
+    /// The groups its members move to (refs: `sg-...` or `new:NAME`).
+    pub groups_after: Vec<String>,
+    /// What it launches from.
+    pub settings: LaunchSettings,
+}
+
+impl PlanLauncher {
+    /// `auto scaling group web-asg`.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.kind, self.name)
     }
+
+    /// The groups it names while the default group stays (the `prepare` phase): today's
+    /// and the new ones, as attached interfaces have them.
+    pub fn groups_during(&self) -> Vec<String> {
+        let mut both = self.groups_before.clone();
+        both.extend(
+            self.groups_after
+                .iter()
+                .filter(|g| !self.groups_before.contains(g))
+                .cloned(),
+        );
+        both
+    }
+
+    /// For a launch template: the `LaunchTemplateData` of a new version (based on
+    /// today's) naming `groups` where today's version names its groups.
+    pub fn template_data(&self, groups: &[String]) -> Option<Value> {
+        let LaunchSettings::LaunchTemplate {
+            network_interfaces, ..
+        } = &self.settings
+        else {
+            return None;
+        };
+        Some(match network_interfaces {
+            None => json!({ "SecurityGroupIds": groups }),
+            Some(interfaces) => {
+                let interfaces: Vec<Value> = interfaces
+                    .iter()
+                    .map(|i| {
+                        let mut i = i.clone();
+                        let primary =
+                            i.get("DeviceIndex").and_then(Value::as_u64).unwrap_or(0) == 0;
+                        if primary && let Some(o) = i.as_object_mut() {
+                            o.insert("Groups".into(), json!(groups));
+                        }
+                        i
+                    })
+                    .collect();
+                json!({ "NetworkInterfaces": interfaces })
+            }
+        })
+    }
+
+    /// Whether a new template version takes effect only once the auto scaling group
+    /// names it (it launches a fixed version or `$Default`, not `$Latest`).
+    pub fn points_group_at_new_version(&self) -> bool {
+        matches!(&self.settings, LaunchSettings::LaunchTemplate { named_version, .. } if named_version != "$Latest")
+    }
+
+    /// Whether it launched `interface`.
+    pub fn launched(&self, interface: &Interface) -> bool {
+        launcher_of(interface).is_some_and(|(kind, name)| kind == self.kind && name == self.name)
+    }
+}
+
+/// The launcher of `i`, as its tags and owner say. A managed node group's instances
+/// carry both an auto scaling group's tag and the node group's: the node group decides.
+pub(crate) fn launcher_of(i: &Interface) -> Option<(LauncherKind, &str)> {
     if let Some(group) = i.tags.get("eks:nodegroup-name") {
-        return Some(Launcher::NodeGroup(group.clone()));
+        return Some((LauncherKind::EksNodeGroup, group));
+    }
+    if let Some(asg) = i.tags.get("aws:autoscaling:groupName") {
+        return Some((LauncherKind::AutoScalingGroup, asg));
     }
     match &i.owner {
-        Owner::Lambda(function) => Some(Launcher::Function(function.clone())),
+        Owner::Lambda(function) => Some((LauncherKind::LambdaFunction, function)),
         _ => None,
     }
 }
 
-/// A finding per launcher whose members the plan moves off an emptied default group and
-/// whose launch settings don't name where they move: settings the inventory holds
-/// (`launcher-stale`: which template version or configuration, and what it names), or
-/// settings it doesn't hold (`launcher-unseen`).
-pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Finding> {
+/// Every launcher whose members the plan moves off an emptied default group and whose
+/// settings don't already name where they move, with what it launches from.
+pub(crate) fn launchers(plan: &Plan, inventory: &Inventory) -> Vec<PlanLauncher> {
     let emptied: Vec<&str> = plan.emptied_groups().collect();
-    let names = GroupNames::of(plan, inventory);
-    // Launcher -> (members moving, the groups they move to, as references).
-    let mut launchers: BTreeMap<Launcher, (usize, Vec<String>)> = BTreeMap::new();
+    /// Members moving, and the groups they move to.
+    type Moving = (Vec<String>, Vec<String>);
+    let mut found: BTreeMap<(LauncherKind, &str), Moving> = BTreeMap::new();
     for moved in &plan.interfaces {
         let leaves_default = moved
             .groups_before
@@ -67,64 +185,128 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
         else {
             continue;
         };
-        let entry = launchers.entry(launcher).or_default();
-        entry.0 += 1;
+        let (members, after) = found.entry(launcher).or_default();
+        members.push(moved.interface_id.clone());
         for g in &moved.groups_after {
-            if !entry.1.contains(g) {
-                entry.1.push(g.clone());
+            if !after.contains(g) {
+                after.push(g.clone());
             }
         }
     }
     let mut out = Vec::new();
-    for (launcher, (members, after)) in launchers {
-        let moved_to: Vec<&str> = after.iter().map(|g| names.name(g)).collect();
-        let moved_to = moved_to.join(", ");
-        let settings = match &launcher {
-            Launcher::AutoScalingGroup(asg) => inventory.launch_groups(asg),
+    for ((kind, name), (members, groups_after)) in found {
+        let seen = match kind {
+            LauncherKind::AutoScalingGroup => inventory.launch_groups(name),
             _ => None,
         };
-        let (kind, detail) = match settings {
+        let (groups_before, settings) = match seen {
             // Every new group is named already (a template updated by hand, or an
             // existing group kept): nothing to change.
-            Some(s) if after.iter().all(|g| s.groups.contains(g)) => continue,
+            Some(s) if groups_after.iter().all(|g| s.groups.contains(g)) => continue,
             Some(s) => {
-                let named: Vec<String> = s
-                    .groups
-                    .iter()
-                    .map(|g| {
-                        let default = if emptied.contains(&g.as_str()) {
-                            ", the default group"
-                        } else {
-                            ""
-                        };
-                        format!("{}{default}", names.name(g))
-                    })
-                    .collect();
-                (
-                    FindingKind::LauncherStale,
-                    format!(
-                        "{launcher}: {members} members move to {moved_to}, but its {} names {}: make a new version naming {moved_to} and point the group at it before the default group is detached, or the instances it launches next miss their rules",
-                        s.source,
-                        named.join(", ")
-                    ),
-                )
+                let settings = match s.source {
+                    LaunchSource::Template {
+                        template_id,
+                        version,
+                        named,
+                        mixed_instances,
+                        groups_in,
+                    } => LaunchSettings::LaunchTemplate {
+                        template_id,
+                        version,
+                        named_version: named,
+                        mixed_instances,
+                        network_interfaces: match groups_in {
+                            TemplateGroups::Instance => None,
+                            TemplateGroups::PrimaryInterface(list) => Some(list),
+                        },
+                    },
+                    LaunchSource::Configuration(name) => {
+                        LaunchSettings::LaunchConfiguration { name }
+                    }
+                };
+                (s.groups, settings)
             }
-            None => (
-                FindingKind::LauncherUnseen,
-                format!(
-                    "{launcher}: {members} members move to {moved_to}; the interfaces it launches next get the groups its own settings name (launch template, node group or function configuration), which the inventory doesn't hold: make those name {moved_to} too before the default group is detached, or new interfaces launch into the emptied default group"
-                ),
-            ),
+            None => (Vec::new(), LaunchSettings::Unseen),
         };
-        out.push(Finding {
+        out.push(PlanLauncher {
             kind,
-            subject: launcher.to_string(),
-            rule: None,
-            direction: None,
-            detail,
+            name: name.to_string(),
+            members,
+            groups_before,
+            groups_after,
+            settings,
         });
     }
     out
+}
+
+/// A finding per launcher: what it launches into today, and what the plan (or the
+/// user, where the plan can't) changes.
+pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Finding> {
+    let emptied: Vec<&str> = plan.emptied_groups().collect();
+    let names = GroupNames::of(plan, inventory);
+    let list = |groups: &[String], mark_default: bool| -> String {
+        groups
+            .iter()
+            .map(|g| {
+                let default = if mark_default && emptied.contains(&g.as_str()) {
+                    ", the default group"
+                } else {
+                    ""
+                };
+                format!("{}{default}", names.name(g))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    plan.launchers
+        .iter()
+        .map(|l| {
+            let label = l.label();
+            let members = l.members.len();
+            let moved_to = list(&l.groups_after, false);
+            let named = list(&l.groups_before, true);
+            let (kind, detail) = match &l.settings {
+                LaunchSettings::LaunchTemplate {
+                    template_id,
+                    version,
+                    ..
+                } => (
+                    FindingKind::LauncherStale,
+                    format!(
+                        "{label}: {members} members move to {moved_to}, but its launch template {template_id} version {version} names {named}: the plan's launch steps give it a new version naming {moved_to}{}, before the default group is detached",
+                        if l.points_group_at_new_version() { " and point the group at it" } else { "" }
+                    ),
+                ),
+                LaunchSettings::LaunchConfiguration { name } => (
+                    FindingKind::LauncherStale,
+                    format!(
+                        "{label}: {members} members move to {moved_to}, but its launch configuration {name} names {named}: launch configurations can't change, so copy it (or move the group to a launch template) naming {moved_to} and point the group at the copy before the default group is detached, or the instances it launches next miss their rules"
+                    ),
+                ),
+                LaunchSettings::Unseen => (
+                    FindingKind::LauncherUnseen,
+                    format!(
+                        "{label}: {members} members move to {moved_to}; members of {} will launch into the default group unless its own settings ({}) name {moved_to} before the default group is detached: the inventory doesn't hold them",
+                        l.name,
+                        match l.kind {
+                            LauncherKind::AutoScalingGroup => "its launch template or configuration",
+                            LauncherKind::EksNodeGroup => "the node group's launch template, through `aws eks update-nodegroup-version`",
+                            LauncherKind::LambdaFunction => "the function's VPC configuration",
+                        }
+                    ),
+                ),
+            };
+            Finding {
+                kind,
+                subject: label,
+                rule: None,
+                direction: None,
+                detail,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -132,7 +314,7 @@ mod tests {
     use super::*;
     use crate::testing;
     use crate::{Options, propose};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     /// Members of an auto scaling group that move are a finding naming the group and
     /// where they go; an interface no launcher made is not.
@@ -165,5 +347,184 @@ mod tests {
             "{}",
             found[0].1
         );
+    }
+
+    /// web (an auto scaling group's member, in the default group) calls db on 5432;
+    /// with `replaced`, `eni-w2` is there too: a member the group launched later.
+    fn tier_with(launch: &Value, replaced: bool) -> (Inventory, flowfence_aggregate::Table) {
+        let member = |id: &str, ip: &str| {
+            let mut i = testing::interface(id, ip, &["sg-d"], "interface", None);
+            i["TagSet"] = json!([{"Key": "aws:autoscaling:groupName", "Value": "web-asg"}]);
+            i
+        };
+        let db = testing::interface("eni-d", "10.0.0.2", &["sg-d"], "interface", None);
+        let mut interfaces = vec![member("eni-w", "10.0.0.1"), db];
+        if replaced {
+            interfaces.push(member("eni-w2", "10.0.0.3"));
+        }
+        let mut inventory = testing::inventory(
+            interfaces,
+            vec![testing::group("sg-d", "default", json!([]), json!([]))],
+        );
+        inventory
+            .add_json("launch.json", &launch.to_string())
+            .unwrap();
+        let table = testing::table(&[
+            "eni-w,client,6,5432,interface,eni-d,3,6,600,100,200,1,flags",
+            "eni-d,server,6,5432,interface,eni-w,3,6,600,100,200,1,flags",
+        ]);
+        (inventory, table)
+    }
+
+    fn tier(launch: Value) -> (Inventory, flowfence_aggregate::Table) {
+        tier_with(&launch, false)
+    }
+
+    fn versions(data: Value) -> Value {
+        json!({"LaunchTemplateVersions": [
+            {"LaunchTemplateId": "lt-1", "LaunchTemplateName": "web", "VersionNumber": 1,
+             "DefaultVersion": false, "LaunchTemplateData": {"SecurityGroupIds": ["sg-old"]}},
+            {"LaunchTemplateId": "lt-1", "LaunchTemplateName": "web", "VersionNumber": 2,
+             "DefaultVersion": true, "LaunchTemplateData": data}
+        ]})
+    }
+
+    /// The plan names the template version the group launches and makes new versions'
+    /// data where that version names its groups; a member launched later (no traffic
+    /// yet) ends in the launcher's new group, and a connection it makes holds.
+    #[test]
+    fn a_launch_template_gets_new_versions_and_its_next_members_the_new_group() {
+        let asg = json!({"AutoScalingGroups": [{"AutoScalingGroupName": "web-asg",
+            "LaunchTemplate": {"LaunchTemplateName": "web", "Version": "$Default"}}]});
+        let data = versions(json!({"SecurityGroupIds": ["sg-d"], "ImageId": "ami-1"})).to_string();
+        let (mut inventory, table) = tier_with(&asg, false);
+        inventory.add_json("versions.json", &data).unwrap();
+        // The inventory of a later day: the group launched eni-w2.
+        let (mut later_inventory, _) = tier_with(&asg, true);
+        later_inventory.add_json("versions.json", &data).unwrap();
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        assert_eq!(plan.launchers.len(), 1, "{:?}", plan.launchers);
+        let l = &plan.launchers[0];
+        assert_eq!(l.label(), "auto scaling group web-asg");
+        assert_eq!(l.members, ["eni-w"]);
+        assert_eq!(l.groups_before, ["sg-d"]);
+        assert_eq!(l.groups_after, ["new:web-asg"]);
+        assert_eq!(
+            l.settings,
+            LaunchSettings::LaunchTemplate {
+                template_id: "lt-1".into(),
+                version: 2,
+                named_version: "$Default".into(),
+                mixed_instances: false,
+                network_interfaces: None,
+            }
+        );
+        assert!(l.points_group_at_new_version());
+        assert_eq!(
+            l.template_data(&l.groups_during()),
+            Some(json!({"SecurityGroupIds": ["sg-d", "new:web-asg"]}))
+        );
+        let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
+        let at = |a: &str| actions.iter().position(|x| *x == a).unwrap();
+        assert!(at("attach-new-groups") < at("launch-beside-default"));
+        assert!(at("launch-beside-default") < at("observe"));
+        assert!(at("observe") < at("launch-without-default"));
+        assert!(at("launch-without-default") < at("detach-default"));
+
+        // The later member isn't in the plan's interfaces but ends in web-asg's group.
+        let inventory = later_inventory;
+        let state = plan.final_state(&inventory);
+        assert_eq!(state.groups_of("eni-w2"), ["new:web-asg"]);
+        let later = testing::table(&[
+            "eni-w2,client,6,5432,interface,eni-d,3,6,600,100,200,1,flags",
+            "eni-d,server,6,5432,interface,eni-w2,3,6,600,100,200,1,flags",
+        ]);
+        let (_, after) = crate::replay(&inventory, &later, &state);
+        assert!(after.broken.is_empty(), "{:?}", after.broken);
+        // Without the launcher, the later member stays in the emptied default group.
+        let mut without = plan.clone();
+        without.launchers.clear();
+        let (_, after) = crate::replay(&inventory, &later, &without.final_state(&inventory));
+        assert_eq!(after.broken.len(), 1);
+    }
+
+    /// A template naming the groups on its primary interface gets a new version that
+    /// restates its interfaces with the groups changed there; `$Latest` needs no
+    /// pointing.
+    #[test]
+    fn groups_on_the_primary_interface_stay_there() {
+        let asg = json!({"AutoScalingGroups": [{"AutoScalingGroupName": "web-asg",
+            "MixedInstancesPolicy": {"LaunchTemplate": {"LaunchTemplateSpecification":
+                {"LaunchTemplateId": "lt-1", "Version": "$Latest"}}}}]});
+        let (mut inventory, table) = tier(asg);
+        let interfaces = json!([
+            {"DeviceIndex": 0, "Groups": ["sg-d"], "AssociatePublicIpAddress": false},
+            {"DeviceIndex": 1, "Groups": ["sg-x"]}
+        ]);
+        inventory
+            .add_json(
+                "versions.json",
+                &versions(json!({"NetworkInterfaces": interfaces})).to_string(),
+            )
+            .unwrap();
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        let l = &plan.launchers[0];
+        assert!(matches!(
+            &l.settings,
+            LaunchSettings::LaunchTemplate {
+                mixed_instances: true,
+                version: 2,
+                ..
+            }
+        ));
+        assert!(!l.points_group_at_new_version());
+        assert_eq!(
+            l.template_data(&l.groups_after),
+            Some(json!({"NetworkInterfaces": [
+                {"DeviceIndex": 0, "Groups": ["new:web-asg"], "AssociatePublicIpAddress": false},
+                {"DeviceIndex": 1, "Groups": ["sg-x"]}
+            ]}))
+        );
+    }
+
+    /// A launch configuration is named, not changed; a template already naming the new
+    /// group is no launcher of the plan's.
+    #[test]
+    fn configurations_are_findings_and_updated_templates_are_left_alone() {
+        let asg = json!({"AutoScalingGroups": [{"AutoScalingGroupName": "web-asg",
+            "LaunchConfigurationName": "web-lc"}],
+            "LaunchConfigurations": [{"LaunchConfigurationName": "web-lc", "SecurityGroups": ["sg-d"]}]});
+        let (inventory, table) = tier(asg);
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        assert_eq!(
+            plan.launchers[0].settings,
+            LaunchSettings::LaunchConfiguration {
+                name: "web-lc".into()
+            }
+        );
+        assert_eq!(plan.launchers[0].template_data(&[]), None);
+        let stale: Vec<&str> = plan
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::LauncherStale)
+            .map(|f| f.detail.as_str())
+            .collect();
+        assert!(
+            stale[0].contains("launch configuration web-lc names default, the default group"),
+            "{stale:?}"
+        );
+
+        // An existing group the members keep, named by the template: nothing to do.
+        let asg = json!({"AutoScalingGroups": [{"AutoScalingGroupName": "web-asg",
+            "LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "2"}}]});
+        let (mut inventory, table) = tier(asg);
+        inventory
+            .add_json(
+                "versions.json",
+                &versions(json!({"SecurityGroupIds": ["sg-d", "new:web-asg"]})).to_string(),
+            )
+            .unwrap();
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        assert!(plan.launchers.is_empty(), "{:?}", plan.launchers);
     }
 }

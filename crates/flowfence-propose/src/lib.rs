@@ -38,6 +38,7 @@ pub use findings::{Finding, FindingKind};
 pub use forecast::{
     Cause, Discovery, Forecast, ForecastBreak, Holdout, Sufficiency, TimeSpan, cause, explain,
 };
+pub use launchers::{LaunchSettings, LauncherKind, PlanLauncher};
 pub use model::{
     Check, GROUPS_PER_INTERFACE, GroupChange, Plan, PlanGroup, PlanInterface, PlanRule,
     RuleChanges, Step, Widening,

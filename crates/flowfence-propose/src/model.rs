@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::evidence::RuleEvidence;
 use crate::findings::Finding;
 use crate::forecast::{Forecast, TimeSpan};
+use crate::launchers::PlanLauncher;
 use crate::needs::{Direction, Dropped};
 use crate::rules::{IpPermission, PermissionSpecs, RuleSpec, WideningKind};
 use crate::verify::{State, Verdict};
@@ -347,7 +348,8 @@ pub struct Step {
     /// 1, 2, ...
     pub step: u32,
     /// `create-groups`, `authorize-rules`, `rewrite-references`, `attach-new-groups`,
-    /// `observe`, `detach-default`, `revoke-default-rules`.
+    /// `launch-beside-default`, `observe`, `launch-without-default`, `detach-default`,
+    /// `revoke-replaced-rules`, `revoke-default-rules`.
     pub action: String,
     /// What to do, for a person.
     pub description: String,
@@ -362,6 +364,9 @@ pub struct Plan {
     pub groups: Vec<PlanGroup>,
     /// Every interface whose groups change.
     pub interfaces: Vec<PlanInterface>,
+    /// The launchers whose settings must name the new groups (their members move).
+    #[serde(default)]
+    pub launchers: Vec<PlanLauncher>,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// Rows left out on purpose (--min-flows, --since).
@@ -393,12 +398,22 @@ impl Plan {
     }
 
     /// The state the plan ends in: today's groups and memberships (from `inventory`),
-    /// with the plan's groups' rules and the plan's interfaces' groups.
+    /// with the plan's groups' rules and the plan's interfaces' groups. An interface
+    /// the plan doesn't name but one of its launchers launched (a replacement, a new
+    /// instance of the tier) has the groups the launcher names at the end, as it will
+    /// once the launch steps are done.
     pub fn final_state(&self, inventory: &Inventory) -> State {
         let mut state = State::current(inventory);
         let specs = |rules: &[PlanRule]| rules.iter().map(|r| r.spec.clone()).collect();
         for g in &self.groups {
             state.set_rules(&g.reference, specs(&g.ingress), specs(&g.egress));
+        }
+        if !self.launchers.is_empty() {
+            for i in inventory.interfaces() {
+                if let Some(l) = self.launchers.iter().find(|l| l.launched(i)) {
+                    state.set_groups(&i.id, l.groups_after.clone());
+                }
+            }
         }
         for i in &self.interfaces {
             state.set_groups(&i.interface_id, i.groups_after.clone());

@@ -1,7 +1,8 @@
 //! Roles: which interfaces being migrated share a new security group.
 //!
-//! Interfaces the inventory says belong together (one auto scaling group, one load
-//! balancer, one ElastiCache cluster, one Name tag on several instances) form one role
+//! Interfaces the inventory says belong together (one auto scaling group, node group or
+//! Lambda function: one launcher's members stay in one group, as its next ones will be;
+//! one load balancer, one ElastiCache cluster, one Name tag on several instances) form one role
 //! whatever their traffic: a tier whose members saw different rare flows must not
 //! shatter into many groups (the plan says when members differ). The others are grouped
 //! by what they need, where a need's peer is itself a role: start with one block per VPC
@@ -57,6 +58,7 @@ fn tier_hint(i: &Interface) -> Option<(String, String)> {
             Some((format!("ElastiCache cluster {cluster}"), cluster))
         }
         Owner::Eks(cluster) => Some((format!("EKS cluster {cluster}"), cluster.clone())),
+        Owner::Lambda(function) => Some((format!("Lambda function {function}"), function.clone())),
         _ => None,
     }
 }
