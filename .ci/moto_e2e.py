@@ -10,7 +10,10 @@
    `migrate.sh finish` with the AWS CLI pointed at moto.
 4. describe-security-groups / describe-network-interfaces must match the plan's final
    state: every interface in its planned groups, every group with exactly its planned
-   rules, the default group with no rules and no members.
+   rules, the default group with no rules and no members. The launchers too: the
+   sample's auto scaling groups and launch templates are recreated (web-asg launching
+   $Latest, app-asg $Default, so both ways a new version takes effect run), and after
+   `finish` each group launches a template version naming exactly its new group.
 
 Usage: moto_e2e.py --venv DIR --flowfence BIN --sample sample-logs --work DIR
 """
@@ -153,6 +156,27 @@ def run(sample, work, endpoint, env, flowfence):
         eni_map[e["NetworkInterfaceId"]] = new
         tags[new] = e.get("TagSet", [])
 
+    # The launchers: each template as the sample has it (groups mapped), each auto
+    # scaling group empty (moto would launch instances) and naming its template as the
+    # sample does, except app-asg on $Default.
+    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint, region_name="us-east-1")
+    lt_ids = {}
+    for v in json.load(open(inv / "describe-launch-template-versions.json"))["LaunchTemplateVersions"]:
+        data = dict(v["LaunchTemplateData"])
+        data["SecurityGroupIds"] = [sg[g] for g in data.get("SecurityGroupIds", [])]
+        lt_ids[v["LaunchTemplateId"]] = ec2.create_launch_template(
+            LaunchTemplateName=v["LaunchTemplateName"], LaunchTemplateData=data
+        )["LaunchTemplate"]["LaunchTemplateId"]
+    any_subnet = next(iter(subnets.values())) if subnets else None
+    for a in json.load(open(inv / "describe-auto-scaling-groups.json"))["AutoScalingGroups"]:
+        version = "$Default" if a["AutoScalingGroupName"] == "app-asg" else a["LaunchTemplate"]["Version"]
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=a["AutoScalingGroupName"],
+            LaunchTemplate={"LaunchTemplateId": lt_ids[a["LaunchTemplate"]["LaunchTemplateId"]], "Version": version},
+            MinSize=0, MaxSize=0, DesiredCapacity=0,
+            VPCZoneIdentifier=any_subnet,
+        )
+
     # 2. The inventory from moto, and the logs with moto's ids.
     moto_inv = work / "inventory"
     moto_inv.mkdir(exist_ok=True)
@@ -167,6 +191,19 @@ def run(sample, work, endpoint, env, flowfence):
         json.dumps(ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}]), indent=1, default=str)
     )
     (moto_inv / "describe-prefix-lists.json").write_text((inv / "describe-prefix-lists.json").read_text())
+    (moto_inv / "describe-auto-scaling-groups.json").write_text(
+        json.dumps(autoscaling.describe_auto_scaling_groups(), indent=1, default=str)
+    )
+    (moto_inv / "describe-launch-template-versions.json").write_text(
+        json.dumps(
+            {"LaunchTemplateVersions": [
+                v for lt in lt_ids.values()
+                for v in ec2.describe_launch_template_versions(LaunchTemplateId=lt)["LaunchTemplateVersions"]
+            ]},
+            indent=1,
+            default=str,
+        )
+    )
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
     for f in sorted((sample / "logs" / "s3-text-v5").rglob("*.log.gz")):
@@ -219,6 +256,23 @@ def run(sample, work, endpoint, env, flowfence):
     left = [e for e, x in interfaces.items() if any(g["GroupName"] == "default" for g in x["Groups"])]
     if left:
         problems.append(f"still in the default group: {left}")
+    launchers = plan.get("launchers", [])
+    if len(launchers) != 2:
+        problems.append(f"the plan names {len(launchers)} launchers, not web-asg and app-asg")
+    for l in launchers:
+        asg = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[l["name"]])["AutoScalingGroups"][0]
+        spec = asg["LaunchTemplate"]
+        versions = ec2.describe_launch_template_versions(LaunchTemplateId=spec["LaunchTemplateId"])["LaunchTemplateVersions"]
+        latest = max(v["VersionNumber"] for v in versions)
+        if spec["Version"] not in ("$Latest", str(latest)):
+            problems.append(f"{l['name']} launches version {spec['Version']}, not the newest ({latest})")
+        newest = next(v for v in versions if v["VersionNumber"] == latest)
+        want = sorted(plan_name(g) for g in l["groups_after"])
+        got = sorted(names(g) for g in newest["LaunchTemplateData"].get("SecurityGroupIds", []))
+        if want != got:
+            problems.append(f"{l['name']}: its newest template version names {got}, the plan {want}")
+        if len(versions) != 3:
+            problems.append(f"{l['name']}: {len(versions)} template versions, not 3 (today's, prepare's, finish's)")
     d = final_groups[default["GroupId"]]
     if d["IpPermissions"] or d["IpPermissionsEgress"]:
         problems.append("the default group still has rules")
@@ -226,7 +280,8 @@ def run(sample, work, endpoint, env, flowfence):
         print("MISMATCH:", p)
     print(
         f"moto end to end: {len(moved)} interfaces moved, "
-        f"{sum(1 for g in plan['groups'] if g['new'])} groups created, {len(problems)} mismatches"
+        f"{sum(1 for g in plan['groups'] if g['new'])} groups created, "
+        f"{len(launchers)} launchers' templates versioned, {len(problems)} mismatches"
     )
     sys.exit(1 if problems else 0)
 
