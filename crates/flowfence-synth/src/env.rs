@@ -41,6 +41,17 @@ pub struct Interface {
     pub public_ip: Option<Ipv4Addr>,
     /// A delegated IPv4 prefix (/28) the interface's pods take their addresses from.
     pub pod_prefix: Option<Ipv4Addr>,
+    /// When it exists, as fractions of the generated span: from the first, until
+    /// before the second (an instance terminated and one launched to replace it).
+    #[serde(skip)]
+    pub lifetime: (f64, f64),
+}
+
+impl Interface {
+    /// Whether it exists at `progress` (a fraction of the span).
+    pub fn alive_at(&self, progress: f64) -> bool {
+        self.lifetime.0 <= progress && progress < self.lifetime.1
+    }
 }
 
 /// A security group.
@@ -326,6 +337,7 @@ impl Environment {
                 asg,
                 public_ip: None,
                 pod_prefix: None,
+                lifetime: (0.0, f64::INFINITY),
             });
         };
         let plain = |d: &str| ("interface", None, d.to_string());
@@ -561,5 +573,48 @@ impl Environment {
     /// The interfaces with `role`.
     pub fn with_role(&self, role: &str) -> Vec<&Interface> {
         self.interfaces.iter().filter(|i| i.role == role).collect()
+    }
+
+    /// The interfaces with `role` that exist at `progress` (a fraction of the span).
+    pub fn with_role_at(&self, role: &str, progress: f64) -> Vec<&Interface> {
+        self.interfaces
+            .iter()
+            .filter(|i| i.role == role && i.alive_at(progress))
+            .collect()
+    }
+
+    /// The web tier's first instance is terminated at `at` (a fraction of the span) and
+    /// its auto scaling group launches a replacement: a new instance and interface, the
+    /// next address of the same subnet, the groups its launch template names (today's:
+    /// the default group). From `at` on, the replacement makes and serves the web
+    /// tier's traffic in its place.
+    pub fn with_replacement(mut self, at: f64) -> Environment {
+        let mut rng = Rng::new(0x7e91ace ^ at.to_bits());
+        let Some(old) = self.interfaces.iter().position(|i| i.role == "web") else {
+            return self;
+        };
+        self.interfaces[old].lifetime.1 = at;
+        let mut new = self.interfaces[old].clone();
+        let subnet_hosts = self
+            .interfaces
+            .iter()
+            .filter(|i| i.subnet == new.subnet)
+            .map(|i| i.ip.octets()[3]);
+        let host = subnet_hosts.max().unwrap_or(9) + 1;
+        let [a, b, c, _] = new.ip.octets();
+        new.ip = Ipv4Addr::new(a, b, c, host);
+        new.id = hex_id(&mut rng, "eni-", 17);
+        new.instance = Some(hex_id(&mut rng, "i-", 17));
+        new.lifetime = (at, f64::INFINITY);
+        self.interfaces.push(new);
+        self
+    }
+
+    /// The environment as an inventory taken at `progress` shows it: only the
+    /// interfaces that exist then.
+    pub fn at(&self, progress: f64) -> Environment {
+        let mut env = self.clone();
+        env.interfaces.retain(|i| i.alive_at(progress));
+        env
     }
 }

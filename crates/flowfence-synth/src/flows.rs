@@ -133,7 +133,7 @@ impl FileFlows {
             for _ in 0..rng.poisson(3.0 * scale) {
                 out.scan(env, &mut rng, w_start);
             }
-            out.quiet_interfaces(env, &mut rng, w_start);
+            out.quiet_interfaces(env, &mut rng, w_start, progress);
         }
         out
     }
@@ -143,7 +143,7 @@ impl FileFlows {
             Endpoint::Pod(role) => {
                 // Two pods per node at a time; every eighth of the span they are
                 // rescheduled onto the next two addresses of the node's /28.
-                let members = env.with_role(role);
+                let members = env.with_role_at(role, progress);
                 let member = members[rng.below(members.len() as u64) as usize];
                 let base = member
                     .pod_prefix
@@ -155,7 +155,7 @@ impl FileFlows {
                 }
             }
             Endpoint::Role(role) => {
-                let members = env.with_role(role);
+                let members = env.with_role_at(role, progress);
                 let i = rng.below(members.len() as u64) as usize;
                 let eni = env.interfaces.iter().position(|x| x.id == members[i].id);
                 Side {
@@ -164,7 +164,7 @@ impl FileFlows {
                 }
             }
             Endpoint::Member(role, n) => {
-                let members = env.with_role(role);
+                let members = env.with_role_at(role, progress);
                 let member = members[n % members.len()];
                 Side {
                     eni: env.interfaces.iter().position(|x| x.id == member.id),
@@ -405,7 +405,7 @@ impl FileFlows {
 
     /// Interfaces with no traffic in a window log NODATA (sometimes); now and then a
     /// window is SKIPDATA.
-    fn quiet_interfaces(&mut self, env: &Environment, rng: &mut Rng, w_start: u64) {
+    fn quiet_interfaces(&mut self, env: &Environment, rng: &mut Rng, w_start: u64, progress: f64) {
         let w_end = w_start + WINDOW;
         let mut busy = vec![false; env.interfaces.len()];
         for r in self
@@ -416,6 +416,9 @@ impl FileFlows {
             busy[r.eni] = true;
         }
         for (eni, busy) in busy.into_iter().enumerate() {
+            if !env.interfaces[eni].alive_at(progress) {
+                continue;
+            }
             let status = if !busy && rng.chance(0.5) {
                 Status::NoData
             } else if rng.chance(0.002) {

@@ -19,6 +19,8 @@ use flowfence_synth::{
 ///   flowfence-synth --form s3-text-v5 --target-size 1G --out benches/data/v5
 ///
 ///   flowfence-synth --variant drift --hours 10 --continuation 0.8 --out /tmp/drift
+///
+///   flowfence-synth --hours 6 --continuation 0.5 --replace-instance 0.5 --out /tmp/replaced
 #[derive(Debug, Parser)]
 #[command(name = "flowfence-synth", version, verbatim_doc_comment)]
 struct Args {
@@ -63,6 +65,12 @@ struct Args {
     /// and check it on the other.
     #[arg(long, value_name = "FRACTION", conflicts_with = "sample")]
     continuation: Option<f64>,
+    /// At this fraction of the span, the web tier's auto scaling group replaces an
+    /// instance: a new interface and address, in the groups its launch template names
+    /// (the default group). OUT/inventory is taken before, OUT/inventory-after at the
+    /// end: learn a plan before the replacement and check it after.
+    #[arg(long, value_name = "FRACTION", conflicts_with = "sample")]
+    replace_instance: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -120,7 +128,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         VariantArg::PartnerApi => Variant::PartnerApi,
         VariantArg::Drift => Variant::Drift,
     };
-    let env = Environment::new(args.seed, args.instances).with_variant(variant);
+    let mut env = Environment::new(args.seed, args.instances).with_variant(variant);
+    if let Some(at) = args.replace_instance {
+        if !(0.0..1.0).contains(&at) {
+            bail!("--replace-instance: {at} is not a fraction of the span (0 to 1)");
+        }
+        env = env.with_replacement(at);
+    }
     let day = parse_day(&args.start)?;
     let file_secs = WINDOWS_PER_FILE * WINDOW;
     if args.sample {
@@ -197,7 +211,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         },
         &args.out,
     )?;
-    write_inventory(&env, &args.out.join("inventory"))?;
+    write_inventory(&env.at(0.0), &args.out.join("inventory"))?;
+    if args.replace_instance.is_some() {
+        write_inventory(&env.at(1.0), &args.out.join("inventory-after"))?;
+    }
     write_truth(&env, args.seed, &args.out.join("truth.json"))?;
     eprintln!(
         "wrote {} files, {} records, {:.1} MiB of log text under {}",

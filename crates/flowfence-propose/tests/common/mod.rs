@@ -12,14 +12,11 @@ use flowfence_inventory::Inventory;
 use flowfence_propose::{Plan, replay};
 use flowfence_synth::{TrueEdge, Truth};
 
-/// The inventory a generator wrote into `dir`.
+/// The inventory a generator wrote into `dir`: every file, as `--inventory DIR` reads it.
 pub(crate) fn inventory(dir: &Path) -> Inventory {
-    Inventory::load(&[
-        dir.join("describe-network-interfaces.json"),
-        dir.join("describe-security-groups.json"),
-        dir.join("describe-prefix-lists.json"),
-    ])
-    .unwrap()
+    let inventory = Inventory::load(&[dir]).unwrap();
+    assert!(inventory.issues().is_empty(), "{:?}", inventory.issues());
+    inventory
 }
 
 /// The connections table of the logs under `logs`.
