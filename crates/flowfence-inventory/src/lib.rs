@@ -167,23 +167,14 @@ struct TemplateVersion {
     groups_in: TemplateGroups,
 }
 
-/// `path` itself, or the `*.json` files of the directory `path` in name order.
+/// `path` itself, or the `*.json` files under the directory `path` (its subfolders
+/// too: `inventory fetch` writes ACCOUNT/REGION/), in path order.
 fn files_of(path: &Path) -> Result<Vec<PathBuf>, InventoryError> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let list_error = |source| InventoryError::ListDir {
-        dir: path.into(),
-        source,
-    };
-    // An entry that can't be read is an error, not a file quietly left out.
-    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(list_error)?
-        .map(|e| e.map(|e| e.path()).map_err(list_error))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
+    let mut found = Vec::new();
+    json_files_under(path, &mut found)?;
     found.sort();
     if found.is_empty() {
         return Err(InventoryError::NoFiles { dir: path.into() });
@@ -191,9 +182,26 @@ fn files_of(path: &Path) -> Result<Vec<PathBuf>, InventoryError> {
     Ok(found)
 }
 
+fn json_files_under(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), InventoryError> {
+    let list_error = |source| InventoryError::ListDir {
+        dir: dir.into(),
+        source,
+    };
+    // An entry that can't be read is an error, not a file quietly left out.
+    for entry in std::fs::read_dir(dir).map_err(list_error)? {
+        let path = entry.map_err(list_error)?.path();
+        if path.is_dir() {
+            json_files_under(&path, found)?;
+        } else if path.extension().is_some_and(|x| x == "json") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
 impl Inventory {
-    /// Loads every file given, and the `*.json` files of every directory given (in
-    /// name order). A directory's file that is no output flowfence reads is passed over
+    /// Loads every file given, and the `*.json` files under every directory given (in
+    /// path order, subfolders included). A directory's file that is no output flowfence reads is passed over
     /// and listed ([`Issue::FileNotRead`]); a file named on its own must be one, and a
     /// file of a known output that is malformed is an error either way.
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Inventory, InventoryError> {

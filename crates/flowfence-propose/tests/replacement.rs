@@ -75,7 +75,12 @@ fn a_plan_learned_before_a_replacement_holds_after_it() {
     let mut unchanged = plan.clone();
     unchanged.launchers.clear();
     let (_, broke) = replay(&after, &continuation, &unchanged.final_state(&after));
-    assert_eq!(broke.broken.len(), of_replacement.len(), "{:?}", broke.broken);
+    assert_eq!(
+        broke.broken.len(),
+        of_replacement.len(),
+        "{:?}",
+        broke.broken
+    );
     assert!(
         broke
             .broken

@@ -127,7 +127,14 @@ pub(crate) fn load_inventory_files(
     paths: &[PathBuf],
     aws_ranges: Option<&Path>,
 ) -> Result<Inventory, Failure> {
-    let mut inventory = Inventory::load(paths).map_err(inventory_failure)?;
+    // `--inventory live`: fetched now (unless a file of that name is there).
+    let live = matches!(paths, [p] if p.as_os_str() == "live" && !p.exists());
+    let mut inventory = if live {
+        let (_dir, path) = crate::inventory::live(false)?;
+        Inventory::load(&[path]).map_err(inventory_failure)?
+    } else {
+        Inventory::load(paths).map_err(inventory_failure)?
+    };
     if let Some(path) = aws_ranges {
         inventory.add_aws_ip_ranges(AwsIpRanges::load(path).map_err(inventory_failure)?);
     }

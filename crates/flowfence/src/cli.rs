@@ -192,6 +192,58 @@ pub(crate) enum Command {
     ///   flowfence verify --plan plan.json --logs s3://bucket/AWSLogs/ --since 2026-12-01 --inventory inventory/
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
+
+    /// The account's inventory: fetch it from the AWS APIs.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+}
+
+/// `flowfence inventory ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum InventoryCommand {
+    /// Fetch the inventory from the AWS APIs, as the AWS CLI would write it.
+    ///
+    /// For every account and region asked: network interfaces, security groups and
+    /// their rules, managed prefix lists with their entries, auto scaling groups, the
+    /// launch template versions they launch, launch configurations, and load balancers.
+    /// One file per call, in OUT/ACCOUNT/REGION/, holding exactly the JSON
+    /// `aws ec2 describe-...` prints, so `--inventory OUT` reads the saved folder as it
+    /// reads the CLI's own files. Credentials: the standard chain (environment, profile,
+    /// SSO, IMDS) or --profile; with --role-arn, each account's role is assumed through
+    /// STS. Calls are paginated and retried on throttling. An account or region that
+    /// fails is named at the end and the others are written; the exit status is then 1.
+    /// AWS_ENDPOINT_URL points every call at another endpoint (a test server).
+    ///
+    /// Examples:
+    ///
+    ///   flowfence inventory fetch -o inventory/ --region eu-west-1
+    ///
+    ///   flowfence inventory fetch -o inventory/ --all-regions \
+    ///       --role-arn arn:aws:iam::111111111111:role/audit --role-arn arn:aws:iam::222222222222:role/audit
+    ///
+    ///   flowfence propose --logs logs/ --inventory inventory/ -o plan.json
+    #[command(verbatim_doc_comment)]
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// The folder to write into (ACCOUNT/REGION/ folders are made in it).
+    #[arg(short, long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// A region to fetch (repeatable; default: the configured region).
+    #[arg(long = "region", value_name = "REGION")]
+    pub(crate) regions: Vec<String>,
+    /// Every region enabled for each account.
+    #[arg(long, conflicts_with = "regions")]
+    pub(crate) all_regions: bool,
+    /// A role to assume in each account to fetch (repeatable; default: the caller's own
+    /// account with its own credentials).
+    #[arg(long = "role-arn", value_name = "ARN")]
+    pub(crate) role_arns: Vec<String>,
+    /// A named AWS profile (default: the standard credential chain).
+    #[arg(long)]
+    pub(crate) profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -414,7 +466,8 @@ pub(crate) struct TrafficArgs {
     #[arg(long, conflicts_with = "logs", value_name = "FILE.csv")]
     pub(crate) connections: Option<PathBuf>,
 
-    /// The account's inventory (as for `aggregate`).
+    /// The account's inventory (as for `aggregate`), or `live`: fetched from the AWS
+    /// APIs now (the caller's account in its configured region, as `inventory fetch`).
     #[arg(long = "inventory", required = true, num_args = 1.., value_name = "FILE")]
     pub(crate) inventory: Vec<PathBuf>,
 

@@ -12,6 +12,7 @@ use clap::Parser;
 mod aggregate;
 mod cli;
 mod failure;
+mod inventory;
 mod logs;
 mod parse;
 mod progress;
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
         cli::Command::Ls(args) => s3::ls(args),
         cli::Command::Run(args) => run::run(args, quiet),
         cli::Command::Verify(args) => propose::verify(args, quiet),
+        cli::Command::Inventory(cli::InventoryCommand::Fetch(args)) => {
+            inventory::fetch(args, quiet)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""`flowfence inventory fetch` against moto, compared with the real AWS CLI.
+
+1. Start moto_server, and in front of it a proxy that answers the first two
+   DescribeNetworkInterfaces calls with EC2's throttling error (RequestLimitExceeded) and
+   refuses AssumeRole for roles named `denied` (AccessDenied).
+2. Create an environment there: a VPC, subnets, security groups with rules (one naming
+   another group), interfaces, a customer-managed prefix list with entries, a launch
+   template with two versions and an auto scaling group launching it, a launch
+   configuration, an application load balancer.
+3. `flowfence inventory fetch` through the proxy, with two roles: one assumed, one
+   refused. The refused one must be named and skipped, the throttled calls retried.
+4. The same calls with the AWS CLI (`aws ec2 describe-...`, straight to moto), written to
+   the same file names: every file must be byte-identical to flowfence's.
+5. `flowfence propose` over both folders, with flow logs written for the interfaces:
+   the plans must be byte-identical.
+
+Usage: moto_fetch.py --venv DIR --flowfence BIN --work DIR
+"""
+import argparse
+import gzip
+import http.client
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port):
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+class Faults:
+    """What the proxy did: how many calls it throttled and refused."""
+
+    throttle_left = 2
+    throttled = 0
+    refused = 0
+    calls = 0
+
+
+def proxy(moto_port):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            form = parse_qs(body.decode(errors="replace"))
+            action = form.get("Action", [""])[0]
+            Faults.calls += 1
+            if action == "DescribeNetworkInterfaces" and Faults.throttle_left > 0:
+                Faults.throttle_left -= 1
+                Faults.throttled += 1
+                return self.reply(
+                    503,
+                    "<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+                    "<Message>Request limit exceeded.</Message></Error></Errors>"
+                    "<RequestID>throttled</RequestID></Response>",
+                )
+            if action == "AssumeRole" and form.get("RoleArn", [""])[0].endswith("/denied"):
+                Faults.refused += 1
+                return self.reply(
+                    403,
+                    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+                    "<Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized "
+                    "to perform: sts:AssumeRole</Message></Error><RequestId>denied</RequestId></ErrorResponse>",
+                )
+            conn = http.client.HTTPConnection("127.0.0.1", moto_port)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            conn.request("POST", self.path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            self.send_response(r.status)
+            for k, v in r.getheaders():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def reply(self, status, xml):
+            data = xml.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def build(endpoint):
+    """The environment; returns its interfaces (id, address, group) and the ids the CLI
+    calls need."""
+    import boto3
+
+    kw = dict(endpoint_url=endpoint, region_name=REGION)
+    ec2 = boto3.client("ec2", **kw)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{n}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+        for n, az in ((1, "a"), (2, "b"))
+    ]
+    default = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"][0]["GroupId"]
+    lb_sg = ec2.create_security_group(GroupName="web-lb", Description="load balancer", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=lb_sg,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "the world & its \"clients\""}]}],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=default,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": lb_sg}]}],
+    )
+    pl = ec2.create_managed_prefix_list(
+        PrefixListName="office", MaxEntries=5, AddressFamily="IPv4",
+        Entries=[{"Cidr": "203.0.113.0/24", "Description": "office"}, {"Cidr": "198.51.100.0/24"}],
+    )["PrefixList"]["PrefixListId"]
+    enis = []
+    for n, (subnet, groups) in enumerate([(subnets[0], [default]), (subnets[1], [default]), (subnets[0], [default]), (subnets[1], [lb_sg])]):
+        ip = f"10.1.{1 + n % 2}.{10 + n}"
+        e = ec2.create_network_interface(SubnetId=subnet, PrivateIpAddress=ip, Groups=groups, Description=f"interface {n}")["NetworkInterface"]
+        enis.append((e["NetworkInterfaceId"], ip, groups))
+    lt = ec2.create_launch_template(
+        LaunchTemplateName="web", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro", "SecurityGroupIds": [default]}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.create_launch_template_version(LaunchTemplateId=lt, SourceVersion="1", LaunchTemplateData={"InstanceType": "t3.small", "SecurityGroupIds": [default]})
+    autoscaling = boto3.client("autoscaling", **kw)
+    autoscaling.create_launch_configuration(LaunchConfigurationName="old-web", ImageId="ami-12345678", InstanceType="t3.micro", SecurityGroups=[default])
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web-asg", LaunchTemplate={"LaunchTemplateId": lt, "Version": "$Latest"},
+        MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=",".join(subnets),
+    )
+    elbv2 = boto3.client("elbv2", **kw)
+    elbv2.create_load_balancer(Name="web-alb", Subnets=subnets, SecurityGroups=[lb_sg], Scheme="internet-facing", Type="application")
+    return enis, [pl], [lt]
+
+
+def write_logs(enis, dir):
+    """An hour of v2 records: every default-group interface calls the first on 5432."""
+    dir.mkdir(parents=True, exist_ok=True)
+    server_eni, server_ip, _ = enis[0]
+    lines = ["version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"]
+    start = 1790000000
+    for n, (eni, ip, groups) in enumerate(enis[1:3]):
+        for k in range(20):
+            t = start + 60 * k
+            sport = 40000 + 100 * n + k
+            for logged in (eni, server_eni):
+                lines.append(f"2 {ACCOUNT} {logged} {ip} {server_ip} {sport} 5432 6 10 800 {t} {t + 59} ACCEPT OK")
+                lines.append(f"2 {ACCOUNT} {logged} {server_ip} {ip} 5432 {sport} 6 9 700 {t} {t + 59} ACCEPT OK")
+    (dir / "flows.log.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--venv", required=True)
+    ap.add_argument("--flowfence", required=True)
+    ap.add_argument("--work", required=True)
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    creds = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
+    os.environ.update(creds)
+    server = subprocess.Popen(
+        [f"{args.venv}/bin/moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(port)
+        sys.exit(run(args, work, endpoint, port, creds))
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def run(args, work, endpoint, port, creds):
+    enis, lists, templates = build(endpoint)
+    front = proxy(port)
+    front_url = f"http://127.0.0.1:{front.server_address[1]}"
+    base_env = dict(os.environ, **creds, PATH=f"{args.venv}/bin:{os.environ['PATH']}")
+    for k in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        base_env.pop(k, None)
+    base_env["AWS_CONFIG_FILE"] = str(work / "no-config")
+    base_env["AWS_SHARED_CREDENTIALS_FILE"] = str(work / "no-credentials")
+
+    # 3. flowfence, through the proxy.
+    fetched = work / "fetched"
+    started = time.time()
+    r = subprocess.run(
+        [args.flowfence, "inventory", "fetch", "-o", str(fetched), "--region", REGION,
+         "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/audit", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/denied"],
+        env=dict(base_env, AWS_ENDPOINT_URL=front_url), capture_output=True, text=True,
+    )
+    took = time.time() - started
+    print(r.stderr, end="")
+    problems = []
+    if r.returncode != 1:
+        problems.append(f"fetch with a refused role exited {r.returncode}, not 1")
+    if "FAILED arn:aws:iam::123456789012:role/denied" not in r.stderr:
+        problems.append("the refused role is not named")
+    if Faults.throttled != 2:
+        problems.append(f"{Faults.throttled} calls throttled, not 2")
+    if Faults.refused != 1:
+        problems.append(f"{Faults.refused} AssumeRole refused, not 1")
+
+    # 4. The AWS CLI, straight to moto, into the same names.
+    cli = work / "cli" / ACCOUNT / REGION
+    cli.mkdir(parents=True, exist_ok=True)
+    calls = [
+        ("ec2-describe-network-interfaces", ["ec2", "describe-network-interfaces"]),
+        ("ec2-describe-security-groups", ["ec2", "describe-security-groups"]),
+        ("ec2-describe-security-group-rules", ["ec2", "describe-security-group-rules"]),
+        ("ec2-describe-managed-prefix-lists", ["ec2", "describe-managed-prefix-lists"]),
+        ("autoscaling-describe-auto-scaling-groups", ["autoscaling", "describe-auto-scaling-groups"]),
+        ("autoscaling-describe-launch-configurations", ["autoscaling", "describe-launch-configurations"]),
+        ("elbv2-describe-load-balancers", ["elbv2", "describe-load-balancers"]),
+    ]
+    all_lists = json.loads(subprocess.run(["aws", "ec2", "describe-managed-prefix-lists", "--endpoint-url", endpoint], env=base_env, capture_output=True, text=True, check=True).stdout)
+    for pl in all_lists["PrefixLists"]:
+        i = pl["PrefixListId"]
+        calls.append((f"ec2-get-managed-prefix-list-entries-{i}", ["ec2", "get-managed-prefix-list-entries", "--prefix-list-id", i]))
+    for lt in templates:
+        calls.append((f"ec2-describe-launch-template-versions-{lt}", ["ec2", "describe-launch-template-versions", "--launch-template-id", lt]))
+    for name, call in calls:
+        out = subprocess.run(["aws", *call, "--endpoint-url", endpoint], env=base_env, capture_output=True, check=True).stdout
+        (cli / f"{name}.json").write_bytes(out)
+    ours = fetched / ACCOUNT / REGION
+    names = sorted(p.name for p in cli.iterdir())
+    got = sorted(p.name for p in ours.iterdir()) if ours.is_dir() else []
+    if names != got:
+        problems.append(f"files: the CLI's {names}, flowfence's {got}")
+    same = 0
+    for n in names:
+        a, b = cli / n, ours / n
+        if not b.exists():
+            continue
+        if a.read_bytes() == b.read_bytes():
+            same += 1
+        else:
+            problems.append(f"{n} differs from the CLI's (diff {a} {b})")
+
+    # 5. Plans over both folders.
+    logs = work / "logs"
+    write_logs(enis, logs)
+    plans = []
+    for folder in (work / "cli", fetched):
+        plan = work / f"plan-{folder.name}.json"
+        subprocess.run([args.flowfence, "propose", "-q", "--holdout", "0", "--logs", str(logs), "--inventory", str(folder), "-o", str(plan)], check=True)
+        plans.append(plan.read_bytes())
+    if plans[0] != plans[1]:
+        problems.append("the plans over the CLI's files and the fetched ones differ")
+    moved = len(json.loads(plans[1])["interfaces"])
+    if moved == 0:
+        problems.append("the plan moves no interface")
+    for p in problems:
+        print("MISMATCH:", p)
+    print(
+        f"moto fetch: {len(got)} files for {ACCOUNT}/{REGION} in {took:.1f} s "
+        f"({Faults.calls} calls through the proxy, {Faults.throttled} throttled and retried, "
+        f"{Faults.refused} role refused and skipped); {same} of {len(names)} files byte-identical "
+        f"to the AWS CLI's; plans over both identical: {plans[0] == plans[1]} ({moved} interfaces moved); "
+        f"{len(problems)} mismatches"
+    )
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+//! The describe calls, through the SDK's clients (their endpoint resolution, signing,
+//! pagination tokens and standard retries, throttling included). Each page's own bytes
+//! are kept by an interceptor and decoded as the AWS CLI decodes them; the pages of a
+//! call are merged as the CLI merges them.
+
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::decode::{self, DecodeError, Json};
+use crate::model::{Model, Service};
+
+/// Keeps the body of the last response a client deserialised (a retried call's last
+/// attempt, the one that succeeded).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Capture(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl Capture {
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().expect("capture lock").take()
+    }
+}
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "flowfence-response-capture"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(bytes) = context.response().body().bytes() {
+            *self.0.lock().expect("capture lock") = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallError {
+    /// The service refused it, or it couldn't be sent (after the SDK's retries).
+    #[error("{service} {operation}: {detail}")]
+    Service {
+        /// `ec2`, `autoscaling`, ...
+        service: &'static str,
+        /// The call (`DescribeNetworkInterfaces`).
+        operation: &'static str,
+        /// The SDK's error, with the service's code and message.
+        detail: String,
+    },
+    /// The response wasn't what the model says.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A response the interceptor didn't see (a bug: every call goes through it).
+    #[error("{0}: no response body was captured")]
+    NoBody(&'static str),
+}
+
+/// A service's client with its capture and model.
+pub(crate) struct Caller<C> {
+    pub(crate) client: C,
+    capture: Capture,
+    service: Service,
+    model: Model,
+}
+
+impl<C> Caller<C> {
+    pub(crate) fn new(service: Service, make: impl FnOnce(Capture) -> C) -> Caller<C> {
+        let capture = Capture::default();
+        Caller {
+            client: make(capture.clone()),
+            capture,
+            service,
+            model: service.model(),
+        }
+    }
+
+    /// The error of `operation`, with the SDK's display of it (code and message).
+    pub(crate) fn failed(&self, operation: &'static str, e: impl std::fmt::Display) -> CallError {
+        CallError::Service {
+            service: self.service.cli_name(),
+            operation,
+            detail: e.to_string(),
+        }
+    }
+
+    /// The page the client just received, decoded.
+    pub(crate) fn page(&self, operation: &'static str) -> Result<Json, CallError> {
+        let body = self.capture.take().ok_or(CallError::NoBody(operation))?;
+        let text = String::from_utf8_lossy(&body);
+        Ok(decode::response(&self.model, operation, &text)?)
+    }
+
+    /// The pages of `operation` merged as the AWS CLI merges them: each result key's
+    /// lists concatenated in page order, then the first page's other members (the
+    /// pagination token dropped).
+    pub(crate) fn merged(&self, operation: &'static str, pages: Vec<Json>) -> Json {
+        let op = &self.model.operations[operation];
+        if op.result_keys.is_empty() {
+            return pages.into_iter().next().unwrap_or(Json::Object(Vec::new()));
+        }
+        let mut out: Vec<(String, Json)> = Vec::new();
+        for key in &op.result_keys {
+            let mut merged: Option<Vec<Json>> = None;
+            for page in &pages {
+                if let Json::Object(members) = page
+                    && let Some((_, Json::List(items))) = members.iter().find(|(k, _)| k == key)
+                {
+                    merged
+                        .get_or_insert_with(Vec::new)
+                        .extend(items.iter().cloned());
+                }
+            }
+            if let Some(items) = merged {
+                out.push((key.clone(), Json::List(items)));
+            }
+        }
+        if let Some(Json::Object(first)) = pages.first() {
+            for (k, v) in first {
+                let token = op.output_token.as_deref() == Some(k.as_str());
+                if !token && !op.result_keys.contains(k) {
+                    out.push((k.clone(), v.clone()));
+                }
+            }
+        }
+        Json::Object(out)
+    }
+}
+
+/// Every page of a paginated call: `$call` is the fluent builder, `$token` the output's
+/// next-token accessor and `$set` the builder's setter for it.
+macro_rules! paged {
+    ($caller:expr, $op:literal, $call:expr, $set:ident, $token:ident) => {{
+        let caller = &$caller;
+        let mut pages = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = $call.$set(token.take()).send().await.map_err(|e| {
+                caller.failed(
+                    $op,
+                    aws_smithy_types::error::display::DisplayErrorContext(e),
+                )
+            })?;
+            pages.push(caller.page($op)?);
+            match out.$token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        caller.merged($op, pages)
+    }};
+}
+pub(crate) use paged;

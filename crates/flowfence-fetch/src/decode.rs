@@ -1,0 +1,389 @@
+//! A response's XML as the AWS CLI (v1, from PyPI) prints it: botocore's XML parsing
+//! rules over the trimmed model (members in model order and only those present, lists
+//! wrapped or flattened, `true`/`false` and numbers typed, timestamps and everything
+//! else as the wire text), then Python's `json.dumps(indent=4, ensure_ascii=False)`.
+
+use std::fmt::Write as _;
+
+use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
+
+use crate::model::{Model, Ref};
+
+/// A decoded value, objects in the CLI's key order.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Json {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+/// Why a response couldn't be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not XML, or not the XML the model describes.
+    #[error("{operation}: the response isn't the XML its model describes: {detail}")]
+    Malformed {
+        /// The call.
+        operation: String,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+fn malformed(operation: &str, detail: impl Into<String>) -> DecodeError {
+    DecodeError::Malformed {
+        operation: operation.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// The response of `operation` (its XML body) as the AWS CLI parses it, before its
+/// pages are merged.
+pub(crate) fn response(model: &Model, operation: &str, body: &str) -> Result<Json, DecodeError> {
+    let op = model
+        .operations
+        .get(operation)
+        .ok_or_else(|| malformed(operation, "not a call of the model"))?;
+    let mut doc = Document::new(body);
+    let mut root = doc
+        .root_element()
+        .map_err(|e| malformed(operation, e.to_string()))?;
+    let decoder = Decoder { model, operation };
+    match &op.output.result_wrapper {
+        // Query: <XResponse><XResult>...</XResult><ResponseMetadata/></XResponse>.
+        Some(wrapper) => {
+            while let Some(mut child) = root.next_tag() {
+                if child.start_el().local() == wrapper {
+                    return decoder.shape(&op.output.shape, &mut child);
+                }
+            }
+            Err(malformed(operation, format!("no {wrapper} element")))
+        }
+        // EC2: the response element is the output (its requestId is metadata, which the
+        // CLI drops, and no member of the model).
+        None => decoder.shape(&op.output.shape, &mut root),
+    }
+}
+
+struct Decoder<'m> {
+    model: &'m Model,
+    operation: &'m str,
+}
+
+impl Decoder<'_> {
+    fn shape(&self, name: &str, el: &mut ScopedDecoder<'_, '_>) -> Result<Json, DecodeError> {
+        let shape =
+            self.model.shapes.get(name).ok_or_else(|| {
+                malformed(self.operation, format!("shape {name} not in the model"))
+            })?;
+        match shape.kind.as_str() {
+            "structure" => {
+                // (member index, value), put in model order at the end.
+                let mut found: Vec<(usize, Json)> = Vec::new();
+                while let Some(mut child) = el.next_tag() {
+                    let tag = child.start_el().local().to_string();
+                    let Some((i, (_, r))) = shape
+                        .members
+                        .iter()
+                        .enumerate()
+                        .find(|(_, (m, r))| self.xml_name(m, r) == tag)
+                    else {
+                        continue;
+                    };
+                    let member = self.model.shapes.get(&r.shape);
+                    let flattened =
+                        member.is_some_and(|s| s.kind == "list" && (s.flattened || r.flattened));
+                    if flattened {
+                        let item_shape = &member
+                            .and_then(|s| s.member.as_ref())
+                            .expect("lists have members")
+                            .shape;
+                        let item = self.shape(item_shape, &mut child)?;
+                        match found.iter_mut().find(|(j, _)| *j == i) {
+                            Some((_, Json::List(items))) => items.push(item),
+                            _ => found.push((i, Json::List(vec![item]))),
+                        }
+                    } else if !found.iter().any(|(j, _)| *j == i) {
+                        found.push((i, self.shape(&r.shape, &mut child)?));
+                    }
+                }
+                found.sort_by_key(|(i, _)| *i);
+                Ok(Json::Object(
+                    found
+                        .into_iter()
+                        .map(|(i, v)| (shape.members[i].0.clone(), v))
+                        .collect(),
+                ))
+            }
+            "list" => {
+                let item = shape.member.as_ref().expect("lists have members");
+                let mut items = Vec::new();
+                while let Some(mut child) = el.next_tag() {
+                    items.push(self.shape(&item.shape, &mut child)?);
+                }
+                Ok(Json::List(items))
+            }
+            "map" => {
+                let (key, value) = (shape.key.as_ref(), shape.value.as_ref());
+                let (Some(key), Some(value)) = (key, value) else {
+                    return Err(malformed(
+                        self.operation,
+                        format!("map {name} without key or value"),
+                    ));
+                };
+                let key_tag = key.location_name.as_deref().unwrap_or("key");
+                let value_tag = value.location_name.as_deref().unwrap_or("value");
+                let mut entries = Vec::new();
+                while let Some(mut entry) = el.next_tag() {
+                    let (mut k, mut v) = (None, None);
+                    while let Some(mut part) = entry.next_tag() {
+                        let tag = part.start_el().local().to_string();
+                        if tag == key_tag {
+                            k = Some(self.text(&mut part)?);
+                        } else if tag == value_tag {
+                            v = Some(self.shape(&value.shape, &mut part)?);
+                        }
+                    }
+                    if let (Some(k), Some(v)) = (k, v) {
+                        entries.push((k, v));
+                    }
+                }
+                Ok(Json::Object(entries))
+            }
+            kind => {
+                let text = self.text(el)?;
+                Ok(match kind {
+                    "boolean" => Json::Bool(text == "true"),
+                    "integer" | "long" => Json::Int(text.trim().parse().map_err(|_| {
+                        malformed(
+                            self.operation,
+                            format!("{name}: `{text}` is not an integer"),
+                        )
+                    })?),
+                    "float" | "double" => Json::Float(text.trim().parse().map_err(|_| {
+                        malformed(self.operation, format!("{name}: `{text}` is not a number"))
+                    })?),
+                    // Strings, and timestamps and blobs as the wire has them (the CLI's
+                    // default `cli_timestamp_format = wire`).
+                    _ => Json::Str(text),
+                })
+            }
+        }
+    }
+
+    fn text(&self, el: &mut ScopedDecoder<'_, '_>) -> Result<String, DecodeError> {
+        try_data(el)
+            .map(|t| t.into_owned())
+            .map_err(|e| malformed(self.operation, e.to_string()))
+    }
+
+    /// The element name of member `name` (referenced as `r`): its location name, or a
+    /// flattened list's item name, or the member's name.
+    fn xml_name<'a>(&'a self, name: &'a str, r: &'a Ref) -> &'a str {
+        if r.flattened
+            || self
+                .model
+                .shapes
+                .get(&r.shape)
+                .is_some_and(|s| s.kind == "list" && s.flattened)
+        {
+            if let Some(item) = self
+                .model
+                .shapes
+                .get(&r.shape)
+                .and_then(|s| s.member.as_ref())
+                .and_then(|m| m.location_name.as_deref())
+            {
+                return item;
+            }
+        }
+        r.location_name.as_deref().unwrap_or(name)
+    }
+}
+
+impl Json {
+    /// The value as `json.dumps(value, indent=4, ensure_ascii=False)` writes it.
+    pub(crate) fn to_cli_text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, 0);
+        out
+    }
+
+    fn write(&self, out: &mut String, depth: usize) {
+        let indent = |out: &mut String, d: usize| {
+            out.push('\n');
+            for _ in 0..d * 4 {
+                out.push(' ');
+            }
+        };
+        match self {
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Json::Float(f) => out.push_str(&python_float(*f)),
+            Json::Str(s) => python_string(out, s),
+            Json::List(items) if items.is_empty() => out.push_str("[]"),
+            Json::List(items) => {
+                out.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    item.write(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push(']');
+            }
+            Json::Object(members) if members.is_empty() => out.push_str("{}"),
+            Json::Object(members) => {
+                out.push('{');
+                for (n, (key, value)) in members.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    indent(out, depth + 1);
+                    python_string(out, key);
+                    out.push_str(": ");
+                    value.write(out, depth + 1);
+                }
+                indent(out, depth);
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// A string as Python's `json` writes it with `ensure_ascii=False`.
+fn python_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A float as Python's `repr` writes it (shortest round trip; `1.0`, `1e-05`, `1e+16`).
+fn python_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let exp = if f == 0.0 {
+        0
+    } else {
+        f.abs().log10().floor() as i32
+    };
+    if (-4..16).contains(&exp) {
+        let s = format!("{f}");
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        // Rust writes `1e-5` / `1e16`; Python `1e-05` / `1e+16`.
+        let s = format!("{f:e}");
+        let (mantissa, e) = s.split_once('e').expect("an exponent");
+        let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
+        format!("{mantissa}e{sign}{digits:0>2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Service;
+
+    /// An EC2 response: members in model order whatever the XML's, lists of items,
+    /// booleans and numbers typed, empty lists kept, escapes undone, the requestId gone.
+    #[test]
+    fn ec2_responses_decode_as_the_cli_prints_them() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>
+  <securityGroupInfo>
+    <item>
+      <ownerId>123456789012</ownerId>
+      <groupId>sg-1</groupId>
+      <groupName>web &amp; "app"</groupName>
+      <groupDescription>caf&#233;</groupDescription>
+      <vpcId>vpc-1</vpcId>
+      <ipPermissions>
+        <item>
+          <ipProtocol>tcp</ipProtocol>
+          <fromPort>443</fromPort>
+          <toPort>443</toPort>
+          <groups/>
+          <ipRanges><item><cidrIp>0.0.0.0/0</cidrIp></item></ipRanges>
+        </item>
+      </ipPermissions>
+      <ipPermissionsEgress/>
+    </item>
+  </securityGroupInfo>
+</DescribeSecurityGroupsResponse>"#;
+        let model = Service::Ec2.model();
+        let json = response(&model, "DescribeSecurityGroups", xml).unwrap();
+        let text = json.to_cli_text();
+        // What Python prints for the same dict (member order of the model).
+        let want = r#"{
+    "SecurityGroups": [
+        {
+            "GroupId": "sg-1",
+            "IpPermissionsEgress": [],
+            "VpcId": "vpc-1",
+            "SecurityGroupArn": null,
+            "OwnerId": "123456789012",
+            "GroupName": "web & \"app\"",
+            "Description": "café",
+            "IpPermissions": [
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "UserIdGroupPairs": [],
+                    "IpRanges": [
+                        {
+                            "CidrIp": "0.0.0.0/0"
+                        }
+                    ]
+                }
+            ]
+        }
+    ]
+}"#;
+        let want: String = want
+            .lines()
+            .filter(|l| !l.contains("null"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn floats_print_as_python_does() {
+        for (f, s) in [
+            (1.0, "1.0"),
+            (0.5, "0.5"),
+            (1e-5, "1e-05"),
+            (1e16, "1e+16"),
+            (123.25, "123.25"),
+        ] {
+            assert_eq!(python_float(f), s);
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! `flowfence inventory fetch`: the inventory from the AWS APIs, for every account and
+//! region asked, written as the AWS CLI (v1, from PyPI) writes it, one file per call:
+//!
+//! ```text
+//! OUT/ACCOUNT/REGION/ec2-describe-network-interfaces.json
+//! OUT/ACCOUNT/REGION/ec2-describe-security-groups.json
+//! OUT/ACCOUNT/REGION/ec2-describe-security-group-rules.json
+//! OUT/ACCOUNT/REGION/ec2-describe-managed-prefix-lists.json
+//! OUT/ACCOUNT/REGION/ec2-get-managed-prefix-list-entries-pl-....json   (one per list)
+//! OUT/ACCOUNT/REGION/ec2-describe-launch-template-versions-lt-....json (per template
+//!                                                 an auto scaling group launches)
+//! OUT/ACCOUNT/REGION/autoscaling-describe-auto-scaling-groups.json
+//! OUT/ACCOUNT/REGION/autoscaling-describe-launch-configurations.json
+//! OUT/ACCOUNT/REGION/elbv2-describe-load-balancers.json
+//! ```
+//!
+//! so a run over the saved folder and a live run read the same bytes. The calls go
+//! through the SDK's clients (standard credential chain or `--profile`, a role per
+//! account assumed through STS, paginated, the SDK's retries for throttling); each
+//! response's own bytes are decoded by botocore's rules over its service model
+//! (`decode`), which is what makes the files the CLI's. An account or region that fails
+//! is reported by name and the others go on.
+
+mod calls;
+mod decode;
+mod model;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::calls::{CallError, Caller, paged};
+pub use crate::decode::DecodeError;
+use crate::decode::Json;
+pub use crate::model::Service;
+
+/// What to fetch.
+#[derive(Clone, Debug, Default)]
+pub struct FetchOptions {
+    /// The folder to write into (created).
+    pub out: PathBuf,
+    /// Regions; none: the configured region.
+    pub regions: Vec<String>,
+    /// Every region enabled for the account (`ec2 describe-regions`).
+    pub all_regions: bool,
+    /// A role to assume per account; none: the caller's own account.
+    pub role_arns: Vec<String>,
+    /// A named profile instead of the default credential chain.
+    pub profile: Option<String>,
+}
+
+/// One account and region fetched.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The account id.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// The files written, with the items each holds (interfaces, groups, ...).
+    pub files: Vec<(PathBuf, usize)>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// An account or region that failed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The account id, or the role ARN when it couldn't be assumed.
+    pub account: String,
+    /// The region, when one region failed.
+    pub region: Option<String>,
+    /// What failed.
+    pub error: String,
+}
+
+/// What a fetch did.
+#[derive(Clone, Debug, Default)]
+pub struct FetchReport {
+    /// Accounts and regions written.
+    pub fetched: Vec<Fetched>,
+    /// Accounts and regions that failed (the others were written).
+    pub failures: Vec<Failure>,
+    /// The whole fetch.
+    pub elapsed: Duration,
+}
+
+/// Why nothing could be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No region configured and none asked.
+    #[error(
+        "no region: pass --region, --all-regions, or configure one (AWS_REGION, the profile's region)"
+    )]
+    NoRegion,
+    /// The output folder can't be written.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Fetches the inventory of every account and region `options` asks for.
+pub async fn fetch(options: &FetchOptions) -> Result<FetchReport, FetchError> {
+    let started = Instant::now();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = &options.profile {
+        loader = loader.profile_name(p);
+    }
+    let base = loader.load().await;
+    let mut report = FetchReport::default();
+    let accounts: Vec<Option<&String>> = if options.role_arns.is_empty() {
+        vec![None]
+    } else {
+        options.role_arns.iter().map(Some).collect()
+    };
+    for role in accounts {
+        let config = match role {
+            None => base.clone(),
+            Some(arn) => {
+                let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
+                    .session_name("flowfence-inventory-fetch")
+                    .configure(&base)
+                    .build()
+                    .await;
+                base.to_builder()
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                    )
+                    .build()
+            }
+        };
+        let account = match account_id(&config).await {
+            Ok(a) => a,
+            Err(e) => {
+                report.failures.push(Failure {
+                    account: role
+                        .cloned()
+                        .unwrap_or_else(|| "the caller's account".into()),
+                    region: None,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let regions = match regions(&config, options).await {
+            Ok(r) => r,
+            Err(FetchFailure::Setup(e)) => return Err(e),
+            Err(FetchFailure::Call(e)) => {
+                report.failures.push(Failure {
+                    account: account.clone(),
+                    region: None,
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        for region in regions {
+            let dir = options.out.join(&account).join(&region);
+            let started = Instant::now();
+            let regional = config
+                .to_builder()
+                .region(Region::new(region.clone()))
+                .build();
+            match fetch_region(&regional, &dir).await {
+                Ok(files) => report.fetched.push(Fetched {
+                    account: account.clone(),
+                    region,
+                    files,
+                    elapsed: started.elapsed(),
+                }),
+                Err(FetchFailure::Setup(e)) => return Err(e),
+                Err(FetchFailure::Call(e)) => report.failures.push(Failure {
+                    account: account.clone(),
+                    region: Some(region),
+                    error: e.to_string(),
+                }),
+            }
+        }
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// A call that failed (the account or region is skipped), or a local failure (the
+/// fetch stops).
+enum FetchFailure {
+    Call(CallError),
+    Setup(FetchError),
+}
+
+impl From<CallError> for FetchFailure {
+    fn from(e: CallError) -> FetchFailure {
+        FetchFailure::Call(e)
+    }
+}
+
+/// The account `config`'s credentials belong to (`sts get-caller-identity`).
+async fn account_id(config: &SdkConfig) -> Result<String, CallError> {
+    let sts = Caller::new(Service::Sts, |capture| {
+        aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(config)
+                .interceptor(capture)
+                .build(),
+        )
+    });
+    let out = sts.client.get_caller_identity().send().await.map_err(|e| {
+        sts.failed(
+            "GetCallerIdentity",
+            aws_smithy_types::error::display::DisplayErrorContext(e),
+        )
+    })?;
+    let _ = sts.page("GetCallerIdentity")?;
+    Ok(out.account().unwrap_or_default().to_string())
+}
+
+/// The regions to fetch for an account.
+async fn regions(config: &SdkConfig, options: &FetchOptions) -> Result<Vec<String>, FetchFailure> {
+    if !options.all_regions {
+        if !options.regions.is_empty() {
+            return Ok(options.regions.clone());
+        }
+        return match config.region() {
+            Some(r) => Ok(vec![r.to_string()]),
+            None => Err(FetchFailure::Setup(FetchError::NoRegion)),
+        };
+    }
+    if config.region().is_none() {
+        return Err(FetchFailure::Setup(FetchError::NoRegion));
+    }
+    let ec2 = ec2_caller(config);
+    let out = ec2.client.describe_regions().send().await.map_err(|e| {
+        ec2.failed(
+            "DescribeRegions",
+            aws_smithy_types::error::display::DisplayErrorContext(e),
+        )
+    })?;
+    let _ = ec2.page("DescribeRegions")?;
+    let mut names: Vec<String> = out
+        .regions()
+        .iter()
+        .filter_map(|r| r.region_name().map(String::from))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn ec2_caller(config: &SdkConfig) -> Caller<aws_sdk_ec2::Client> {
+    Caller::new(Service::Ec2, |capture| {
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .interceptor(capture)
+                .build(),
+        )
+    })
+}
+
+/// Writes `json` as the CLI prints it; returns the path and the items of its list.
+fn write(dir: &Path, name: &str, json: &Json) -> Result<(PathBuf, usize), FetchFailure> {
+    let path = dir.join(format!("{name}.json"));
+    let mut text = json.to_cli_text();
+    text.push('\n');
+    std::fs::write(&path, text).map_err(|source| {
+        FetchFailure::Setup(FetchError::Write {
+            path: path.clone(),
+            source,
+        })
+    })?;
+    let items = match json {
+        Json::Object(members) => members
+            .iter()
+            .map(|(_, v)| match v {
+                Json::List(l) => l.len(),
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
+    };
+    Ok((path, items))
+}
+
+/// Every call of one account and region, into `dir`.
+async fn fetch_region(
+    config: &SdkConfig,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
+    std::fs::create_dir_all(dir).map_err(|source| {
+        FetchFailure::Setup(FetchError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })
+    })?;
+    let mut files = Vec::new();
+    let ec2 = ec2_caller(config);
+    let c = &ec2.client;
+    let json = paged!(
+        ec2,
+        "DescribeNetworkInterfaces",
+        c.describe_network_interfaces(),
+        set_next_token,
+        next_token
+    );
+    files.push(write(dir, "ec2-describe-network-interfaces", &json)?);
+    let json = paged!(
+        ec2,
+        "DescribeSecurityGroups",
+        c.describe_security_groups(),
+        set_next_token,
+        next_token
+    );
+    files.push(write(dir, "ec2-describe-security-groups", &json)?);
+    let json = paged!(
+        ec2,
+        "DescribeSecurityGroupRules",
+        c.describe_security_group_rules(),
+        set_next_token,
+        next_token
+    );
+    files.push(write(dir, "ec2-describe-security-group-rules", &json)?);
+    let lists = paged!(
+        ec2,
+        "DescribeManagedPrefixLists",
+        c.describe_managed_prefix_lists(),
+        set_next_token,
+        next_token
+    );
+    files.push(write(dir, "ec2-describe-managed-prefix-lists", &lists)?);
+    for id in ids(&lists, "PrefixLists", "PrefixListId") {
+        let json = paged!(
+            ec2,
+            "GetManagedPrefixListEntries",
+            c.get_managed_prefix_list_entries().prefix_list_id(&id),
+            set_next_token,
+            next_token
+        );
+        files.push(write(
+            dir,
+            &format!("ec2-get-managed-prefix-list-entries-{id}"),
+            &json,
+        )?);
+    }
+
+    let autoscaling = Caller::new(Service::AutoScaling, |capture| {
+        aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(config)
+                .interceptor(capture)
+                .build(),
+        )
+    });
+    let a = &autoscaling.client;
+    let groups = paged!(
+        autoscaling,
+        "DescribeAutoScalingGroups",
+        a.describe_auto_scaling_groups(),
+        set_next_token,
+        next_token
+    );
+    files.push(write(
+        dir,
+        "autoscaling-describe-auto-scaling-groups",
+        &groups,
+    )?);
+    let json = paged!(
+        autoscaling,
+        "DescribeLaunchConfigurations",
+        a.describe_launch_configurations(),
+        set_next_token,
+        next_token
+    );
+    files.push(write(
+        dir,
+        "autoscaling-describe-launch-configurations",
+        &json,
+    )?);
+    // The templates the groups launch (by id, or by name when the group names it so).
+    for (id, name) in launch_templates(&groups) {
+        let by_name = if id.is_none() { name.clone() } else { None };
+        let json = paged!(
+            ec2,
+            "DescribeLaunchTemplateVersions",
+            c.describe_launch_template_versions()
+                .set_launch_template_id(id.clone())
+                .set_launch_template_name(by_name.clone()),
+            set_next_token,
+            next_token
+        );
+        let key = id.or(name).unwrap_or_default();
+        files.push(write(
+            dir,
+            &format!("ec2-describe-launch-template-versions-{key}"),
+            &json,
+        )?);
+    }
+
+    let elbv2 = Caller::new(Service::Elbv2, |capture| {
+        aws_sdk_elasticloadbalancingv2::Client::from_conf(
+            aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
+                .interceptor(capture)
+                .build(),
+        )
+    });
+    let json = paged!(
+        elbv2,
+        "DescribeLoadBalancers",
+        elbv2.client.describe_load_balancers(),
+        set_marker,
+        next_marker
+    );
+    files.push(write(dir, "elbv2-describe-load-balancers", &json)?);
+    Ok(files)
+}
+
+/// The `field` of every item of the list `key` of `json`.
+fn ids(json: &Json, key: &str, field: &str) -> Vec<String> {
+    let Json::Object(members) = json else {
+        return Vec::new();
+    };
+    let Some((_, Json::List(items))) = members.iter().find(|(k, _)| k == key) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Json::Object(m) => m
+                .iter()
+                .find(|(k, _)| k == field)
+                .and_then(|(_, v)| match v {
+                    Json::Str(s) => Some(s.clone()),
+                    _ => None,
+                }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The launch templates auto scaling groups name (`LaunchTemplate`, or a mixed
+/// instances policy's), as (id, name), once each.
+fn launch_templates(groups: &Json) -> Vec<(Option<String>, Option<String>)> {
+    let field = |m: &[(String, Json)], k: &str| -> Option<Json> {
+        m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
+    };
+    let text = |v: Option<Json>| match v {
+        Some(Json::Str(s)) => Some(s),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let Json::Object(members) = groups else {
+        return out;
+    };
+    let Some(Json::List(list)) = field(members, "AutoScalingGroups") else {
+        return out;
+    };
+    for g in list {
+        let Json::Object(g) = g else { continue };
+        let spec = field(&g, "LaunchTemplate").or_else(|| {
+            let Some(Json::Object(policy)) = field(&g, "MixedInstancesPolicy") else {
+                return None;
+            };
+            let Some(Json::Object(lt)) = field(&policy, "LaunchTemplate") else {
+                return None;
+            };
+            field(&lt, "LaunchTemplateSpecification")
+        });
+        if let Some(Json::Object(spec)) = spec {
+            let key = (
+                text(field(&spec, "LaunchTemplateId")),
+                text(field(&spec, "LaunchTemplateName")),
+            );
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
+/// [`fetch`] on a runtime of its own, for callers without one.
+pub fn fetch_blocking(options: &FetchOptions) -> Result<FetchReport, FetchError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| FetchError::Write {
+            path: options.out.clone(),
+            source,
+        })?;
+    runtime.block_on(fetch(options))
+}
+
+impl FetchReport {
+    /// What was fetched, for a person: a line per account and region with what its
+    /// files hold, then every failure by name.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        for f in &self.fetched {
+            let held: Vec<String> = f
+                .files
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(p, n)| {
+                    let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                    format!(
+                        "{n} {}",
+                        name.split_once('-').map_or(name, |(_, call)| call)
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "{} {}: {} files in {:.1} s ({})\n",
+                f.account,
+                f.region,
+                f.files.len(),
+                f.elapsed.as_secs_f64(),
+                if held.is_empty() {
+                    "all empty".to_string()
+                } else {
+                    held.join(", ")
+                }
+            ));
+        }
+        for f in &self.failures {
+            match &f.region {
+                Some(r) => out.push_str(&format!("FAILED {} {r}: {}\n", f.account, f.error)),
+                None => out.push_str(&format!("FAILED {}: {}\n", f.account, f.error)),
+            }
+        }
+        out.push_str(&format!(
+            "fetched {} account-regions, {} failed, in {:.1} s\n",
+            self.fetched.len(),
+            self.failures.len(),
+            self.elapsed.as_secs_f64()
+        ));
+        out
+    }
+}
