@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::decode::{self, DecodeError, Json};
-use crate::model::{Model, Service};
+use crate::model::{Model, Operation, Service};
 
 /// Keeps the body of the last response a client deserialised (a retried call's last
 /// attempt, the one that succeeded).
@@ -84,11 +84,11 @@ impl<C> Caller<C> {
     }
 
     /// The error of `operation`, with the SDK's display of it (code and message).
-    pub(crate) fn failed(&self, operation: &'static str, e: impl std::fmt::Display) -> CallError {
+    pub(crate) fn failed(&self, operation: &'static str, e: &dyn std::error::Error) -> CallError {
         CallError::Service {
             service: self.service.cli_name(),
             operation,
-            detail: e.to_string(),
+            detail: chain(e),
         }
     }
 
@@ -103,36 +103,57 @@ impl<C> Caller<C> {
     /// lists concatenated in page order, then the first page's other members (the
     /// pagination token dropped).
     pub(crate) fn merged(&self, operation: &'static str, pages: Vec<Json>) -> Json {
-        let op = &self.model.operations[operation];
-        if op.result_keys.is_empty() {
-            return pages.into_iter().next().unwrap_or(Json::Object(Vec::new()));
-        }
-        let mut out: Vec<(String, Json)> = Vec::new();
-        for key in &op.result_keys {
-            let mut merged: Option<Vec<Json>> = None;
-            for page in &pages {
-                if let Json::Object(members) = page
-                    && let Some((_, Json::List(items))) = members.iter().find(|(k, _)| k == key)
-                {
-                    merged
-                        .get_or_insert_with(Vec::new)
-                        .extend(items.iter().cloned());
-                }
-            }
-            if let Some(items) = merged {
-                out.push((key.clone(), Json::List(items)));
-            }
-        }
-        if let Some(Json::Object(first)) = pages.first() {
-            for (k, v) in first {
-                let token = op.output_token.as_deref() == Some(k.as_str());
-                if !token && !op.result_keys.contains(k) {
-                    out.push((k.clone(), v.clone()));
-                }
-            }
-        }
-        Json::Object(out)
+        merge_pages(&self.model.operations[operation], pages)
     }
+}
+
+/// `pages` of `op` merged as the AWS CLI's paginator merges them (botocore's
+/// `build_full_result`): each result key's lists concatenated in page order, then the
+/// first page's other members, the pagination token dropped.
+pub(crate) fn merge_pages(op: &Operation, pages: Vec<Json>) -> Json {
+    if op.result_keys.is_empty() {
+        return pages.into_iter().next().unwrap_or(Json::Object(Vec::new()));
+    }
+    let mut out: Vec<(String, Json)> = Vec::new();
+    for key in &op.result_keys {
+        let mut merged: Option<Vec<Json>> = None;
+        for page in &pages {
+            if let Json::Object(members) = page
+                && let Some((_, Json::List(items))) = members.iter().find(|(k, _)| k == key)
+            {
+                merged
+                    .get_or_insert_with(Vec::new)
+                    .extend(items.iter().cloned());
+            }
+        }
+        if let Some(items) = merged {
+            out.push((key.clone(), Json::List(items)));
+        }
+    }
+    if let Some(Json::Object(first)) = pages.first() {
+        for (k, v) in first {
+            let token = op.output_token.as_deref() == Some(k.as_str());
+            if !token && !op.result_keys.contains(k) {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+    }
+    Json::Object(out)
+}
+
+/// An error and its sources, each once (`dispatch failure: ... : AccessDenied: ...`),
+/// without the SDK's debug dump of the raw response.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Every page of a paginated call: `$call` is the fluent builder, `$token` the output's
@@ -143,12 +164,11 @@ macro_rules! paged {
         let mut pages = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = $call.$set(token.take()).send().await.map_err(|e| {
-                caller.failed(
-                    $op,
-                    aws_smithy_types::error::display::DisplayErrorContext(e),
-                )
-            })?;
+            let out = $call
+                .$set(token.take())
+                .send()
+                .await
+                .map_err(|e| caller.failed($op, &e))?;
             pages.push(caller.page($op)?);
             match out.$token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -159,3 +179,61 @@ macro_rules! paged {
     }};
 }
 pub(crate) use paged;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::response;
+
+    /// A query-protocol response (inside its result wrapper, lists of `member`) in two
+    /// pages: the lists concatenate and the token goes, as the CLI prints them.
+    #[test]
+    fn query_pages_merge_as_the_cli_merges_them() {
+        let page = |name: &str, token: &str| {
+            format!(
+                r#"<DescribeLaunchConfigurationsResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">
+<DescribeLaunchConfigurationsResult>
+<LaunchConfigurations><member>
+<LaunchConfigurationName>{name}</LaunchConfigurationName>
+<SecurityGroups><member>sg-1</member></SecurityGroups>
+<EbsOptimized>false</EbsOptimized>
+<ImageId>ami-1</ImageId>
+</member></LaunchConfigurations>
+{token}
+</DescribeLaunchConfigurationsResult>
+<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>
+</DescribeLaunchConfigurationsResponse>"#
+            )
+        };
+        let model = Service::AutoScaling.model();
+        let op = "DescribeLaunchConfigurations";
+        let pages = vec![
+            response(&model, op, &page("a", "<NextToken>t</NextToken>")).unwrap(),
+            response(&model, op, &page("b", "")).unwrap(),
+        ];
+        let merged = merge_pages(&model.operations[op], pages).to_cli_text();
+        assert_eq!(
+            merged,
+            r#"{
+    "LaunchConfigurations": [
+        {
+            "LaunchConfigurationName": "a",
+            "ImageId": "ami-1",
+            "SecurityGroups": [
+                "sg-1"
+            ],
+            "EbsOptimized": false
+        },
+        {
+            "LaunchConfigurationName": "b",
+            "ImageId": "ami-1",
+            "SecurityGroups": [
+                "sg-1"
+            ],
+            "EbsOptimized": false
+        }
+    ]
+}"#
+        );
+    }
+}

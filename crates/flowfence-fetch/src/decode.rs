@@ -183,22 +183,13 @@ impl Decoder<'_> {
     /// The element name of member `name` (referenced as `r`): its location name, or a
     /// flattened list's item name, or the member's name.
     fn xml_name<'a>(&'a self, name: &'a str, r: &'a Ref) -> &'a str {
-        if r.flattened
-            || self
-                .model
-                .shapes
-                .get(&r.shape)
-                .is_some_and(|s| s.kind == "list" && s.flattened)
-        {
-            if let Some(item) = self
-                .model
-                .shapes
-                .get(&r.shape)
-                .and_then(|s| s.member.as_ref())
-                .and_then(|m| m.location_name.as_deref())
-            {
-                return item;
-            }
+        let list = self.model.shapes.get(&r.shape).filter(|s| s.kind == "list");
+        let flattened_item = list
+            .filter(|s| r.flattened || s.flattened)
+            .and_then(|s| s.member.as_ref())
+            .and_then(|m| m.location_name.as_deref());
+        if let Some(item) = flattened_item {
+            return item;
         }
         r.location_name.as_deref().unwrap_or(name)
     }

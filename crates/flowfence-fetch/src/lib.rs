@@ -207,12 +207,12 @@ async fn account_id(config: &SdkConfig) -> Result<String, CallError> {
                 .build(),
         )
     });
-    let out = sts.client.get_caller_identity().send().await.map_err(|e| {
-        sts.failed(
-            "GetCallerIdentity",
-            aws_smithy_types::error::display::DisplayErrorContext(e),
-        )
-    })?;
+    let out = sts
+        .client
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| sts.failed("GetCallerIdentity", &e))?;
     let _ = sts.page("GetCallerIdentity")?;
     Ok(out.account().unwrap_or_default().to_string())
 }
@@ -232,12 +232,12 @@ async fn regions(config: &SdkConfig, options: &FetchOptions) -> Result<Vec<Strin
         return Err(FetchFailure::Setup(FetchError::NoRegion));
     }
     let ec2 = ec2_caller(config);
-    let out = ec2.client.describe_regions().send().await.map_err(|e| {
-        ec2.failed(
-            "DescribeRegions",
-            aws_smithy_types::error::display::DisplayErrorContext(e),
-        )
-    })?;
+    let out = ec2
+        .client
+        .describe_regions()
+        .send()
+        .await
+        .map_err(|e| ec2.failed("DescribeRegions", &e))?;
     let _ = ec2.page("DescribeRegions")?;
     let mut names: Vec<String> = out
         .regions()
@@ -496,17 +496,27 @@ impl FetchReport {
     pub fn summary(&self) -> String {
         let mut out = String::new();
         for f in &self.fetched {
-            let held: Vec<String> = f
-                .files
-                .iter()
+            // Items per call; the per-list and per-template calls summed.
+            let mut held: Vec<(String, usize)> = Vec::new();
+            for (path, n) in &f.files {
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                let call = stem.split_once('-').map_or(stem, |(_, call)| call);
+                let call = match call.rfind("-pl-").or_else(|| call.rfind("-lt-")) {
+                    Some(at) => &call[..at],
+                    None => call,
+                };
+                match held.iter_mut().find(|(c, _)| c == call) {
+                    Some((_, total)) => *total += n,
+                    None => held.push((call.to_string(), *n)),
+                }
+            }
+            let held: Vec<String> = held
+                .into_iter()
                 .filter(|(_, n)| *n > 0)
-                .map(|(p, n)| {
-                    let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-                    format!(
-                        "{n} {}",
-                        name.split_once('-').map_or(name, |(_, call)| call)
-                    )
-                })
+                .map(|(call, n)| format!("{n} {call}"))
                 .collect();
             out.push_str(&format!(
                 "{} {}: {} files in {:.1} s ({})\n",

@@ -167,6 +167,27 @@ struct TemplateVersion {
     groups_in: TemplateGroups,
 }
 
+/// The `pl-` id a file name carries (`pl-0123abcd.json`, or `inventory fetch`'s
+/// `ec2-get-managed-prefix-list-entries-pl-0123abcd.json`): `pl-` starting a word,
+/// then hex digits.
+fn prefix_list_id_in(name: &str) -> Option<&str> {
+    name.match_indices("pl-")
+        .filter(|(at, _)| {
+            name[..*at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_ascii_alphanumeric())
+        })
+        .map(|(at, _)| {
+            let hex = name[at + 3..]
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .map_or(name.len(), |e| at + 3 + e);
+            &name[at..hex]
+        })
+        .filter(|id| id.len() > 3)
+        .last()
+}
+
 /// `path` itself, or the `*.json` files under the directory `path` (its subfolders
 /// too: `inventory fetch` writes ACCOUNT/REGION/), in path order.
 fn files_of(path: &Path) -> Result<Vec<PathBuf>, InventoryError> {
@@ -416,9 +437,7 @@ impl Inventory {
             }
         }
         if let Some(entries) = entries {
-            let id = name
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                .find(|w| w.starts_with("pl-"))
+            let id = prefix_list_id_in(name)
                 .ok_or_else(|| InventoryError::EntriesWithoutId { path: path.clone() })?;
             let cidrs = entries
                 .iter()
