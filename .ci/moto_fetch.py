@@ -159,7 +159,9 @@ def build(endpoint):
         MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=",".join(subnets),
     )
     elbv2 = boto3.client("elbv2", **kw)
-    elbv2.create_load_balancer(Name="web-alb", Subnets=subnets, SecurityGroups=[lb_sg], Scheme="internet-facing", Type="application")
+    alb = elbv2.create_load_balancer(Name="web-alb", Subnets=subnets, SecurityGroups=[lb_sg], Scheme="internet-facing", Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=alb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     return enis, [pl], [lt]
 
 
@@ -249,6 +251,12 @@ def run(args, work, endpoint, port, creds):
     for pl in all_lists["PrefixLists"]:
         i = pl["PrefixListId"]
         calls.append((f"ec2-get-managed-prefix-list-entries-{i}", ["ec2", "get-managed-prefix-list-entries", "--prefix-list-id", i]))
+    lbs = json.loads(subprocess.run(["aws", "elbv2", "describe-load-balancers", "--endpoint-url", endpoint], env=base_env, capture_output=True, text=True, check=True).stdout)
+    for lb in lbs["LoadBalancers"]:
+        arn = lb["LoadBalancerArn"]
+        name = "-".join(arn.split("/")[-2:])
+        calls.append((f"elbv2-describe-listeners-{name}", ["elbv2", "describe-listeners", "--load-balancer-arn", arn]))
+    calls.append(("elbv2-describe-target-groups", ["elbv2", "describe-target-groups"]))
     for lt in templates:
         calls.append((f"ec2-describe-launch-template-versions-{lt}", ["ec2", "describe-launch-template-versions", "--launch-template-id", lt]))
     for name, call in calls:

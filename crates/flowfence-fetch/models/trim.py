@@ -27,7 +27,7 @@ CALLS = {
         "DescribeAutoScalingGroups",
         "DescribeLaunchConfigurations",
     ],
-    ("elbv2", "2015-12-01"): ["DescribeLoadBalancers"],
+    ("elbv2", "2015-12-01"): ["DescribeLoadBalancers", "DescribeListeners", "DescribeTargetGroups"],
     ("sts", "2011-06-15"): ["GetCallerIdentity"],
 }
 KEEP = ("type", "flattened", "locationName", "xmlAttribute", "resultWrapper")

@@ -12,6 +12,8 @@
 //! OUT/ACCOUNT/REGION/autoscaling-describe-auto-scaling-groups.json
 //! OUT/ACCOUNT/REGION/autoscaling-describe-launch-configurations.json
 //! OUT/ACCOUNT/REGION/elbv2-describe-load-balancers.json
+//! OUT/ACCOUNT/REGION/elbv2-describe-listeners-NAME-ID.json            (per balancer)
+//! OUT/ACCOUNT/REGION/elbv2-describe-target-groups.json
 //! ```
 //!
 //! so a run over the saved folder and a live run read the same bytes. The calls go
@@ -410,6 +412,21 @@ async fn fetch_region(
         next_marker
     );
     files.push(write(dir, "elbv2-describe-load-balancers", &json)?);
+    // Each balancer's listeners (the call takes one balancer), by NAME-ID.
+    for arn in ids(&json, "LoadBalancers", "LoadBalancerArn") {
+        let json = paged!(
+            elbv2,
+            "DescribeListeners",
+            elbv2.client.describe_listeners().load_balancer_arn(&arn),
+            set_marker,
+            next_marker
+        );
+        let name = arn.rsplitn(3, '/').take(2).collect::<Vec<_>>();
+        let name = format!("{}-{}", name.get(1).copied().unwrap_or_default(), name[0]);
+        files.push(write(dir, &format!("elbv2-describe-listeners-{name}"), &json)?);
+    }
+    let json = paged!(elbv2, "DescribeTargetGroups", elbv2.client.describe_target_groups(), set_marker, next_marker);
+    files.push(write(dir, "elbv2-describe-target-groups", &json)?);
     Ok(files)
 }
 

@@ -135,6 +135,11 @@ pub struct Inventory {
     /// Load balancers' schemes (`internet-facing`, `internal`), by the name their
     /// interfaces' descriptions carry (`app/NAME/ID`, or a Classic one's name).
     load_balancer_schemes: BTreeMap<String, String>,
+    /// Load balancers' listener ports, by the same name.
+    listener_ports: BTreeMap<String, std::collections::BTreeSet<u16>>,
+    /// Target groups whose targets see the clients' own addresses: (load balancer
+    /// names, VPC, port).
+    client_ip_targets: Vec<(Vec<String>, Option<String>, u16)>,
     /// Files of inventory folders passed over: (file, top-level keys).
     not_read: Vec<(String, String)>,
     /// Auto scaling groups' launch settings, by name.
@@ -143,6 +148,28 @@ pub struct Inventory {
     template_versions: BTreeMap<String, Vec<TemplateVersion>>,
     /// Launch configurations' groups, by name.
     launch_configurations: BTreeMap<String, Vec<String>>,
+}
+
+/// On which ports internet clients reach an interface with their own addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InternetPorts {
+    /// None: internet peers reach it through something that replaces their address.
+    None,
+    /// Every port it serves (a public address).
+    Any,
+    /// These ports (a load balancer's listeners, or a client-preserving target group's).
+    Ports(std::collections::BTreeSet<u16>),
+}
+
+impl InternetPorts {
+    /// Whether internet clients reach it on `port`.
+    pub fn includes(&self, port: u16) -> bool {
+        match self {
+            InternetPorts::None => false,
+            InternetPorts::Any => true,
+            InternetPorts::Ports(p) => p.contains(&port),
+        }
+    }
 }
 
 /// How an auto scaling group names its launch settings.
@@ -271,6 +298,8 @@ impl Inventory {
             prefix_lists,
             entries,
             load_balancers,
+            listeners,
+            target_groups,
             load_balancer_descriptions,
             auto_scaling_groups,
             launch_template_versions,
@@ -282,6 +311,8 @@ impl Inventory {
             && prefix_lists.is_none()
             && entries.is_none()
             && load_balancers.is_none()
+            && listeners.is_none()
+            && target_groups.is_none()
             && load_balancer_descriptions.is_none()
             && auto_scaling_groups.is_none()
             && launch_template_versions.is_none()
@@ -301,6 +332,27 @@ impl Inventory {
             })?;
             self.load_balancer_schemes
                 .insert(key.to_string(), lb.scheme.clone().unwrap_or_default());
+        }
+        for l in listeners.unwrap_or_default() {
+            let (Some(key), Some(port)) = (load::load_balancer_key(&l.load_balancer_arn), l.port)
+            else {
+                continue;
+            };
+            self.listener_ports
+                .entry(key.to_string())
+                .or_default()
+                .insert(port);
+        }
+        for tg in target_groups.unwrap_or_default() {
+            if let (true, Some(port)) = (tg.preserves_client_ip(), tg.port) {
+                let lbs = tg
+                    .load_balancer_arns
+                    .iter()
+                    .filter_map(|a| load::load_balancer_key(a))
+                    .map(String::from)
+                    .collect();
+                self.client_ip_targets.push((lbs, tg.vpc_id.clone(), port));
+            }
         }
         for asg in auto_scaling_groups.unwrap_or_default() {
             let mixed = asg
@@ -481,9 +533,58 @@ impl Inventory {
     /// it belongs to a load balancer whose scheme is `internet-facing`
     /// (`describe-load-balancers`).
     pub fn is_internet_facing(&self, interface: &Interface) -> bool {
-        interface.is_internet_facing()
-            || matches!(&interface.owner, Owner::LoadBalancer(name)
-                if self.load_balancer_schemes.get(name).is_some_and(|s| s == "internet-facing"))
+        interface.is_internet_facing() || self.internet_facing_balancer(interface).is_some()
+    }
+
+    /// The internet-facing load balancer `interface` belongs to, by name.
+    fn internet_facing_balancer<'a>(&self, interface: &'a Interface) -> Option<&'a str> {
+        match &interface.owner {
+            Owner::LoadBalancer(name)
+                if self
+                    .load_balancer_schemes
+                    .get(name)
+                    .is_some_and(|s| s == "internet-facing") =>
+            {
+                Some(name)
+            }
+            _ => None,
+        }
+    }
+
+    /// On which ports internet clients reach `interface` with their own addresses: any
+    /// port for a public address; an internet-facing load balancer's listener ports
+    /// (any, when `describe-listeners` wasn't given); for an interface in the VPC of an
+    /// internet-facing load balancer whose target groups preserve client addresses
+    /// (network load balancers' instance targets, by AWS's defaults), those target
+    /// groups' ports.
+    pub fn internet_ports(&self, interface: &Interface) -> InternetPorts {
+        if interface.is_internet_facing() {
+            return InternetPorts::Any;
+        }
+        if let Some(lb) = self.internet_facing_balancer(interface) {
+            return match self.listener_ports.get(lb) {
+                Some(ports) => InternetPorts::Ports(ports.clone()),
+                None => InternetPorts::Any,
+            };
+        }
+        let ports: std::collections::BTreeSet<u16> = self
+            .client_ip_targets
+            .iter()
+            .filter(|(lbs, vpc, _)| {
+                vpc.as_deref() == interface.vpc_id.as_deref()
+                    && lbs.iter().any(|lb| {
+                        self.load_balancer_schemes
+                            .get(lb)
+                            .is_some_and(|s| s == "internet-facing")
+                    })
+            })
+            .map(|(_, _, port)| *port)
+            .collect();
+        if ports.is_empty() {
+            InternetPorts::None
+        } else {
+            InternetPorts::Ports(ports)
+        }
     }
 
     /// What auto scaling group `name` launches into, when the inventory holds its launch

@@ -33,6 +33,12 @@ pub(crate) struct Output {
     /// `elbv2 describe-load-balancers` (application, network, gateway).
     #[serde(default)]
     pub(crate) load_balancers: Option<Vec<AwsLoadBalancer>>,
+    /// `elbv2 describe-listeners`.
+    #[serde(default)]
+    pub(crate) listeners: Option<Vec<AwsListener>>,
+    /// `elbv2 describe-target-groups`.
+    #[serde(default)]
+    pub(crate) target_groups: Option<Vec<AwsTargetGroup>>,
     /// `elb describe-load-balancers` (Classic).
     #[serde(default)]
     pub(crate) load_balancer_descriptions: Option<Vec<AwsClassicLoadBalancer>>,
@@ -138,13 +144,59 @@ pub(crate) struct AwsLoadBalancer {
     pub(crate) scheme: Option<String>,
 }
 
+/// A load balancer's listener: a port it serves clients on.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsListener {
+    pub(crate) load_balancer_arn: String,
+    #[serde(default)]
+    pub(crate) port: Option<u16>,
+}
+
+/// A target group: the port its targets serve on, and whether they see the clients'
+/// own addresses.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsTargetGroup {
+    #[serde(default)]
+    pub(crate) load_balancer_arns: Vec<String>,
+    #[serde(default)]
+    pub(crate) port: Option<u16>,
+    #[serde(default)]
+    pub(crate) protocol: Option<String>,
+    #[serde(default)]
+    pub(crate) target_type: Option<String>,
+    #[serde(default)]
+    pub(crate) vpc_id: Option<String>,
+}
+
+impl AwsTargetGroup {
+    /// Whether targets see the clients' addresses, by AWS's defaults for the
+    /// `preserve_client_ip.enabled` attribute: on for instance targets and for IP
+    /// targets over UDP, TCP_UDP, QUIC and TCP_QUIC; off for IP targets over TCP and
+    /// TLS. (Application load balancers' targets always see the load balancer.)
+    pub(crate) fn preserves_client_ip(&self) -> bool {
+        match self.target_type.as_deref() {
+            Some("instance") => true,
+            Some("ip") => matches!(
+                self.protocol.as_deref(),
+                Some("UDP" | "TCP_UDP" | "QUIC" | "TCP_QUIC")
+            ),
+            _ => false,
+        }
+    }
+}
+
 impl AwsLoadBalancer {
     /// `app/NAME/ID`, as `Owner::LoadBalancer` names it.
     pub(crate) fn key(&self) -> Option<&str> {
-        self.load_balancer_arn
-            .split_once(":loadbalancer/")
-            .map(|(_, k)| k)
+        load_balancer_key(&self.load_balancer_arn)
     }
+}
+
+/// `app/NAME/ID` (or `net/...`) of a load balancer's ARN.
+pub(crate) fn load_balancer_key(arn: &str) -> Option<&str> {
+    arn.split_once(":loadbalancer/").map(|(_, k)| k)
 }
 
 /// A Classic load balancer: its interfaces' descriptions carry its name.

@@ -348,13 +348,21 @@ fn role_group(
         (r.prefix.contains(net) && !is_private(net.addr()))
             .then(|| format!("{} {}", r.service, r.region))
     };
-    // A role whose every member is internet-facing (a public address, or an
-    // internet-facing load balancer's interface) serves the internet.
-    let internet_facing = role.members.iter().all(|m| {
-        inventory
-            .interface(m)
-            .is_some_and(|i| inventory.is_internet_facing(i))
-    });
+    // A role serves the internet on a port where internet clients reach every member
+    // with their own addresses: a public address, an internet-facing load balancer's
+    // listener, a target port of one that preserves client addresses.
+    let ports: Vec<flowfence_inventory::InternetPorts> = role
+        .members
+        .iter()
+        .map(|m| {
+            inventory
+                .interface(m)
+                .map_or(flowfence_inventory::InternetPorts::None, |i| {
+                    inventory.internet_ports(i)
+                })
+        })
+        .collect();
+    let internet_facing = |port: u16| ports.iter().all(|p| p.includes(port));
     let mut per_direction: BTreeMap<Direction, BTreeMap<(u8, u16, RuleTarget), RuleEvidence>> =
         BTreeMap::new();
     // A group tightened in place keeps a CIDR of today's rules that holds the peers seen
@@ -396,7 +404,7 @@ fn role_group(
         let (mut rules, notes) = shape(
             per_direction.get(&d).unwrap_or(&BTreeMap::new()),
             d,
-            internet_facing,
+            &internet_facing,
             &options.shaping,
             &aws_name,
         );
@@ -993,6 +1001,111 @@ mod tests {
             "{}",
             facing[0].detail
         );
+    }
+
+    /// A private interface behind an internet-facing network load balancer whose
+    /// target group preserves client addresses (instance targets) sees the real clients:
+    /// it serves the internet on the target port, not only the addresses one window saw.
+    /// An IP-target TCP group (the balancer's own address) or an internal balancer
+    /// doesn't; an internet-facing balancer serves only its listener ports.
+    #[test]
+    fn targets_of_a_client_preserving_network_load_balancer_serve_the_internet() {
+        let arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/edge/50dc6c495c0c9188";
+        let mut nlb = testing::interface(
+            "eni-n",
+            "10.0.0.4",
+            &["sg-d"],
+            "network_load_balancer",
+            None,
+        );
+        nlb["Description"] = json!("ELB net/edge/50dc6c495c0c9188");
+        nlb["RequesterManaged"] = json!(true);
+        let inventory_with = |target_type: &str, scheme: &str| {
+            let mut inventory = testing::inventory(
+                vec![
+                    nlb.clone(),
+                    testing::interface(
+                        "eni-p",
+                        "10.0.0.6",
+                        &["sg-d"],
+                        "interface",
+                        Some("private"),
+                    ),
+                ],
+                vec![testing::group("sg-d", "default", json!([]), json!([]))],
+            );
+            let facts = json!({
+                "LoadBalancers": [{"LoadBalancerArn": arn, "Scheme": scheme, "Type": "network"}],
+                "Listeners": [{"LoadBalancerArn": arn, "Port": 443, "Protocol": "TCP"}],
+                "TargetGroups": [{"LoadBalancerArns": [arn], "Port": 8443, "Protocol": "TCP",
+                                  "TargetType": target_type, "VpcId": "vpc-1"}]
+            });
+            // One call's output per file, as the CLI writes them.
+            for key in ["LoadBalancers", "Listeners", "TargetGroups"] {
+                inventory
+                    .add_json(
+                        &format!("{key}.json"),
+                        &json!({ key: facts[key] }).to_string(),
+                    )
+                    .unwrap();
+            }
+            inventory
+        };
+        let mut rows = Vec::new();
+        for client in ["203.0.113.7", "198.51.100.20", "192.0.2.99"] {
+            rows.push(format!(
+                "eni-p,server,6,8443,internet,{client}/32,2,20,2000,100,200,2,flags"
+            ));
+            rows.push(format!(
+                "eni-n,server,6,443,internet,{client}/32,2,20,2000,100,200,2,flags"
+            ));
+            rows.push(format!(
+                "eni-n,server,6,9000,internet,{client}/32,2,20,2000,100,200,2,flags"
+            ));
+        }
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let table = testing::table(&rows);
+        let world = RuleTarget::Cidr("0.0.0.0/0".parse().unwrap());
+
+        let plan = propose(
+            &table,
+            &inventory_with("instance", "internet-facing"),
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            rules(&group(&plan, "private").ingress),
+            [tcp(8443, world.clone())]
+        );
+        // The balancer itself: the world on its listener port only.
+        let balancer = plan.groups.iter().find(|g| g.members == ["eni-n"]).unwrap();
+        let on_443: Vec<_> = balancer
+            .ingress
+            .iter()
+            .filter(|r| r.spec.from == 443)
+            .collect();
+        let on_9000: Vec<_> = balancer
+            .ingress
+            .iter()
+            .filter(|r| r.spec.from == 9000)
+            .collect();
+        assert_eq!(on_443.len(), 1);
+        assert_eq!(on_443[0].spec.target, world);
+        assert_eq!(on_9000.len(), 3, "no listener on 9000: the addresses seen");
+
+        for (target_type, scheme) in [("ip", "internet-facing"), ("instance", "internal")] {
+            let plan = propose(
+                &table,
+                &inventory_with(target_type, scheme),
+                &Options::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                group(&plan, "private").ingress.len(),
+                3,
+                "{target_type} {scheme}"
+            );
+        }
     }
 
     /// Nothing destructive comes before the observation pause.

@@ -392,7 +392,7 @@ fn open_to_internet(
 pub(crate) fn shape(
     needs: &BTreeMap<(u8, u16, RuleTarget), RuleEvidence>,
     direction: Direction,
-    internet_facing: bool,
+    internet_facing: &dyn Fn(u16) -> bool,
     shaping: &Shaping,
     aws: AwsNames<'_>,
 ) -> (Shaped, Vec<(WideningKind, String)>) {
@@ -440,7 +440,7 @@ pub(crate) fn shape(
                 &mut notes,
             ));
         }
-        if direction == Direction::Ingress && internet_facing {
+        if direction == Direction::Ingress && internet_facing(port) {
             out.extend(open_to_internet(
                 (protocol, port),
                 &mut cidrs,
@@ -569,7 +569,7 @@ mod tests {
         needs: &BTreeMap<(u8, u16, RuleTarget), RuleEvidence>,
         direction: Direction,
     ) -> (Shaped, Vec<(WideningKind, String)>) {
-        shape(needs, direction, false, &Shaping::default(), &|_| None)
+        shape(needs, direction, &|_| false, &Shaping::default(), &|_| None)
     }
 
     fn ev(flows: u64) -> RuleEvidence {
@@ -675,7 +675,7 @@ mod tests {
             ..Shaping::default()
         };
         assert_eq!(
-            shape(&needs, Direction::Egress, false, &exact, &|_| None)
+            shape(&needs, Direction::Egress, &|_| false, &exact, &|_| None)
                 .0
                 .len(),
             4
@@ -730,7 +730,7 @@ mod tests {
                 port_gap: gap,
                 ..Shaping::default()
             };
-            shape(&needs, Direction::Ingress, false, &shaping, &|_| None)
+            shape(&needs, Direction::Ingress, &|_| false, &shaping, &|_| None)
                 .0
                 .keys()
                 .map(|r| (r.from, r.to))
@@ -772,7 +772,7 @@ mod tests {
                 widen_v4: bound,
                 ..Shaping::default()
             };
-            let (rules, notes) = shape(&needs, Direction::Ingress, false, &shaping, &|_| None);
+            let (rules, notes) = shape(&needs, Direction::Ingress, &|_| false, &shaping, &|_| None);
             let got = rules
                 .keys()
                 .map(|r| match &r.target {
