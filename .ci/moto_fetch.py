@@ -12,8 +12,8 @@
    refused. The refused one must be named and skipped, the throttled calls retried.
 4. The same calls with the AWS CLI (`aws ec2 describe-...`, straight to moto), written to
    the same file names: every file must be byte-identical to flowfence's.
-5. `flowfence propose` over both folders, with flow logs written for the interfaces:
-   the plans must be byte-identical.
+5. `flowfence propose` over both folders, with flow logs written for the interfaces,
+   and with `--inventory live`: the three plans must be byte-identical.
 
 Usage: moto_fetch.py --venv DIR --flowfence BIN --work DIR
 """
@@ -287,6 +287,15 @@ def run(args, work, endpoint, port, creds):
         plans.append(plan.read_bytes())
     if plans[0] != plans[1]:
         problems.append("the plans over the CLI's files and the fetched ones differ")
+    # `--inventory live`: fetched into a temporary folder by propose itself.
+    live = work / "plan-live.json"
+    subprocess.run(
+        [args.flowfence, "propose", "-q", "--holdout", "0", "--logs", str(logs), "--inventory", "live", "-o", str(live)],
+        env=dict(base_env, AWS_ENDPOINT_URL=endpoint), check=True,
+    )
+    live_same = live.read_bytes() == plans[1]
+    if not live_same:
+        problems.append("the plan with --inventory live differs from the one over the fetched folder")
     moved = len(json.loads(plans[1])["interfaces"])
     if moved == 0:
         problems.append("the plan moves no interface")
@@ -296,7 +305,8 @@ def run(args, work, endpoint, port, creds):
         f"moto fetch: {len(got)} files for {ACCOUNT}/{REGION} in {took:.1f} s "
         f"({Faults.calls} calls through the proxy, {Faults.throttled} throttled and retried, "
         f"{Faults.refused} role refused and skipped); {same} of {len(names)} files byte-identical "
-        f"to the AWS CLI's; plans over both identical: {plans[0] == plans[1]} ({moved} interfaces moved); "
+        f"to the AWS CLI's; plans over both identical: {plans[0] == plans[1]}, and with --inventory live: {live_same} "
+        f"({moved} interfaces moved); "
         f"{len(problems)} mismatches"
     )
     return 1 if problems else 0

@@ -421,11 +421,26 @@ async fn fetch_region(
             set_marker,
             next_marker
         );
-        let name = arn.rsplitn(3, '/').take(2).collect::<Vec<_>>();
-        let name = format!("{}-{}", name.get(1).copied().unwrap_or_default(), name[0]);
-        files.push(write(dir, &format!("elbv2-describe-listeners-{name}"), &json)?);
+        // `...:loadbalancer/app/NAME/ID`.
+        let mut parts = arn.rsplit('/');
+        let (id, name) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let name = format!("{name}-{id}");
+        files.push(write(
+            dir,
+            &format!("elbv2-describe-listeners-{name}"),
+            &json,
+        )?);
     }
-    let json = paged!(elbv2, "DescribeTargetGroups", elbv2.client.describe_target_groups(), set_marker, next_marker);
+    let json = paged!(
+        elbv2,
+        "DescribeTargetGroups",
+        elbv2.client.describe_target_groups(),
+        set_marker,
+        next_marker
+    );
     files.push(write(dir, "elbv2-describe-target-groups", &json)?);
     Ok(files)
 }
