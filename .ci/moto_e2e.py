@@ -21,17 +21,11 @@ import argparse
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from moto_server import moto_server
 
 
 def rule_set(permissions, names):
@@ -62,33 +56,18 @@ def main():
     sample, work = Path(args.sample), Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
 
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=endpoint,
-        PATH=f"{args.venv}/bin:{os.environ['PATH']}",
-    )
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
-    server = subprocess.Popen(
-        [f"{args.venv}/bin/moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with moto_server(args.venv) as port:
+        endpoint = f"http://127.0.0.1:{port}"
+        env = dict(
+            os.environ,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT_URL=endpoint,
+            PATH=f"{args.venv}/bin:{os.environ['PATH']}",
+        )
+        os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
         run(sample, work, endpoint, env, args.flowfence)
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def run(sample, work, endpoint, env, flowfence):

@@ -23,7 +23,6 @@ import http.client
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -31,24 +30,10 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from moto_server import moto_server
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port):
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 class Faults:
@@ -189,20 +174,10 @@ def main():
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     creds = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
     os.environ.update(creds)
-    server = subprocess.Popen(
-        [f"{args.venv}/bin/moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(port)
-        sys.exit(run(args, work, endpoint, port, creds))
-    finally:
-        server.terminate()
-        server.wait()
+    with moto_server(args.venv) as port:
+        sys.exit(run(args, work, f"http://127.0.0.1:{port}", port, creds))
 
 
 def run(args, work, endpoint, port, creds):

@@ -260,17 +260,22 @@ fn ec2_caller(config: &SdkConfig) -> Caller<aws_sdk_ec2::Client> {
     })
 }
 
+/// A local write failure at `path`: it stops the fetch (the output can't be kept).
+fn unwritable(path: &Path) -> impl FnOnce(std::io::Error) -> FetchFailure + '_ {
+    move |source| {
+        FetchFailure::Setup(FetchError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
 /// Writes `json` as the CLI prints it; returns the path and the items of its list.
 fn write(dir: &Path, name: &str, json: &Json) -> Result<(PathBuf, usize), FetchFailure> {
     let path = dir.join(format!("{name}.json"));
     let mut text = json.to_cli_text();
     text.push('\n');
-    std::fs::write(&path, text).map_err(|source| {
-        FetchFailure::Setup(FetchError::Write {
-            path: path.clone(),
-            source,
-        })
-    })?;
+    std::fs::write(&path, text).map_err(unwritable(&path))?;
     let items = match json {
         Json::Object(members) => members
             .iter()
@@ -289,12 +294,7 @@ async fn fetch_region(
     config: &SdkConfig,
     dir: &Path,
 ) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
-    std::fs::create_dir_all(dir).map_err(|source| {
-        FetchFailure::Setup(FetchError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })
-    })?;
+    std::fs::create_dir_all(dir).map_err(unwritable(dir))?;
     let mut files = Vec::new();
     let ec2 = ec2_caller(config);
     let c = &ec2.client;
@@ -576,5 +576,51 @@ impl FetchReport {
             self.elapsed.as_secs_f64()
         ));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summary: a line per account and region with what its files hold (per-list
+    /// and per-template calls summed, empty calls left out), then each failure by name.
+    #[test]
+    fn the_summary_says_what_each_region_holds_and_who_failed() {
+        let file = |name: &str, n| (PathBuf::from(format!("out/1/r/{name}.json")), n);
+        let report = FetchReport {
+            fetched: vec![Fetched {
+                account: "123456789012".into(),
+                region: "eu-west-1".into(),
+                files: vec![
+                    file("ec2-describe-network-interfaces", 4),
+                    file("ec2-describe-security-group-rules", 0),
+                    file("ec2-get-managed-prefix-list-entries-pl-0a1b2c3d", 2),
+                    file("ec2-get-managed-prefix-list-entries-pl-4e5f6a7b", 3),
+                    file("ec2-describe-launch-template-versions-lt-0123abcd", 2),
+                ],
+                elapsed: Duration::from_millis(1250),
+            }],
+            failures: vec![
+                Failure {
+                    account: "arn:aws:iam::222222222222:role/audit".into(),
+                    region: None,
+                    error: "sts GetCallerIdentity: AccessDenied".into(),
+                },
+                Failure {
+                    account: "123456789012".into(),
+                    region: Some("ap-east-1".into()),
+                    error: "ec2 DescribeNetworkInterfaces: AuthFailure".into(),
+                },
+            ],
+            elapsed: Duration::from_millis(3000),
+        };
+        assert_eq!(
+            report.summary(),
+            "123456789012 eu-west-1: 5 files in 1.2 s (4 describe-network-interfaces, 5 get-managed-prefix-list-entries, 2 describe-launch-template-versions)\n\
+             FAILED arn:aws:iam::222222222222:role/audit: sts GetCallerIdentity: AccessDenied\n\
+             FAILED 123456789012 ap-east-1: ec2 DescribeNetworkInterfaces: AuthFailure\n\
+             fetched 1 account-regions, 2 failed, in 3.0 s\n"
+        );
     }
 }

@@ -126,11 +126,12 @@ fn emit(
 pub(crate) fn load_inventory_files(
     paths: &[PathBuf],
     aws_ranges: Option<&Path>,
+    quiet: bool,
 ) -> Result<Inventory, Failure> {
     // `--inventory live`: fetched now (unless a file of that name is there).
     let live = matches!(paths, [p] if p.as_os_str() == "live" && !p.exists());
     let mut inventory = if live {
-        let (_dir, path) = crate::inventory::live(false)?;
+        let (_dir, path) = crate::inventory::live(quiet)?;
         Inventory::load(&[path]).map_err(inventory_failure)?
     } else {
         Inventory::load(paths).map_err(inventory_failure)?
@@ -155,7 +156,7 @@ fn load_inventory(args: &TableArgs, table_out: &TableOut) -> Result<Option<Inven
             "--inventory is needed to build the connections table (describe-network-interfaces and describe-security-groups output)"
         )));
     }
-    load_inventory_files(&args.inventory, None).map(Some)
+    load_inventory_files(&args.inventory, None, true).map(Some)
 }
 
 fn table_format(path: &Path) -> Result<FileFormat, Failure> {

@@ -140,7 +140,11 @@ pub(crate) fn connections_table(
     s3: &S3Args,
     quiet: bool,
 ) -> Result<(Table, Inventory), Failure> {
-    let inventory = load_inventory_files(&traffic.inventory, traffic.aws_ranges.path.as_deref())?;
+    let inventory = load_inventory_files(
+        &traffic.inventory,
+        traffic.aws_ranges.path.as_deref(),
+        quiet,
+    )?;
     let Some(path) = &traffic.connections else {
         let observed = observe(&traffic.logs, input, s3, quiet, None)?;
         if !quiet {

@@ -22,7 +22,7 @@ pub(crate) fn run(args: RunArgs, quiet: bool) -> Result<(), Failure> {
         "inventory",
         "--inventory",
     )?;
-    let inventory = load_inventory_files(&inventory_paths, args.aws_ranges.path.as_deref())?;
+    let inventory = load_inventory_files(&inventory_paths, args.aws_ranges.path.as_deref(), quiet)?;
     let input = args.input.with_legacy(args.legacy_layout);
     let Observed {
         observations,
