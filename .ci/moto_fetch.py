@@ -210,6 +210,19 @@ def run(args, work, endpoint, port, creds):
     if Faults.refused != 1:
         problems.append(f"{Faults.refused} AssumeRole refused, not 1")
 
+    # Every region: one folder per region `ec2 describe-regions` lists.
+    everywhere = work / "all-regions"
+    started_all = time.time()
+    subprocess.run(
+        [args.flowfence, "inventory", "fetch", "-q", "-o", str(everywhere), "--all-regions"],
+        env=dict(base_env, AWS_ENDPOINT_URL=endpoint), check=True,
+    )
+    took_all = time.time() - started_all
+    regions = json.loads(subprocess.run(["aws", "ec2", "describe-regions", "--endpoint-url", endpoint], env=base_env, capture_output=True, text=True, check=True).stdout)["Regions"]
+    folders = sorted(p.name for p in (everywhere / ACCOUNT).iterdir())
+    if folders != sorted(r["RegionName"] for r in regions):
+        problems.append(f"--all-regions wrote {folders}, describe-regions lists {len(regions)} regions")
+
     # 4. The AWS CLI, straight to moto, into the same names.
     cli = work / "cli" / ACCOUNT / REGION
     cli.mkdir(parents=True, exist_ok=True)
@@ -279,7 +292,8 @@ def run(args, work, endpoint, port, creds):
     print(
         f"moto fetch: {len(got)} files for {ACCOUNT}/{REGION} in {took:.1f} s "
         f"({Faults.calls} calls through the proxy, {Faults.throttled} throttled and retried, "
-        f"{Faults.refused} role refused and skipped); {same} of {len(names)} files byte-identical "
+        f"{Faults.refused} role refused and skipped); --all-regions: {len(folders)} regions in {took_all:.1f} s; "
+        f"{same} of {len(names)} files byte-identical "
         f"to the AWS CLI's; plans over both identical: {plans[0] == plans[1]}, and with --inventory live: {live_same} "
         f"({moved} interfaces moved); "
         f"{len(problems)} mismatches"
