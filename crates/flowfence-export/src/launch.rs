@@ -35,6 +35,16 @@ pub(crate) fn change(launcher: &PlanLauncher, group: &dyn Fn(&str) -> String) ->
                 list(&launcher.groups_before)
             )
         }
+        LaunchSettings::SharedTemplate {
+            template_id,
+            version,
+            shared_with,
+        } => format!(
+            "{label} launches version {version} of launch template {template_id}, which names {} and which {} launch too: a new version would change what they launch, so give {} a template of its own (aws ec2 create-launch-template with version {version}'s data) {phases}, and point the group at it.",
+            list(&launcher.groups_before),
+            shared_with.join(", "),
+            launcher.name
+        ),
         LaunchSettings::LaunchConfiguration { name } => format!(
             "{label} launches launch configuration {name}, which names {}: launch configurations can't change, so copy it (or move the group to a launch template) {phases}, and point the group at the copy.",
             list(&launcher.groups_before)

@@ -334,6 +334,14 @@ fn document(plan: &Plan) -> Vec<Block> {
                         } => format!(
                             "launch template {template_id} version {version} ({named_version})"
                         ),
+                        LaunchSettings::SharedTemplate {
+                            template_id,
+                            version,
+                            shared_with,
+                        } => format!(
+                            "launch template {template_id} version {version}, shared with {}",
+                            shared_with.join(", ")
+                        ),
                         LaunchSettings::LaunchConfiguration { name } => {
                             format!("launch configuration {name}")
                         }

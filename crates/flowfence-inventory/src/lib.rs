@@ -621,6 +621,23 @@ impl Inventory {
         }
     }
 
+    /// The auto scaling groups that launch launch template `template_id` (named by id
+    /// or by name), by name.
+    pub fn template_users(&self, template_id: &str) -> Vec<&str> {
+        self.auto_scaling_groups
+            .iter()
+            .filter(|(_, launch)| match launch {
+                Launch::Template { template, .. } => self
+                    .template_versions
+                    .get(template)
+                    .and_then(|v| v.first())
+                    .map_or(template == template_id, |v| v.template_id == template_id),
+                Launch::Configuration(_) => false,
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
     /// Where `address` is in AWS, when ranges were added.
     pub fn aws_range(&self, address: IpAddr) -> Option<&AwsRange> {
         self.aws_ranges.as_ref()?.lookup(address)

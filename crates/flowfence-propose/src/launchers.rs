@@ -64,6 +64,17 @@ pub enum LaunchSettings {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         network_interfaces: Option<Vec<Value>>,
     },
+    /// A launch template other auto scaling groups launch too, with other groups in
+    /// mind: a new version would change what they launch, so this group needs a
+    /// template of its own.
+    SharedTemplate {
+        /// `lt-...`.
+        template_id: String,
+        /// The version the group launches today.
+        version: u64,
+        /// The other groups that launch it.
+        shared_with: Vec<String>,
+    },
     /// A launch configuration (immutable: a copy naming the new groups replaces it).
     LaunchConfiguration {
         /// Its name.
@@ -238,6 +249,40 @@ pub(crate) fn launchers(plan: &Plan, inventory: &Inventory) -> Vec<PlanLauncher>
             settings,
         });
     }
+    // A template other groups launch with other groups in mind can't get a version
+    // naming this one's: every group that launches it would change.
+    let targets: Vec<(String, Vec<String>)> = out
+        .iter()
+        .map(|l| (l.name.clone(), l.groups_after.clone()))
+        .collect();
+    for l in &mut out {
+        let LaunchSettings::LaunchTemplate {
+            template_id,
+            version,
+            ..
+        } = &l.settings
+        else {
+            continue;
+        };
+        let shared_with: Vec<String> = inventory
+            .template_users(template_id)
+            .into_iter()
+            .filter(|other| *other != l.name)
+            .filter(|other| {
+                !targets
+                    .iter()
+                    .any(|(n, after)| n == other && *after == l.groups_after)
+            })
+            .map(String::from)
+            .collect();
+        if !shared_with.is_empty() {
+            l.settings = LaunchSettings::SharedTemplate {
+                template_id: template_id.clone(),
+                version: *version,
+                shared_with,
+            };
+        }
+    }
     out
 }
 
@@ -277,6 +322,14 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
                     format!(
                         "{label}: {members} members move to {moved_to}, but its launch template {template_id} version {version} names {named}: the plan's launch steps give it a new version naming {moved_to}{}, before the default group is detached",
                         if l.points_group_at_new_version() { " and point the group at it" } else { "" }
+                    ),
+                ),
+                LaunchSettings::SharedTemplate { template_id, version, shared_with } => (
+                    FindingKind::LauncherStale,
+                    format!(
+                        "{label}: {members} members move to {moved_to}, but its launch template {template_id} version {version} names {named} and is launched by {} too: a new version would change what they launch, so give {} a template of its own (a copy of version {version}) naming {moved_to} and point the group at it before the default group is detached",
+                        shared_with.join(", "),
+                        l.name
                     ),
                 ),
                 LaunchSettings::LaunchConfiguration { name } => (
@@ -526,5 +579,44 @@ mod tests {
             .unwrap();
         let plan = propose(&table, &inventory, &Options::default()).unwrap();
         assert!(plan.launchers.is_empty(), "{:?}", plan.launchers);
+    }
+
+    /// A template another group launches too can't get a version naming this group's
+    /// new group (the other group's instances would change): the plan says to give this
+    /// group a template of its own, and makes no version.
+    #[test]
+    fn a_template_another_group_launches_is_not_versioned() {
+        let asg = json!({"AutoScalingGroups": [
+            {"AutoScalingGroupName": "web-asg", "LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "$Latest"}},
+            {"AutoScalingGroupName": "batch", "LaunchTemplate": {"LaunchTemplateName": "web", "Version": "1"}}
+        ]});
+        let (mut inventory, table) = tier(asg);
+        inventory
+            .add_json(
+                "versions.json",
+                &versions(json!({"SecurityGroupIds": ["sg-d"]})).to_string(),
+            )
+            .unwrap();
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        let l = &plan.launchers[0];
+        assert_eq!(
+            l.settings,
+            LaunchSettings::SharedTemplate {
+                template_id: "lt-1".into(),
+                version: 2,
+                shared_with: vec!["batch".into()],
+            }
+        );
+        assert_eq!(l.template_data(&l.groups_after), None);
+        let finding = plan
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::LauncherStale)
+            .unwrap();
+        assert!(
+            finding.detail.contains("is launched by batch too"),
+            "{}",
+            finding.detail
+        );
     }
 }
