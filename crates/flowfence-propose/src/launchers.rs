@@ -556,6 +556,11 @@ mod tests {
             }
         );
         assert_eq!(plan.launchers[0].template_data(&[]), None);
+        let summary = crate::PlanSummary(&plan).to_string();
+        assert!(
+            summary.contains("launchers to change by hand before the default group is detached: auto scaling group web-asg"),
+            "{summary}"
+        );
         let stale: Vec<&str> = plan
             .findings
             .iter()

@@ -61,22 +61,27 @@ impl fmt::Display for PlanSummary<'_> {
         if !plan.dropped.is_empty() {
             writeln!(f, "  dropped on purpose: {} rows", plan.dropped.len())?;
         }
-        let launchers: Vec<&str> = plan
-            .findings
+        // Launchers the steps change (a new template version), and those left to do by
+        // hand (the findings say how).
+        let (versioned, by_hand): (Vec<&crate::PlanLauncher>, Vec<&crate::PlanLauncher>) = plan
+            .launchers
             .iter()
-            .filter(|x| {
-                matches!(
-                    x.kind,
-                    crate::FindingKind::LauncherUnseen | crate::FindingKind::LauncherStale
-                )
-            })
-            .map(|x| x.subject.as_str())
-            .collect();
-        if !launchers.is_empty() {
+            .partition(|l| l.template_data(&l.groups_after).is_some());
+        let labels = |ls: &[&crate::PlanLauncher]| {
+            ls.iter().map(|l| l.label()).collect::<Vec<_>>().join(", ")
+        };
+        if !versioned.is_empty() {
             writeln!(
                 f,
-                "  launchers: {} launch new interfaces with settings that don't name the new groups: point them at the new groups before the default group is detached (findings: launcher-stale, launcher-unseen)",
-                launchers.join(", ")
+                "  launchers: {} get launch template versions naming their new groups (steps launch-beside-default, launch-without-default)",
+                labels(&versioned)
+            )?;
+        }
+        if !by_hand.is_empty() {
+            writeln!(
+                f,
+                "  launchers to change by hand before the default group is detached: {} (findings launcher-stale, launcher-unseen say how)",
+                labels(&by_hand)
             )?;
         }
         if let Some(window) = &plan.window {
