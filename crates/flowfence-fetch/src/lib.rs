@@ -113,6 +113,14 @@ pub async fn fetch(options: &FetchOptions) -> Result<FetchReport, FetchError> {
         loader = loader.profile_name(p);
     }
     let base = loader.load().await;
+    // STS and `describe-regions` need a region before any is fetched: the configured
+    // one, else the first asked.
+    let home = base
+        .region()
+        .cloned()
+        .or_else(|| options.regions.first().map(|r| Region::new(r.clone())))
+        .ok_or(FetchError::NoRegion)?;
+    let base = base.to_builder().region(home).build();
     let mut report = FetchReport::default();
     let accounts: Vec<Option<&String>> = if options.role_arns.is_empty() {
         vec![None]
@@ -150,8 +158,7 @@ pub async fn fetch(options: &FetchOptions) -> Result<FetchReport, FetchError> {
         };
         let regions = match regions(&config, options).await {
             Ok(r) => r,
-            Err(FetchFailure::Setup(e)) => return Err(e),
-            Err(FetchFailure::Call(e)) => {
+            Err(e) => {
                 report.failures.push(Failure {
                     account: account.clone(),
                     region: None,
@@ -219,19 +226,14 @@ async fn account_id(config: &SdkConfig) -> Result<String, CallError> {
     Ok(out.account().unwrap_or_default().to_string())
 }
 
-/// The regions to fetch for an account.
-async fn regions(config: &SdkConfig, options: &FetchOptions) -> Result<Vec<String>, FetchFailure> {
+/// The regions to fetch for an account: those asked, every region enabled for it
+/// (`--all-regions`), or the configured one.
+async fn regions(config: &SdkConfig, options: &FetchOptions) -> Result<Vec<String>, CallError> {
     if !options.all_regions {
         if !options.regions.is_empty() {
             return Ok(options.regions.clone());
         }
-        return match config.region() {
-            Some(r) => Ok(vec![r.to_string()]),
-            None => Err(FetchFailure::Setup(FetchError::NoRegion)),
-        };
-    }
-    if config.region().is_none() {
-        return Err(FetchFailure::Setup(FetchError::NoRegion));
+        return Ok(config.region().map(|r| r.to_string()).into_iter().collect());
     }
     let ec2 = ec2_caller(config);
     let out = ec2

@@ -7,6 +7,7 @@ mod drift;
 mod errors;
 mod export;
 mod export_task;
+mod inventory;
 mod ocsf;
 mod parse;
 mod propose;
