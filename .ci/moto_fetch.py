@@ -245,6 +245,11 @@ def run(args, work, endpoint, port, creds):
         name = "-".join(arn.split("/")[-2:])
         calls.append((f"elbv2-describe-listeners-{name}", ["elbv2", "describe-listeners", "--load-balancer-arn", arn]))
     calls.append(("elbv2-describe-target-groups", ["elbv2", "describe-target-groups"]))
+    tgs = json.loads(subprocess.run(["aws", "elbv2", "describe-target-groups", "--endpoint-url", endpoint], env=base_env, capture_output=True, text=True, check=True).stdout)
+    for tg in tgs["TargetGroups"]:
+        arn = tg["TargetGroupArn"]
+        name = "-".join(arn.split("/")[-2:])
+        calls.append((f"elbv2-describe-target-group-attributes-{name}", ["elbv2", "describe-target-group-attributes", "--target-group-arn", arn]))
     for lt in templates:
         calls.append((f"ec2-describe-launch-template-versions-{lt}", ["ec2", "describe-launch-template-versions", "--launch-template-id", lt]))
     for name, call in calls:

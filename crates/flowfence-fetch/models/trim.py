@@ -27,7 +27,8 @@ CALLS = {
         "DescribeAutoScalingGroups",
         "DescribeLaunchConfigurations",
     ],
-    ("elbv2", "2015-12-01"): ["DescribeLoadBalancers", "DescribeListeners", "DescribeTargetGroups"],
+    ("elbv2", "2015-12-01"): ["DescribeLoadBalancers", "DescribeListeners", "DescribeTargetGroups",
+                             "DescribeTargetGroupAttributes"],
     ("sts", "2011-06-15"): ["GetCallerIdentity"],
 }
 KEEP = ("type", "flattened", "locationName", "xmlAttribute", "resultWrapper")

@@ -14,6 +14,7 @@
 //! OUT/ACCOUNT/REGION/elbv2-describe-load-balancers.json
 //! OUT/ACCOUNT/REGION/elbv2-describe-listeners-NAME-ID.json            (per balancer)
 //! OUT/ACCOUNT/REGION/elbv2-describe-target-groups.json
+//! OUT/ACCOUNT/REGION/elbv2-describe-target-group-attributes-NAME-ID.json (per group)
 //! ```
 //!
 //! so a run over the saved folder and a live run read the same bytes. The calls go
@@ -423,16 +424,9 @@ async fn fetch_region(
             set_marker,
             next_marker
         );
-        // `...:loadbalancer/app/NAME/ID`.
-        let mut parts = arn.rsplit('/');
-        let (id, name) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let name = format!("{name}-{id}");
         files.push(write(
             dir,
-            &format!("elbv2-describe-listeners-{name}"),
+            &format!("elbv2-describe-listeners-{}", name_id(&arn)),
             &json,
         )?);
     }
@@ -444,7 +438,32 @@ async fn fetch_region(
         next_marker
     );
     files.push(write(dir, "elbv2-describe-target-groups", &json)?);
+    // Each group's attributes (client IP preservation), by NAME-ID: the output doesn't
+    // name the group.
+    for arn in ids(&json, "TargetGroups", "TargetGroupArn") {
+        let out = elbv2
+            .client
+            .describe_target_group_attributes()
+            .target_group_arn(&arn)
+            .send()
+            .await;
+        out.map_err(|e| elbv2.failed("DescribeTargetGroupAttributes", &e))?;
+        let json = elbv2.page("DescribeTargetGroupAttributes")?;
+        files.push(write(
+            dir,
+            &format!("elbv2-describe-target-group-attributes-{}", name_id(&arn)),
+            &json,
+        )?);
+    }
     Ok(files)
+}
+
+/// `NAME-ID` of an ARN ending `/NAME/ID` (load balancers, target groups): the part of
+/// the file names of calls made per resource.
+fn name_id(arn: &str) -> String {
+    let mut parts = arn.rsplit('/');
+    let id = parts.next().unwrap_or_default();
+    format!("{}-{id}", parts.next().unwrap_or_default())
 }
 
 /// The `field` of every item of the list `key` of `json`.
@@ -524,6 +543,15 @@ pub fn fetch_blocking(options: &FetchOptions) -> Result<FetchReport, FetchError>
     runtime.block_on(fetch(options))
 }
 
+/// The calls made once per resource (a file each, the resource's id or `NAME-ID` after
+/// the call's name): summed in the summary.
+const PER_RESOURCE: [&str; 4] = [
+    "get-managed-prefix-list-entries",
+    "describe-launch-template-versions",
+    "describe-listeners",
+    "describe-target-group-attributes",
+];
+
 impl FetchReport {
     /// What was fetched, for a person: a line per account and region with what its
     /// files hold, then every failure by name.
@@ -538,10 +566,10 @@ impl FetchReport {
                     .and_then(|s| s.to_str())
                     .unwrap_or_default();
                 let call = stem.split_once('-').map_or(stem, |(_, call)| call);
-                let call = match call.rfind("-pl-").or_else(|| call.rfind("-lt-")) {
-                    Some(at) => &call[..at],
-                    None => call,
-                };
+                let call = PER_RESOURCE
+                    .iter()
+                    .find(|c| call.starts_with(*c) && call.len() > c.len())
+                    .map_or(call, |c| c);
                 match held.iter_mut().find(|(c, _)| c == call) {
                     Some((_, total)) => *total += n,
                     None => held.push((call.to_string(), *n)),

@@ -137,9 +137,12 @@ pub struct Inventory {
     load_balancer_schemes: BTreeMap<String, String>,
     /// Load balancers' listener ports, by the same name.
     listener_ports: BTreeMap<String, std::collections::BTreeSet<u16>>,
-    /// Target groups whose targets see the clients' own addresses: (load balancer
-    /// names, VPC, port).
-    client_ip_targets: Vec<(Vec<String>, Option<String>, u16)>,
+    /// Target groups: where their targets serve and whether they see the clients' own
+    /// addresses by default.
+    target_groups: Vec<TargetGroup>,
+    /// `preserve_client_ip.enabled` set on target groups, by the attribute file's name
+    /// (which carries the group's `NAME-ID`).
+    client_ip_attributes: Vec<(String, bool)>,
     /// Files of inventory folders passed over: (file, top-level keys).
     not_read: Vec<(String, String)>,
     /// Auto scaling groups' launch settings, by name.
@@ -148,6 +151,19 @@ pub struct Inventory {
     template_versions: BTreeMap<String, Vec<TemplateVersion>>,
     /// Launch configurations' groups, by name.
     launch_configurations: BTreeMap<String, Vec<String>>,
+}
+
+/// A target group, as far as client addresses go.
+#[derive(Clone, Debug)]
+struct TargetGroup {
+    /// `NAME-ID` of its ARN.
+    name_id: String,
+    /// Its load balancers, by name (`net/NAME/ID`).
+    balancers: Vec<String>,
+    vpc_id: Option<String>,
+    port: u16,
+    /// `preserve_client_ip.enabled` by AWS's defaults for its type and protocol.
+    preserves_by_default: bool,
 }
 
 /// On which ports internet clients reach an interface with their own addresses.
@@ -300,6 +316,7 @@ impl Inventory {
             load_balancers,
             listeners,
             target_groups,
+            attributes,
             load_balancer_descriptions,
             auto_scaling_groups,
             launch_template_versions,
@@ -313,6 +330,7 @@ impl Inventory {
             && load_balancers.is_none()
             && listeners.is_none()
             && target_groups.is_none()
+            && attributes.is_none()
             && load_balancer_descriptions.is_none()
             && auto_scaling_groups.is_none()
             && launch_template_versions.is_none()
@@ -344,14 +362,24 @@ impl Inventory {
                 .insert(port);
         }
         for tg in target_groups.unwrap_or_default() {
-            if let (true, Some(port)) = (tg.preserves_client_ip(), tg.port) {
-                let lbs = tg
+            let Some(port) = tg.port else { continue };
+            self.target_groups.push(TargetGroup {
+                name_id: tg.name_id(),
+                balancers: tg
                     .load_balancer_arns
                     .iter()
                     .filter_map(|a| load::load_balancer_key(a))
                     .map(String::from)
-                    .collect();
-                self.client_ip_targets.push((lbs, tg.vpc_id.clone(), port));
+                    .collect(),
+                vpc_id: tg.vpc_id.clone(),
+                port,
+                preserves_by_default: tg.preserves_client_ip_by_default(),
+            });
+        }
+        for a in attributes.iter().flatten() {
+            if a.key == "preserve_client_ip.enabled" {
+                self.client_ip_attributes
+                    .push((name.to_string(), a.value == "true"));
             }
         }
         for asg in auto_scaling_groups.unwrap_or_default() {
@@ -568,17 +596,23 @@ impl Inventory {
             };
         }
         let ports: std::collections::BTreeSet<u16> = self
-            .client_ip_targets
+            .target_groups
             .iter()
-            .filter(|(lbs, vpc, _)| {
-                vpc.as_deref() == interface.vpc_id.as_deref()
-                    && lbs.iter().any(|lb| {
+            .filter(|tg| {
+                let preserves = self
+                    .client_ip_attributes
+                    .iter()
+                    .find(|(file, _)| file.contains(&tg.name_id))
+                    .map_or(tg.preserves_by_default, |(_, on)| *on);
+                preserves
+                    && tg.vpc_id.as_deref() == interface.vpc_id.as_deref()
+                    && tg.balancers.iter().any(|lb| {
                         self.load_balancer_schemes
                             .get(lb)
                             .is_some_and(|s| s == "internet-facing")
                     })
             })
-            .map(|(_, _, port)| *port)
+            .map(|tg| tg.port)
             .collect();
         if ports.is_empty() {
             InternetPorts::None

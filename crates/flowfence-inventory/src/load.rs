@@ -39,6 +39,10 @@ pub(crate) struct Output {
     /// `elbv2 describe-target-groups`.
     #[serde(default)]
     pub(crate) target_groups: Option<Vec<AwsTargetGroup>>,
+    /// `elbv2 describe-target-group-attributes` (the output doesn't name the group: the
+    /// file's name must carry its `NAME-ID`, as `inventory fetch` names it).
+    #[serde(default)]
+    pub(crate) attributes: Option<Vec<AwsAttribute>>,
     /// `elb describe-load-balancers` (Classic).
     #[serde(default)]
     pub(crate) load_balancer_descriptions: Option<Vec<AwsClassicLoadBalancer>>,
@@ -153,11 +157,23 @@ pub(crate) struct AwsListener {
     pub(crate) port: Option<u16>,
 }
 
+/// One attribute of a target group (or of anything else with `Attributes`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsAttribute {
+    #[serde(default)]
+    pub(crate) key: String,
+    #[serde(default)]
+    pub(crate) value: String,
+}
+
 /// A target group: the port its targets serve on, and whether they see the clients'
 /// own addresses.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct AwsTargetGroup {
+    #[serde(default)]
+    pub(crate) target_group_arn: String,
     #[serde(default)]
     pub(crate) load_balancer_arns: Vec<String>,
     #[serde(default)]
@@ -171,11 +187,18 @@ pub(crate) struct AwsTargetGroup {
 }
 
 impl AwsTargetGroup {
+    /// `NAME-ID` of its ARN (`...:targetgroup/NAME/ID`), as attribute files are named.
+    pub(crate) fn name_id(&self) -> String {
+        let mut parts = self.target_group_arn.rsplit('/');
+        let id = parts.next().unwrap_or_default();
+        format!("{}-{id}", parts.next().unwrap_or_default())
+    }
+
     /// Whether targets see the clients' addresses, by AWS's defaults for the
     /// `preserve_client_ip.enabled` attribute: on for instance targets and for IP
     /// targets over UDP, TCP_UDP, QUIC and TCP_QUIC; off for IP targets over TCP and
     /// TLS. (Application load balancers' targets always see the load balancer.)
-    pub(crate) fn preserves_client_ip(&self) -> bool {
+    pub(crate) fn preserves_client_ip_by_default(&self) -> bool {
         match self.target_type.as_deref() {
             Some("instance") => true,
             Some("ip") => matches!(

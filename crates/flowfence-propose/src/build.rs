@@ -1037,7 +1037,8 @@ mod tests {
             let facts = json!({
                 "LoadBalancers": [{"LoadBalancerArn": arn, "Scheme": scheme, "Type": "network"}],
                 "Listeners": [{"LoadBalancerArn": arn, "Port": 443, "Protocol": "TCP"}],
-                "TargetGroups": [{"LoadBalancerArns": [arn], "Port": 8443, "Protocol": "TCP",
+                "TargetGroups": [{"TargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/edge-tg/73e2d6bc24d8a067",
+                                  "LoadBalancerArns": [arn], "Port": 8443, "Protocol": "TCP",
                                   "TargetType": target_type, "VpcId": "vpc-1"}]
             });
             // One call's output per file, as the CLI writes them.
@@ -1104,6 +1105,26 @@ mod tests {
                 group(&plan, "private").ingress.len(),
                 3,
                 "{target_type} {scheme}"
+            );
+        }
+        // The attribute decides where it is set (the file's name carries the group's
+        // NAME-ID, as `inventory fetch` writes it): IP targets over TCP with preservation
+        // turned on see the clients, instance targets with it off don't.
+        for (target_type, on, world_rule) in [("ip", "true", true), ("instance", "false", false)] {
+            let mut inventory = inventory_with(target_type, "internet-facing");
+            inventory
+                .add_json(
+                    "elbv2-describe-target-group-attributes-edge-tg-73e2d6bc24d8a067.json",
+                    &json!({"Attributes": [{"Key": "preserve_client_ip.enabled", "Value": on}]})
+                        .to_string(),
+                )
+                .unwrap();
+            let plan = propose(&table, &inventory, &Options::default()).unwrap();
+            let ingress = rules(&group(&plan, "private").ingress);
+            assert_eq!(
+                ingress == [tcp(8443, world.clone())],
+                world_rule,
+                "{target_type} {on}"
             );
         }
     }
