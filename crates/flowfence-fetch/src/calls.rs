@@ -84,7 +84,11 @@ impl<C> Caller<C> {
     }
 
     /// The error of `operation`, with the SDK's display of it (code and message).
-    pub(crate) fn failed(&self, operation: &'static str, e: &dyn std::error::Error) -> CallError {
+    pub(crate) fn failed(
+        &self,
+        operation: &'static str,
+        e: &(dyn std::error::Error + 'static),
+    ) -> CallError {
         CallError::Service {
             service: self.service.cli_name(),
             operation,
@@ -141,14 +145,26 @@ pub(crate) fn merge_pages(op: &Operation, pages: Vec<Json>) -> Json {
     Json::Object(out)
 }
 
-/// An error and its sources, each once (`dispatch failure: ... : AccessDenied: ...`),
-/// without the SDK's debug dump of the raw response.
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, each once, for a person: the service's code and message
+/// where one answered (`AccessDenied: User is not authorized ...`), without the SDK's
+/// wrappers that say nothing (`other`, `service error`, `unhandled error (CODE)`) or
+/// its debug dump of the raw response.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(e);
     while let Some(e) = next {
+        if let Some(m) = e.downcast_ref::<aws_smithy_types::error::ErrorMetadata>() {
+            let code = m.code().unwrap_or("error");
+            parts.push(
+                m.message()
+                    .map_or(code.to_string(), |msg| format!("{code}: {msg}")),
+            );
+            break;
+        }
         let text = e.to_string();
-        if !parts.iter().any(|p| p == &text) {
+        let empty = matches!(text.as_str(), "other" | "service error")
+            || text.starts_with("unhandled error (");
+        if !empty && !parts.contains(&text) {
             parts.push(text);
         }
         next = e.source();
@@ -184,6 +200,44 @@ pub(crate) use paged;
 mod tests {
     use super::*;
     use crate::decode::response;
+
+    /// A refused call reads as what failed and the service's code and message.
+    #[test]
+    fn errors_read_as_the_service_said_them() {
+        #[derive(Debug)]
+        struct Wrapper(&'static str, Option<Box<dyn std::error::Error + 'static>>);
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref()
+            }
+        }
+        let service = aws_smithy_types::error::ErrorMetadata::builder()
+            .code("AccessDenied")
+            .message("User is not authorized to perform: sts:AssumeRole")
+            .build();
+        let e = Wrapper(
+            "dispatch failure",
+            Some(Box::new(Wrapper(
+                "other",
+                Some(Box::new(Wrapper(
+                    "an error occurred while loading credentials",
+                    Some(Box::new(Wrapper(
+                        "unhandled error (AccessDenied)",
+                        Some(Box::new(service)),
+                    ))),
+                ))),
+            ))),
+        );
+        assert_eq!(
+            chain(&e),
+            "dispatch failure: an error occurred while loading credentials: AccessDenied: User is not authorized to perform: sts:AssumeRole"
+        );
+    }
 
     /// A query-protocol response (inside its result wrapper, lists of `member`) in two
     /// pages: the lists concatenate and the token goes, as the CLI prints them.
