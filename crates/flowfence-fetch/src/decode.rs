@@ -93,15 +93,8 @@ impl Decoder<'_> {
                     else {
                         continue;
                     };
-                    let member = self.model.shapes.get(&r.shape);
-                    let flattened =
-                        member.is_some_and(|s| s.kind == "list" && (s.flattened || r.flattened));
-                    if flattened {
-                        let item_shape = &member
-                            .and_then(|s| s.member.as_ref())
-                            .expect("lists have members")
-                            .shape;
-                        let item = self.shape(item_shape, &mut child)?;
+                    if let Some(item_ref) = self.flattened_item(r) {
+                        let item = self.shape(&item_ref.shape, &mut child)?;
                         match found.iter_mut().find(|(j, _)| *j == i) {
                             Some((_, Json::List(items))) => items.push(item),
                             _ => found.push((i, Json::List(vec![item]))),
@@ -183,15 +176,20 @@ impl Decoder<'_> {
     /// The element name of member `name` (referenced as `r`): its location name, or a
     /// flattened list's item name, or the member's name.
     fn xml_name<'a>(&'a self, name: &'a str, r: &'a Ref) -> &'a str {
-        let list = self.model.shapes.get(&r.shape).filter(|s| s.kind == "list");
-        let flattened_item = list
-            .filter(|s| r.flattened || s.flattened)
+        self.flattened_item(r)
+            .and_then(|item| item.location_name.as_deref())
+            .or(r.location_name.as_deref())
+            .unwrap_or(name)
+    }
+
+    /// The item of the list `r` refers to, when the list is flattened (its items repeat
+    /// in the parent, each one element).
+    fn flattened_item<'a>(&'a self, r: &'a Ref) -> Option<&'a Ref> {
+        self.model
+            .shapes
+            .get(&r.shape)
+            .filter(|s| s.kind == "list" && (s.flattened || r.flattened))
             .and_then(|s| s.member.as_ref())
-            .and_then(|m| m.location_name.as_deref());
-        if let Some(item) = flattened_item {
-            return item;
-        }
-        r.location_name.as_deref().unwrap_or(name)
     }
 }
 

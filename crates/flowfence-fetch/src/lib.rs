@@ -96,6 +96,9 @@ pub enum FetchError {
         "no region: pass --region, --all-regions, or configure one (AWS_REGION, the profile's region)"
     )]
     NoRegion,
+    /// The async runtime the calls run on couldn't start.
+    #[error("cannot start the runtime for the AWS calls: {0}")]
+    Runtime(std::io::Error),
     /// The output folder can't be written.
     #[error("{path}: {source}")]
     Write {
@@ -536,10 +539,7 @@ pub fn fetch_blocking(options: &FetchOptions) -> Result<FetchReport, FetchError>
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|source| FetchError::Write {
-            path: options.out.clone(),
-            source,
-        })?;
+        .map_err(FetchError::Runtime)?;
     runtime.block_on(fetch(options))
 }
 

@@ -557,13 +557,6 @@ impl Inventory {
         self.aws_ranges = Some(ranges);
     }
 
-    /// Whether `interface` is reachable from the internet: it has a public address, or
-    /// it belongs to a load balancer whose scheme is `internet-facing`
-    /// (`describe-load-balancers`).
-    pub fn is_internet_facing(&self, interface: &Interface) -> bool {
-        interface.is_internet_facing() || self.internet_facing_balancer(interface).is_some()
-    }
-
     /// The internet-facing load balancer `interface` belongs to, by name.
     fn internet_facing_balancer<'a>(&self, interface: &'a Interface) -> Option<&'a str> {
         match &interface.owner {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use flowfence_inventory::{Inventory, InventoryError, Issue, Owner, Peer, Protocol};
+use flowfence_inventory::{InternetPorts, Inventory, InventoryError, Issue, Owner, Peer, Protocol};
 
 /// The shared samples, or `None` (the test then skips: see `flowfence_testdata::shared`).
 fn shared() -> Option<PathBuf> {
@@ -506,10 +506,10 @@ fn load_balancer_schemes_say_which_interfaces_face_the_internet() {
             r#"{"LoadBalancerDescriptions": [{"LoadBalancerName": "legacy-web", "Scheme": "internet-facing"}]}"#,
         )
         .unwrap();
-    let facing = |id: &str| inventory.is_internet_facing(inventory.interface(id).unwrap());
-    assert!(facing("eni-pub"));
-    assert!(!facing("eni-internal"));
-    assert!(facing("eni-classic"));
+    let facing = |id: &str| inventory.internet_ports(inventory.interface(id).unwrap());
+    assert_eq!(facing("eni-pub"), InternetPorts::Any);
+    assert_eq!(facing("eni-internal"), InternetPorts::None);
+    assert_eq!(facing("eni-classic"), InternetPorts::Any);
     let err = Inventory::default()
         .add_json(
             "elbv2.json",
