@@ -1,7 +1,8 @@
 //! The change each launcher of a plan needs, in words, for the formats that can't make
 //! it themselves: Terraform and CloudFormation don't manage the launch templates they
 //! didn't create, and nothing but the owner changes a launch configuration, a node
-//! group or a function. The CLI script makes launch template versions itself.
+//! group, a service or a function. The CLI script makes launch template versions and
+//! updates services and functions itself.
 
 use flowfence_propose::{LaunchSettings, LauncherKind, PlanLauncher};
 
@@ -25,10 +26,12 @@ pub(crate) fn change(launcher: &PlanLauncher, group: &dyn Fn(&str) -> String) ->
             named_version,
             ..
         } => {
-            let point = if launcher.points_group_at_new_version() {
-                " and point the group at each new version"
-            } else {
-                ""
+            let point = match (launcher.points_group_at_new_version(), launcher.kind) {
+                (false, _) => "",
+                (true, LauncherKind::EksNodeGroup) => {
+                    " and point the node group at each new version (aws eks update-nodegroup-version --launch-template)"
+                }
+                (true, _) => " and point the group at each new version",
             };
             format!(
                 "{label} launches version {version} ({named_version}) of launch template {template_id}, which names {}: give the template a new version {phases}{point}; where this file doesn't manage the template, the CLI export's launch commands do it.",
@@ -49,11 +52,27 @@ pub(crate) fn change(launcher: &PlanLauncher, group: &dyn Fn(&str) -> String) ->
             "{label} launches launch configuration {name}, which names {}: launch configurations can't change, so copy it (or move the group to a launch template) {phases}, and point the group at the copy.",
             list(&launcher.groups_before)
         ),
+        LaunchSettings::NodeGroupDefaults => format!(
+            "{label} launches from EKS's own launch template, which names {}: a node group created without a launch template can't take one, so create a node group whose launch template names the new groups, {phases}, move the workloads onto it and delete {}.",
+            list(&launcher.groups_before),
+            launcher.name
+        ),
+        LaunchSettings::EcsService { .. } => format!(
+            "{label}'s network configuration names {}: update the service (aws ecs update-service --network-configuration, with --force-new-deployment: its tasks' interfaces can't change) {phases}; where this file doesn't manage the service, the CLI export's launch commands do it.",
+            list(&launcher.groups_before)
+        ),
+        LaunchSettings::LambdaVpc { .. } => format!(
+            "{label}'s VPC configuration names {}: update it (aws lambda update-function-configuration --vpc-config) {phases}, and publish a version for the aliases that point at older ones; where this file doesn't manage the function, the CLI export's launch commands do it.",
+            list(&launcher.groups_before)
+        ),
         LaunchSettings::Unseen => {
             let settings = match launcher.kind {
                 LauncherKind::AutoScalingGroup => "its launch template or configuration",
                 LauncherKind::EksNodeGroup => {
                     "the node group's launch template (aws eks update-nodegroup-version --launch-template)"
+                }
+                LauncherKind::EcsService => {
+                    "the service's network configuration (aws ecs update-service --network-configuration)"
                 }
                 LauncherKind::LambdaFunction => {
                     "the function's VPC configuration (aws lambda update-function-configuration --vpc-config)"

@@ -345,6 +345,13 @@ fn document(plan: &Plan) -> Vec<Block> {
                         LaunchSettings::LaunchConfiguration { name } => {
                             format!("launch configuration {name}")
                         }
+                        LaunchSettings::NodeGroupDefaults => "EKS's own launch template".into(),
+                        LaunchSettings::EcsService { .. } => {
+                            "the service's network configuration".into()
+                        }
+                        LaunchSettings::LambdaVpc { .. } => {
+                            "the function's VPC configuration".into()
+                        }
                         LaunchSettings::Unseen => "not in the inventory".into(),
                     };
                     vec![

@@ -8,7 +8,9 @@
 
 use std::fmt::Write as _;
 
-use flowfence_propose::{GroupChange, IpPermission, LaunchSettings, Plan, PlanLauncher, PlanRule};
+use flowfence_propose::{
+    GroupChange, IpPermission, LaunchSettings, LauncherKind, Plan, PlanLauncher, PlanRule,
+};
 
 use crate::names::snake;
 
@@ -65,8 +67,10 @@ fn permissions_word(perms: &[IpPermission]) -> String {
 }
 
 /// Makes `launcher` name `groups` from now on: a new version of its launch template
-/// (based on `source`, a shell word), the auto scaling group pointed at it unless it
-/// launches `$Latest`. Settings the script can't change are printed as the change to make.
+/// (based on `source`, a shell word), the auto scaling group or node group pointed at it
+/// unless it launches `$Latest`; an ECS service's network configuration (with a new
+/// deployment: running tasks' interfaces can't change); a function's VPC
+/// configuration. Settings the script can't change are printed as the change to make.
 fn launch_into(
     s: &mut String,
     indent: &str,
@@ -74,6 +78,44 @@ fn launch_into(
     groups: &[String],
     source: &str,
 ) {
+    let cluster = launcher.cluster.as_deref().unwrap_or_default();
+    match &launcher.settings {
+        LaunchSettings::EcsService {
+            subnets,
+            assign_public_ip,
+        } => {
+            let mut vpc = serde_json::json!({ "subnets": subnets, "securityGroups": groups });
+            if let Some(a) = assign_public_ip {
+                vpc["assignPublicIp"] = a.as_str().into();
+            }
+            let config = serde_json::json!({ "awsvpcConfiguration": vpc });
+            let _ = writeln!(
+                s,
+                "{indent}aws ecs update-service --cluster {} --service {} --network-configuration {} --force-new-deployment > /dev/null",
+                sq(cluster),
+                sq(&launcher.name),
+                spliced_word(&config.to_string())
+            );
+            return;
+        }
+        LaunchSettings::LambdaVpc {
+            subnets,
+            ipv6_allowed_for_dual_stack,
+        } => {
+            let mut vpc = serde_json::json!({ "SubnetIds": subnets, "SecurityGroupIds": groups });
+            if let Some(v) = ipv6_allowed_for_dual_stack {
+                vpc["Ipv6AllowedForDualStack"] = (*v).into();
+            }
+            let _ = writeln!(
+                s,
+                "{indent}aws lambda update-function-configuration --function-name {} --vpc-config {} > /dev/null",
+                sq(&launcher.name),
+                spliced_word(&vpc.to_string())
+            );
+            return;
+        }
+        _ => {}
+    }
     let Some(data) = launcher.template_data(groups) else {
         let _ = writeln!(
             s,
@@ -96,21 +138,32 @@ fn launch_into(
         sq(&format!("flowfence: {}", launcher.label())),
         spliced_word(&data.to_string())
     );
-    if launcher.points_group_at_new_version() {
-        let spec = format!("LaunchTemplateId={template_id},Version=$version");
-        let how = if *mixed_instances {
-            format!(
-                "--mixed-instances-policy '{{\"LaunchTemplate\":{{\"LaunchTemplateSpecification\":{{\"LaunchTemplateId\":\"{template_id}\",\"Version\":\"'\"$version\"'\"}}}}}}'"
-            )
-        } else {
-            format!("--launch-template \"{spec}\"")
-        };
+    if !launcher.points_group_at_new_version() {
+        return;
+    }
+    if launcher.kind == LauncherKind::EksNodeGroup {
+        // EKS rolls the node group's nodes onto the new version.
         let _ = writeln!(
             s,
-            "{indent}aws autoscaling update-auto-scaling-group --auto-scaling-group-name {} {how}",
+            "{indent}aws eks update-nodegroup-version --cluster-name {} --nodegroup-name {} --launch-template \"id={template_id},version=$version\" > /dev/null",
+            sq(cluster),
             sq(&launcher.name)
         );
+        return;
     }
+    let spec = format!("LaunchTemplateId={template_id},Version=$version");
+    let how = if *mixed_instances {
+        format!(
+            "--mixed-instances-policy '{{\"LaunchTemplate\":{{\"LaunchTemplateSpecification\":{{\"LaunchTemplateId\":\"{template_id}\",\"Version\":\"'\"$version\"'\"}}}}}}'"
+        )
+    } else {
+        format!("--launch-template \"{spec}\"")
+    };
+    let _ = writeln!(
+        s,
+        "{indent}aws autoscaling update-auto-scaling-group --auto-scaling-group-name {} {how}",
+        sq(&launcher.name)
+    );
 }
 
 /// Sets an interface's groups to `groups` (`modify-network-interface-attribute` replaces

@@ -30,8 +30,12 @@ CALLS = {
     ("elbv2", "2015-12-01"): ["DescribeLoadBalancers", "DescribeListeners", "DescribeTargetGroups",
                              "DescribeTargetGroupAttributes"],
     ("sts", "2011-06-15"): ["GetCallerIdentity"],
+    ("eks", "2017-11-01"): ["ListClusters", "DescribeCluster", "ListNodegroups", "DescribeNodegroup"],
+    ("ecs", "2014-11-13"): ["ListClusters", "ListServices", "DescribeServices", "ListTasks",
+                           "DescribeTasks"],
+    ("lambda", "2015-03-31"): ["ListFunctions"],
 }
-KEEP = ("type", "flattened", "locationName", "xmlAttribute", "resultWrapper")
+KEEP = ("type", "flattened", "location", "locationName", "xmlAttribute", "resultWrapper")
 
 
 def ref(r):

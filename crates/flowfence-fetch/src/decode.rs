@@ -1,7 +1,12 @@
-//! A response's XML as the AWS CLI (v1, from PyPI) prints it: botocore's XML parsing
-//! rules over the trimmed model (members in model order and only those present, lists
-//! wrapped or flattened, `true`/`false` and numbers typed, timestamps and everything
-//! else as the wire text), then Python's `json.dumps(indent=4, ensure_ascii=False)`.
+//! A response as the AWS CLI (v1, from PyPI) prints it: botocore's parsing rules over
+//! the trimmed model, then Python's `json.dumps(indent=4, ensure_ascii=False)`.
+//!
+//! - XML (the `ec2` and `query` protocols): members in model order and only those
+//!   present, lists wrapped or flattened, `true`/`false` and numbers typed, timestamps
+//!   and everything else as the wire text.
+//! - JSON (`json`, `rest-json`): members in model order and only those present and not
+//!   `null`, maps in the body's order, values (timestamps too: epoch seconds) as the
+//!   body has them.
 
 use std::fmt::Write as _;
 
@@ -12,6 +17,7 @@ use crate::model::{Model, Ref};
 /// A decoded value, objects in the CLI's key order.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Json {
+    Null,
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -23,8 +29,8 @@ pub(crate) enum Json {
 /// Why a response couldn't be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    /// Not XML, or not the XML the model describes.
-    #[error("{operation}: the response isn't the XML its model describes: {detail}")]
+    /// Not XML or JSON, or not what the model describes.
+    #[error("{operation}: the response isn't what its model describes: {detail}")]
     Malformed {
         /// The call.
         operation: String,
@@ -40,13 +46,18 @@ fn malformed(operation: &str, detail: impl Into<String>) -> DecodeError {
     }
 }
 
-/// The response of `operation` (its XML body) as the AWS CLI parses it, before its
-/// pages are merged.
+/// The response of `operation` (its body) as the AWS CLI parses it, before its pages
+/// are merged.
 pub(crate) fn response(model: &Model, operation: &str, body: &str) -> Result<Json, DecodeError> {
     let op = model
         .operations
         .get(operation)
         .ok_or_else(|| malformed(operation, "not a call of the model"))?;
+    if matches!(model.protocol.as_str(), "json" | "rest-json") {
+        let raw: Raw = serde_json::from_str(body).map_err(|e| malformed(operation, e.to_string()))?;
+        let decoder = Decoder { model, operation };
+        return Ok(decoder.json(&op.output.shape, raw)?.unwrap_or(Json::Object(Vec::new())));
+    }
     let mut doc = Document::new(body);
     let mut root = doc
         .root_element()
@@ -193,6 +204,126 @@ impl Decoder<'_> {
     }
 }
 
+/// A JSON body as it came, objects in the body's order (botocore reads maps in that
+/// order; serde_json's own map sorts them).
+enum Raw {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<Raw>),
+    Object(Vec<(String, Raw)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Raw {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Raw;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_unit<E>(self) -> Result<Raw, E> {
+                Ok(Raw::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Raw, E> {
+                Ok(Raw::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Raw, E> {
+                Ok(Raw::Int(i))
+            }
+            fn visit_u64<E>(self, u: u64) -> Result<Raw, E> {
+                // Beyond i64 (no field flowfence fetches): as Python would keep it, a
+                // number, though printed as a float.
+                Ok(i64::try_from(u).map_or(Raw::Float(u as f64), Raw::Int))
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<Raw, E> {
+                Ok(Raw::Float(f))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Raw, E> {
+                Ok(Raw::Str(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Raw, E> {
+                Ok(Raw::Str(s))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Raw::List(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+                let mut members: Vec<(String, Raw)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Raw>()? {
+                    // A repeated key: the last wins, where the first stood (a dict).
+                    match members.iter_mut().find(|(m, _)| *m == k) {
+                        Some((_, old)) => *old = v,
+                        None => members.push((k, v)),
+                    }
+                }
+                Ok(Raw::Object(members))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl Decoder<'_> {
+    /// A JSON value of shape `name` as botocore's JSON parser keeps it: `None` for a
+    /// `null` member (left out of its structure).
+    fn json(&self, name: &str, raw: Raw) -> Result<Option<Json>, DecodeError> {
+        let shape =
+            self.model.shapes.get(name).ok_or_else(|| {
+                malformed(self.operation, format!("shape {name} not in the model"))
+            })?;
+        let wrong = |what: &str| malformed(self.operation, format!("{name}: not {what}"));
+        Ok(Some(match (shape.kind.as_str(), raw) {
+            (_, Raw::Null) => return Ok(None),
+            ("structure", Raw::Object(mut members)) => {
+                let mut out = Vec::new();
+                for (member, r) in &shape.members {
+                    let key = r.location_name.as_deref().unwrap_or(member);
+                    let Some(at) = members.iter().position(|(k, _)| k == key) else {
+                        continue;
+                    };
+                    let (_, value) = members.swap_remove(at);
+                    if let Some(v) = self.json(&r.shape, value)? {
+                        out.push((member.clone(), v));
+                    }
+                }
+                Json::Object(out)
+            }
+            ("structure", _) => return Err(wrong("an object")),
+            ("list", Raw::List(items)) => {
+                let item = shape.member.as_ref().expect("lists have members");
+                let mut out = Vec::with_capacity(items.len());
+                for i in items {
+                    out.push(self.json(&item.shape, i)?.unwrap_or(Json::Null));
+                }
+                Json::List(out)
+            }
+            ("list", _) => return Err(wrong("a list")),
+            ("map", Raw::Object(entries)) => {
+                let value = shape.value.as_ref().ok_or_else(|| wrong("a map with values"))?;
+                let mut out = Vec::with_capacity(entries.len());
+                for (k, v) in entries {
+                    out.push((k, self.json(&value.shape, v)?.unwrap_or(Json::Null)));
+                }
+                Json::Object(out)
+            }
+            ("map", _) => return Err(wrong("an object")),
+            // Scalars (timestamps as epoch seconds) as the body has them.
+            (_, Raw::Bool(b)) => Json::Bool(b),
+            (_, Raw::Int(i)) => Json::Int(i),
+            (_, Raw::Float(f)) => Json::Float(f),
+            (_, Raw::Str(s)) => Json::Str(s),
+            (_, Raw::List(_) | Raw::Object(_)) => return Err(wrong("a scalar")),
+        }))
+    }
+}
+
 impl Json {
     /// The value as `json.dumps(value, indent=4, ensure_ascii=False)` writes it.
     pub(crate) fn to_cli_text(&self) -> String {
@@ -209,6 +340,7 @@ impl Json {
             }
         };
         match self {
+            Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(i) => {
                 let _ = write!(out, "{i}");

@@ -15,7 +15,17 @@
 //! OUT/ACCOUNT/REGION/elbv2-describe-listeners-NAME-ID.json            (per balancer)
 //! OUT/ACCOUNT/REGION/elbv2-describe-target-groups.json
 //! OUT/ACCOUNT/REGION/elbv2-describe-target-group-attributes-NAME-ID.json (per group)
+//! OUT/ACCOUNT/REGION/eks-describe-cluster-CLUSTER.json                 (per cluster)
+//! OUT/ACCOUNT/REGION/eks-describe-nodegroup-CLUSTER-NODEGROUP.json     (per node group)
+//! OUT/ACCOUNT/REGION/ecs-describe-services-CLUSTER.json                (per cluster with
+//!                              services; `.2`, `.3`, ... for each further ten services)
+//! OUT/ACCOUNT/REGION/ecs-describe-tasks-CLUSTER.json                   (per cluster with
+//!                              tasks; `.2`, ... for each further hundred tasks)
+//! OUT/ACCOUNT/REGION/lambda-list-functions.json
 //! ```
+//!
+//! (The `list-*` calls that find the clusters, node groups, services and tasks are made
+//! but not written: the describe calls' files hold everything they say.)
 //!
 //! so a run over the saved folder and a live run read the same bytes. The calls go
 //! through the SDK's clients (standard credential chain or `--profile`, a role per
@@ -282,11 +292,14 @@ fn write(dir: &Path, name: &str, json: &Json) -> Result<(PathBuf, usize), FetchF
     let mut text = json.to_cli_text();
     text.push('\n');
     std::fs::write(&path, text).map_err(unwritable(&path))?;
+    // What it holds: the items of its lists (not the failures a describe call lists),
+    // or one for a described resource (`{"cluster": {...}}`).
     let items = match json {
         Json::Object(members) => members
             .iter()
-            .map(|(_, v)| match v {
-                Json::List(l) => l.len(),
+            .map(|(k, v)| match v {
+                Json::List(l) if k != "failures" => l.len(),
+                Json::Object(_) => 1,
                 _ => 0,
             })
             .sum(),
@@ -441,9 +454,10 @@ async fn fetch_region(
         next_marker
     );
     files.push(write(dir, "elbv2-describe-target-groups", &json)?);
+    let target_groups = json;
     // Each group's attributes (client IP preservation), by NAME-ID: the output doesn't
     // name the group.
-    for arn in ids(&json, "TargetGroups", "TargetGroupArn") {
+    for arn in ids(&target_groups, "TargetGroups", "TargetGroupArn") {
         let out = elbv2
             .client
             .describe_target_group_attributes()
@@ -458,7 +472,150 @@ async fn fetch_region(
             &json,
         )?);
     }
+    files.extend(fetch_launchers(config, dir).await?);
     Ok(files)
+}
+
+/// The launchers outside EC2: EKS clusters and their managed node groups, ECS services
+/// and their tasks (which interface is whose), Lambda functions.
+async fn fetch_launchers(
+    config: &SdkConfig,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
+    let mut files = Vec::new();
+    let eks = Caller::new(Service::Eks, |capture| {
+        aws_sdk_eks::Client::from_conf(
+            aws_sdk_eks::config::Builder::from(config)
+                .interceptor(capture)
+                .build(),
+        )
+    });
+    let e = &eks.client;
+    let clusters = paged!(eks, "ListClusters", e.list_clusters(), set_next_token, next_token);
+    for cluster in strings(&clusters, "clusters") {
+        e.describe_cluster()
+            .name(&cluster)
+            .send()
+            .await
+            .map_err(|err| eks.failed("DescribeCluster", &err))?;
+        let json = eks.page("DescribeCluster")?;
+        files.push(write(dir, &format!("eks-describe-cluster-{cluster}"), &json)?);
+        let groups = paged!(
+            eks,
+            "ListNodegroups",
+            e.list_nodegroups().cluster_name(&cluster),
+            set_next_token,
+            next_token
+        );
+        for group in strings(&groups, "nodegroups") {
+            e.describe_nodegroup()
+                .cluster_name(&cluster)
+                .nodegroup_name(&group)
+                .send()
+                .await
+                .map_err(|err| eks.failed("DescribeNodegroup", &err))?;
+            let json = eks.page("DescribeNodegroup")?;
+            files.push(write(
+                dir,
+                &format!("eks-describe-nodegroup-{cluster}-{group}"),
+                &json,
+            )?);
+        }
+    }
+
+    let ecs = Caller::new(Service::Ecs, |capture| {
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(config)
+                .interceptor(capture)
+                .build(),
+        )
+    });
+    let c = &ecs.client;
+    let clusters = paged!(ecs, "ListClusters", c.list_clusters(), set_next_token, next_token);
+    for cluster in strings(&clusters, "clusterArns") {
+        let short = cluster.rsplit('/').next().unwrap_or_default();
+        let services = paged!(
+            ecs,
+            "ListServices",
+            c.list_services().cluster(&cluster),
+            set_next_token,
+            next_token
+        );
+        // DescribeServices takes ten services a call, DescribeTasks a hundred tasks.
+        for (n, chunk) in strings(&services, "serviceArns").chunks(10).enumerate() {
+            c.describe_services()
+                .cluster(&cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|err| ecs.failed("DescribeServices", &err))?;
+            let json = ecs.page("DescribeServices")?;
+            let name = format!("ecs-describe-services-{short}{}", part(n));
+            files.push(write(dir, &name, &json)?);
+        }
+        let tasks = paged!(
+            ecs,
+            "ListTasks",
+            c.list_tasks().cluster(&cluster),
+            set_next_token,
+            next_token
+        );
+        for (n, chunk) in strings(&tasks, "taskArns").chunks(100).enumerate() {
+            c.describe_tasks()
+                .cluster(&cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|err| ecs.failed("DescribeTasks", &err))?;
+            let json = ecs.page("DescribeTasks")?;
+            let name = format!("ecs-describe-tasks-{short}{}", part(n));
+            files.push(write(dir, &name, &json)?);
+        }
+    }
+
+    let lambda = Caller::new(Service::Lambda, |capture| {
+        aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(config)
+                .interceptor(capture)
+                .build(),
+        )
+    });
+    let json = paged!(
+        lambda,
+        "ListFunctions",
+        lambda.client.list_functions(),
+        set_marker,
+        next_marker
+    );
+    files.push(write(dir, "lambda-list-functions", &json)?);
+    Ok(files)
+}
+
+/// The suffix of the `n`th (from 0) file of a call split over several: none for the
+/// first, `.2`, `.3`, ... after.
+fn part(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(".{}", n + 1)
+    }
+}
+
+/// The strings of the list `key` of `json` (`list-*` calls' names and ARNs).
+fn strings(json: &Json, key: &str) -> Vec<String> {
+    let Json::Object(members) = json else {
+        return Vec::new();
+    };
+    let Some((_, Json::List(items))) = members.iter().find(|(k, _)| k == key) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| match i {
+            Json::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `NAME-ID` of an ARN ending `/NAME/ID` (load balancers, target groups): the part of
@@ -545,11 +702,15 @@ pub fn fetch_blocking(options: &FetchOptions) -> Result<FetchReport, FetchError>
 
 /// The calls made once per resource (a file each, the resource's id or `NAME-ID` after
 /// the call's name): summed in the summary.
-const PER_RESOURCE: [&str; 4] = [
+const PER_RESOURCE: [&str; 8] = [
     "get-managed-prefix-list-entries",
     "describe-launch-template-versions",
     "describe-listeners",
     "describe-target-group-attributes",
+    "describe-cluster",
+    "describe-nodegroup",
+    "describe-services",
+    "describe-tasks",
 ];
 
 impl FetchReport {

@@ -10,6 +10,8 @@ use serde::Deserialize;
 /// A service's trimmed model.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Model {
+    /// `ec2`, `query` (XML), `json` or `rest-json`.
+    pub(crate) protocol: String,
     /// The calls, by operation name (`DescribeNetworkInterfaces`).
     pub(crate) operations: BTreeMap<String, Operation>,
     /// Every shape the responses reach.
@@ -79,6 +81,12 @@ pub enum Service {
     Elbv2,
     /// AWS STS.
     Sts,
+    /// Amazon EKS.
+    Eks,
+    /// Amazon ECS.
+    Ecs,
+    /// AWS Lambda.
+    Lambda,
 }
 
 impl Service {
@@ -89,6 +97,9 @@ impl Service {
             Service::AutoScaling => "autoscaling",
             Service::Elbv2 => "elbv2",
             Service::Sts => "sts",
+            Service::Eks => "eks",
+            Service::Ecs => "ecs",
+            Service::Lambda => "lambda",
         }
     }
 
@@ -99,6 +110,9 @@ impl Service {
             Service::AutoScaling => include_str!("../models/autoscaling.json"),
             Service::Elbv2 => include_str!("../models/elbv2.json"),
             Service::Sts => include_str!("../models/sts.json"),
+            Service::Eks => include_str!("../models/eks.json"),
+            Service::Ecs => include_str!("../models/ecs.json"),
+            Service::Lambda => include_str!("../models/lambda.json"),
         };
         serde_json::from_str(text).expect("the bundled models parse")
     }

@@ -38,8 +38,8 @@ use std::path::{Path, PathBuf};
 pub use aws_ranges::{AwsIpRanges, AwsRange};
 pub use ipnet::IpNet;
 pub use model::{
-    GroupRef, Interface, Issue, LaunchGroups, LaunchSource, Owner, Peer, PrefixList, Protocol,
-    Rule, SecurityGroup, TemplateGroups,
+    GroupRef, Interface, Issue, LaunchGroups, LaunchSource, LauncherId, LauncherKind, Owner, Peer,
+    PrefixList, Protocol, Rule, SecurityGroup, TemplateGroups,
 };
 pub use net::{is_private, port_name, protocol_name};
 pub use permission::{GroupPair, IpPermission, IpRange, Ipv6Range, PrefixListId};
@@ -85,8 +85,10 @@ pub enum InventoryError {
     #[error(
         "{path}: not the output of a describe-network-interfaces, describe-security-groups, \
          describe-security-group-rules, prefix-list, describe-load-balancers, \
-         describe-auto-scaling-groups, describe-launch-template-versions or \
-         describe-launch-configurations call (top-level keys: {keys})"
+         describe-auto-scaling-groups, describe-launch-template-versions, \
+         describe-launch-configurations, eks describe-cluster or describe-nodegroup, ecs \
+         describe-services or describe-tasks, or lambda list-functions call (top-level keys: \
+         {keys})"
     )]
     Unsupported {
         /// The file.
@@ -151,6 +153,42 @@ pub struct Inventory {
     template_versions: BTreeMap<String, Vec<TemplateVersion>>,
     /// Launch configurations' groups, by name.
     launch_configurations: BTreeMap<String, Vec<String>>,
+    /// EKS clusters' cluster security groups, by cluster name.
+    cluster_security_groups: BTreeMap<String, String>,
+    /// EKS managed node groups, by cluster and name.
+    node_groups: BTreeMap<(String, String), NodeGroup>,
+    /// ECS services with an `awsvpc` configuration, by cluster ARN and name.
+    ecs_services: BTreeMap<(String, String), EcsService>,
+    /// ECS task interfaces: the service that started each (cluster ARN and name), by
+    /// interface id.
+    ecs_task_services: BTreeMap<String, (String, String)>,
+    /// Lambda functions in a VPC, by name.
+    functions: BTreeMap<String, Function>,
+}
+
+/// An EKS managed node group.
+#[derive(Clone, Debug)]
+struct NodeGroup {
+    /// Its own launch template (id or name) and version; none: EKS's.
+    template: Option<(String, String)>,
+    /// The SSH access group EKS made for it.
+    remote_access_group: Option<String>,
+}
+
+/// An ECS service's `awsvpc` configuration.
+#[derive(Clone, Debug)]
+struct EcsService {
+    subnets: Vec<String>,
+    groups: Vec<String>,
+    assign_public_ip: Option<String>,
+}
+
+/// A Lambda function's VPC configuration.
+#[derive(Clone, Debug)]
+struct Function {
+    subnets: Vec<String>,
+    groups: Vec<String>,
+    ipv6_allowed_for_dual_stack: Option<bool>,
 }
 
 /// A target group, as far as client addresses go.
@@ -321,6 +359,11 @@ impl Inventory {
             auto_scaling_groups,
             launch_template_versions,
             launch_configurations,
+            eks_cluster,
+            eks_nodegroup,
+            ecs_services,
+            ecs_tasks,
+            functions,
         } = output;
         if network_interfaces.is_none()
             && security_groups.is_none()
@@ -335,6 +378,11 @@ impl Inventory {
             && auto_scaling_groups.is_none()
             && launch_template_versions.is_none()
             && launch_configurations.is_none()
+            && eks_cluster.is_none()
+            && eks_nodegroup.is_none()
+            && ecs_services.is_none()
+            && ecs_tasks.is_none()
+            && functions.is_none()
         {
             let keys = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
                 .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
@@ -443,6 +491,60 @@ impl Inventory {
                     .or_default()
                     .push(version.clone());
             }
+        }
+        if let Some(c) = eks_cluster
+            && let Some(sg) = c.resources_vpc_config.and_then(|v| v.cluster_security_group_id)
+        {
+            self.cluster_security_groups.insert(c.name, sg);
+        }
+        if let Some(g) = eks_nodegroup {
+            let template = g.launch_template.and_then(|t| {
+                let key = t.id.or(t.name)?;
+                Some((key, t.version.unwrap_or_else(|| "$Default".into())))
+            });
+            self.node_groups.insert(
+                (g.cluster_name, g.nodegroup_name),
+                NodeGroup {
+                    template,
+                    remote_access_group: g.resources.and_then(|r| r.remote_access_security_group),
+                },
+            );
+        }
+        for service in ecs_services.unwrap_or_default() {
+            // Services of the bridge or host network modes have no interfaces of their own.
+            let Some(network) = service.network_configuration else {
+                continue;
+            };
+            let awsvpc = network.awsvpc_configuration;
+            self.ecs_services.insert(
+                (service.cluster_arn, service.service_name),
+                EcsService {
+                    subnets: awsvpc.subnets,
+                    groups: awsvpc.security_groups,
+                    assign_public_ip: awsvpc.assign_public_ip,
+                },
+            );
+        }
+        for task in ecs_tasks.iter().flatten() {
+            if let Some((service, eni)) = task.service_interface() {
+                self.ecs_task_services.insert(
+                    eni.to_string(),
+                    (task.cluster_arn.clone(), service.to_string()),
+                );
+            }
+        }
+        for f in functions.unwrap_or_default() {
+            let Some(vpc) = f.vpc_config.filter(|v| !v.security_group_ids.is_empty()) else {
+                continue;
+            };
+            self.functions.insert(
+                f.function_name,
+                Function {
+                    subnets: vpc.subnet_ids,
+                    groups: vpc.security_group_ids,
+                    ipv6_allowed_for_dual_stack: vpc.ipv6_allowed_for_dual_stack,
+                },
+            );
         }
         for c in launch_configurations.unwrap_or_default() {
             self.launch_configurations
@@ -614,55 +716,177 @@ impl Inventory {
         }
     }
 
-    /// What auto scaling group `name` launches into, when the inventory holds its launch
-    /// settings (`describe-auto-scaling-groups` with `describe-launch-template-versions`
-    /// or `describe-launch-configurations`); `None` when it doesn't.
-    pub fn launch_groups(&self, name: &str) -> Option<LaunchGroups> {
-        match self.auto_scaling_groups.get(name)? {
-            Launch::Configuration(c) => Some(LaunchGroups {
-                source: LaunchSource::Configuration(c.clone()),
-                groups: self.launch_configurations.get(c)?.clone(),
-            }),
-            Launch::Template {
-                template,
-                version,
-                mixed_instances,
-            } => {
-                let versions = self.template_versions.get(template)?;
-                let chosen = match version.as_str() {
-                    "$Latest" => versions.iter().max_by_key(|v| v.number),
-                    "$Default" => versions.iter().find(|v| v.default),
-                    n => versions.iter().find(|v| n.parse() == Ok(v.number)),
-                }?;
+    /// The launchers of `interface`: what starts interfaces like it, as its tags and the
+    /// inventory say. A managed node group's instances carry both an auto scaling
+    /// group's tag and the node group's: the node group decides. A Lambda interface
+    /// serves every function of its subnet with exactly its groups (Lambda shares one
+    /// per combination); without the functions' configurations, the one its
+    /// description names.
+    pub fn launchers_of(&self, interface: &Interface) -> Vec<LauncherId> {
+        let id = |kind, name: &str| LauncherId {
+            kind,
+            name: name.to_string(),
+            cluster: None,
+        };
+        if let Some(group) = interface.tags.get("eks:nodegroup-name") {
+            return vec![LauncherId {
+                cluster: interface.tags.get("eks:cluster-name").cloned(),
+                ..id(LauncherKind::EksNodeGroup, group)
+            }];
+        }
+        if let Some(asg) = interface.tags.get("aws:autoscaling:groupName") {
+            return vec![id(LauncherKind::AutoScalingGroup, asg)];
+        }
+        if let Some((cluster, service)) = self.ecs_task_services.get(&interface.id) {
+            return vec![LauncherId {
+                cluster: Some(cluster.clone()),
+                ..id(LauncherKind::EcsService, service)
+            }];
+        }
+        if let Owner::Lambda(named) = &interface.owner {
+            let groups: BTreeSet<&str> = interface.groups.iter().map(|g| g.id.as_str()).collect();
+            let sharing: Vec<LauncherId> = self
+                .functions
+                .iter()
+                .filter(|(_, f)| {
+                    interface
+                        .subnet_id
+                        .as_ref()
+                        .is_some_and(|s| f.subnets.contains(s))
+                        && f.groups.iter().map(String::as_str).collect::<BTreeSet<_>>() == groups
+                })
+                .map(|(name, _)| id(LauncherKind::LambdaFunction, name))
+                .collect();
+            if sharing.is_empty() {
+                return vec![id(LauncherKind::LambdaFunction, named)];
+            }
+            return sharing;
+        }
+        Vec::new()
+    }
+
+    /// What `launcher` launches into, when the inventory holds its settings: an auto
+    /// scaling group's (`describe-auto-scaling-groups` with
+    /// `describe-launch-template-versions` or `describe-launch-configurations`), a node
+    /// group's (`eks describe-nodegroup`, and its template's versions), an ECS
+    /// service's (`ecs describe-services`), a function's (`lambda list-functions`);
+    /// `None` when it doesn't.
+    pub fn launch_groups(&self, launcher: &LauncherId) -> Option<LaunchGroups> {
+        let name = launcher.name.as_str();
+        match launcher.kind {
+            LauncherKind::AutoScalingGroup => match self.auto_scaling_groups.get(name)? {
+                Launch::Configuration(c) => Some(LaunchGroups {
+                    source: LaunchSource::Configuration(c.clone()),
+                    cluster: None,
+                    groups: self.launch_configurations.get(c)?.clone(),
+                }),
+                Launch::Template {
+                    template,
+                    version,
+                    mixed_instances,
+                } => self.template_launch(template, version, *mixed_instances),
+            },
+            LauncherKind::EksNodeGroup => {
+                let ((cluster_name, _), group) = self.node_groups.iter().find(|((c, n), _)| {
+                    n == name && launcher.cluster.as_ref().is_none_or(|want| want == c)
+                })?;
+                let cluster = Some(cluster_name.clone());
+                match &group.template {
+                    Some((template, version)) => Some(LaunchGroups {
+                        cluster,
+                        ..self.template_launch(template, version, false)?
+                    }),
+                    // EKS's template names the cluster security group and the SSH
+                    // access group.
+                    None => Some(LaunchGroups {
+                        source: LaunchSource::NodeGroupDefaults,
+                        groups: self
+                            .cluster_security_groups
+                            .get(cluster_name)
+                            .into_iter()
+                            .chain(&group.remote_access_group)
+                            .cloned()
+                            .collect(),
+                        cluster,
+                    }),
+                }
+            }
+            LauncherKind::EcsService => {
+                let cluster = launcher.cluster.clone()?;
+                let s = self.ecs_services.get(&(cluster.clone(), name.to_string()))?;
                 Some(LaunchGroups {
-                    source: LaunchSource::Template {
-                        template_id: chosen.template_id.clone(),
-                        version: chosen.number,
-                        named: version.clone(),
-                        mixed_instances: *mixed_instances,
-                        groups_in: chosen.groups_in.clone(),
+                    source: LaunchSource::EcsService {
+                        subnets: s.subnets.clone(),
+                        assign_public_ip: s.assign_public_ip.clone(),
                     },
-                    groups: chosen.groups.clone(),
+                    cluster: Some(cluster),
+                    groups: s.groups.clone(),
+                })
+            }
+            LauncherKind::LambdaFunction => {
+                let f = self.functions.get(name)?;
+                Some(LaunchGroups {
+                    source: LaunchSource::LambdaVpc {
+                        subnets: f.subnets.clone(),
+                        ipv6_allowed_for_dual_stack: f.ipv6_allowed_for_dual_stack,
+                    },
+                    cluster: None,
+                    groups: f.groups.clone(),
                 })
             }
         }
     }
 
-    /// The auto scaling groups that launch launch template `template_id` (named by id
-    /// or by name), by name.
+    /// The version `version` (`$Latest`, `$Default` or a number) of launch template
+    /// `template` (id or name), when its versions were loaded.
+    fn template_launch(
+        &self,
+        template: &str,
+        version: &str,
+        mixed_instances: bool,
+    ) -> Option<LaunchGroups> {
+        let versions = self.template_versions.get(template)?;
+        let chosen = match version {
+            "$Latest" => versions.iter().max_by_key(|v| v.number),
+            "$Default" => versions.iter().find(|v| v.default),
+            n => versions.iter().find(|v| n.parse() == Ok(v.number)),
+        }?;
+        Some(LaunchGroups {
+            source: LaunchSource::Template {
+                template_id: chosen.template_id.clone(),
+                version: chosen.number,
+                named: version.to_string(),
+                mixed_instances,
+                groups_in: chosen.groups_in.clone(),
+            },
+            cluster: None,
+            groups: chosen.groups.clone(),
+        })
+    }
+
+    /// The auto scaling groups and EKS node groups that launch launch template
+    /// `template_id` (named by id or by name), by name.
     pub fn template_users(&self, template_id: &str) -> Vec<&str> {
-        self.auto_scaling_groups
+        let is_it = |template: &str| {
+            self.template_versions
+                .get(template)
+                .and_then(|v| v.first())
+                .map_or(template == template_id, |v| v.template_id == template_id)
+        };
+        let groups = self
+            .auto_scaling_groups
             .iter()
             .filter(|(_, launch)| match launch {
-                Launch::Template { template, .. } => self
-                    .template_versions
-                    .get(template)
-                    .and_then(|v| v.first())
-                    .map_or(template == template_id, |v| v.template_id == template_id),
+                Launch::Template { template, .. } => is_it(template),
                 Launch::Configuration(_) => false,
             })
-            .map(|(name, _)| name.as_str())
-            .collect()
+            .map(|(name, _)| name.as_str());
+        let node_groups = self
+            .node_groups
+            .iter()
+            .filter(|(_, g)| g.template.as_ref().is_some_and(|(t, _)| is_it(t)))
+            .map(|((_, name), _)| name.as_str());
+        groups.chain(node_groups).collect()
     }
 
     /// Where `address` is in AWS, when ranges were added.

@@ -55,6 +55,157 @@ pub(crate) struct Output {
     /// `autoscaling describe-launch-configurations`.
     #[serde(default)]
     pub(crate) launch_configurations: Option<Vec<AwsLaunchConfiguration>>,
+    /// `eks describe-cluster`.
+    #[serde(default, rename = "cluster")]
+    pub(crate) eks_cluster: Option<AwsEksCluster>,
+    /// `eks describe-nodegroup`.
+    #[serde(default, rename = "nodegroup")]
+    pub(crate) eks_nodegroup: Option<AwsNodegroup>,
+    /// `ecs describe-services`.
+    #[serde(default, rename = "services")]
+    pub(crate) ecs_services: Option<Vec<AwsEcsService>>,
+    /// `ecs describe-tasks`: which interface is which service's.
+    #[serde(default, rename = "tasks")]
+    pub(crate) ecs_tasks: Option<Vec<AwsEcsTask>>,
+    /// `lambda list-functions`.
+    #[serde(default)]
+    pub(crate) functions: Option<Vec<AwsFunction>>,
+}
+
+/// An EKS cluster: its cluster security group.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsEksCluster {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) resources_vpc_config: Option<AwsEksVpcConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsEksVpcConfig {
+    #[serde(default)]
+    pub(crate) cluster_security_group_id: Option<String>,
+}
+
+/// An EKS managed node group: the launch template it launches, if its own.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsNodegroup {
+    pub(crate) nodegroup_name: String,
+    pub(crate) cluster_name: String,
+    #[serde(default)]
+    pub(crate) launch_template: Option<AwsNodegroupTemplate>,
+    #[serde(default)]
+    pub(crate) resources: Option<AwsNodegroupResources>,
+}
+
+/// `launchTemplate` of a node group: `id`, `name`, `version` (a number, as a string).
+#[derive(Debug, Deserialize)]
+pub(crate) struct AwsNodegroupTemplate {
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) version: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsNodegroupResources {
+    /// The group EKS makes for SSH access (`remoteAccess`), which its nodes get too.
+    #[serde(default)]
+    pub(crate) remote_access_security_group: Option<String>,
+}
+
+/// An ECS service: the groups its tasks get (`awsvpc` network mode).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsEcsService {
+    pub(crate) service_name: String,
+    pub(crate) cluster_arn: String,
+    #[serde(default)]
+    pub(crate) network_configuration: Option<AwsEcsNetwork>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsEcsNetwork {
+    pub(crate) awsvpc_configuration: AwsEcsAwsvpc,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsEcsAwsvpc {
+    #[serde(default)]
+    pub(crate) subnets: Vec<String>,
+    #[serde(default)]
+    pub(crate) security_groups: Vec<String>,
+    #[serde(default)]
+    pub(crate) assign_public_ip: Option<String>,
+}
+
+/// An ECS task: its service (`group` is `service:NAME`) and interface.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AwsEcsTask {
+    pub(crate) cluster_arn: String,
+    #[serde(default)]
+    pub(crate) group: Option<String>,
+    #[serde(default)]
+    pub(crate) attachments: Vec<AwsEcsAttachment>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AwsEcsAttachment {
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+    #[serde(default)]
+    pub(crate) details: Vec<AwsKeyValue>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AwsKeyValue {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) value: Option<String>,
+}
+
+impl AwsEcsTask {
+    /// The service that started it, and its interface (`awsvpc` tasks).
+    pub(crate) fn service_interface(&self) -> Option<(&str, &str)> {
+        let service = self.group.as_deref()?.strip_prefix("service:")?;
+        let eni = self
+            .attachments
+            .iter()
+            .filter(|a| a.kind.as_deref() == Some("ElasticNetworkInterface"))
+            .flat_map(|a| &a.details)
+            .find(|d| d.name == "networkInterfaceId")?
+            .value
+            .as_deref()?;
+        Some((service, eni))
+    }
+}
+
+/// A Lambda function: the groups and subnets of its VPC configuration.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsFunction {
+    pub(crate) function_name: String,
+    #[serde(default)]
+    pub(crate) vpc_config: Option<AwsFunctionVpc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct AwsFunctionVpc {
+    #[serde(default)]
+    pub(crate) subnet_ids: Vec<String>,
+    #[serde(default)]
+    pub(crate) security_group_ids: Vec<String>,
+    #[serde(default)]
+    pub(crate) ipv6_allowed_for_dual_stack: Option<bool>,
 }
 
 /// An auto scaling group: how it launches instances.

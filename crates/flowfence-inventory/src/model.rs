@@ -417,7 +417,47 @@ mod tests {
     }
 }
 
-/// Where an auto scaling group's next instances get their groups.
+/// What kind of resource launches interfaces.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum LauncherKind {
+    /// An EC2 auto scaling group (tag `aws:autoscaling:groupName`).
+    AutoScalingGroup,
+    /// An EKS managed node group (tag `eks:nodegroup-name`): its auto scaling group and
+    /// launch template belong to EKS and change through the node group.
+    EksNodeGroup,
+    /// An ECS service whose tasks have interfaces of their own (`awsvpc`).
+    EcsService,
+    /// A Lambda function in a VPC.
+    LambdaFunction,
+}
+
+impl fmt::Display for LauncherKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LauncherKind::AutoScalingGroup => "auto scaling group",
+            LauncherKind::EksNodeGroup => "EKS node group",
+            LauncherKind::EcsService => "ECS service",
+            LauncherKind::LambdaFunction => "Lambda function",
+        })
+    }
+}
+
+/// A launcher: what starts interfaces like one it has, with its own settings' groups.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LauncherId {
+    /// What it is.
+    pub kind: LauncherKind,
+    /// Its name (an ECS service's or node group's within its cluster).
+    pub name: String,
+    /// The cluster: an EKS node group's (its name), an ECS service's (its ARN); `None`
+    /// when the interface doesn't say (a node group is then found by name alone).
+    pub cluster: Option<String>,
+}
+
+/// Where a launcher's next interfaces get their groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LaunchSource {
     /// A launch template version.
@@ -437,6 +477,24 @@ pub enum LaunchSource {
     },
     /// A launch configuration, by name.
     Configuration(String),
+    /// EKS's own launch template, for a node group created without one of yours (it
+    /// can't take one later: a new node group replaces it).
+    NodeGroupDefaults,
+    /// An ECS service's `awsvpc` network configuration (`update-service` changes it;
+    /// running tasks keep theirs until replaced).
+    EcsService {
+        /// Its subnets.
+        subnets: Vec<String>,
+        /// `ENABLED` or `DISABLED`, when set.
+        assign_public_ip: Option<String>,
+    },
+    /// A Lambda function's VPC configuration (`update-function-configuration`).
+    LambdaVpc {
+        /// Its subnets.
+        subnets: Vec<String>,
+        /// `Ipv6AllowedForDualStack`, when set.
+        ipv6_allowed_for_dual_stack: Option<bool>,
+    },
 }
 
 /// Where a launch template version names its instances' groups: a new version must
@@ -450,12 +508,13 @@ pub enum TemplateGroups {
     PrimaryInterface(Vec<serde_json::Value>),
 }
 
-/// What an auto scaling group launches into, when the inventory holds its launch
-/// settings.
+/// What a launcher launches into, when the inventory holds its settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaunchGroups {
     /// The template version or configuration.
     pub source: LaunchSource,
+    /// The cluster, for an EKS node group (its name) or an ECS service (its ARN).
+    pub cluster: Option<String>,
     /// The groups new instances' primary interfaces get.
     pub groups: Vec<String>,
 }
@@ -469,6 +528,9 @@ impl fmt::Display for LaunchSource {
                 ..
             } => write!(f, "launch template {template_id} version {version}"),
             LaunchSource::Configuration(name) => write!(f, "launch configuration {name}"),
+            LaunchSource::NodeGroupDefaults => f.write_str("EKS's own launch template"),
+            LaunchSource::EcsService { .. } => f.write_str("the service's network configuration"),
+            LaunchSource::LambdaVpc { .. } => f.write_str("the function's VPC configuration"),
         }
     }
 }

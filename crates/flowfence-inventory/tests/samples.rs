@@ -330,7 +330,7 @@ fn unsupported_and_broken_files_name_the_file() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "x.json: not the output of a describe-network-interfaces, describe-security-groups, describe-security-group-rules, prefix-list, describe-load-balancers, describe-auto-scaling-groups, describe-launch-template-versions or describe-launch-configurations call (top-level keys: Reservations)"
+        "x.json: not the output of a describe-network-interfaces, describe-security-groups, describe-security-group-rules, prefix-list, describe-load-balancers, describe-auto-scaling-groups, describe-launch-template-versions, describe-launch-configurations, eks describe-cluster or describe-nodegroup, ecs describe-services or describe-tasks, or lambda list-functions call (top-level keys: Reservations)"
     );
     let e = inv
         .add_json("y.json", "{\n  \"SecurityGroups\": [ {")

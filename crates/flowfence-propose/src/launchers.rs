@@ -1,47 +1,28 @@
 //! What launches tomorrow's interfaces. A plan moves today's members of a default group;
-//! an auto scaling group, an EKS node group or a Lambda function launches new ones with
-//! the groups its own settings name (a launch template version, a launch configuration,
-//! the function's VPC configuration). Until those settings name the new groups, every
-//! interface launched after the change comes up in the emptied default group and breaks.
+//! an auto scaling group, an EKS node group, an ECS service or a Lambda function launches
+//! new ones with the groups its own settings name (a launch template version, a launch
+//! configuration, the service's network configuration, the function's VPC
+//! configuration). Until those settings name the new groups, every interface launched
+//! after the change comes up in the emptied default group and breaks; and the interfaces
+//! ECS and Lambda own can't be moved at all, only replaced through their launcher.
 //!
 //! The plan's `launchers` section says, per launcher whose members move, what it launches
-//! from and which groups it must name: the steps give auto scaling groups' launch
-//! templates a new version naming the new groups beside today's (`prepare`), then alone
-//! (`finish`, before the default group is detached). Settings the inventory doesn't hold
-//! are findings that say what to change by hand.
+//! from and which groups it must name: the steps give launch templates a new version (and
+//! the auto scaling group or node group pointed at it), services and functions a new
+//! network configuration, naming the new groups beside today's (`prepare`), then alone
+//! (`finish`, before the default group is detached). Settings the inventory doesn't hold,
+//! or that nothing but a replacement changes, are findings that say what to do by hand.
 
 use std::collections::BTreeMap;
 
-use flowfence_inventory::{Interface, Inventory, LaunchSource, Owner, TemplateGroups};
+pub use flowfence_inventory::LauncherKind;
+use flowfence_inventory::{Interface, Inventory, LaunchSource, LauncherId, TemplateGroups};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::findings::{Finding, FindingKind};
 use crate::forecast::GroupNames;
 use crate::model::Plan;
-
-/// What kind of resource launches interfaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LauncherKind {
-    /// An EC2 auto scaling group (tag `aws:autoscaling:groupName`).
-    AutoScalingGroup,
-    /// An EKS managed node group (tag `eks:nodegroup-name`): its auto scaling group and
-    /// launch template belong to EKS and change through the node group.
-    EksNodeGroup,
-    /// A Lambda function in a VPC.
-    LambdaFunction,
-}
-
-impl std::fmt::Display for LauncherKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LauncherKind::AutoScalingGroup => "auto scaling group",
-            LauncherKind::EksNodeGroup => "EKS node group",
-            LauncherKind::LambdaFunction => "Lambda function",
-        })
-    }
-}
 
 /// Where a launcher's next interfaces get their groups, as far as the inventory says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +61,28 @@ pub enum LaunchSettings {
         /// Its name.
         name: String,
     },
+    /// EKS's own launch template: a node group created without a template of yours
+    /// can't take one, so a new node group (with a template naming the groups) replaces
+    /// it.
+    NodeGroupDefaults,
+    /// An ECS service's `awsvpc` configuration: `update-service` names the groups, and a
+    /// new deployment replaces the running tasks (their interfaces can't be changed).
+    EcsService {
+        /// Its subnets (restated: the configuration is replaced whole).
+        subnets: Vec<String>,
+        /// `ENABLED` or `DISABLED`, when set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assign_public_ip: Option<String>,
+    },
+    /// A Lambda function's VPC configuration: `update-function-configuration` names the
+    /// groups (Lambda moves the function to an interface with them).
+    LambdaVpc {
+        /// Its subnets (restated: the configuration is replaced whole).
+        subnets: Vec<String>,
+        /// `Ipv6AllowedForDualStack`, when set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ipv6_allowed_for_dual_stack: Option<bool>,
+    },
     /// Settings the inventory doesn't hold.
     Unseen,
 }
@@ -92,6 +95,9 @@ pub struct PlanLauncher {
     pub kind: LauncherKind,
     /// Its name.
     pub name: String,
+    /// Its cluster: an EKS node group's name, an ECS service's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// Today's members that move (interfaces).
     pub members: Vec<String>,
     /// The groups its settings name today (empty when the inventory doesn't hold them).
@@ -150,30 +156,32 @@ impl PlanLauncher {
         })
     }
 
+    /// Whether the plan's launch steps change its settings (a launch template version,
+    /// a service's or function's configuration); if not, a finding says what to do.
+    pub fn changed_by_steps(&self) -> bool {
+        self.template_data(&self.groups_after).is_some()
+            || matches!(
+                self.settings,
+                LaunchSettings::EcsService { .. } | LaunchSettings::LambdaVpc { .. }
+            )
+    }
+
     /// Whether a new template version takes effect only once the auto scaling group
     /// names it (it launches a fixed version or `$Default`, not `$Latest`).
     pub fn points_group_at_new_version(&self) -> bool {
         matches!(&self.settings, LaunchSettings::LaunchTemplate { named_version, .. } if named_version != "$Latest")
     }
 
-    /// Whether it launched `interface`.
-    pub fn launched(&self, interface: &Interface) -> bool {
-        launcher_of(interface).is_some_and(|(kind, name)| kind == self.kind && name == self.name)
-    }
-}
-
-/// The launcher of `i`, as its tags and owner say. A managed node group's instances
-/// carry both an auto scaling group's tag and the node group's: the node group decides.
-pub(crate) fn launcher_of(i: &Interface) -> Option<(LauncherKind, &str)> {
-    if let Some(group) = i.tags.get("eks:nodegroup-name") {
-        return Some((LauncherKind::EksNodeGroup, group));
-    }
-    if let Some(asg) = i.tags.get("aws:autoscaling:groupName") {
-        return Some((LauncherKind::AutoScalingGroup, asg));
-    }
-    match &i.owner {
-        Owner::Lambda(function) => Some((LauncherKind::LambdaFunction, function)),
-        _ => None,
+    /// Whether it launched `interface` (as `inventory` tells).
+    pub fn launched(&self, interface: &Interface, inventory: &Inventory) -> bool {
+        inventory
+            .launchers_of(interface)
+            .iter()
+            .any(|l| {
+                l.kind == self.kind
+                    && l.name == self.name
+                    && (l.cluster.is_none() || l.cluster == self.cluster)
+            })
     }
 }
 
@@ -183,33 +191,35 @@ pub(crate) fn launchers(plan: &Plan, inventory: &Inventory) -> Vec<PlanLauncher>
     let emptied: Vec<&str> = plan.emptied_groups().collect();
     /// Members moving, and the groups they move to.
     type Moving = (Vec<String>, Vec<String>);
-    let mut found: BTreeMap<(LauncherKind, &str), Moving> = BTreeMap::new();
+    let mut found: BTreeMap<LauncherId, Moving> = BTreeMap::new();
     for moved in &plan.interfaces {
         let leaves_default = moved
             .groups_before
             .iter()
             .any(|g| emptied.contains(&g.as_str()));
-        let Some(launcher) = inventory
+        let Some(interface) = inventory
             .interface(&moved.interface_id)
             .filter(|_| leaves_default)
-            .and_then(launcher_of)
         else {
             continue;
         };
-        let (members, after) = found.entry(launcher).or_default();
-        members.push(moved.interface_id.clone());
-        for g in &moved.groups_after {
-            if !after.contains(g) {
-                after.push(g.clone());
+        for launcher in inventory.launchers_of(interface) {
+            let (members, after) = found.entry(launcher).or_default();
+            members.push(moved.interface_id.clone());
+            for g in &moved.groups_after {
+                if !after.contains(g) {
+                    after.push(g.clone());
+                }
             }
         }
     }
     let mut out = Vec::new();
-    for ((kind, name), (members, groups_after)) in found {
-        let seen = match kind {
-            LauncherKind::AutoScalingGroup => inventory.launch_groups(name),
-            _ => None,
-        };
+    for (launcher, (members, groups_after)) in found {
+        let seen = inventory.launch_groups(&launcher);
+        let cluster = seen
+            .as_ref()
+            .and_then(|s| s.cluster.clone())
+            .or_else(|| launcher.cluster.clone());
         let (groups_before, settings) = match seen {
             // Every new group is named already (a template updated by hand, or an
             // existing group kept): nothing to change.
@@ -235,14 +245,30 @@ pub(crate) fn launchers(plan: &Plan, inventory: &Inventory) -> Vec<PlanLauncher>
                     LaunchSource::Configuration(name) => {
                         LaunchSettings::LaunchConfiguration { name }
                     }
+                    LaunchSource::NodeGroupDefaults => LaunchSettings::NodeGroupDefaults,
+                    LaunchSource::EcsService {
+                        subnets,
+                        assign_public_ip,
+                    } => LaunchSettings::EcsService {
+                        subnets,
+                        assign_public_ip,
+                    },
+                    LaunchSource::LambdaVpc {
+                        subnets,
+                        ipv6_allowed_for_dual_stack,
+                    } => LaunchSettings::LambdaVpc {
+                        subnets,
+                        ipv6_allowed_for_dual_stack,
+                    },
                 };
                 (s.groups, settings)
             }
             None => (Vec::new(), LaunchSettings::Unseen),
         };
         out.push(PlanLauncher {
-            kind,
-            name: name.to_string(),
+            kind: launcher.kind,
+            name: launcher.name,
+            cluster,
             members,
             groups_before,
             groups_after,
@@ -338,6 +364,25 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
                         "{label}: {members} members move to {moved_to}, but its launch configuration {name} names {named}: launch configurations can't change, so copy it (or move the group to a launch template) naming {moved_to} and point the group at the copy before the default group is detached, or the instances it launches next miss their rules"
                     ),
                 ),
+                LaunchSettings::NodeGroupDefaults => (
+                    FindingKind::LauncherStale,
+                    format!(
+                        "{label}: {members} members move to {moved_to}, but it launches from EKS's own launch template, which names {named}: a node group created without a launch template can't take one, so create a node group whose launch template names {moved_to}, move the workloads onto it and delete {} before the default group is detached, or the nodes it launches next miss their rules",
+                        l.name
+                    ),
+                ),
+                LaunchSettings::EcsService { .. } => (
+                    FindingKind::LauncherStale,
+                    format!(
+                        "{label}: {members} task interfaces move to {moved_to}, but the service's network configuration names {named}, and ECS doesn't let a task's interface change: the plan's launch steps update the service to name {moved_to} with a new deployment that replaces its tasks (aws ecs update-service), before the default group is detached"
+                    ),
+                ),
+                LaunchSettings::LambdaVpc { .. } => (
+                    FindingKind::LauncherStale,
+                    format!(
+                        "{label}: {members} interfaces move to {moved_to}, but the function's VPC configuration names {named}, and Lambda doesn't let its interfaces change: the plan's launch steps update the configuration to name {moved_to} (aws lambda update-function-configuration; Lambda moves the function to an interface with those groups), before the default group is detached; published versions keep the configuration they were published with, so publish a new version and move the aliases that point at older ones"
+                    ),
+                ),
                 LaunchSettings::Unseen => (
                     FindingKind::LauncherUnseen,
                     format!(
@@ -346,6 +391,7 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
                         match l.kind {
                             LauncherKind::AutoScalingGroup => "its launch template or configuration",
                             LauncherKind::EksNodeGroup => "the node group's launch template, through `aws eks update-nodegroup-version`",
+                            LauncherKind::EcsService => "the service's network configuration, through `aws ecs update-service`",
                             LauncherKind::LambdaFunction => "the function's VPC configuration",
                         }
                     ),

@@ -410,7 +410,7 @@ impl Plan {
         }
         if !self.launchers.is_empty() {
             for i in inventory.interfaces() {
-                if let Some(l) = self.launchers.iter().find(|l| l.launched(i)) {
+                if let Some(l) = self.launchers.iter().find(|l| l.launched(i, inventory)) {
                     state.set_groups(&i.id, l.groups_after.clone());
                 }
             }

@@ -1,7 +1,7 @@
 //! Roles: which interfaces being migrated share a new security group.
 //!
-//! Interfaces the inventory says belong together (one auto scaling group, node group or
-//! Lambda function: one launcher's members stay in one group, as its next ones will be;
+//! Interfaces the inventory says belong together (one auto scaling group, node group, ECS
+//! service or Lambda function: one launcher's members stay in one group, as its next ones will be;
 //! one load balancer, one ElastiCache cluster, one Name tag on several instances) form one role
 //! whatever their traffic: a tier whose members saw different rare flows must not
 //! shatter into many groups (the plan says when members differ). The others are grouped
@@ -36,9 +36,17 @@ pub(crate) struct Role {
 }
 
 /// What the inventory says an interface belongs with, and the name it suggests.
-fn tier_hint(i: &Interface) -> Option<(String, String)> {
+fn tier_hint(i: &Interface, inventory: &Inventory) -> Option<(String, String)> {
     if let Some(asg) = i.tags.get("aws:autoscaling:groupName") {
         return Some((format!("auto scaling group {asg}"), asg.clone()));
+    }
+    // An ECS service's tasks (the inventory's `describe-tasks` says whose they are).
+    if let Some(service) = inventory
+        .launchers_of(i)
+        .into_iter()
+        .find(|l| l.kind == flowfence_inventory::LauncherKind::EcsService)
+    {
+        return Some((format!("ECS service {}", service.name), service.name));
     }
     for key in ["eks:nodegroup-name", "aws:eks:cluster-name"] {
         if let Some(v) = i.tags.get(key) {
@@ -171,7 +179,7 @@ pub(crate) fn assign(
             block.insert(id.clone(), key);
             continue;
         }
-        match i.and_then(|i| tier_hint(i).or_else(|| shared_name(i))) {
+        match i.and_then(|i| tier_hint(i, inventory).or_else(|| shared_name(i))) {
             Some((basis, name)) => {
                 let key = format!("hint:{vpc}:{basis}");
                 hinted.insert(key.clone(), (basis, name));

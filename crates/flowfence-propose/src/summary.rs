@@ -63,10 +63,14 @@ impl fmt::Display for PlanSummary<'_> {
         }
         // Launchers the steps change (a new template version), and those left to do by
         // hand (the findings say how).
-        let (versioned, by_hand): (Vec<&crate::PlanLauncher>, Vec<&crate::PlanLauncher>) = plan
+        let (stepped, by_hand): (Vec<&crate::PlanLauncher>, Vec<&crate::PlanLauncher>) = plan
             .launchers
             .iter()
-            .partition(|l| l.template_data(&l.groups_after).is_some());
+            .partition(|l| l.changed_by_steps());
+        let (versioned, configured): (Vec<&crate::PlanLauncher>, Vec<&crate::PlanLauncher>) =
+            stepped
+                .into_iter()
+                .partition(|l| l.template_data(&l.groups_after).is_some());
         let labels = |ls: &[&crate::PlanLauncher]| {
             ls.iter().map(|l| l.label()).collect::<Vec<_>>().join(", ")
         };
@@ -75,6 +79,13 @@ impl fmt::Display for PlanSummary<'_> {
                 f,
                 "  launchers: {} get launch template versions naming their new groups (steps launch-beside-default, launch-without-default)",
                 labels(&versioned)
+            )?;
+        }
+        if !configured.is_empty() {
+            writeln!(
+                f,
+                "  launchers: {} get network configurations naming their new groups, replacing their tasks' and functions' interfaces (steps launch-beside-default, launch-without-default)",
+                labels(&configured)
             )?;
         }
         if !by_hand.is_empty() {
