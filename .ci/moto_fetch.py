@@ -7,13 +7,21 @@
 2. Create an environment there: a VPC, subnets, security groups with rules (one naming
    another group), interfaces, a customer-managed prefix list with entries, a launch
    template with two versions and an auto scaling group launching it, a launch
-   configuration, an application load balancer.
+   configuration, an application load balancer; an EKS cluster with a managed node group
+   launching a template of its own (and a node's interface), an ECS service in `awsvpc`
+   mode with a task (its interface), a Lambda function in the VPC (and its interface),
+   all in the default group.
 3. `flowfence inventory fetch` through the proxy, with two roles: one assumed, one
    refused. The refused one must be named and skipped, the throttled calls retried.
 4. The same calls with the AWS CLI (`aws ec2 describe-...`, straight to moto), written to
    the same file names: every file must be byte-identical to flowfence's.
 5. `flowfence propose` over both folders, with flow logs written for the interfaces,
-   and with `--inventory live`: the three plans must be byte-identical.
+   and with `--inventory live`: the three plans must be byte-identical, and name the
+   node group, the service and the function as launchers with their settings.
+6. The plan's CLI export, `prepare` then `finish`, with the AWS CLI pointed at moto: the
+   service's and the function's configurations, and the node group's template's newest
+   version, name exactly their new groups. (moto has no UpdateNodegroupVersion: a
+   wrapper in front of `aws` records that call, checked to name the newest version.)
 
 Usage: moto_fetch.py --venv DIR --flowfence BIN --work DIR
 """
@@ -21,12 +29,14 @@ import argparse
 import gzip
 import http.client
 import http.server
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -52,6 +62,9 @@ def proxy(moto_port):
         def log_message(self, *a):
             pass
 
+        def do_GET(self):
+            self.forward("GET", None)
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             form = parse_qs(body.decode(errors="replace"))
@@ -74,9 +87,14 @@ def proxy(moto_port):
                     "<Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized "
                     "to perform: sts:AssumeRole</Message></Error><RequestId>denied</RequestId></ErrorResponse>",
                 )
+            self.forward("POST", body)
+
+        def forward(self, method, body):
+            if method == "GET":
+                Faults.calls += 1
             conn = http.client.HTTPConnection("127.0.0.1", moto_port)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            conn.request("POST", self.path, body=body, headers=headers)
+            conn.request(method, self.path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
             self.send_response(r.status)
@@ -147,16 +165,63 @@ def build(endpoint):
     alb = elbv2.create_load_balancer(Name="web-alb", Subnets=subnets, SecurityGroups=[lb_sg], Scheme="internet-facing", Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
     tg = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
     elbv2.create_listener(LoadBalancerArn=alb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
-    return enis, [pl], [lt]
+
+    # Launchers beyond auto scaling groups, each with a member in the default group.
+    role = boto3.client("iam", **kw).create_role(RoleName="launcher", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    nodes = ec2.create_launch_template(
+        LaunchTemplateName="nodes", LaunchTemplateData={"ImageId": "ami-12345678", "SecurityGroupIds": [default]}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    eks = boto3.client("eks", **kw)
+    eks.create_cluster(name="demo", roleArn=role, resourcesVpcConfig={"subnetIds": subnets})
+    eks.create_nodegroup(clusterName="demo", nodegroupName="workers", nodeRole=role, subnets=subnets, launchTemplate={"id": nodes, "version": "1"})
+    node = ec2.create_network_interface(
+        SubnetId=subnets[0], PrivateIpAddress="10.1.1.20", Groups=[default], Description="node",
+        TagSpecifications=[{"ResourceType": "network-interface", "Tags": [{"Key": "eks:nodegroup-name", "Value": "workers"}, {"Key": "eks:cluster-name", "Value": "demo"}]}],
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    enis.append((node, "10.1.1.20", [default]))
+    ecs = boto3.client("ecs", **kw)
+    # moto moves a task a state further on every describe: held still, so the CLI's
+    # describe and flowfence's see the same task.
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(
+        f"{endpoint}/moto-api/state-manager/set-transition", method="POST",
+        data=json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000}}).encode(),
+    )).read()
+    ecs.create_cluster(clusterName="apps")
+    ecs.register_task_definition(
+        family="api", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "api", "image": "nginx", "memory": 512}],
+    )
+    network = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [default], "assignPublicIp": "DISABLED"}}
+    ecs.create_service(cluster="apps", serviceName="api", taskDefinition="api", desiredCount=1, launchType="FARGATE", networkConfiguration=network)
+    task = ecs.run_task(cluster="apps", taskDefinition="api", launchType="FARGATE", group="service:api", count=1, networkConfiguration=network)["tasks"][0]
+    details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
+    enis.append((details["networkInterfaceId"], details["privateIPv4Address"], [default]))
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("f.py", "def handler(event, context):\n    return 1\n")
+    boto3.client("lambda", **kw).create_function(
+        FunctionName="thumbs", Runtime="python3.12", Role=role, Handler="f.handler", Code={"ZipFile": code.getvalue()},
+        VpcConfig={"SubnetIds": [subnets[1]], "SecurityGroupIds": [default]},
+    )
+    # moto makes no interface for it: the one Lambda would (its description names it).
+    fn = ec2.create_network_interface(
+        SubnetId=subnets[1], PrivateIpAddress="10.1.2.30", Groups=[default],
+        Description="AWS Lambda VPC ENI-thumbs",
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    enis.append((fn, "10.1.2.30", [default]))
+    return enis, [pl], [lt, nodes]
 
 
 def write_logs(enis, dir):
-    """An hour of v2 records: every default-group interface calls the first on 5432."""
+    """Twenty minutes of v2 records: every other default-group interface calls the first
+    on 5432."""
     dir.mkdir(parents=True, exist_ok=True)
     server_eni, server_ip, _ = enis[0]
     lines = ["version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"]
     start = 1790000000
-    for n, (eni, ip, groups) in enumerate(enis[1:3]):
+    default = enis[0][2]
+    for n, (eni, ip, groups) in enumerate(e for e in enis[1:] if e[2] == default):
         for k in range(20):
             t = start + 60 * k
             sport = 40000 + 100 * n + k
@@ -252,6 +317,13 @@ def run(args, work, endpoint, port, creds):
         calls.append((f"elbv2-describe-target-group-attributes-{name}", ["elbv2", "describe-target-group-attributes", "--target-group-arn", arn]))
     for lt in templates:
         calls.append((f"ec2-describe-launch-template-versions-{lt}", ["ec2", "describe-launch-template-versions", "--launch-template-id", lt]))
+    calls.append(("eks-describe-cluster-demo", ["eks", "describe-cluster", "--name", "demo"]))
+    calls.append(("eks-describe-nodegroup-demo-workers", ["eks", "describe-nodegroup", "--cluster-name", "demo", "--nodegroup-name", "workers"]))
+    services = json.loads(subprocess.run(["aws", "ecs", "list-services", "--cluster", "apps", "--endpoint-url", endpoint], env=base_env, capture_output=True, text=True, check=True).stdout)["serviceArns"]
+    calls.append(("ecs-describe-services-apps", ["ecs", "describe-services", "--cluster", "apps", "--services", *services]))
+    tasks = json.loads(subprocess.run(["aws", "ecs", "list-tasks", "--cluster", "apps", "--endpoint-url", endpoint], env=base_env, capture_output=True, text=True, check=True).stdout)["taskArns"]
+    calls.append(("ecs-describe-tasks-apps", ["ecs", "describe-tasks", "--cluster", "apps", "--tasks", *tasks]))
+    calls.append(("lambda-list-functions", ["lambda", "list-functions"]))
     for name, call in calls:
         out = subprocess.run(["aws", *call, "--endpoint-url", endpoint], env=base_env, capture_output=True, check=True).stdout
         (cli / f"{name}.json").write_bytes(out)
@@ -289,9 +361,20 @@ def run(args, work, endpoint, port, creds):
     live_same = live.read_bytes() == plans[1]
     if not live_same:
         problems.append("the plan with --inventory live differs from the one over the fetched folder")
-    moved = len(json.loads(plans[1])["interfaces"])
+    plan = json.loads(plans[1])
+    moved = len(plan["interfaces"])
     if moved == 0:
         problems.append("the plan moves no interface")
+    # The launchers, each with the settings the inventory gave it.
+    launchers = sorted((l["kind"], l["name"], l["settings"]["from"]) for l in plan.get("launchers", []))
+    want = [
+        ("ecs-service", "api", "ecs-service"),
+        ("eks-node-group", "workers", "launch-template"),
+        ("lambda-function", "thumbs", "lambda-vpc"),
+    ]
+    if launchers != want:
+        problems.append(f"launchers {launchers}, not {want}")
+    problems += run_export(args, work, endpoint, base_env, plan)
     for p in problems:
         print("MISMATCH:", p)
     print(
@@ -300,10 +383,64 @@ def run(args, work, endpoint, port, creds):
         f"{Faults.refused} role refused and skipped); --all-regions: {len(folders)} regions in {took_all:.1f} s; "
         f"{same} of {len(names)} files byte-identical "
         f"to the AWS CLI's; plans over both identical: {plans[0] == plans[1]}, and with --inventory live: {live_same} "
-        f"({moved} interfaces moved); "
+        f"({moved} interfaces moved; launchers: {', '.join(f'{k} {n} from {f}' for k, n, f in launchers)}); "
         f"{len(problems)} mismatches"
     )
     return 1 if problems else 0
+
+
+def run_export(args, work, endpoint, base_env, plan):
+    """Step 6: the CLI export against moto; returns what's wrong."""
+    script = work / "migrate.sh"
+    subprocess.run([args.flowfence, "export", "--plan", str(work / "plan-fetched.json"), "--format", "cli", "-o", str(script)], check=True)
+    shim = work / "shim"
+    shim.mkdir(exist_ok=True)
+    record = work / "eks-calls.txt"
+    real = subprocess.run(["which", "aws"], env=base_env, capture_output=True, text=True, check=True).stdout.strip()
+    (shim / "aws").write_text(
+        "#!/usr/bin/env bash\n"
+        "if [ \"$1 $2\" = 'eks update-nodegroup-version' ]; then echo \"$*\" >> " + str(record) + "; exit 0; fi\n"
+        f"exec {real} \"$@\"\n"
+    )
+    (shim / "aws").chmod(0o755)
+    env = dict(base_env, AWS_ENDPOINT_URL=endpoint, PATH=f"{shim}:{base_env['PATH']}")
+    for phase in ("prepare", "finish"):
+        r = subprocess.run(["bash", str(script), phase], env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            return [f"migrate.sh {phase} exited {r.returncode}: {r.stderr.strip()[-400:]}"]
+    import boto3
+
+    kw = dict(endpoint_url=endpoint, region_name=REGION)
+    ec2 = boto3.client("ec2", **kw)
+    ids = {g["GroupName"]: g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+    launchers = {l["kind"]: l for l in plan["launchers"]}
+    after = lambda l: sorted(ids[g.removeprefix("new:")] for g in l["groups_after"])
+    problems = []
+    service = boto3.client("ecs", **kw).describe_services(cluster="apps", services=["api"])["services"][0]
+    got = sorted(service["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"])
+    if got != after(launchers["ecs-service"]):
+        problems.append(f"service api names {got} after finish, not {after(launchers['ecs-service'])}")
+    function = boto3.client("lambda", **kw).get_function_configuration(FunctionName="thumbs")
+    got = sorted(function["VpcConfig"]["SecurityGroupIds"])
+    if got != after(launchers["lambda-function"]):
+        problems.append(f"function thumbs names {got} after finish, not {after(launchers['lambda-function'])}")
+    node = launchers["eks-node-group"]
+    template = node["settings"]["template_id"]
+    versions = ec2.describe_launch_template_versions(LaunchTemplateId=template)["LaunchTemplateVersions"]
+    newest = max(versions, key=lambda v: v["VersionNumber"])
+    got = sorted(newest["LaunchTemplateData"].get("SecurityGroupIds", []))
+    if got != after(node):
+        problems.append(f"template {template} version {newest['VersionNumber']} names {got}, not {after(node)}")
+    calls = record.read_text().splitlines() if record.exists() else []
+    want = f"eks update-nodegroup-version --cluster-name demo --nodegroup-name workers --launch-template id={template},version={newest['VersionNumber']}"
+    if not calls or calls[-1] != want:
+        problems.append(f"the last node group call was {calls[-1:]}, not {want!r}")
+    print(
+        f"CLI export against moto: service api and function thumbs name {len(after(launchers['ecs-service']))} and "
+        f"{len(after(launchers['lambda-function']))} new groups only; node group workers pointed at template "
+        f"version {newest['VersionNumber']} ({len(versions)} versions; {len(calls)} update-nodegroup-version calls)"
+    )
+    return problems
 
 
 if __name__ == "__main__":

@@ -54,9 +54,12 @@ pub(crate) fn response(model: &Model, operation: &str, body: &str) -> Result<Jso
         .get(operation)
         .ok_or_else(|| malformed(operation, "not a call of the model"))?;
     if matches!(model.protocol.as_str(), "json" | "rest-json") {
-        let raw: Raw = serde_json::from_str(body).map_err(|e| malformed(operation, e.to_string()))?;
+        let raw: Raw =
+            serde_json::from_str(body).map_err(|e| malformed(operation, e.to_string()))?;
         let decoder = Decoder { model, operation };
-        return Ok(decoder.json(&op.output.shape, raw)?.unwrap_or(Json::Object(Vec::new())));
+        return Ok(decoder
+            .json(&op.output.shape, raw)?
+            .unwrap_or(Json::Object(Vec::new())));
     }
     let mut doc = Document::new(body);
     let mut root = doc
@@ -306,7 +309,10 @@ impl Decoder<'_> {
             }
             ("list", _) => return Err(wrong("a list")),
             ("map", Raw::Object(entries)) => {
-                let value = shape.value.as_ref().ok_or_else(|| wrong("a map with values"))?;
+                let value = shape
+                    .value
+                    .as_ref()
+                    .ok_or_else(|| wrong("a map with values"))?;
                 let mut out = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
                     out.push((k, self.json(&value.shape, v)?.unwrap_or(Json::Null)));
@@ -506,5 +512,55 @@ mod tests {
         ] {
             assert_eq!(python_float(f), s);
         }
+    }
+
+    /// A JSON-protocol response: members in model order whatever the body's, `null`s
+    /// and unknown members gone, a map in the body's order, numbers as the body has
+    /// them (a timestamp's epoch seconds, a whole float keeping its `.0`).
+    #[test]
+    fn json_responses_decode_as_the_cli_prints_them() {
+        let body = r#"{"cluster": {"status": "ACTIVE", "tags": {"z": "1", "a": "2"},
+            "resourcesVpcConfig": {"clusterSecurityGroupId": "sg-c", "securityGroupIds": [],
+                "subnetIds": ["subnet-1"], "vpcId": null},
+            "createdAt": 1.796600646052E9, "name": "demo", "unknownMember": 1,
+            "version": "1.31", "health": {"issues": []}, "platformVersion": null}}"#;
+        let model = Service::Eks.model();
+        let json = response(&model, "DescribeCluster", body).unwrap();
+        let want = r#"{
+    "cluster": {
+        "name": "demo",
+        "createdAt": 1796600646.052,
+        "version": "1.31",
+        "resourcesVpcConfig": {
+            "subnetIds": [
+                "subnet-1"
+            ],
+            "securityGroupIds": [],
+            "clusterSecurityGroupId": "sg-c"
+        },
+        "status": "ACTIVE",
+        "tags": {
+            "z": "1",
+            "a": "2"
+        },
+        "health": {
+            "issues": []
+        }
+    }
+}"#;
+        assert_eq!(json.to_cli_text(), want);
+        let whole = response(
+            &model,
+            "DescribeCluster",
+            r#"{"cluster": {"createdAt": 1.7E9}}"#,
+        )
+        .unwrap()
+        .to_cli_text();
+        assert!(whole.contains(r#""createdAt": 1700000000.0"#), "{whole}");
+        let e = response(&model, "DescribeCluster", r#"{"cluster": []}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "DescribeCluster: the response isn't what its model describes: Cluster: not an object"
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! OUT/ACCOUNT/REGION/ec2-describe-managed-prefix-lists.json
 //! OUT/ACCOUNT/REGION/ec2-get-managed-prefix-list-entries-pl-....json   (one per list)
 //! OUT/ACCOUNT/REGION/ec2-describe-launch-template-versions-lt-....json (per template
-//!                                                 an auto scaling group launches)
+//!                              an auto scaling group or EKS node group launches)
 //! OUT/ACCOUNT/REGION/autoscaling-describe-auto-scaling-groups.json
 //! OUT/ACCOUNT/REGION/autoscaling-describe-launch-configurations.json
 //! OUT/ACCOUNT/REGION/elbv2-describe-load-balancers.json
@@ -396,8 +396,18 @@ async fn fetch_region(
         "autoscaling-describe-launch-configurations",
         &json,
     )?);
+    // EKS's node groups launch templates of their own (their auto scaling groups
+    // launch EKS's copies).
+    let (eks_files, node_templates) = fetch_eks(config, dir).await?;
+    files.extend(eks_files);
     // The templates the groups launch (by id, or by name when the group names it so).
-    for (id, name) in launch_templates(&groups) {
+    let mut templates = launch_templates(&groups);
+    for t in node_templates {
+        if !templates.contains(&t) {
+            templates.push(t);
+        }
+    }
+    for (id, name) in templates {
         let by_name = if id.is_none() { name.clone() } else { None };
         let json = paged!(
             ec2,
@@ -472,17 +482,21 @@ async fn fetch_region(
             &json,
         )?);
     }
-    files.extend(fetch_launchers(config, dir).await?);
+    files.extend(fetch_ecs_and_lambda(config, dir).await?);
     Ok(files)
 }
 
-/// The launchers outside EC2: EKS clusters and their managed node groups, ECS services
-/// and their tasks (which interface is whose), Lambda functions.
-async fn fetch_launchers(
+/// A launch template as a launcher names it: (id, name).
+type TemplateKey = (Option<String>, Option<String>);
+
+/// EKS clusters (their cluster security group) and managed node groups; returns the
+/// files and the launch templates the node groups name.
+async fn fetch_eks(
     config: &SdkConfig,
     dir: &Path,
-) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
+) -> Result<(Vec<(PathBuf, usize)>, Vec<TemplateKey>), FetchFailure> {
     let mut files = Vec::new();
+    let mut templates = Vec::new();
     let eks = Caller::new(Service::Eks, |capture| {
         aws_sdk_eks::Client::from_conf(
             aws_sdk_eks::config::Builder::from(config)
@@ -491,7 +505,13 @@ async fn fetch_launchers(
         )
     });
     let e = &eks.client;
-    let clusters = paged!(eks, "ListClusters", e.list_clusters(), set_next_token, next_token);
+    let clusters = paged!(
+        eks,
+        "ListClusters",
+        e.list_clusters(),
+        set_next_token,
+        next_token
+    );
     for cluster in strings(&clusters, "clusters") {
         e.describe_cluster()
             .name(&cluster)
@@ -499,7 +519,11 @@ async fn fetch_launchers(
             .await
             .map_err(|err| eks.failed("DescribeCluster", &err))?;
         let json = eks.page("DescribeCluster")?;
-        files.push(write(dir, &format!("eks-describe-cluster-{cluster}"), &json)?);
+        files.push(write(
+            dir,
+            &format!("eks-describe-cluster-{cluster}"),
+            &json,
+        )?);
         let groups = paged!(
             eks,
             "ListNodegroups",
@@ -520,8 +544,22 @@ async fn fetch_launchers(
                 &format!("eks-describe-nodegroup-{cluster}-{group}"),
                 &json,
             )?);
+            if let Some(t) = node_group_template(&json)
+                && !templates.contains(&t)
+            {
+                templates.push(t);
+            }
         }
     }
+    Ok((files, templates))
+}
+
+/// ECS services and their tasks (which interface is whose), and Lambda functions.
+async fn fetch_ecs_and_lambda(
+    config: &SdkConfig,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
+    let mut files = Vec::new();
 
     let ecs = Caller::new(Service::Ecs, |capture| {
         aws_sdk_ecs::Client::from_conf(
@@ -531,7 +569,13 @@ async fn fetch_launchers(
         )
     });
     let c = &ecs.client;
-    let clusters = paged!(ecs, "ListClusters", c.list_clusters(), set_next_token, next_token);
+    let clusters = paged!(
+        ecs,
+        "ListClusters",
+        c.list_clusters(),
+        set_next_token,
+        next_token
+    );
     for cluster in strings(&clusters, "clusterArns") {
         let short = cluster.rsplit('/').next().unwrap_or_default();
         let services = paged!(
@@ -649,9 +693,26 @@ fn ids(json: &Json, key: &str, field: &str) -> Vec<String> {
         .collect()
 }
 
+/// The launch template a node group names (`nodegroup.launchTemplate`), if its own.
+fn node_group_template(json: &Json) -> Option<TemplateKey> {
+    let field = |v: &Json, k: &str| -> Option<Json> {
+        match v {
+            Json::Object(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
+            _ => None,
+        }
+    };
+    let text = |v: Option<Json>| match v {
+        Some(Json::Str(s)) => Some(s),
+        _ => None,
+    };
+    let spec = field(&field(json, "nodegroup")?, "launchTemplate")?;
+    let key = (text(field(&spec, "id")), text(field(&spec, "name")));
+    (key != (None, None)).then_some(key)
+}
+
 /// The launch templates auto scaling groups name (`LaunchTemplate`, or a mixed
 /// instances policy's), as (id, name), once each.
-fn launch_templates(groups: &Json) -> Vec<(Option<String>, Option<String>)> {
+fn launch_templates(groups: &Json) -> Vec<TemplateKey> {
     let field = |m: &[(String, Json)], k: &str| -> Option<Json> {
         m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
     };

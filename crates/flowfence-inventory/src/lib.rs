@@ -493,7 +493,9 @@ impl Inventory {
             }
         }
         if let Some(c) = eks_cluster
-            && let Some(sg) = c.resources_vpc_config.and_then(|v| v.cluster_security_group_id)
+            && let Some(sg) = c
+                .resources_vpc_config
+                .and_then(|v| v.cluster_security_group_id)
         {
             self.cluster_security_groups.insert(c.name, sg);
         }
@@ -813,7 +815,9 @@ impl Inventory {
             }
             LauncherKind::EcsService => {
                 let cluster = launcher.cluster.clone()?;
-                let s = self.ecs_services.get(&(cluster.clone(), name.to_string()))?;
+                let s = self
+                    .ecs_services
+                    .get(&(cluster.clone(), name.to_string()))?;
                 Some(LaunchGroups {
                     source: LaunchSource::EcsService {
                         subnets: s.subnets.clone(),

@@ -703,11 +703,11 @@ fn steps(
     ];
     let launcher_labels: Vec<String> = launchers.iter().map(PlanLauncher::label).collect();
     if !launchers.is_empty() {
-        list.push(("launch-beside-default", "Make each launcher name its new groups beside the ones it names today, so what it launches during the observation gets both: a new launch template version (the auto scaling group pointed at it unless it launches $Latest); a launch configuration is copied; node groups and functions change through their own settings.".to_string(), launcher_labels.clone()));
+        list.push(("launch-beside-default", "Make each launcher name its new groups beside the ones it names today, so what it launches during the observation gets both: a new launch template version (the auto scaling group pointed at it unless it launches $Latest, a node group through update-nodegroup-version); a launch configuration is copied; an ECS service gets a new network configuration and deployment (its tasks' interfaces can't change), a Lambda function a new VPC configuration.".to_string(), launcher_labels.clone()));
     }
     list.push(("observe", "Keep flow logs running for a while (a week covers weekly jobs) and run `flowfence verify` on the new logs: nothing may reach these interfaces through the default group only.".to_string(), ifaces.clone()));
     if !launchers.is_empty() {
-        list.push(("launch-without-default", "Make each launcher name only its new groups (another launch template version), so nothing it launches lands in the default group once it is emptied.".to_string(), launcher_labels));
+        list.push(("launch-without-default", "Make each launcher name only its new groups (another launch template version, service deployment or function configuration), so nothing it launches lands in the default group once it is emptied.".to_string(), launcher_labels));
     }
     list.push((
         "detach-default",

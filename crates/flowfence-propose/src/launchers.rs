@@ -174,14 +174,11 @@ impl PlanLauncher {
 
     /// Whether it launched `interface` (as `inventory` tells).
     pub fn launched(&self, interface: &Interface, inventory: &Inventory) -> bool {
-        inventory
-            .launchers_of(interface)
-            .iter()
-            .any(|l| {
-                l.kind == self.kind
-                    && l.name == self.name
-                    && (l.cluster.is_none() || l.cluster == self.cluster)
-            })
+        inventory.launchers_of(interface).iter().any(|l| {
+            l.kind == self.kind
+                && l.name == self.name
+                && (l.cluster.is_none() || l.cluster == self.cluster)
+        })
     }
 }
 
@@ -347,7 +344,11 @@ pub(crate) fn launcher_findings(plan: &Plan, inventory: &Inventory) -> Vec<Findi
                     FindingKind::LauncherStale,
                     format!(
                         "{label}: {members} members move to {moved_to}, but its launch template {template_id} version {version} names {named}: the plan's launch steps give it a new version naming {moved_to}{}, before the default group is detached",
-                        if l.points_group_at_new_version() { " and point the group at it" } else { "" }
+                        match (l.points_group_at_new_version(), l.kind) {
+                            (false, _) => "",
+                            (true, LauncherKind::EksNodeGroup) => " and point the node group at it (aws eks update-nodegroup-version)",
+                            (true, _) => " and point the group at it",
+                        }
                     ),
                 ),
                 LaunchSettings::SharedTemplate { template_id, version, shared_with } => (
@@ -666,6 +667,221 @@ mod tests {
             .unwrap();
         assert!(
             finding.detail.contains("is launched by batch too"),
+            "{}",
+            finding.detail
+        );
+    }
+
+    /// An ECS service's task (its interface named by `describe-tasks`) in the default
+    /// group: the service's tasks form one role, the plan updates the service's network
+    /// configuration, and a task it starts later ends in the new group and breaks nothing.
+    #[test]
+    fn an_ecs_service_gets_a_network_configuration_and_its_next_tasks_the_new_group() {
+        let task = |eni: &str| {
+            json!({"clusterArn": "arn:aws:ecs:us-east-1:1:cluster/apps", "group": "service:api",
+                "attachments": [{"type": "ElasticNetworkInterface", "details": [
+                    {"name": "subnetId", "value": "subnet-1"},
+                    {"name": "networkInterfaceId", "value": eni}]}]})
+        };
+        let services = json!({"services": [{"serviceName": "api",
+            "clusterArn": "arn:aws:ecs:us-east-1:1:cluster/apps",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"],
+                "securityGroups": ["sg-d"], "assignPublicIp": "DISABLED"}}}]});
+        let build = |tasks: &[(&str, &str)]| {
+            let mut interfaces: Vec<Value> = tasks
+                .iter()
+                .map(|(eni, ip)| {
+                    let mut i = testing::interface(eni, ip, &["sg-d"], "interface", None);
+                    i["RequesterManaged"] = json!(true);
+                    i["Description"] = json!("arn:aws:ecs:us-east-1:1:attachment/x");
+                    i
+                })
+                .collect();
+            interfaces.push(testing::interface(
+                "eni-d",
+                "10.0.0.2",
+                &["sg-d"],
+                "interface",
+                None,
+            ));
+            let mut inventory = testing::inventory(
+                interfaces,
+                vec![testing::group("sg-d", "default", json!([]), json!([]))],
+            );
+            inventory
+                .add_json("services.json", &services.to_string())
+                .unwrap();
+            let described: Vec<Value> = tasks.iter().map(|(eni, _)| task(eni)).collect();
+            inventory
+                .add_json("tasks.json", &json!({ "tasks": described }).to_string())
+                .unwrap();
+            inventory
+        };
+        let inventory = build(&[("eni-t", "10.0.0.1")]);
+        let table = testing::table(&[
+            "eni-t,client,6,5432,interface,eni-d,3,6,600,100,200,1,flags",
+            "eni-d,server,6,5432,interface,eni-t,3,6,600,100,200,1,flags",
+        ]);
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        let l = plan
+            .launchers
+            .iter()
+            .find(|l| l.kind == LauncherKind::EcsService)
+            .expect("the service is a launcher");
+        assert_eq!(l.label(), "ECS service api");
+        assert_eq!(
+            l.cluster.as_deref(),
+            Some("arn:aws:ecs:us-east-1:1:cluster/apps")
+        );
+        assert_eq!(l.groups_before, ["sg-d"]);
+        assert_eq!(l.groups_after, ["new:api"]);
+        assert_eq!(
+            l.settings,
+            LaunchSettings::EcsService {
+                subnets: vec!["subnet-1".into()],
+                assign_public_ip: Some("DISABLED".into()),
+            }
+        );
+        assert!(l.changed_by_steps());
+        // A task the service starts tomorrow.
+        let later = build(&[("eni-t2", "10.0.0.3")]);
+        let state = plan.final_state(&later);
+        assert_eq!(state.groups_of("eni-t2"), ["new:api"]);
+        let traffic = testing::table(&[
+            "eni-t2,client,6,5432,interface,eni-d,3,6,600,100,200,1,flags",
+            "eni-d,server,6,5432,interface,eni-t2,3,6,600,100,200,1,flags",
+        ]);
+        let (_, after) = crate::replay(&later, &traffic, &state);
+        assert!(after.broken.is_empty(), "{:?}", after.broken);
+    }
+
+    /// A Lambda interface serves every function of its subnet with exactly its groups:
+    /// each of them is a launcher (one left behind would keep using the default group),
+    /// and a function with other groups or subnets is not.
+    #[test]
+    fn every_function_sharing_a_lambda_interface_is_a_launcher() {
+        let mut lambda = testing::interface("eni-l", "10.0.0.1", &["sg-d"], "lambda", None);
+        lambda["SubnetId"] = json!("subnet-1");
+        lambda["RequesterManaged"] = json!(true);
+        lambda["Description"] = json!("AWS Lambda VPC ENI-thumbs");
+        let db = testing::interface("eni-d", "10.0.0.2", &["sg-d"], "interface", None);
+        let mut inventory = testing::inventory(
+            vec![lambda, db],
+            vec![testing::group("sg-d", "default", json!([]), json!([]))],
+        );
+        let function = |name: &str, subnet: &str, groups: &[&str]| {
+            json!({"FunctionName": name, "VpcConfig": {"SubnetIds": [subnet, "subnet-9"],
+                "SecurityGroupIds": groups, "VpcId": "vpc-1"}})
+        };
+        let functions = json!({"Functions": [
+            function("thumbs", "subnet-1", &["sg-d"]),
+            function("resize", "subnet-1", &["sg-d"]),
+            function("billing", "subnet-1", &["sg-d", "sg-x"]),
+            function("reports", "subnet-2", &["sg-d"]),
+            {"FunctionName": "public"}
+        ]});
+        inventory
+            .add_json("functions.json", &functions.to_string())
+            .unwrap();
+        let table = testing::table(&[
+            "eni-l,client,6,5432,interface,eni-d,3,6,600,100,200,1,flags",
+            "eni-d,server,6,5432,interface,eni-l,3,6,600,100,200,1,flags",
+        ]);
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        let functions: Vec<(&str, &LaunchSettings)> = plan
+            .launchers
+            .iter()
+            .filter(|l| l.kind == LauncherKind::LambdaFunction)
+            .map(|l| (l.name.as_str(), &l.settings))
+            .collect();
+        let vpc = LaunchSettings::LambdaVpc {
+            subnets: vec!["subnet-1".into(), "subnet-9".into()],
+            ipv6_allowed_for_dual_stack: None,
+        };
+        assert_eq!(functions, [("resize", &vpc), ("thumbs", &vpc)]);
+        let stale = plan
+            .findings
+            .iter()
+            .find(|f| f.subject == "Lambda function thumbs")
+            .unwrap();
+        assert!(
+            stale
+                .detail
+                .contains("Lambda doesn't let its interfaces change"),
+            "{}",
+            stale.detail
+        );
+    }
+
+    /// An EKS node group launching a template of its own is versioned like an auto
+    /// scaling group's and named with its cluster; one launching EKS's own template
+    /// can't be, and the finding says to replace it.
+    #[test]
+    fn node_groups_launch_their_own_templates_or_must_be_replaced() {
+        let node = |template: Option<Value>| {
+            let mut i = testing::interface("eni-n", "10.0.0.1", &["sg-d"], "interface", None);
+            i["TagSet"] = json!([{"Key": "eks:nodegroup-name", "Value": "workers"},
+                {"Key": "eks:cluster-name", "Value": "demo"},
+                {"Key": "aws:autoscaling:groupName", "Value": "eks-workers-1a2b"}]);
+            let db = testing::interface("eni-d", "10.0.0.2", &["sg-d"], "interface", None);
+            let mut inventory = testing::inventory(
+                vec![i, db],
+                vec![testing::group("sg-d", "default", json!([]), json!([]))],
+            );
+            let mut group = json!({"nodegroupName": "workers", "clusterName": "demo",
+                "resources": {"autoScalingGroups": [{"name": "eks-workers-1a2b"}]}});
+            if let Some(t) = template {
+                group["launchTemplate"] = t;
+            }
+            inventory
+                .add_json("ng.json", &json!({ "nodegroup": group }).to_string())
+                .unwrap();
+            inventory
+                .add_json(
+                    "cluster.json",
+                    &json!({"cluster": {"name": "demo", "resourcesVpcConfig":
+                        {"clusterSecurityGroupId": "sg-c"}}})
+                    .to_string(),
+                )
+                .unwrap();
+            inventory
+                .add_json(
+                    "versions.json",
+                    &versions(json!({"SecurityGroupIds": ["sg-d"]})).to_string(),
+                )
+                .unwrap();
+            inventory
+        };
+        let table = testing::table(&[
+            "eni-n,client,6,5432,interface,eni-d,3,6,600,100,200,1,flags",
+            "eni-d,server,6,5432,interface,eni-n,3,6,600,100,200,1,flags",
+        ]);
+        let inventory = node(Some(json!({"id": "lt-1", "version": "2"})));
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        let l = &plan.launchers[0];
+        assert_eq!(l.label(), "EKS node group workers");
+        assert_eq!(l.cluster.as_deref(), Some("demo"));
+        assert!(matches!(
+            &l.settings,
+            LaunchSettings::LaunchTemplate { template_id, version: 2, .. } if template_id == "lt-1"
+        ));
+        assert!(l.points_group_at_new_version());
+
+        let inventory = node(None);
+        let plan = propose(&table, &inventory, &Options::default()).unwrap();
+        let l = &plan.launchers[0];
+        assert_eq!(l.settings, LaunchSettings::NodeGroupDefaults);
+        assert_eq!(l.groups_before, ["sg-c"]);
+        assert!(!l.changed_by_steps());
+        let finding = plan
+            .findings
+            .iter()
+            .find(|f| f.subject == "EKS node group workers")
+            .unwrap();
+        assert!(
+            finding
+                .detail
+                .contains("a node group created without a launch template can't take one"),
             "{}",
             finding.detail
         );

@@ -63,10 +63,8 @@ impl fmt::Display for PlanSummary<'_> {
         }
         // Launchers the steps change (a new template version), and those left to do by
         // hand (the findings say how).
-        let (stepped, by_hand): (Vec<&crate::PlanLauncher>, Vec<&crate::PlanLauncher>) = plan
-            .launchers
-            .iter()
-            .partition(|l| l.changed_by_steps());
+        let (stepped, by_hand): (Vec<&crate::PlanLauncher>, Vec<&crate::PlanLauncher>) =
+            plan.launchers.iter().partition(|l| l.changed_by_steps());
         let (versioned, configured): (Vec<&crate::PlanLauncher>, Vec<&crate::PlanLauncher>) =
             stepped
                 .into_iter()
