@@ -205,7 +205,9 @@ pub(crate) enum InventoryCommand {
     ///
     /// For every account and region asked: network interfaces, security groups and
     /// their rules, managed prefix lists with their entries, auto scaling groups, the
-    /// launch template versions they launch, launch configurations, and load balancers.
+    /// launch template versions they launch, launch configurations, load balancers with
+    /// their listeners and target groups, EKS clusters and managed node groups, ECS
+    /// services and their tasks, and Lambda functions.
     /// One file per call, in OUT/ACCOUNT/REGION/, holding exactly the JSON
     /// `aws ec2 describe-...` prints, so `--inventory OUT` reads the saved folder as it
     /// reads the CLI's own files. Credentials: the standard chain (environment, profile,
