@@ -170,6 +170,8 @@ pub struct Environment {
     pub s3_cidrs: Vec<&'static str>,
     /// The connections.
     pub edges: Vec<Edge>,
+    /// Traffic that grows like a real VPC's over long spans ([`Environment::growing`]).
+    pub growing: bool,
 }
 
 /// How many hosts the partner's API answers on.
@@ -483,6 +485,7 @@ impl Environment {
             s3_prefix_list: "pl-63a5400a".into(),
             s3_cidrs: S3_CIDRS.to_vec(),
             edges,
+            growing: false,
         }
     }
 
@@ -581,6 +584,18 @@ impl Environment {
             .iter()
             .filter(|i| i.role == role && i.alive_at(progress))
             .collect()
+    }
+
+    /// Traffic whose distinct 5-tuples keep growing with the span, as a real VPC's do
+    /// (the base environment draws its internet clients from a fixed address space,
+    /// which fills as the span lengthens): internet clients keep arriving (half of each file's
+    /// internet connections are a client first seen in that file, half one first seen
+    /// in the day before, recent ones likelier), NAT'd destinations likewise, and
+    /// internet clients draw ephemeral ports from their operating system's range
+    /// (Linux 32768-60999, Windows and macOS 49152-65535).
+    pub fn growing(mut self) -> Environment {
+        self.growing = true;
+        self
     }
 
     /// The web tier's first instance is terminated at `at` (a fraction of the span) and

@@ -138,7 +138,7 @@ impl FileFlows {
         out
     }
 
-    fn side(env: &Environment, rng: &mut Rng, who: Endpoint, progress: f64) -> Side {
+    fn side(env: &Environment, rng: &mut Rng, who: Endpoint, progress: f64, w_start: u64) -> Side {
         match who {
             Endpoint::Pod(role) => {
                 // Two pods per node at a time; every eighth of the span they are
@@ -173,7 +173,11 @@ impl FileFlows {
             }
             Endpoint::Internet => Side {
                 eni: None,
-                ip: internet_address(rng),
+                ip: if env.growing {
+                    arriving_internet_address(rng, w_start)
+                } else {
+                    internet_address(rng)
+                },
             },
             Endpoint::Partner => Side {
                 eni: None,
@@ -210,10 +214,15 @@ impl FileFlows {
         progress: f64,
     ) {
         let (client, server, proto, port) = (edge.client, edge.server, edge.protocol, edge.port);
-        let c = Self::side(env, rng, client, progress);
-        let s = Self::side(env, rng, server, progress);
-        // The ALB's nodes use the whole unprivileged range; Linux clients 32768-60999.
+        let c = Self::side(env, rng, client, progress, w_start);
+        let s = Self::side(env, rng, server, progress, w_start);
+        // The ALB's nodes use the whole unprivileged range; Linux clients 32768-60999;
+        // growing internet clients their own operating system's range.
         let eph = match client {
+            Endpoint::Internet if env.growing => {
+                let (lo, hi) = ephemeral_range(c.ip);
+                rng.range(lo, hi)
+            }
             Endpoint::Role("alb") | Endpoint::Internet | Endpoint::Office => rng.range(1024, 65535),
             _ => rng.range(32768, 60999),
         } as u16;
@@ -375,7 +384,11 @@ impl FileFlows {
             .map(|(n, _)| n)
             .collect();
         let eni = *rng.pick(&targets);
-        let src = internet_address(rng);
+        let src = if env.growing {
+            arriving_internet_address(rng, w_start)
+        } else {
+            internet_address(rng)
+        };
         let dst = env.interfaces[eni].ip;
         let port = *rng.pick(&[22u16, 23, 445, 1433, 3389, 5900, 8080]);
         // The bastion's group allows 22 from the office only.
@@ -490,6 +503,44 @@ fn internet_address(rng: &mut Rng) -> Ipv4Addr {
         rng.below(256) as u8,
         rng.range(1, 254) as u8,
     )
+}
+
+/// Internet peers that keep arriving ([`Environment::growing`]): half are first seen in
+/// the file of `w_start`, half in one of the 288 files (a day) before it, recent ones
+/// likelier. A peer is the `n`th of the file it was first seen in, so every file of a
+/// span of any length draws from the same population without shared state.
+fn arriving_internet_address(rng: &mut Rng, w_start: u64) -> Ipv4Addr {
+    let file = w_start / (WINDOW * WINDOWS_PER_FILE);
+    let back = if rng.chance(0.5) {
+        0
+    } else {
+        1 + (rng.unit().powi(3) * 288.0) as u64
+    };
+    let n = rng.below(NEW_PEERS_PER_FILE);
+    let h = Rng::fork(file.saturating_sub(back), n).next_u64();
+    // Public /8s clear of the ranges the environment gives meaning to (S3's 52/8 and
+    // 54/8, the partner's and the office's documentation ranges).
+    let first = [34u8, 44, 63, 81, 98, 109, 141, 176, 185][(h % 9) as usize];
+    Ipv4Addr::new(
+        first,
+        (h >> 8) as u8,
+        (h >> 16) as u8,
+        1 + ((h >> 24) % 254) as u8,
+    )
+}
+
+/// How many distinct peers a file's time may first see (far more than its
+/// connections, so most of a file's new peers are new).
+const NEW_PEERS_PER_FILE: u64 = 4096;
+
+/// The ephemeral port range of the client at `ip`, by its operating system (drawn from
+/// the address): Linux 32768-60999 for four in ten, Windows (49152-65535) for four,
+/// macOS (the same) for the rest.
+fn ephemeral_range(ip: Ipv4Addr) -> (u64, u64) {
+    match Rng::fork(u64::from(u32::from(ip)), 0x05).below(10) {
+        0..=3 => (32768, 60999),
+        _ => (49152, 65535),
+    }
 }
 
 fn write_line(env: &Environment, r: &Rec, format: Format, out: &mut String) {

@@ -21,6 +21,8 @@ use flowfence_synth::{
 ///   flowfence-synth --variant drift --hours 10 --continuation 0.8 --out /tmp/drift
 ///
 ///   flowfence-synth --hours 6 --continuation 0.5 --replace-instance 0.5 --out /tmp/replaced
+///
+///   flowfence-synth --growing --hours 24 --scale 20 --out /tmp/day
 #[derive(Debug, Parser)]
 #[command(name = "flowfence-synth", version, verbatim_doc_comment)]
 struct Args {
@@ -71,6 +73,15 @@ struct Args {
     /// end: learn a plan before the replacement and check it after.
     #[arg(long, value_name = "FRACTION", conflicts_with = "sample")]
     replace_instance: Option<f64>,
+    /// Traffic whose distinct connections keep growing with the span, as a real VPC's
+    /// do, at any length: internet clients and NAT'd destinations keep arriving (half of
+    /// each file's internet connections are a peer first seen then, half one first seen
+    /// in the day before), and internet clients draw ephemeral ports from their
+    /// operating system's range (Linux 32768-60999, Windows and macOS 49152-65535). For
+    /// memory benchmarks: the base environment's peers fill a fixed space, so its
+    /// connections per GiB fall as the span grows.
+    #[arg(long, conflicts_with = "sample")]
+    growing: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -129,6 +140,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         VariantArg::Drift => Variant::Drift,
     };
     let mut env = Environment::new(args.seed, args.instances).with_variant(variant);
+    if args.growing {
+        env = env.growing();
+    }
     if let Some(at) = args.replace_instance {
         if !(0.0..1.0).contains(&at) {
             bail!("--replace-instance: {at} is not a fraction of the span (0 to 1)");
