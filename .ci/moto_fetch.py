@@ -2,8 +2,9 @@
 """`flowfence inventory fetch` against moto, compared with the real AWS CLI.
 
 1. Start moto_server, and in front of it a proxy that answers the first two
-   DescribeNetworkInterfaces calls with EC2's throttling error (RequestLimitExceeded) and
-   refuses AssumeRole for roles named `denied` (AccessDenied).
+   DescribeNetworkInterfaces calls with EC2's throttling error (RequestLimitExceeded),
+   refuses AssumeRole for roles named `denied` (AccessDenied), and refuses every ECS
+   call in us-west-2 (AccessDeniedException, as for a role without ECS permissions).
 2. Create an environment there: a VPC, subnets, security groups with rules (one naming
    another group), interfaces, a customer-managed prefix list with entries, a launch
    template with two versions and an auto scaling group launching it, a launch
@@ -52,6 +53,7 @@ class Faults:
     throttle_left = 2
     throttled = 0
     refused = 0
+    ecs_refused = 0
     calls = 0
 
 
@@ -79,6 +81,16 @@ def proxy(moto_port):
                     "<Message>Request limit exceeded.</Message></Error></Errors>"
                     "<RequestID>throttled</RequestID></Response>",
                 )
+            if "/us-west-2/ecs/" in self.headers.get("Authorization", ""):
+                Faults.ecs_refused += 1
+                data = json.dumps({"__type": "AccessDeniedException",
+                                   "message": "User is not authorized to perform: ecs:ListClusters"}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if action == "AssumeRole" and form.get("RoleArn", [""])[0].endswith("/denied"):
                 Faults.refused += 1
                 return self.reply(
@@ -275,6 +287,20 @@ def run(args, work, endpoint, port, creds):
     if Faults.refused != 1:
         problems.append(f"{Faults.refused} AssumeRole refused, not 1")
 
+    # A region whose ECS calls are refused: the rest of it is written, the failure named.
+    partial = work / "partial"
+    r = subprocess.run(
+        [args.flowfence, "inventory", "fetch", "-o", str(partial), "--region", "us-west-2"],
+        env=dict(base_env, AWS_ENDPOINT_URL=front_url), capture_output=True, text=True,
+    )
+    written = sorted(p.name for p in (partial / ACCOUNT / "us-west-2").glob("*.json"))
+    ecs_named = f"FAILED {ACCOUNT} us-west-2: ecs ListClusters: AccessDeniedException" in r.stderr
+    if r.returncode != 1 or not ecs_named:
+        problems.append(f"refused ECS calls: exit {r.returncode}, named: {ecs_named}: {r.stderr.strip()[-300:]}")
+    if "ec2-describe-network-interfaces.json" not in written or "lambda-list-functions.json" not in written \
+            or any(n.startswith("ecs-") for n in written):
+        problems.append(f"refused ECS calls: wrote {written}")
+
     # Every region: one folder per region `ec2 describe-regions` lists.
     everywhere = work / "all-regions"
     started_all = time.time()
@@ -380,7 +406,8 @@ def run(args, work, endpoint, port, creds):
     print(
         f"moto fetch: {len(got)} files for {ACCOUNT}/{REGION} in {took:.1f} s "
         f"({Faults.calls} calls through the proxy, {Faults.throttled} throttled and retried, "
-        f"{Faults.refused} role refused and skipped); --all-regions: {len(folders)} regions in {took_all:.1f} s; "
+        f"{Faults.refused} role refused and skipped; refused ECS calls in us-west-2 named, the region's other "
+        f"{len(written)} files written); --all-regions: {len(folders)} regions in {took_all:.1f} s; "
         f"{same} of {len(names)} files byte-identical "
         f"to the AWS CLI's; plans over both identical: {plans[0] == plans[1]}, and with --inventory live: {live_same} "
         f"({moved} interfaces moved; launchers: {', '.join(f'{k} {n} from {f}' for k, n, f in launchers)}); "

@@ -32,7 +32,8 @@
 //! account assumed through STS, paginated, the SDK's retries for throttling); each
 //! response's own bytes are decoded by botocore's rules over its service model
 //! (`decode`), which is what makes the files the CLI's. An account or region that fails
-//! is reported by name and the others go on.
+//! is reported by name and the others go on; a region whose EKS, ECS or Lambda calls
+//! fail keeps its other files, the failure named the same way.
 
 mod calls;
 mod decode;
@@ -189,12 +190,21 @@ pub async fn fetch(options: &FetchOptions) -> Result<FetchReport, FetchError> {
                 .region(Region::new(region.clone()))
                 .build();
             match fetch_region(&regional, &dir).await {
-                Ok(files) => report.fetched.push(Fetched {
-                    account: account.clone(),
-                    region,
-                    files,
-                    elapsed: started.elapsed(),
-                }),
+                Ok((files, missing)) => {
+                    // Written, but without a launcher service's files: named, so the
+                    // launchers it would have shown are read as unseen, not absent.
+                    report.failures.extend(missing.into_iter().map(|e| Failure {
+                        account: account.clone(),
+                        region: Some(region.clone()),
+                        error: e.to_string(),
+                    }));
+                    report.fetched.push(Fetched {
+                        account: account.clone(),
+                        region,
+                        files,
+                        elapsed: started.elapsed(),
+                    });
+                }
                 Err(FetchFailure::Setup(e)) => return Err(e),
                 Err(FetchFailure::Call(e)) => report.failures.push(Failure {
                     account: account.clone(),
@@ -308,11 +318,16 @@ fn write(dir: &Path, name: &str, json: &Json) -> Result<(PathBuf, usize), FetchF
     Ok((path, items))
 }
 
-/// Every call of one account and region, into `dir`.
+/// Every call of one account and region, into `dir`: the files, and the launcher
+/// services (EKS; ECS and Lambda) whose calls failed. Those are optional: a role that
+/// may read EC2 but not EKS, ECS or Lambda (or a region without them) still gets the
+/// inventory the plan needs, and the failure is named. Any other failed call fails the
+/// region.
 async fn fetch_region(
     config: &SdkConfig,
     dir: &Path,
-) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
+) -> Result<(Vec<(PathBuf, usize)>, Vec<CallError>), FetchFailure> {
+    let mut missing = Vec::new();
     std::fs::create_dir_all(dir).map_err(unwritable(dir))?;
     let mut files = Vec::new();
     let ec2 = ec2_caller(config);
@@ -398,8 +413,17 @@ async fn fetch_region(
     )?);
     // EKS's node groups launch templates of their own (their auto scaling groups
     // launch EKS's copies).
-    let (eks_files, node_templates) = fetch_eks(config, dir).await?;
-    files.extend(eks_files);
+    let node_templates = match fetch_eks(config, dir).await {
+        Ok((eks_files, templates)) => {
+            files.extend(eks_files);
+            templates
+        }
+        Err(FetchFailure::Call(e)) => {
+            missing.push(e);
+            Vec::new()
+        }
+        Err(setup) => return Err(setup),
+    };
     // The templates the groups launch (by id, or by name when the group names it so).
     let mut templates = launch_templates(&groups);
     for t in node_templates {
@@ -482,8 +506,17 @@ async fn fetch_region(
             &json,
         )?);
     }
-    files.extend(fetch_ecs_and_lambda(config, dir).await?);
-    Ok(files)
+    for fetched in [
+        fetch_ecs(config, dir).await,
+        fetch_lambda(config, dir).await,
+    ] {
+        match fetched {
+            Ok(more) => files.extend(more),
+            Err(FetchFailure::Call(e)) => missing.push(e),
+            Err(setup) => return Err(setup),
+        }
+    }
+    Ok((files, missing))
 }
 
 /// A launch template as a launcher names it: (id, name).
@@ -554,11 +587,8 @@ async fn fetch_eks(
     Ok((files, templates))
 }
 
-/// ECS services and their tasks (which interface is whose), and Lambda functions.
-async fn fetch_ecs_and_lambda(
-    config: &SdkConfig,
-    dir: &Path,
-) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
+/// ECS services and their tasks (which interface is whose).
+async fn fetch_ecs(config: &SdkConfig, dir: &Path) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
     let mut files = Vec::new();
 
     let ecs = Caller::new(Service::Ecs, |capture| {
@@ -617,6 +647,14 @@ async fn fetch_ecs_and_lambda(
         }
     }
 
+    Ok(files)
+}
+
+/// Lambda functions (their VPC configurations).
+async fn fetch_lambda(
+    config: &SdkConfig,
+    dir: &Path,
+) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
     let lambda = Caller::new(Service::Lambda, |capture| {
         aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::config::Builder::from(config)
@@ -631,8 +669,7 @@ async fn fetch_ecs_and_lambda(
         set_marker,
         next_marker
     );
-    files.push(write(dir, "lambda-list-functions", &json)?);
-    Ok(files)
+    Ok(vec![write(dir, "lambda-list-functions", &json)?])
 }
 
 /// The suffix of the `n`th (from 0) file of a call split over several: none for the

@@ -26,7 +26,7 @@ pub(crate) fn fetch(args: FetchArgs, quiet: bool) -> Result<(), Failure> {
     }
     if !report.failures.is_empty() {
         return Err(Failure::CheckFailed(anyhow!(
-            "{} account or region fetches failed (named above); the others are in {}",
+            "{} fetches failed (named above); what was fetched is in {}",
             report.failures.len(),
             options.out.display()
         )));
