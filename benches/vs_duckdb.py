@@ -11,34 +11,10 @@ import argparse
 import glob
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
-
-def run_timed(argv):
-    """Runs argv; returns (seconds, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"{argv[0]} failed: {proc.stderr.decode(errors='replace')}")
-    return elapsed, proc.stdout
-
-
-def peak_mib(argv):
-    """Peak RSS of one run, via wait4 on the child."""
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        os.execvp(argv[0], argv)
-    _, status, usage = os.wait4(pid, 0)
-    if status != 0:
-        sys.exit(f"{argv[0]} failed with status {status}")
-    return usage.ru_maxrss / 1024
+from engines import peak_mib, run_timed  # beside this file: the shared helpers
 
 
 DUCKDB_SCRIPT = """
@@ -86,7 +62,7 @@ def main():
         duck_out = None
         for i in range(args.runs):
             for name, argv in tools:
-                t, out = run_timed(argv)
+                t, out, _ = run_timed(argv)
                 best[name] = min(best[name], t)
                 if name == "duckdb":
                     duck_out = json.loads(out)

@@ -196,6 +196,17 @@ macro_rules! paged {
 }
 pub(crate) use paged;
 
+/// One call that isn't paginated (`$call` is the fluent builder): the SDK's output and
+/// the response decoded.
+macro_rules! single {
+    ($caller:expr, $op:literal, $call:expr) => {{
+        let caller = &$caller;
+        let out = $call.send().await.map_err(|e| caller.failed($op, &e))?;
+        (out, caller.page($op)?)
+    }};
+}
+pub(crate) use single;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::calls::{CallError, Caller, paged};
+use crate::calls::{CallError, Caller, paged, single};
 pub use crate::decode::DecodeError;
 use crate::decode::Json;
 pub use crate::model::Service;
@@ -240,13 +240,7 @@ async fn account_id(config: &SdkConfig) -> Result<String, CallError> {
                 .build(),
         )
     });
-    let out = sts
-        .client
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| sts.failed("GetCallerIdentity", &e))?;
-    let _ = sts.page("GetCallerIdentity")?;
+    let (out, _) = single!(sts, "GetCallerIdentity", sts.client.get_caller_identity());
     Ok(out.account().unwrap_or_default().to_string())
 }
 
@@ -260,13 +254,7 @@ async fn regions(config: &SdkConfig, options: &FetchOptions) -> Result<Vec<Strin
         return Ok(config.region().map(|r| r.to_string()).into_iter().collect());
     }
     let ec2 = ec2_caller(config);
-    let out = ec2
-        .client
-        .describe_regions()
-        .send()
-        .await
-        .map_err(|e| ec2.failed("DescribeRegions", &e))?;
-    let _ = ec2.page("DescribeRegions")?;
+    let (out, _) = single!(ec2, "DescribeRegions", ec2.client.describe_regions());
     let mut names: Vec<String> = out
         .regions()
         .iter()
@@ -492,14 +480,14 @@ async fn fetch_region(
     // Each group's attributes (client IP preservation), by NAME-ID: the output doesn't
     // name the group.
     for arn in ids(&target_groups, "TargetGroups", "TargetGroupArn") {
-        let out = elbv2
-            .client
-            .describe_target_group_attributes()
-            .target_group_arn(&arn)
-            .send()
-            .await;
-        out.map_err(|e| elbv2.failed("DescribeTargetGroupAttributes", &e))?;
-        let json = elbv2.page("DescribeTargetGroupAttributes")?;
+        let (_, json) = single!(
+            elbv2,
+            "DescribeTargetGroupAttributes",
+            elbv2
+                .client
+                .describe_target_group_attributes()
+                .target_group_arn(&arn)
+        );
         files.push(write(
             dir,
             &format!("elbv2-describe-target-group-attributes-{}", name_id(&arn)),
@@ -546,12 +534,7 @@ async fn fetch_eks(
         next_token
     );
     for cluster in strings(&clusters, "clusters") {
-        e.describe_cluster()
-            .name(&cluster)
-            .send()
-            .await
-            .map_err(|err| eks.failed("DescribeCluster", &err))?;
-        let json = eks.page("DescribeCluster")?;
+        let (_, json) = single!(eks, "DescribeCluster", e.describe_cluster().name(&cluster));
         files.push(write(
             dir,
             &format!("eks-describe-cluster-{cluster}"),
@@ -565,13 +548,8 @@ async fn fetch_eks(
             next_token
         );
         for group in strings(&groups, "nodegroups") {
-            e.describe_nodegroup()
-                .cluster_name(&cluster)
-                .nodegroup_name(&group)
-                .send()
-                .await
-                .map_err(|err| eks.failed("DescribeNodegroup", &err))?;
-            let json = eks.page("DescribeNodegroup")?;
+            let call = e.describe_nodegroup().cluster_name(&cluster);
+            let (_, json) = single!(eks, "DescribeNodegroup", call.nodegroup_name(&group));
             files.push(write(
                 dir,
                 &format!("eks-describe-nodegroup-{cluster}-{group}"),
@@ -617,13 +595,12 @@ async fn fetch_ecs(config: &SdkConfig, dir: &Path) -> Result<Vec<(PathBuf, usize
         );
         // DescribeServices takes ten services a call, DescribeTasks a hundred tasks.
         for (n, chunk) in strings(&services, "serviceArns").chunks(10).enumerate() {
-            c.describe_services()
-                .cluster(&cluster)
-                .set_services(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|err| ecs.failed("DescribeServices", &err))?;
-            let json = ecs.page("DescribeServices")?;
+            let call = c.describe_services().cluster(&cluster);
+            let (_, json) = single!(
+                ecs,
+                "DescribeServices",
+                call.set_services(Some(chunk.to_vec()))
+            );
             let name = format!("ecs-describe-services-{short}{}", part(n));
             files.push(write(dir, &name, &json)?);
         }
@@ -635,13 +612,8 @@ async fn fetch_ecs(config: &SdkConfig, dir: &Path) -> Result<Vec<(PathBuf, usize
             next_token
         );
         for (n, chunk) in strings(&tasks, "taskArns").chunks(100).enumerate() {
-            c.describe_tasks()
-                .cluster(&cluster)
-                .set_tasks(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|err| ecs.failed("DescribeTasks", &err))?;
-            let json = ecs.page("DescribeTasks")?;
+            let call = c.describe_tasks().cluster(&cluster);
+            let (_, json) = single!(ecs, "DescribeTasks", call.set_tasks(Some(chunk.to_vec())));
             let name = format!("ecs-describe-tasks-{short}{}", part(n));
             files.push(write(dir, &name, &json)?);
         }
