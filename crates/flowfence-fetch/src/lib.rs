@@ -62,7 +62,13 @@ pub struct FetchOptions {
     pub role_arns: Vec<String>,
     /// A named profile instead of the default credential chain.
     pub profile: Option<String>,
+    /// Write each region's line (as [`FetchReport::summary`] has it) to standard error
+    /// as soon as the region is done: a fetch of many accounts and regions takes minutes.
+    pub progress: bool,
 }
+
+/// How many regions of an account are fetched at once.
+const REGIONS_AT_ONCE: usize = 8;
 
 /// One account and region fetched.
 #[derive(Clone, Debug)]
@@ -182,14 +188,26 @@ pub async fn fetch(options: &FetchOptions) -> Result<FetchReport, FetchError> {
                 continue;
             }
         };
+        // Regions at once: each is a handful of calls, mostly waiting on the network.
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(REGIONS_AT_ONCE));
+        let mut running = tokio::task::JoinSet::new();
         for region in regions {
             let dir = options.out.join(&account).join(&region);
-            let started = Instant::now();
             let regional = config
                 .to_builder()
                 .region(Region::new(region.clone()))
                 .build();
-            match fetch_region(&regional, &dir).await {
+            let slots = slots.clone();
+            running.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let started = Instant::now();
+                let result = fetch_region(&regional, &dir).await;
+                (region, started.elapsed(), result)
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            let (region, elapsed, result) = done.map_err(|e| FetchError::Runtime(e.into()))?;
+            match result {
                 Ok((files, missing)) => {
                     // Written, but without a launcher service's files: named, so the
                     // launchers it would have shown are read as unseen, not absent.
@@ -198,12 +216,16 @@ pub async fn fetch(options: &FetchOptions) -> Result<FetchReport, FetchError> {
                         region: Some(region.clone()),
                         error: e.to_string(),
                     }));
-                    report.fetched.push(Fetched {
+                    let fetched = Fetched {
                         account: account.clone(),
                         region,
                         files,
-                        elapsed: started.elapsed(),
-                    });
+                        elapsed,
+                    };
+                    if options.progress {
+                        eprintln!("{}", fetched.line());
+                    }
+                    report.fetched.push(fetched);
                 }
                 Err(FetchFailure::Setup(e)) => return Err(e),
                 Err(FetchFailure::Call(e)) => report.failures.push(Failure {
@@ -214,6 +236,13 @@ pub async fn fetch(options: &FetchOptions) -> Result<FetchReport, FetchError> {
             }
         }
     }
+    // Regions end in any order: the report's is the accounts' and regions' own.
+    report
+        .fetched
+        .sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+    report
+        .failures
+        .sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -783,47 +812,63 @@ const PER_RESOURCE: [&str; 8] = [
     "describe-tasks",
 ];
 
+impl Fetched {
+    /// `ACCOUNT REGION: N files in S s (what they hold)`: items per call, the calls
+    /// made per resource summed, empty calls left out.
+    pub fn line(&self) -> String {
+        let mut held: Vec<(String, usize)> = Vec::new();
+        for (path, n) in &self.files {
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let call = stem.split_once('-').map_or(stem, |(_, call)| call);
+            let call = PER_RESOURCE
+                .iter()
+                .find(|c| call.starts_with(*c) && call.len() > c.len())
+                .map_or(call, |c| c);
+            match held.iter_mut().find(|(c, _)| c == call) {
+                Some((_, total)) => *total += n,
+                None => held.push((call.to_string(), *n)),
+            }
+        }
+        let held: Vec<String> = held
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(call, n)| format!("{n} {call}"))
+            .collect();
+        format!(
+            "{} {}: {} files in {:.1} s ({})",
+            self.account,
+            self.region,
+            self.files.len(),
+            self.elapsed.as_secs_f64(),
+            if held.is_empty() {
+                "all empty".to_string()
+            } else {
+                held.join(", ")
+            }
+        )
+    }
+}
+
 impl FetchReport {
     /// What was fetched, for a person: a line per account and region with what its
     /// files hold, then every failure by name.
     pub fn summary(&self) -> String {
         let mut out = String::new();
         for f in &self.fetched {
-            // Items per call; the per-list and per-template calls summed.
-            let mut held: Vec<(String, usize)> = Vec::new();
-            for (path, n) in &f.files {
-                let stem = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default();
-                let call = stem.split_once('-').map_or(stem, |(_, call)| call);
-                let call = PER_RESOURCE
-                    .iter()
-                    .find(|c| call.starts_with(*c) && call.len() > c.len())
-                    .map_or(call, |c| c);
-                match held.iter_mut().find(|(c, _)| c == call) {
-                    Some((_, total)) => *total += n,
-                    None => held.push((call.to_string(), *n)),
-                }
-            }
-            let held: Vec<String> = held
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .map(|(call, n)| format!("{n} {call}"))
-                .collect();
-            out.push_str(&format!(
-                "{} {}: {} files in {:.1} s ({})\n",
-                f.account,
-                f.region,
-                f.files.len(),
-                f.elapsed.as_secs_f64(),
-                if held.is_empty() {
-                    "all empty".to_string()
-                } else {
-                    held.join(", ")
-                }
-            ));
+            out.push_str(&f.line());
+            out.push('\n');
         }
+        out.push_str(&self.totals());
+        out
+    }
+
+    /// The failures by name and the totals: the summary without a line per region
+    /// (which [`FetchOptions::progress`] printed as each ended).
+    pub fn totals(&self) -> String {
+        let mut out = String::new();
         for f in &self.failures {
             match &f.region {
                 Some(r) => out.push_str(&format!("FAILED {} {r}: {}\n", f.account, f.error)),
@@ -831,7 +876,7 @@ impl FetchReport {
             }
         }
         out.push_str(&format!(
-            "fetched {} account-regions, {} failed, in {:.1} s\n",
+            "fetched {} account-regions, {} failures, in {:.1} s\n",
             self.fetched.len(),
             self.failures.len(),
             self.elapsed.as_secs_f64()
@@ -881,7 +926,7 @@ mod tests {
             "123456789012 eu-west-1: 5 files in 1.2 s (4 describe-network-interfaces, 5 get-managed-prefix-list-entries, 2 describe-launch-template-versions)\n\
              FAILED arn:aws:iam::222222222222:role/audit: sts GetCallerIdentity: AccessDenied\n\
              FAILED 123456789012 ap-east-1: ec2 DescribeNetworkInterfaces: AuthFailure\n\
-             fetched 1 account-regions, 2 failed, in 3.0 s\n"
+             fetched 1 account-regions, 2 failures, in 3.0 s\n"
         );
     }
 }

@@ -212,8 +212,10 @@ pub(crate) enum InventoryCommand {
     /// `aws ec2 describe-...` prints, so `--inventory OUT` reads the saved folder as it
     /// reads the CLI's own files. Credentials: the standard chain (environment, profile,
     /// SSO, IMDS) or --profile; with --role-arn, each account's role is assumed through
-    /// STS. Calls are paginated and retried on throttling. An account or region that
-    /// fails is named at the end and the others are written; the exit status is then 1.
+    /// STS. Calls are paginated and retried on throttling; an account's regions are
+    /// fetched eight at a time, each region's line printed as it ends. An account or
+    /// region that fails is named at the end and the others are written (a region whose
+    /// EKS, ECS or Lambda calls fail keeps its other files); the exit status is then 1.
     /// AWS_ENDPOINT_URL points every call at another endpoint (a test server).
     ///
     /// Examples:

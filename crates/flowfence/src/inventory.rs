@@ -16,9 +16,13 @@ pub(crate) fn fetch(args: FetchArgs, quiet: bool) -> Result<(), Failure> {
         all_regions: args.all_regions,
         role_arns: args.role_arns,
         profile: args.profile,
+        progress: !quiet,
     };
     let report = fetch_blocking(&options).map_err(|e| Failure::Io(e.into()))?;
-    if !quiet || !report.failures.is_empty() {
+    if !quiet {
+        // Each region's line was printed as it ended.
+        eprint!("{}", report.totals());
+    } else if !report.failures.is_empty() {
         eprint!("{}", report.summary());
     }
     if report.fetched.is_empty() {
@@ -26,7 +30,7 @@ pub(crate) fn fetch(args: FetchArgs, quiet: bool) -> Result<(), Failure> {
     }
     if !report.failures.is_empty() {
         return Err(Failure::CheckFailed(anyhow!(
-            "{} fetches failed (named above); what was fetched is in {}",
+            "{} failed (named above); what was fetched is in {}",
             report.failures.len(),
             options.out.display()
         )));
