@@ -107,9 +107,15 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// A job saving to `checkpoint` (if any), resumed from it if the file exists.
-    pub fn start(checkpoint: Option<Checkpoint>) -> Result<Ingest, IngestError> {
-        let observations = Observations::default();
+    /// A job saving to `checkpoint` (if any), resumed from it if the file exists, its
+    /// store kept within about `memory_limit` bytes while reading
+    /// ([`Observations::set_memory_limit`]).
+    pub fn start(
+        checkpoint: Option<Checkpoint>,
+        memory_limit: Option<u64>,
+    ) -> Result<Ingest, IngestError> {
+        let mut observations = Observations::default();
+        observations.set_memory_limit(memory_limit);
         let mut done = BTreeMap::new();
         if let Some(path) = checkpoint.as_ref().map(|c| &c.path).filter(|p| p.exists()) {
             let meta = observations.read_partial(path)?;
@@ -265,19 +271,19 @@ mod tests {
         let b = "2 1 eni-a 10.0.0.1 10.0.0.3 40001 5432 6 2 200 120 130 ACCEPT OK";
         let options = ReadOptions::default();
 
-        let mut whole = Ingest::start(None).unwrap();
+        let mut whole = Ingest::start(None, None).unwrap();
         whole.read_batch(vec![memory("a", a)], &options).unwrap();
         whole.read_batch(vec![memory("b", b)], &options).unwrap();
         let (whole, _) = whole.finish().unwrap();
 
-        let mut first = Ingest::start(Some(checkpoint.clone())).unwrap();
+        let mut first = Ingest::start(Some(checkpoint.clone()), None).unwrap();
         first.read_batch(vec![memory("a", a)], &options).unwrap();
         // Not due yet (an hour apart): nothing saved until the job closes.
         assert!(!checkpoint.path.exists());
         first.close().unwrap();
         assert!(checkpoint.path.exists());
 
-        let mut rerun = Ingest::start(Some(checkpoint.clone())).unwrap();
+        let mut rerun = Ingest::start(Some(checkpoint.clone()), None).unwrap();
         assert!(rerun.is_done("a", "etag-a"));
         assert!(!rerun.is_done("a", "etag-changed"));
         let todo = rerun.pending(vec![memory("a", a), memory("b", b)], |s| {

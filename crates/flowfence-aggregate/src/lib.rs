@@ -34,6 +34,7 @@ mod observations;
 mod partial;
 mod prefetch;
 mod shard;
+mod spill;
 mod summary;
 mod table;
 

@@ -148,6 +148,12 @@ pub struct Observations {
     pub(crate) shards: Vec<Mutex<Shard>>,
     pub(crate) extras: Mutex<Extras>,
     pub(crate) without_interface: AtomicU64,
+    /// Entries the shards may hold in memory before the largest spills to disk.
+    spill_at: Option<usize>,
+    /// The first spill that failed (the entries then stay in memory).
+    spill_error: Mutex<Option<std::io::Error>>,
+    /// Runs spilled.
+    spills: AtomicU64,
 }
 
 impl Default for Observations {
@@ -157,6 +163,9 @@ impl Default for Observations {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             extras: Mutex::default(),
             without_interface: AtomicU64::new(0),
+            spill_at: None,
+            spill_error: Mutex::default(),
+            spills: AtomicU64::new(0),
         }
     }
 }
@@ -224,6 +233,45 @@ impl Observations {
             extras: Extras::default(),
             without_interface: 0,
         }
+    }
+
+    /// Keeps the evidence store's entries within about `bytes` of memory while logs are
+    /// read: past it, the shard holding most moves its sorted entries to a temporary
+    /// file, merged back when the store is read (the table and partial results are the
+    /// same bytes either way). A compaction can briefly double a shard, so entries
+    /// spill at half the limit. `None`: no limit.
+    pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
+        self.spill_at = bytes.map(|b| (b / 2 / size_of::<Entry>() as u64).max(1) as usize);
+    }
+
+    /// The first spill that failed, if any (its entries stayed in memory).
+    pub fn spill_error(&self) -> Option<String> {
+        lock(&self.spill_error).as_ref().map(ToString::to_string)
+    }
+
+    /// Spills the shard holding most in memory when the shards together hold more
+    /// than the limit allows.
+    fn keep_within_limit(&self) {
+        let Some(limit) = self.spill_at else { return };
+        let held: Vec<usize> = self.shards.iter().map(|s| lock(s).in_memory()).collect();
+        if held.iter().sum::<usize>() <= limit {
+            return;
+        }
+        let largest = (0..held.len()).max_by_key(|&s| held[s]).unwrap_or(0);
+        match lock(&self.shards[largest]).spill() {
+            Ok(0) => {}
+            Ok(_) => {
+                self.spills.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                lock(&self.spill_error).get_or_insert(e);
+            }
+        }
+    }
+
+    /// How many sorted runs moved to temporary files under the memory limit.
+    pub fn spills(&self) -> u64 {
+        self.spills.load(Ordering::Relaxed)
     }
 
     /// Distinct (interface, connection) pairs observed: what memory grows with.
@@ -316,6 +364,7 @@ impl Collector<'_> {
             let done = job.run();
             lock(shard).install(done);
         }
+        self.store.keep_within_limit();
     }
 }
 

@@ -35,7 +35,6 @@ use rayon::prelude::*;
 
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
 use crate::observations::{Collector, Gaps, Observations, Rejected, SHARDS, lock};
-use crate::shard::Entry;
 use crate::shard::InterfaceIdx;
 use flowfence_table::{Column, Columns, ParquetWriter, parquet_properties, write_atomically};
 
@@ -294,7 +293,6 @@ impl Observations {
         let names = lock(&self.names);
         let names = &names.names;
         let mut shards: Vec<_> = self.shards.iter().map(lock).collect();
-        let shards: Vec<&[Entry]> = shards.iter_mut().map(|s| s.entries()).collect();
         let without = self.records_without_interface().to_string();
         let interface_ids = interface_ids(names);
         let mut emitted = false;
@@ -321,11 +319,11 @@ impl Observations {
         // are a run of its shard, already in key order.
         let mut by_name: Vec<InterfaceIdx> = (0..names.len() as InterfaceIdx).collect();
         by_name.sort_unstable_by_key(|&i| &names[i as usize]);
+        // An interface at a time: with spilled runs, only its entries come back into
+        // memory.
         for i in by_name {
-            let shard = shards[i as usize % SHARDS];
-            let start = shard.partition_point(|((j, _), _)| *j < i);
-            let end = shard.partition_point(|((j, _), _)| *j <= i);
-            for ((_, k), e) in &shard[start..end] {
+            let entries = shards[i as usize % SHARDS].interface_entries(i);
+            for ((_, k), e) in entries.iter() {
                 rows.push(Fact {
                     kind: "connection",
                     interface: Some(i),

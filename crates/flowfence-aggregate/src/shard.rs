@@ -16,8 +16,11 @@
 //! and the table build then sorted everything anyway. Merging sorted runs reads and
 //! writes memory in order, and leaves the shard sorted for the table.
 
+use std::borrow::Cow;
+
 use crate::direction::{ConnectionKey, Evidence};
 use crate::prefetch::prefetch;
+use crate::spill::Run;
 
 /// An interned interface id (the store's index of its text, `Names`).
 pub(crate) type InterfaceIdx = u32;
@@ -46,6 +49,11 @@ pub(crate) struct Shard {
     runs: Vec<usize>,
     /// A [`Compaction`] holds `sorted` and earlier batches; another won't start.
     compacting: bool,
+    /// Entries a [`Compaction`] holds while it runs (they are still this shard's).
+    out_for_compaction: usize,
+    /// Sorted entries moved to disk past the memory limit ([`Shard::spill`]), oldest
+    /// first; merged back (equal keys combined) when the shard is read.
+    spilled: Vec<Run>,
 }
 
 /// A shard's sorted entries and batches, taken out to be merged without its lock;
@@ -152,6 +160,7 @@ impl Shard {
     }
 
     fn take(&mut self) -> Compaction {
+        self.out_for_compaction = self.sorted.len() + self.fresh.len();
         Compaction {
             sorted: std::mem::take(&mut self.sorted),
             fresh: std::mem::take(&mut self.fresh),
@@ -170,6 +179,7 @@ impl Shard {
     /// (its pages are already faulted in): what arrived meanwhile moves to its front, so
     /// the run bounds still hold.
     fn restore(&mut self, done: Compaction) {
+        self.out_for_compaction = 0;
         self.sorted = done.sorted;
         let (mut fresh, mut runs) = (done.fresh, done.runs);
         if fresh.capacity() > self.fresh.capacity() {
@@ -180,31 +190,107 @@ impl Shard {
         }
     }
 
-    /// Entries held, sorted or not (an upper bound on the distinct connections).
+    /// Entries held, in memory or spilled, sorted or not (an upper bound on the
+    /// distinct connections).
     pub(crate) fn size(&self) -> usize {
-        self.sorted.len() + self.fresh.len()
+        self.sorted.len() + self.fresh.len() + self.spilled.iter().map(Run::len).sum::<usize>()
     }
 
-    /// Distinct connections (compacts first).
+    /// Entries held in memory (a running compaction's included).
+    pub(crate) fn in_memory(&self) -> usize {
+        self.sorted.len() + self.fresh.len() + self.out_for_compaction
+    }
+
+    /// Distinct connections (compacts first; with spilled runs, counted an interface
+    /// at a time, so they stay on disk).
     pub(crate) fn len(&mut self) -> usize {
         self.compact();
-        self.sorted.len()
+        if self.spilled.is_empty() {
+            return self.sorted.len();
+        }
+        let mut interfaces: Vec<InterfaceIdx> = self.sorted.iter().map(|((i, _), _)| *i).collect();
+        for run in &self.spilled {
+            interfaces.extend(run.interfaces());
+        }
+        interfaces.sort_unstable();
+        interfaces.dedup();
+        interfaces
+            .into_iter()
+            .map(|i| self.interface_entries(i).len())
+            .sum()
     }
 
-    /// Every connection, sorted by key (compacts first).
+    /// Every connection, sorted by key (compacts first, spilled runs merged back).
+    #[cfg(test)]
     pub(crate) fn entries(&mut self) -> &[Entry] {
-        self.compact();
+        self.gather();
         &self.sorted
     }
 
     /// Every connection, sorted by key.
     pub(crate) fn into_entries(mut self) -> Vec<Entry> {
-        self.compact();
+        self.gather();
         self.sorted
     }
 
+    /// Interface `iface`'s connections, sorted by key: a slice of the sorted entries,
+    /// or, with spilled runs, those merged with the interface's entries in each run
+    /// (only this interface's entries come back into memory). Compacts first.
+    pub(crate) fn interface_entries(&mut self, iface: InterfaceIdx) -> Cow<'_, [Entry]> {
+        self.compact();
+        let start = self.sorted.partition_point(|((j, _), _)| *j < iface);
+        let end = self.sorted.partition_point(|((j, _), _)| *j <= iface);
+        if self.spilled.is_empty() {
+            return Cow::Borrowed(&self.sorted[start..end]);
+        }
+        let mut merged = self.sorted[start..end].to_vec();
+        let (mut fresh, mut runs) = (Vec::new(), Vec::new());
+        for run in &mut self.spilled {
+            let before = fresh.len();
+            run.read_interface(iface, &mut fresh)
+                .expect("reading back a spilled run (an anonymous temporary file of this process)");
+            if fresh.len() > before {
+                runs.push(fresh.len());
+            }
+        }
+        merge_runs(&mut merged, &fresh, &runs);
+        Cow::Owned(merged)
+    }
+
+    /// Moves the sorted entries to a run on disk (compacting first), freeing their
+    /// memory; returns how many moved. Nothing moves while a compaction is out.
+    pub(crate) fn spill(&mut self) -> std::io::Result<usize> {
+        if self.compacting {
+            return Ok(0);
+        }
+        self.compact();
+        if self.sorted.is_empty() {
+            return Ok(0);
+        }
+        self.spilled.push(Run::write(&self.sorted)?);
+        let moved = self.sorted.len();
+        self.sorted = Vec::new();
+        Ok(moved)
+    }
+
+    /// Compacts, then merges the spilled runs back into the sorted entries.
+    fn gather(&mut self) {
+        self.compact();
+        if self.spilled.is_empty() {
+            return;
+        }
+        let (mut fresh, mut runs) = (Vec::new(), Vec::new());
+        for mut run in std::mem::take(&mut self.spilled) {
+            run.read_all(&mut fresh)
+                .expect("reading back a spilled run (an anonymous temporary file of this process)");
+            runs.push(fresh.len());
+        }
+        merge_runs(&mut self.sorted, &fresh, &runs);
+    }
+
     /// Merges the batches into the sorted entries, holding the shard (only when no
-    /// other compaction is out, as when all workers are done).
+    /// other compaction is out, as when all workers are done). Spilled runs stay on
+    /// disk.
     pub(crate) fn compact(&mut self) {
         assert!(
             !self.compacting,
@@ -385,6 +471,17 @@ mod tests {
     /// compactions.
     #[test]
     fn agrees_with_a_map_across_compactions() {
+        agrees_with_a_map(false);
+    }
+
+    /// The same with sorted entries spilled to disk now and then: reading the shard
+    /// (whole, counted, or an interface at a time) merges them back exactly.
+    #[test]
+    fn agrees_with_a_map_across_spills() {
+        agrees_with_a_map(true);
+    }
+
+    fn agrees_with_a_map(spilling: bool) {
         let mut shard = Shard::default();
         let mut want: std::collections::BTreeMap<(u32, ConnectionKey), Evidence> =
             std::collections::BTreeMap::new();
@@ -416,6 +513,10 @@ mod tests {
             } else if let Some(job) = later.take() {
                 shard.install(job.run());
             }
+            // Nothing spills while a compaction is out; the next time it does.
+            if spilling && n % 7 == 0 {
+                shard.spill().unwrap();
+            }
         }
         if let Some(job) = later.take() {
             shard.install(job.run());
@@ -423,11 +524,20 @@ mod tests {
         if let Some(job) = shard.add(&batch, order.sort(&batch)) {
             shard.install(job.run());
         }
-        let got: Vec<Entry> = shard.entries().to_vec();
         let want: Vec<Entry> = want.into_iter().collect();
+        assert_eq!(!shard.spilled.is_empty(), spilling);
+        assert_eq!(shard.len(), want.len());
+        for iface in 0..16 {
+            let of_iface: Vec<Entry> = want.iter().filter(|e| e.0.0 == iface).copied().collect();
+            assert_eq!(
+                shard.interface_entries(iface).to_vec(),
+                of_iface,
+                "interface {iface}"
+            );
+        }
+        let got: Vec<Entry> = shard.entries().to_vec();
         assert_eq!(got.len(), want.len());
         assert_eq!(got, want);
-        assert_eq!(shard.len(), want.len());
         assert_eq!(shard.into_entries(), want);
     }
 

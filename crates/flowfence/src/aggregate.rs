@@ -42,7 +42,7 @@ pub(crate) fn run(args: AggregateArgs, quiet: bool) -> Result<(), Failure> {
     let Observed {
         observations,
         summary,
-    } = observe(&args.logs, &input, &args.s3, quiet, checkpoint)?;
+    } = observe(&args.logs, &input, &args.s3, &args.store, quiet, checkpoint)?;
     if !quiet {
         eprint!("{summary}");
     }
@@ -59,7 +59,8 @@ pub(crate) fn merge(args: MergeArgs, quiet: bool) -> Result<(), Failure> {
         None => TableOut::Nowhere,
     };
     let inventory = load_inventory(&args.table, &table_out)?;
-    let observations = Observations::default();
+    let mut observations = Observations::default();
+    observations.set_memory_limit(crate::logs::memory_limit(&args.store));
     observations
         .read_partials(&args.partials)
         .map_err(partial_failure)?;
@@ -71,6 +72,7 @@ pub(crate) fn merge(args: MergeArgs, quiet: bool) -> Result<(), Failure> {
             observations.connections(),
             args.out.display()
         );
+        eprint!("{}", crate::logs::spill_line(&observations, &args.store));
     }
     emit(observations, inventory, table_out, &args.table, quiet)
 }

@@ -298,6 +298,19 @@ pub(crate) struct InputArgs {
     pub(crate) strict: bool,
 }
 
+/// How much memory the evidence store may hold: every command that reads logs into one.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// Keep the evidence store within about this much memory while logs are read
+    /// (512M, 4G; default: a quarter of physical memory): past it, sorted runs of
+    /// connections move to temporary files and are merged back exactly when the store
+    /// is read, so the table and partial results are the same bytes. Writing a partial
+    /// result (`--partial`, checkpoints, `merge`) then needs no more memory than the
+    /// largest interface's connections; building the table still holds them all.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) memory_limit: Option<u64>,
+}
+
 /// `--format FIELDS`, the layout flag's spelling before `--log-format`, kept hidden (for
 /// one release) on the commands where `--format` means nothing else.
 #[derive(Debug, Args)]
@@ -364,6 +377,9 @@ pub(crate) struct AggregateArgs {
 
     #[command(flatten)]
     pub(crate) table: TableArgs,
+
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
 }
 
 /// Where and what to read in S3, for `s3://bucket/prefix` log paths.
@@ -456,6 +472,9 @@ pub(crate) struct MergeArgs {
 
     #[command(flatten)]
     pub(crate) table: TableArgs,
+
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
 }
 
 /// Where `propose` and `verify` find the traffic and the account: flow logs, or the
@@ -477,6 +496,9 @@ pub(crate) struct TrafficArgs {
 
     #[command(flatten)]
     pub(crate) aws_ranges: AwsRangesArg,
+
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
 }
 
 /// AWS's published address ranges.
@@ -671,6 +693,9 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     pub(crate) s3: S3Args,
+
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -763,6 +788,34 @@ pub(crate) enum OutputArg {
 }
 
 /// `--since`: Unix seconds, or a day (its first second, UTC).
+/// `512M`, `4G`, `1.5GiB`, `100K` or bytes: powers of 1024.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (number, unit) = match t.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (&t[..at], c.to_ascii_uppercase()),
+        _ => (t, ' '),
+    };
+    let shift = match unit {
+        ' ' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        'T' => 40,
+        _ => return Err(format!("{s}: expected a size like 512M, 4G or bytes")),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{s}: expected a size like 512M, 4G or bytes"))?;
+    if !(n > 0.0 && n.is_finite()) {
+        return Err(format!("{s}: a size must be more than 0"));
+    }
+    Ok((n * (1u64 << shift) as f64) as u64)
+}
+
 fn parse_since(s: &str) -> Result<u64, String> {
     if let Ok(secs) = s.parse::<u64>() {
         return Ok(secs);

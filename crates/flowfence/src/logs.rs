@@ -12,7 +12,7 @@ use flowfence_flowlog::{
 };
 use flowfence_s3::{Fetched, S3Uri};
 
-use crate::cli::{InputArgs, InputFormatArg, S3Args};
+use crate::cli::{InputArgs, InputFormatArg, S3Args, StoreArgs};
 use crate::failure::{Failure, ingest_failure};
 use crate::progress::Ticker;
 
@@ -57,6 +57,23 @@ pub(crate) fn read_options(
     Ok(options)
 }
 
+/// `--memory-limit`, else a quarter of physical memory (`None` where that can't be
+/// read).
+pub(crate) fn memory_limit(store: &StoreArgs) -> Option<u64> {
+    store.memory_limit.or_else(|| {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let kib: u64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024 / 4)
+    })
+}
+
 /// What reading the logs gave: the store, and the reading summary to print.
 pub(crate) struct Observed {
     /// Everything read.
@@ -74,10 +91,11 @@ pub(crate) fn observe(
     paths: &[PathBuf],
     input: &InputArgs,
     s3: &S3Args,
+    store: &StoreArgs,
     quiet: bool,
     checkpoint: Option<Checkpoint>,
 ) -> Result<Observed, Failure> {
-    let mut ingest = Ingest::start(checkpoint).map_err(ingest_failure)?;
+    let mut ingest = Ingest::start(checkpoint, memory_limit(store)).map_err(ingest_failure)?;
     let mut fetched = Fetched::default();
     let progress = Arc::new(Progress::default());
     let options = read_options(input, &progress)?;
@@ -150,10 +168,35 @@ pub(crate) fn observe(
         skipped: &skipped,
         not_written: 0,
     };
+    let spilled = spill_line(&observations, store);
     Ok(Observed {
         observations,
-        summary: format!("{summary}{fetched}"),
+        summary: format!("{summary}{fetched}{spilled}"),
     })
+}
+
+/// What the memory limit moved to disk, for the reading summary: nothing when nothing
+/// spilled, else the runs and the limit (and a spill that failed, whose entries stayed
+/// in memory).
+pub(crate) fn spill_line(observations: &Observations, store: &StoreArgs) -> String {
+    let mut out = String::new();
+    let limit = memory_limit(store).map_or("none".to_string(), |b| match b {
+        b if b < 1 << 20 => format!("{} KiB", b >> 10),
+        b if b < 1 << 30 => format!("{} MiB", b >> 20),
+        b => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+    });
+    if observations.spills() > 0 {
+        out.push_str(&format!(
+            "  memory limit {limit}: {} sorted runs of connections spilled to temporary files\n",
+            observations.spills()
+        ));
+    }
+    if let Some(e) = observations.spill_error() {
+        out.push_str(&format!(
+            "  memory limit {limit}: a spill failed ({e}); its connections stayed in memory\n"
+        ));
+    }
+    out
 }
 
 /// Under `--strict`, the first rejected line fails the run.

@@ -146,7 +146,7 @@ pub(crate) fn connections_table(
         quiet,
     )?;
     let Some(path) = &traffic.connections else {
-        let observed = observe(&traffic.logs, input, s3, quiet, None)?;
+        let observed = observe(&traffic.logs, input, s3, &traffic.store, quiet, None)?;
         if !quiet {
             eprint!("{}", observed.summary);
         }

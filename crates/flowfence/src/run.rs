@@ -27,7 +27,7 @@ pub(crate) fn run(args: RunArgs, quiet: bool) -> Result<(), Failure> {
     let Observed {
         observations,
         summary: read_summary,
-    } = observe(&logs, &input, &args.s3, quiet, None)?;
+    } = observe(&logs, &input, &args.s3, &args.store, quiet, None)?;
     let connections = observations.connections();
     let table = observations.finish(&inventory);
     let plan = propose(&table, &inventory, &plan_options(&args.plan, &args.s3)?)

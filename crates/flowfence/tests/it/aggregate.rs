@@ -205,6 +205,54 @@ fn merged_partials_equal_one_run_over_everything() {
     assert!(gaps.starts_with("interface_id,nodata,skipdata\n"), "{gaps}");
 }
 
+/// Under a memory limit small enough to spill on every flush, the table, the partial
+/// result and a merge of it are the same bytes as without one, and the summary says
+/// what spilled.
+#[test]
+fn a_memory_limit_spills_and_changes_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (logs, inv) = (sample("logs"), sample("inventory"));
+    let run = |name: &str, limit: &[&str]| {
+        let csv = path(&format!("{name}.csv"));
+        let partial = path(&format!("{name}.parquet"));
+        let mut argv = vec![
+            "aggregate",
+            "--logs",
+            &logs,
+            "--inventory",
+            &inv,
+            "-o",
+            &csv,
+            "--partial",
+            &partial,
+        ];
+        argv.extend_from_slice(limit);
+        ok(&argv).1
+    };
+    run("free", &[]);
+    let stderr = run("limited", &["--memory-limit", "64K"]);
+    assert!(
+        stderr.contains("memory limit 64 KiB: ")
+            && stderr.contains(" sorted runs of connections spilled to temporary files"),
+        "{stderr}"
+    );
+    let (_, merged) = ok(&[
+        "merge",
+        &path("limited.parquet"),
+        "-o",
+        &path("merged.parquet"),
+        "--memory-limit",
+        "16K",
+    ]);
+    assert!(merged.contains("memory limit 16 KiB: "), "{merged}");
+    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    assert!(read("limited.csv") == read("free.csv"));
+    assert!(read("limited.parquet") == read("free.parquet"));
+    assert!(read("merged.parquet") == read("free.parquet"));
+    assert!(read("free.csv").len() > 1000);
+}
+
 #[test]
 fn merge_rejects_what_is_not_a_partial_result() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,207 @@
+//! A shard's sorted entries on disk: what `--memory-limit` moves out of memory while
+//! logs are read. A run is written once, sorted by (interface, key) with one entry per
+//! key, as an anonymous temporary file (gone with the process), with an index of where
+//! each interface's entries start; it is read back whole (to build the table) or one
+//! interface at a time (to write a partial result, which then needs no more memory
+//! than its largest interface).
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
+use crate::shard::{Entry, InterfaceIdx};
+
+/// Bytes of one entry on disk: interface 4, protocol 1, two endpoints of 16 + 2, five
+/// counters and times of 8, bits 2.
+const ENTRY_BYTES: usize = 4 + 1 + 2 * (16 + 2) + 5 * 8 + 2;
+
+/// Sorted entries in a temporary file.
+#[derive(Debug)]
+pub(crate) struct Run {
+    file: File,
+    /// Entries held.
+    len: usize,
+    /// Each interface's first entry and count, in interface order.
+    index: Vec<(InterfaceIdx, usize, usize)>,
+}
+
+impl Run {
+    /// Writes `entries` (sorted, one per key) to a new temporary file.
+    pub(crate) fn write(entries: &[Entry]) -> std::io::Result<Run> {
+        let mut out = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
+        let mut index: Vec<(InterfaceIdx, usize, usize)> = Vec::new();
+        let mut buf = [0u8; ENTRY_BYTES];
+        for (n, entry) in entries.iter().enumerate() {
+            let iface = entry.0.0;
+            match index.last_mut() {
+                Some((i, _, count)) if *i == iface => *count += 1,
+                _ => index.push((iface, n, 1)),
+            }
+            encode(entry, &mut buf);
+            out.write_all(&buf)?;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        Ok(Run {
+            file,
+            len: entries.len(),
+            index,
+        })
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The interfaces it holds entries of, in order.
+    pub(crate) fn interfaces(&self) -> impl Iterator<Item = InterfaceIdx> + '_ {
+        self.index.iter().map(|&(i, _, _)| i)
+    }
+
+    /// Every entry, appended to `out` in order.
+    pub(crate) fn read_all(&mut self, out: &mut Vec<Entry>) -> std::io::Result<()> {
+        self.read_range(0, self.len, out)
+    }
+
+    /// Interface `iface`'s entries, appended to `out` in order.
+    pub(crate) fn read_interface(
+        &mut self,
+        iface: InterfaceIdx,
+        out: &mut Vec<Entry>,
+    ) -> std::io::Result<()> {
+        match self.index.binary_search_by_key(&iface, |&(i, _, _)| i) {
+            Ok(at) => {
+                let (_, first, count) = self.index[at];
+                self.read_range(first, count, out)
+            }
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn read_range(
+        &mut self,
+        first: usize,
+        count: usize,
+        out: &mut Vec<Entry>,
+    ) -> std::io::Result<()> {
+        self.file
+            .seek(SeekFrom::Start((first * ENTRY_BYTES) as u64))?;
+        let mut input = BufReader::with_capacity(1 << 20, &mut self.file);
+        let mut buf = [0u8; ENTRY_BYTES];
+        out.reserve(count);
+        for _ in 0..count {
+            input.read_exact(&mut buf)?;
+            out.push(decode(&buf));
+        }
+        Ok(())
+    }
+}
+
+fn encode(((iface, key), e): &Entry, buf: &mut [u8; ENTRY_BYTES]) {
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        buf[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    put(&iface.to_le_bytes());
+    put(&[key.protocol]);
+    for end in [key.a, key.b] {
+        put(&end.addr.to_ipv6().octets());
+        put(&end.port.to_le_bytes());
+    }
+    for n in [e.records, e.packets, e.bytes, e.first_seen, e.last_seen] {
+        put(&n.to_le_bytes());
+    }
+    put(&e.bits.to_le_bytes());
+}
+
+fn decode(buf: &[u8; ENTRY_BYTES]) -> Entry {
+    let mut at = 0;
+    let mut take = |n: usize| {
+        let bytes = &buf[at..at + n];
+        at += n;
+        bytes
+    };
+    let iface = u32::from_le_bytes(take(4).try_into().expect("4 bytes"));
+    let protocol = take(1)[0];
+    let mut end = || {
+        let octets: [u8; 16] = take(16).try_into().expect("16 bytes");
+        let addr = Addr::from(IpAddr::V6(Ipv6Addr::from(octets)));
+        let port = u16::from_le_bytes(take(2).try_into().expect("2 bytes"));
+        Endpoint { addr, port }
+    };
+    let (a, b) = (end(), end());
+    let mut n = || u64::from_le_bytes(take(8).try_into().expect("8 bytes"));
+    let (records, packets, bytes, first_seen, last_seen) = (n(), n(), n(), n(), n());
+    let bits = u16::from_le_bytes(take(2).try_into().expect("2 bytes"));
+    (
+        (iface, ConnectionKey { protocol, a, b }),
+        Evidence {
+            records,
+            packets,
+            bytes,
+            first_seen,
+            last_seen,
+            bits,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(iface: u32, ip: &str, port: u16, records: u64) -> Entry {
+        let addr = |s: &str| Addr::from(s.parse::<IpAddr>().unwrap());
+        (
+            (
+                iface,
+                ConnectionKey {
+                    protocol: 6,
+                    a: Endpoint {
+                        addr: addr(ip),
+                        port,
+                    },
+                    b: Endpoint {
+                        addr: addr("2001:db8::1"),
+                        port: 443,
+                    },
+                },
+            ),
+            Evidence {
+                records,
+                packets: 2 * records,
+                bytes: 100 * records,
+                first_seen: 1_700_000_000,
+                last_seen: 1_700_000_060,
+                bits: 0b1010_0101,
+            },
+        )
+    }
+
+    /// Entries read back are the entries written, whole or an interface at a time.
+    #[test]
+    fn runs_read_back_what_they_hold() {
+        let entries = vec![
+            entry(1, "10.0.0.1", 40000, 3),
+            entry(1, "10.0.0.2", 40001, 1),
+            entry(4, "::ffff:10.0.0.3", 40002, 7),
+            entry(9, "2001:db8::7", 0, u64::MAX / 128),
+        ];
+        let mut run = Run::write(&entries).unwrap();
+        assert_eq!(run.len(), 4);
+        let mut all = Vec::new();
+        run.read_all(&mut all).unwrap();
+        assert!(all == entries);
+        let mut four = Vec::new();
+        run.read_interface(4, &mut four).unwrap();
+        assert!(four == entries[2..3]);
+        let mut none = Vec::new();
+        run.read_interface(5, &mut none).unwrap();
+        assert!(none.is_empty());
+        let mut one = Vec::new();
+        run.read_interface(1, &mut one).unwrap();
+        assert!(one == entries[..2]);
+    }
+}
