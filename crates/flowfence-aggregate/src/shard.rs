@@ -269,7 +269,10 @@ impl Shard {
         }
         self.spilled.push(Run::write(&self.sorted)?);
         let moved = self.sorted.len();
+        // The batch buffer too: kept for reuse, it grows as large as the sorted entries.
         self.sorted = Vec::new();
+        self.fresh = Vec::new();
+        self.runs = Vec::new();
         Ok(moved)
     }
 
