@@ -172,6 +172,21 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The [`Caller`] of a service: `$sdk` is its SDK crate (`aws_sdk_ec2`), its client
+/// made from `$config` with the capture interceptor.
+macro_rules! caller {
+    ($service:expr, $sdk:ident, $config:expr) => {
+        Caller::new($service, |capture| {
+            $sdk::Client::from_conf(
+                $sdk::config::Builder::from($config)
+                    .interceptor(capture)
+                    .build(),
+            )
+        })
+    };
+}
+pub(crate) use caller;
+
 /// Every page of a paginated call: `$call` is the fluent builder, `$token` the output's
 /// next-token accessor and `$set` the builder's setter for it.
 macro_rules! paged {

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::calls::{CallError, Caller, paged, single};
+use crate::calls::{CallError, Caller, caller, paged, single};
 pub use crate::decode::DecodeError;
 use crate::decode::Json;
 pub use crate::model::Service;
@@ -262,13 +262,7 @@ impl From<CallError> for FetchFailure {
 
 /// The account `config`'s credentials belong to (`sts get-caller-identity`).
 async fn account_id(config: &SdkConfig) -> Result<String, CallError> {
-    let sts = Caller::new(Service::Sts, |capture| {
-        aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(config)
-                .interceptor(capture)
-                .build(),
-        )
-    });
+    let sts = caller!(Service::Sts, aws_sdk_sts, config);
     let (out, _) = single!(sts, "GetCallerIdentity", sts.client.get_caller_identity());
     Ok(out.account().unwrap_or_default().to_string())
 }
@@ -294,13 +288,7 @@ async fn regions(config: &SdkConfig, options: &FetchOptions) -> Result<Vec<Strin
 }
 
 fn ec2_caller(config: &SdkConfig) -> Caller<aws_sdk_ec2::Client> {
-    Caller::new(Service::Ec2, |capture| {
-        aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(config)
-                .interceptor(capture)
-                .build(),
-        )
-    })
+    caller!(Service::Ec2, aws_sdk_ec2, config)
 }
 
 /// A local write failure at `path`: it stops the fetch (the output can't be kept).
@@ -396,13 +384,7 @@ async fn fetch_region(
         )?);
     }
 
-    let autoscaling = Caller::new(Service::AutoScaling, |capture| {
-        aws_sdk_autoscaling::Client::from_conf(
-            aws_sdk_autoscaling::config::Builder::from(config)
-                .interceptor(capture)
-                .build(),
-        )
-    });
+    let autoscaling = caller!(Service::AutoScaling, aws_sdk_autoscaling, config);
     let a = &autoscaling.client;
     let groups = paged!(
         autoscaling,
@@ -467,13 +449,7 @@ async fn fetch_region(
         )?);
     }
 
-    let elbv2 = Caller::new(Service::Elbv2, |capture| {
-        aws_sdk_elasticloadbalancingv2::Client::from_conf(
-            aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
-                .interceptor(capture)
-                .build(),
-        )
-    });
+    let elbv2 = caller!(Service::Elbv2, aws_sdk_elasticloadbalancingv2, config);
     let json = paged!(
         elbv2,
         "DescribeLoadBalancers",
@@ -547,13 +523,7 @@ async fn fetch_eks(
 ) -> Result<(Vec<(PathBuf, usize)>, Vec<TemplateKey>), FetchFailure> {
     let mut files = Vec::new();
     let mut templates = Vec::new();
-    let eks = Caller::new(Service::Eks, |capture| {
-        aws_sdk_eks::Client::from_conf(
-            aws_sdk_eks::config::Builder::from(config)
-                .interceptor(capture)
-                .build(),
-        )
-    });
+    let eks = caller!(Service::Eks, aws_sdk_eks, config);
     let e = &eks.client;
     let clusters = paged!(
         eks,
@@ -598,13 +568,7 @@ async fn fetch_eks(
 async fn fetch_ecs(config: &SdkConfig, dir: &Path) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
     let mut files = Vec::new();
 
-    let ecs = Caller::new(Service::Ecs, |capture| {
-        aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(config)
-                .interceptor(capture)
-                .build(),
-        )
-    });
+    let ecs = caller!(Service::Ecs, aws_sdk_ecs, config);
     let c = &ecs.client;
     let clusters = paged!(
         ecs,
@@ -656,13 +620,7 @@ async fn fetch_lambda(
     config: &SdkConfig,
     dir: &Path,
 ) -> Result<Vec<(PathBuf, usize)>, FetchFailure> {
-    let lambda = Caller::new(Service::Lambda, |capture| {
-        aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(config)
-                .interceptor(capture)
-                .build(),
-        )
-    });
+    let lambda = caller!(Service::Lambda, aws_sdk_lambda, config);
     let json = paged!(
         lambda,
         "ListFunctions",
