@@ -319,11 +319,10 @@ impl Observations {
         // are a run of its shard, already in key order.
         let mut by_name: Vec<InterfaceIdx> = (0..names.len() as InterfaceIdx).collect();
         by_name.sort_unstable_by_key(|&i| &names[i as usize]);
-        // An interface at a time: with spilled runs, only its entries come back into
-        // memory.
+        // An interface at a time, streamed: with spilled runs, its entries are merged as
+        // they are read.
         for i in by_name {
-            let entries = shards[i as usize % SHARDS].interface_entries(i);
-            for ((_, k), e) in entries.iter() {
+            shards[i as usize % SHARDS].each_of_interface(i, |((_, k), e)| {
                 rows.push(Fact {
                     kind: "connection",
                     interface: Some(i),
@@ -333,8 +332,8 @@ impl Observations {
                     evidence: Some(*e),
                     ..Fact::default()
                 });
-                flush(&mut rows, false)?;
-            }
+                flush(&mut rows, false)
+            })?;
         }
 
         let extras = lock(&self.extras);

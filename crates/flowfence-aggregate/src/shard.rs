@@ -16,7 +16,8 @@
 //! and the table build then sorted everything anyway. Merging sorted runs reads and
 //! writes memory in order, and leaves the shard sorted for the table.
 
-use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::direction::{ConnectionKey, Evidence};
 use crate::prefetch::prefetch;
@@ -34,6 +35,28 @@ const _: () = assert!(size_of::<Entry>() == 96);
 
 /// An entry's key: the store's order is by interface, then connection key.
 type Key = (InterfaceIdx, ConnectionKey);
+
+/// Evidence carried beside its key in a heap: never compared (keys and sources are
+/// unique among the heads), but the heap's tuples must be ordered.
+#[derive(Clone, Copy, Debug)]
+struct EvidenceOrd(Evidence);
+
+impl PartialEq for EvidenceOrd {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for EvidenceOrd {}
+impl PartialOrd for EvidenceOrd {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for EvidenceOrd {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
 
 /// Fewest entries in `fresh` worth a compaction: small shards compact rarely.
 const COMPACT_AT_LEAST: usize = 1 << 16;
@@ -214,10 +237,15 @@ impl Shard {
         }
         interfaces.sort_unstable();
         interfaces.dedup();
-        interfaces
-            .into_iter()
-            .map(|i| self.interface_entries(i).len())
-            .sum()
+        let mut n = 0;
+        for i in interfaces {
+            let counted: Result<(), std::convert::Infallible> = self.each_of_interface(i, |_| {
+                n += 1;
+                Ok(())
+            });
+            let Ok(()) = counted;
+        }
+        n
     }
 
     /// Every connection, sorted by key (compacts first, spilled runs merged back).
@@ -233,28 +261,61 @@ impl Shard {
         self.sorted
     }
 
-    /// Interface `iface`'s connections, sorted by key: a slice of the sorted entries,
-    /// or, with spilled runs, those merged with the interface's entries in each run
-    /// (only this interface's entries come back into memory). Compacts first.
-    pub(crate) fn interface_entries(&mut self, iface: InterfaceIdx) -> Cow<'_, [Entry]> {
+    /// Calls `each` with interface `iface`'s connections, sorted by key, equal keys
+    /// combined: the sorted entries' run of it, merged as they are read with its
+    /// entries in each spilled run (nothing more of it comes back into memory than a
+    /// read buffer per run). Compacts first.
+    pub(crate) fn each_of_interface<E>(
+        &mut self,
+        iface: InterfaceIdx,
+        mut each: impl FnMut(&Entry) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.compact();
         let start = self.sorted.partition_point(|((j, _), _)| *j < iface);
         let end = self.sorted.partition_point(|((j, _), _)| *j <= iface);
+        let in_memory = &self.sorted[start..end];
         if self.spilled.is_empty() {
-            return Cow::Borrowed(&self.sorted[start..end]);
+            return in_memory.iter().try_for_each(each);
         }
-        let mut merged = self.sorted[start..end].to_vec();
-        let (mut fresh, mut runs) = (Vec::new(), Vec::new());
-        for run in &mut self.spilled {
-            let before = fresh.len();
-            run.read_interface(iface, &mut fresh)
-                .expect("reading back a spilled run (an anonymous temporary file of this process)");
-            if fresh.len() > before {
-                runs.push(fresh.len());
+        const READ_BACK: &str =
+            "reading back a spilled run (an anonymous temporary file of this process)";
+        let mut cursors: Vec<_> = self
+            .spilled
+            .iter()
+            .map(|run| run.cursor(iface).expect(READ_BACK))
+            .collect();
+        // Source 0 is memory, source 1 + r the run r; the smallest head comes first.
+        let mut memory = in_memory.iter();
+        let mut next = |source: usize| -> Option<Entry> {
+            match source {
+                0 => memory.next().copied(),
+                r => cursors[r - 1].next_entry().expect(READ_BACK),
+            }
+        };
+        let mut heads: BinaryHeap<Reverse<(Key, usize, EvidenceOrd)>> = BinaryHeap::new();
+        for source in 0..=self.spilled.len() {
+            if let Some((key, e)) = next(source) {
+                heads.push(Reverse((key, source, EvidenceOrd(e))));
             }
         }
-        merge_runs(&mut merged, &fresh, &runs);
-        Cow::Owned(merged)
+        let mut pending: Option<Entry> = None;
+        while let Some(Reverse((key, source, EvidenceOrd(e)))) = heads.pop() {
+            if let Some((k, e)) = next(source) {
+                heads.push(Reverse((k, source, EvidenceOrd(e))));
+            }
+            match &mut pending {
+                Some((k, p)) if *k == key => p.merge(&e),
+                _ => {
+                    if let Some(done) = pending.replace((key, e)) {
+                        each(&done)?;
+                    }
+                }
+            }
+        }
+        match pending {
+            Some(done) => each(&done),
+            None => Ok(()),
+        }
     }
 
     /// Moves the sorted entries to a run on disk (compacting first), freeing their
@@ -532,11 +593,13 @@ mod tests {
         assert_eq!(shard.len(), want.len());
         for iface in 0..16 {
             let of_iface: Vec<Entry> = want.iter().filter(|e| e.0.0 == iface).copied().collect();
-            assert_eq!(
-                shard.interface_entries(iface).to_vec(),
-                of_iface,
-                "interface {iface}"
-            );
+            let mut got = Vec::new();
+            let collected: Result<(), ()> = shard.each_of_interface(iface, |e| {
+                got.push(*e);
+                Ok(())
+            });
+            collected.unwrap();
+            assert_eq!(got, of_iface, "interface {iface}");
         }
         let got: Vec<Entry> = shard.entries().to_vec();
         assert_eq!(got.len(), want.len());

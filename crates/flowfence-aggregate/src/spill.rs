@@ -2,8 +2,7 @@
 //! logs are read. A run is written once, sorted by (interface, key) with one entry per
 //! key, as an anonymous temporary file (gone with the process), with an index of where
 //! each interface's entries start; it is read back whole (to build the table) or one
-//! interface at a time (to write a partial result, which then needs no more memory
-//! than its largest interface).
+//! interface at a time through a [`Cursor`] (to write a partial result, streamed).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -64,19 +63,18 @@ impl Run {
         self.read_range(0, self.len, out)
     }
 
-    /// Interface `iface`'s entries, appended to `out` in order.
-    pub(crate) fn read_interface(
-        &mut self,
-        iface: InterfaceIdx,
-        out: &mut Vec<Entry>,
-    ) -> std::io::Result<()> {
-        match self.index.binary_search_by_key(&iface, |&(i, _, _)| i) {
-            Ok(at) => {
-                let (_, first, count) = self.index[at];
-                self.read_range(first, count, out)
-            }
-            Err(_) => Ok(()),
-        }
+    /// A reader of interface `iface`'s entries, in order (none when it has none here).
+    pub(crate) fn cursor(&self, iface: InterfaceIdx) -> std::io::Result<Cursor<'_>> {
+        let (first, count) = match self.index.binary_search_by_key(&iface, |&(i, _, _)| i) {
+            Ok(at) => (self.index[at].1, self.index[at].2),
+            Err(_) => (0, 0),
+        };
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start((first * ENTRY_BYTES) as u64))?;
+        Ok(Cursor {
+            input: BufReader::with_capacity(64 << 10, file),
+            left: count,
+        })
     }
 
     fn read_range(
@@ -95,6 +93,25 @@ impl Run {
             out.push(decode(&buf));
         }
         Ok(())
+    }
+}
+
+/// One interface's entries of a run, read in order.
+pub(crate) struct Cursor<'r> {
+    input: BufReader<&'r File>,
+    left: usize,
+}
+
+impl Cursor<'_> {
+    /// The next entry, `None` after the last.
+    pub(crate) fn next_entry(&mut self) -> std::io::Result<Option<Entry>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let mut buf = [0u8; ENTRY_BYTES];
+        self.input.read_exact(&mut buf)?;
+        Ok(Some(decode(&buf)))
     }
 }
 
@@ -194,14 +211,16 @@ mod tests {
         let mut all = Vec::new();
         run.read_all(&mut all).unwrap();
         assert!(all == entries);
-        let mut four = Vec::new();
-        run.read_interface(4, &mut four).unwrap();
-        assert!(four == entries[2..3]);
-        let mut none = Vec::new();
-        run.read_interface(5, &mut none).unwrap();
-        assert!(none.is_empty());
-        let mut one = Vec::new();
-        run.read_interface(1, &mut one).unwrap();
-        assert!(one == entries[..2]);
+        let of = |iface| {
+            let mut cursor = run.cursor(iface).unwrap();
+            let mut out = Vec::new();
+            while let Some(e) = cursor.next_entry().unwrap() {
+                out.push(e);
+            }
+            out
+        };
+        assert!(of(4) == entries[2..3]);
+        assert!(of(5).is_empty());
+        assert!(of(1) == entries[..2]);
     }
 }

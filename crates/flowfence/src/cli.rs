@@ -305,8 +305,8 @@ pub(crate) struct StoreArgs {
     /// (512M, 4G; default: a quarter of physical memory): past it, sorted runs of
     /// connections move to temporary files and are merged back exactly when the store
     /// is read, so the table and partial results are the same bytes. Writing a partial
-    /// result (`--partial`, checkpoints, `merge`) then needs no more memory than the
-    /// largest interface's connections; building the table still holds them all.
+    /// result (`--partial`, checkpoints, `merge`) streams them back, so it stays within
+    /// about the limit; building the table still holds every connection at once.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub(crate) memory_limit: Option<u64>,
 }
