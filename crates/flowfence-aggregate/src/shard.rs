@@ -36,28 +36,6 @@ const _: () = assert!(size_of::<Entry>() == 96);
 /// An entry's key: the store's order is by interface, then connection key.
 type Key = (InterfaceIdx, ConnectionKey);
 
-/// Evidence carried beside its key in a heap: never compared (keys and sources are
-/// unique among the heads), but the heap's tuples must be ordered.
-#[derive(Clone, Copy, Debug)]
-struct EvidenceOrd(Evidence);
-
-impl PartialEq for EvidenceOrd {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for EvidenceOrd {}
-impl PartialOrd for EvidenceOrd {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for EvidenceOrd {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
-}
-
 /// Fewest entries in `fresh` worth a compaction: small shards compact rarely.
 const COMPACT_AT_LEAST: usize = 1 << 16;
 
@@ -292,16 +270,21 @@ impl Shard {
                 r => cursors[r - 1].next_entry().expect(READ_BACK),
             }
         };
-        let mut heads: BinaryHeap<Reverse<(Key, usize, EvidenceOrd)>> = BinaryHeap::new();
-        for source in 0..=self.spilled.len() {
+        // The heap orders (key, source); each source's head evidence waits beside it.
+        let mut heads: BinaryHeap<Reverse<(Key, usize)>> = BinaryHeap::new();
+        let mut evidence = vec![Evidence::NONE; self.spilled.len() + 1];
+        for (source, slot) in evidence.iter_mut().enumerate() {
             if let Some((key, e)) = next(source) {
-                heads.push(Reverse((key, source, EvidenceOrd(e))));
+                *slot = e;
+                heads.push(Reverse((key, source)));
             }
         }
         let mut pending: Option<Entry> = None;
-        while let Some(Reverse((key, source, EvidenceOrd(e)))) = heads.pop() {
-            if let Some((k, e)) = next(source) {
-                heads.push(Reverse((k, source, EvidenceOrd(e))));
+        while let Some(Reverse((key, source))) = heads.pop() {
+            let e = evidence[source];
+            if let Some((k, later)) = next(source) {
+                evidence[source] = later;
+                heads.push(Reverse((k, source)));
             }
             match &mut pending {
                 Some((k, p)) if *k == key => p.merge(&e),
