@@ -96,6 +96,19 @@ impl<C> Caller<C> {
         }
     }
 
+    /// The file name of `operation`'s output, as the AWS CLI names the call:
+    /// `ec2-describe-network-interfaces` (a per-resource call adds `-RESOURCE`).
+    pub(crate) fn file(&self, operation: &str) -> String {
+        let mut name = self.service.cli_name().to_string();
+        for c in operation.chars() {
+            if c.is_ascii_uppercase() {
+                name.push('-');
+            }
+            name.push(c.to_ascii_lowercase());
+        }
+        name
+    }
+
     /// The page the client just received, decoded.
     pub(crate) fn page(&self, operation: &'static str) -> Result<Json, CallError> {
         let body = self.capture.take().ok_or(CallError::NoBody(operation))?;
@@ -188,8 +201,12 @@ macro_rules! caller {
 pub(crate) use caller;
 
 /// Every page of a paginated call: `$call` is the fluent builder, `$token` the output's
-/// next-token accessor and `$set` the builder's setter for it.
+/// next-token accessor and `$set` the builder's setter for it (by default
+/// `next_token` and `set_next_token`, as most services name them).
 macro_rules! paged {
+    ($caller:expr, $op:literal, $call:expr) => {
+        paged!($caller, $op, $call, set_next_token, next_token)
+    };
     ($caller:expr, $op:literal, $call:expr, $set:ident, $token:ident) => {{
         let caller = &$caller;
         let mut pages = Vec::new();

@@ -54,7 +54,7 @@ pub(crate) fn response(model: &Model, operation: &str, body: &str) -> Result<Jso
         .get(operation)
         .ok_or_else(|| malformed(operation, "not a call of the model"))?;
     if matches!(model.protocol.as_str(), "json" | "rest-json") {
-        let raw: Raw =
+        let raw: Json =
             serde_json::from_str(body).map_err(|e| malformed(operation, e.to_string()))?;
         let decoder = Decoder { model, operation };
         return Ok(decoder
@@ -208,65 +208,55 @@ impl Decoder<'_> {
 }
 
 /// A JSON body as it came, objects in the body's order (botocore reads maps in that
-/// order; serde_json's own map sorts them).
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    List(Vec<Raw>),
-    Object(Vec<(String, Raw)>),
-}
-
-impl<'de> serde::Deserialize<'de> for Raw {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
+/// order; serde_json's own map sorts them): what [`Decoder::json`] reads.
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Json, D::Error> {
         struct Visitor;
         impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Raw;
+            type Value = Json;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("JSON")
             }
-            fn visit_unit<E>(self) -> Result<Raw, E> {
-                Ok(Raw::Null)
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
             }
-            fn visit_bool<E>(self, b: bool) -> Result<Raw, E> {
-                Ok(Raw::Bool(b))
+            fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+                Ok(Json::Bool(b))
             }
-            fn visit_i64<E>(self, i: i64) -> Result<Raw, E> {
-                Ok(Raw::Int(i))
+            fn visit_i64<E>(self, i: i64) -> Result<Json, E> {
+                Ok(Json::Int(i))
             }
-            fn visit_u64<E>(self, u: u64) -> Result<Raw, E> {
+            fn visit_u64<E>(self, u: u64) -> Result<Json, E> {
                 // Beyond i64 (no field flowfence fetches): as Python would keep it, a
                 // number, though printed as a float.
-                Ok(i64::try_from(u).map_or(Raw::Float(u as f64), Raw::Int))
+                Ok(i64::try_from(u).map_or(Json::Float(u as f64), Json::Int))
             }
-            fn visit_f64<E>(self, f: f64) -> Result<Raw, E> {
-                Ok(Raw::Float(f))
+            fn visit_f64<E>(self, f: f64) -> Result<Json, E> {
+                Ok(Json::Float(f))
             }
-            fn visit_str<E>(self, s: &str) -> Result<Raw, E> {
-                Ok(Raw::Str(s.to_string()))
+            fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+                Ok(Json::Str(s.to_string()))
             }
-            fn visit_string<E>(self, s: String) -> Result<Raw, E> {
-                Ok(Raw::Str(s))
+            fn visit_string<E>(self, s: String) -> Result<Json, E> {
+                Ok(Json::Str(s))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
-                Ok(Raw::List(items))
+                Ok(Json::List(items))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
-                let mut members: Vec<(String, Raw)> = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Raw>()? {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut members: Vec<(String, Json)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Json>()? {
                     // A repeated key: the last wins, where the first stood (a dict).
                     match members.iter_mut().find(|(m, _)| *m == k) {
                         Some((_, old)) => *old = v,
                         None => members.push((k, v)),
                     }
                 }
-                Ok(Raw::Object(members))
+                Ok(Json::Object(members))
             }
         }
         d.deserialize_any(Visitor)
@@ -276,15 +266,15 @@ impl<'de> serde::Deserialize<'de> for Raw {
 impl Decoder<'_> {
     /// A JSON value of shape `name` as botocore's JSON parser keeps it: `None` for a
     /// `null` member (left out of its structure).
-    fn json(&self, name: &str, raw: Raw) -> Result<Option<Json>, DecodeError> {
+    fn json(&self, name: &str, raw: Json) -> Result<Option<Json>, DecodeError> {
         let shape =
             self.model.shapes.get(name).ok_or_else(|| {
                 malformed(self.operation, format!("shape {name} not in the model"))
             })?;
         let wrong = |what: &str| malformed(self.operation, format!("{name}: not {what}"));
         Ok(Some(match (shape.kind.as_str(), raw) {
-            (_, Raw::Null) => return Ok(None),
-            ("structure", Raw::Object(mut members)) => {
+            (_, Json::Null) => return Ok(None),
+            ("structure", Json::Object(mut members)) => {
                 let mut out = Vec::new();
                 for (member, r) in &shape.members {
                     let key = r.location_name.as_deref().unwrap_or(member);
@@ -299,7 +289,7 @@ impl Decoder<'_> {
                 Json::Object(out)
             }
             ("structure", _) => return Err(wrong("an object")),
-            ("list", Raw::List(items)) => {
+            ("list", Json::List(items)) => {
                 let item = shape.member.as_ref().expect("lists have members");
                 let mut out = Vec::with_capacity(items.len());
                 for i in items {
@@ -308,7 +298,7 @@ impl Decoder<'_> {
                 Json::List(out)
             }
             ("list", _) => return Err(wrong("a list")),
-            ("map", Raw::Object(entries)) => {
+            ("map", Json::Object(entries)) => {
                 let value = shape
                     .value
                     .as_ref()
@@ -321,11 +311,8 @@ impl Decoder<'_> {
             }
             ("map", _) => return Err(wrong("an object")),
             // Scalars (timestamps as epoch seconds) as the body has them.
-            (_, Raw::Bool(b)) => Json::Bool(b),
-            (_, Raw::Int(i)) => Json::Int(i),
-            (_, Raw::Float(f)) => Json::Float(f),
-            (_, Raw::Str(s)) => Json::Str(s),
-            (_, Raw::List(_) | Raw::Object(_)) => return Err(wrong("a scalar")),
+            (_, Json::List(_) | Json::Object(_)) => return Err(wrong("a scalar")),
+            (_, scalar) => scalar,
         }))
     }
 }

@@ -340,46 +340,32 @@ async fn fetch_region(
     let json = paged!(
         ec2,
         "DescribeNetworkInterfaces",
-        c.describe_network_interfaces(),
-        set_next_token,
-        next_token
+        c.describe_network_interfaces()
     );
-    files.push(write(dir, "ec2-describe-network-interfaces", &json)?);
-    let json = paged!(
-        ec2,
-        "DescribeSecurityGroups",
-        c.describe_security_groups(),
-        set_next_token,
-        next_token
-    );
-    files.push(write(dir, "ec2-describe-security-groups", &json)?);
+    files.push(write(dir, &ec2.file("DescribeNetworkInterfaces"), &json)?);
+    let json = paged!(ec2, "DescribeSecurityGroups", c.describe_security_groups());
+    files.push(write(dir, &ec2.file("DescribeSecurityGroups"), &json)?);
     let json = paged!(
         ec2,
         "DescribeSecurityGroupRules",
-        c.describe_security_group_rules(),
-        set_next_token,
-        next_token
+        c.describe_security_group_rules()
     );
-    files.push(write(dir, "ec2-describe-security-group-rules", &json)?);
+    files.push(write(dir, &ec2.file("DescribeSecurityGroupRules"), &json)?);
     let lists = paged!(
         ec2,
         "DescribeManagedPrefixLists",
-        c.describe_managed_prefix_lists(),
-        set_next_token,
-        next_token
+        c.describe_managed_prefix_lists()
     );
-    files.push(write(dir, "ec2-describe-managed-prefix-lists", &lists)?);
+    files.push(write(dir, &ec2.file("DescribeManagedPrefixLists"), &lists)?);
     for id in ids(&lists, "PrefixLists", "PrefixListId") {
         let json = paged!(
             ec2,
             "GetManagedPrefixListEntries",
-            c.get_managed_prefix_list_entries().prefix_list_id(&id),
-            set_next_token,
-            next_token
+            c.get_managed_prefix_list_entries().prefix_list_id(&id)
         );
         files.push(write(
             dir,
-            &format!("ec2-get-managed-prefix-list-entries-{id}"),
+            &format!("{}-{id}", ec2.file("GetManagedPrefixListEntries")),
             &json,
         )?);
     }
@@ -389,25 +375,21 @@ async fn fetch_region(
     let groups = paged!(
         autoscaling,
         "DescribeAutoScalingGroups",
-        a.describe_auto_scaling_groups(),
-        set_next_token,
-        next_token
+        a.describe_auto_scaling_groups()
     );
     files.push(write(
         dir,
-        "autoscaling-describe-auto-scaling-groups",
+        &autoscaling.file("DescribeAutoScalingGroups"),
         &groups,
     )?);
     let json = paged!(
         autoscaling,
         "DescribeLaunchConfigurations",
-        a.describe_launch_configurations(),
-        set_next_token,
-        next_token
+        a.describe_launch_configurations()
     );
     files.push(write(
         dir,
-        "autoscaling-describe-launch-configurations",
+        &autoscaling.file("DescribeLaunchConfigurations"),
         &json,
     )?);
     // EKS's node groups launch templates of their own (their auto scaling groups
@@ -437,14 +419,12 @@ async fn fetch_region(
             "DescribeLaunchTemplateVersions",
             c.describe_launch_template_versions()
                 .set_launch_template_id(id.clone())
-                .set_launch_template_name(by_name.clone()),
-            set_next_token,
-            next_token
+                .set_launch_template_name(by_name.clone())
         );
         let key = id.or(name).unwrap_or_default();
         files.push(write(
             dir,
-            &format!("ec2-describe-launch-template-versions-{key}"),
+            &format!("{}-{key}", ec2.file("DescribeLaunchTemplateVersions")),
             &json,
         )?);
     }
@@ -457,7 +437,7 @@ async fn fetch_region(
         set_marker,
         next_marker
     );
-    files.push(write(dir, "elbv2-describe-load-balancers", &json)?);
+    files.push(write(dir, &elbv2.file("DescribeLoadBalancers"), &json)?);
     // Each balancer's listeners (the call takes one balancer), by NAME-ID.
     for arn in ids(&json, "LoadBalancers", "LoadBalancerArn") {
         let json = paged!(
@@ -469,7 +449,7 @@ async fn fetch_region(
         );
         files.push(write(
             dir,
-            &format!("elbv2-describe-listeners-{}", name_id(&arn)),
+            &format!("{}-{}", elbv2.file("DescribeListeners"), name_id(&arn)),
             &json,
         )?);
     }
@@ -480,7 +460,7 @@ async fn fetch_region(
         set_marker,
         next_marker
     );
-    files.push(write(dir, "elbv2-describe-target-groups", &json)?);
+    files.push(write(dir, &elbv2.file("DescribeTargetGroups"), &json)?);
     let target_groups = json;
     // Each group's attributes (client IP preservation), by NAME-ID: the output doesn't
     // name the group.
@@ -495,7 +475,11 @@ async fn fetch_region(
         );
         files.push(write(
             dir,
-            &format!("elbv2-describe-target-group-attributes-{}", name_id(&arn)),
+            &format!(
+                "{}-{}",
+                elbv2.file("DescribeTargetGroupAttributes"),
+                name_id(&arn)
+            ),
             &json,
         )?);
     }
@@ -525,33 +509,25 @@ async fn fetch_eks(
     let mut templates = Vec::new();
     let eks = caller!(Service::Eks, aws_sdk_eks, config);
     let e = &eks.client;
-    let clusters = paged!(
-        eks,
-        "ListClusters",
-        e.list_clusters(),
-        set_next_token,
-        next_token
-    );
+    let clusters = paged!(eks, "ListClusters", e.list_clusters());
     for cluster in strings(&clusters, "clusters") {
         let (_, json) = single!(eks, "DescribeCluster", e.describe_cluster().name(&cluster));
         files.push(write(
             dir,
-            &format!("eks-describe-cluster-{cluster}"),
+            &format!("{}-{cluster}", eks.file("DescribeCluster")),
             &json,
         )?);
         let groups = paged!(
             eks,
             "ListNodegroups",
-            e.list_nodegroups().cluster_name(&cluster),
-            set_next_token,
-            next_token
+            e.list_nodegroups().cluster_name(&cluster)
         );
         for group in strings(&groups, "nodegroups") {
             let call = e.describe_nodegroup().cluster_name(&cluster);
             let (_, json) = single!(eks, "DescribeNodegroup", call.nodegroup_name(&group));
             files.push(write(
                 dir,
-                &format!("eks-describe-nodegroup-{cluster}-{group}"),
+                &format!("{}-{cluster}-{group}", eks.file("DescribeNodegroup")),
                 &json,
             )?);
             if let Some(t) = node_group_template(&json)
@@ -570,22 +546,10 @@ async fn fetch_ecs(config: &SdkConfig, dir: &Path) -> Result<Vec<(PathBuf, usize
 
     let ecs = caller!(Service::Ecs, aws_sdk_ecs, config);
     let c = &ecs.client;
-    let clusters = paged!(
-        ecs,
-        "ListClusters",
-        c.list_clusters(),
-        set_next_token,
-        next_token
-    );
+    let clusters = paged!(ecs, "ListClusters", c.list_clusters());
     for cluster in strings(&clusters, "clusterArns") {
         let short = cluster.rsplit('/').next().unwrap_or_default();
-        let services = paged!(
-            ecs,
-            "ListServices",
-            c.list_services().cluster(&cluster),
-            set_next_token,
-            next_token
-        );
+        let services = paged!(ecs, "ListServices", c.list_services().cluster(&cluster));
         // DescribeServices takes ten services a call, DescribeTasks a hundred tasks.
         for (n, chunk) in strings(&services, "serviceArns").chunks(10).enumerate() {
             let call = c.describe_services().cluster(&cluster);
@@ -594,20 +558,14 @@ async fn fetch_ecs(config: &SdkConfig, dir: &Path) -> Result<Vec<(PathBuf, usize
                 "DescribeServices",
                 call.set_services(Some(chunk.to_vec()))
             );
-            let name = format!("ecs-describe-services-{short}{}", part(n));
+            let name = format!("{}-{short}{}", ecs.file("DescribeServices"), part(n));
             files.push(write(dir, &name, &json)?);
         }
-        let tasks = paged!(
-            ecs,
-            "ListTasks",
-            c.list_tasks().cluster(&cluster),
-            set_next_token,
-            next_token
-        );
+        let tasks = paged!(ecs, "ListTasks", c.list_tasks().cluster(&cluster));
         for (n, chunk) in strings(&tasks, "taskArns").chunks(100).enumerate() {
             let call = c.describe_tasks().cluster(&cluster);
             let (_, json) = single!(ecs, "DescribeTasks", call.set_tasks(Some(chunk.to_vec())));
-            let name = format!("ecs-describe-tasks-{short}{}", part(n));
+            let name = format!("{}-{short}{}", ecs.file("DescribeTasks"), part(n));
             files.push(write(dir, &name, &json)?);
         }
     }
@@ -628,7 +586,7 @@ async fn fetch_lambda(
         set_marker,
         next_marker
     );
-    Ok(vec![write(dir, "lambda-list-functions", &json)?])
+    Ok(vec![write(dir, &lambda.file("ListFunctions"), &json)?])
 }
 
 /// The suffix of the `n`th (from 0) file of a call split over several: none for the
