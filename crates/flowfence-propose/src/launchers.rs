@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 pub use flowfence_inventory::LauncherKind;
-use flowfence_inventory::{Interface, Inventory, LaunchSource, LauncherId, TemplateGroups};
+use flowfence_inventory::{Inventory, LaunchSource, LauncherId, TemplateGroups};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -172,9 +172,11 @@ impl PlanLauncher {
         matches!(&self.settings, LaunchSettings::LaunchTemplate { named_version, .. } if named_version != "$Latest")
     }
 
-    /// Whether it launched `interface` (as `inventory` tells).
-    pub fn launched(&self, interface: &Interface, inventory: &Inventory) -> bool {
-        inventory.launchers_of(interface).iter().any(|l| {
+    /// Whether it is one of `launchers` (an interface's, from
+    /// [`Inventory::launchers_of`]); one that doesn't name its cluster matches this one
+    /// in any cluster.
+    pub fn is_one_of(&self, launchers: &[LauncherId]) -> bool {
+        launchers.iter().any(|l| {
             l.kind == self.kind
                 && l.name == self.name
                 && (l.cluster.is_none() || l.cluster == self.cluster)

@@ -410,7 +410,9 @@ impl Plan {
         }
         if !self.launchers.is_empty() {
             for i in inventory.interfaces() {
-                if let Some(l) = self.launchers.iter().find(|l| l.launched(i, inventory)) {
+                // Its launchers once, not once per plan launcher.
+                let of_i = inventory.launchers_of(i);
+                if let Some(l) = self.launchers.iter().find(|l| l.is_one_of(&of_i)) {
                     state.set_groups(&i.id, l.groups_after.clone());
                 }
             }
