@@ -318,6 +318,30 @@ impl Decoder<'_> {
 }
 
 impl Json {
+    /// Member `key` of an object.
+    pub(crate) fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The items of list member `key` of an object (none when it has no such list).
+    pub(crate) fn items(&self, key: &str) -> impl Iterator<Item = &Json> {
+        match self.get(key) {
+            Some(Json::List(items)) => items.iter(),
+            _ => [].iter(),
+        }
+    }
+
+    /// The text of a string.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The value as `json.dumps(value, indent=4, ensure_ascii=False)` writes it.
     pub(crate) fn to_cli_text(&self) -> String {
         let mut out = String::new();

@@ -601,18 +601,8 @@ fn part(n: usize) -> String {
 
 /// The strings of the list `key` of `json` (`list-*` calls' names and ARNs).
 fn strings(json: &Json, key: &str) -> Vec<String> {
-    let Json::Object(members) = json else {
-        return Vec::new();
-    };
-    let Some((_, Json::List(items))) = members.iter().find(|(k, _)| k == key) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Json::Str(s) => Some(s.clone()),
-            _ => None,
-        })
+    json.items(key)
+        .filter_map(|i| i.as_str().map(String::from))
         .collect()
 }
 
@@ -626,77 +616,36 @@ fn name_id(arn: &str) -> String {
 
 /// The `field` of every item of the list `key` of `json`.
 fn ids(json: &Json, key: &str, field: &str) -> Vec<String> {
-    let Json::Object(members) = json else {
-        return Vec::new();
-    };
-    let Some((_, Json::List(items))) = members.iter().find(|(k, _)| k == key) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|i| match i {
-            Json::Object(m) => m
-                .iter()
-                .find(|(k, _)| k == field)
-                .and_then(|(_, v)| match v {
-                    Json::Str(s) => Some(s.clone()),
-                    _ => None,
-                }),
-            _ => None,
-        })
+    json.items(key)
+        .filter_map(|i| i.get(field)?.as_str().map(String::from))
         .collect()
 }
 
 /// The launch template a node group names (`nodegroup.launchTemplate`), if its own.
 fn node_group_template(json: &Json) -> Option<TemplateKey> {
-    let field = |v: &Json, k: &str| -> Option<Json> {
-        match v {
-            Json::Object(m) => m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()),
-            _ => None,
-        }
-    };
-    let text = |v: Option<Json>| match v {
-        Some(Json::Str(s)) => Some(s),
-        _ => None,
-    };
-    let spec = field(&field(json, "nodegroup")?, "launchTemplate")?;
-    let key = (text(field(&spec, "id")), text(field(&spec, "name")));
+    let spec = json.get("nodegroup")?.get("launchTemplate")?;
+    let key = template_key(spec, "id", "name");
     (key != (None, None)).then_some(key)
+}
+
+/// A template reference's (id, name), from its fields `id` and `name`.
+fn template_key(spec: &Json, id: &str, name: &str) -> TemplateKey {
+    let text = |field| spec.get(field).and_then(Json::as_str).map(String::from);
+    (text(id), text(name))
 }
 
 /// The launch templates auto scaling groups name (`LaunchTemplate`, or a mixed
 /// instances policy's), as (id, name), once each.
 fn launch_templates(groups: &Json) -> Vec<TemplateKey> {
-    let field = |m: &[(String, Json)], k: &str| -> Option<Json> {
-        m.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
-    };
-    let text = |v: Option<Json>| match v {
-        Some(Json::Str(s)) => Some(s),
-        _ => None,
-    };
     let mut out = Vec::new();
-    let Json::Object(members) = groups else {
-        return out;
-    };
-    let Some(Json::List(list)) = field(members, "AutoScalingGroups") else {
-        return out;
-    };
-    for g in list {
-        let Json::Object(g) = g else { continue };
-        let spec = field(&g, "LaunchTemplate").or_else(|| {
-            let Some(Json::Object(policy)) = field(&g, "MixedInstancesPolicy") else {
-                return None;
-            };
-            let Some(Json::Object(lt)) = field(&policy, "LaunchTemplate") else {
-                return None;
-            };
-            field(&lt, "LaunchTemplateSpecification")
+    for g in groups.items("AutoScalingGroups") {
+        let spec = g.get("LaunchTemplate").or_else(|| {
+            g.get("MixedInstancesPolicy")?
+                .get("LaunchTemplate")?
+                .get("LaunchTemplateSpecification")
         });
-        if let Some(Json::Object(spec)) = spec {
-            let key = (
-                text(field(&spec, "LaunchTemplateId")),
-                text(field(&spec, "LaunchTemplateName")),
-            );
+        if let Some(spec) = spec {
+            let key = template_key(spec, "LaunchTemplateId", "LaunchTemplateName");
             if !out.contains(&key) {
                 out.push(key);
             }
