@@ -68,7 +68,44 @@ impl Fans {
     }
 }
 
-impl View<'_> {
+impl<'i> View<'i> {
+    /// The view of an interface (`known` to the inventory, or not) whose connections
+    /// `conns` start at `start` among its shard's entries.
+    fn of(known: Option<&'i Interface>, conns: &[Entry], start: usize) -> View<'i> {
+        let a_local: Vec<bool> = match known {
+            // Its addresses and its pods' (in delegated prefixes).
+            Some(i) => conns
+                .iter()
+                .map(|((_, k), e)| local_is_a(k, e, |a| i.has_address(a.ip())))
+                .collect(),
+            None => {
+                let learned = learned_address(conns);
+                conns
+                    .iter()
+                    .map(|((_, k), e)| local_is_a(k, e, |a| learned.contains(&a)))
+                    .collect()
+            }
+        };
+        View {
+            known,
+            start,
+            end: start + conns.len(),
+            a_local,
+            fans: OnceLock::new(),
+        }
+    }
+
+    /// Its connection `j` as the other end of a connection sees it.
+    fn other_end(&self, conns: &[Entry], j: usize) -> OtherEnd {
+        let ((_, key), evidence) = &conns[j];
+        OtherEnd {
+            decision: self.decide(conns, j),
+            a_local: self.a_local[j],
+            evidence: *evidence,
+            icmp_peers: icmp_peers_of(conns, key.protocol),
+        }
+    }
+
     /// Decides its connection `i`; `conns` are the view's entries.
     fn decide(&self, conns: &[Entry], i: usize) -> Decision {
         let ((_, key), e) = &conns[i];
@@ -154,17 +191,98 @@ struct Views<'i> {
 }
 
 impl Views<'_> {
-    /// The view of `iface`, its entries and the index of `key` among them, if `iface`
-    /// logged that connection.
-    fn other_end(
-        &self,
-        iface: InterfaceIdx,
-        key: &ConnectionKey,
-    ) -> Option<(&View<'_>, &[Entry], usize)> {
+    /// The connection `key` as interface `iface` logged it, if it did.
+    fn other_end(&self, iface: InterfaceIdx, key: &ConnectionKey) -> Option<OtherEnd> {
         let view = self.by_id.get(iface as usize)?.as_ref()?;
         let entries = &self.shards[iface as usize % SHARDS][view.start..view.end];
-        let i = entries.binary_search_by(|((_, k), _)| k.cmp(key)).ok()?;
-        Some((view, entries, i))
+        let j = entries.binary_search_by(|((_, k), _)| k.cmp(key)).ok()?;
+        Some(view.other_end(entries, j))
+    }
+}
+
+/// A connection as the interface at its other end logged and decided it: where the
+/// connection's own evidence leaves its decision weak or its outcome open, the other
+/// end's may settle it (it may have seen the SYN, a fan-out this end can't see, or the
+/// SYN-ACK this end missed).
+#[derive(Clone, Copy)]
+struct OtherEnd {
+    decision: Decision,
+    /// Is endpoint `a` the other interface's own?
+    a_local: bool,
+    evidence: Evidence,
+    /// The other interface's peers of the connection's protocol, for ICMP (else 0).
+    icmp_peers: usize,
+}
+
+/// One connection as its own interface sees it, decided from that interface's view
+/// alone, before the other end (if it logged) is consulted.
+#[derive(Clone, Copy)]
+struct Connection {
+    iface: InterfaceIdx,
+    key: ConnectionKey,
+    evidence: Evidence,
+    a_local: bool,
+    /// The peer's index in the shard's peers, and its port.
+    peer: u32,
+    peer_port: u16,
+    decision: Decision,
+    outcome: Outcome,
+    /// The interface's peers of the connection's protocol, for ICMP (else 0).
+    icmp_peers: usize,
+}
+
+impl Connection {
+    /// Whether the other end's record could change anything: a decision that flags
+    /// didn't make, or an outcome other than "opened". Most TCP needs nothing.
+    fn needs_other_end(&self) -> bool {
+        self.decision.basis != Basis::Flags || self.outcome != Outcome::Opened
+    }
+
+    /// The decision and outcome, with the other end's record (when it logged one).
+    fn settle(&self, other: Option<&OtherEnd>) -> (Decision, Outcome) {
+        let (mut d, mut outcome) = (self.decision, self.outcome);
+        let Some(other) = other else {
+            return (d, outcome);
+        };
+        // The other end's decision, turned round, when it rests on stronger evidence.
+        if d.basis != Basis::Flags
+            && other.decision.basis < d.basis
+            && other.a_local != self.a_local
+        {
+            d = Decision {
+                local_is_server: !other.decision.local_is_server,
+                service_port: other.decision.service_port,
+                basis: other.decision.basis,
+            };
+        }
+        // Both ends sent first in the same second: the one that pings many hosts (a
+        // monitor) is the client of the one that answers few.
+        if d.basis == Basis::Ambiguous
+            && matches!(self.key.protocol, 1 | 58)
+            && self.icmp_peers != other.icmp_peers
+        {
+            d = Decision {
+                local_is_server: self.icmp_peers < other.icmp_peers,
+                service_port: 0,
+                basis: Basis::Ports,
+            };
+        }
+        // The other end may have seen what this one missed (its SYN-ACK, data).
+        if outcome != Outcome::Opened {
+            let mut both = self.evidence;
+            both.merge(&other.evidence);
+            outcome = Outcome::of(self.key.protocol, &both);
+        }
+        (d, outcome)
+    }
+}
+
+/// ICMP peers of `protocol` among `conns` when it is ICMP; 0 otherwise.
+fn icmp_peers_of(conns: &[Entry], protocol: u8) -> usize {
+    if matches!(protocol, 1 | 58) {
+        icmp_peers(conns, protocol)
+    } else {
+        0
     }
 }
 
@@ -221,14 +339,17 @@ fn sort_key(rank: u32, row: &Row) -> SortKey {
 }
 
 /// Sorts a shard's rows (`keys[i]` is the key of `rows[i]`, `tags[i]` goes with it)
-/// into the table's order: the keys with indices first, since rows are large to move,
-/// then each row moved once into place (swapping rows along the permutation's cycles
-/// moved each three times). Returns the tags in the new order, and the rows.
-fn sort_rows<T: Copy>(keys: Vec<SortKey>, rows: Vec<Row>, tags: &[T]) -> (Vec<T>, Vec<Row>) {
+/// into the table's order, rows that look alike (an attempt refused and one unanswered
+/// on the same row) in their tags' order, not in the order they were made (which
+/// differs when the store spilled): the keys with indices first, since rows are large to
+/// move, then each row moved once into place (swapping rows along the permutation's
+/// cycles moved each three times). Returns the tags in the new order, and the rows.
+fn sort_rows<T: Copy + Ord>(keys: Vec<SortKey>, rows: Vec<Row>, tags: &[T]) -> (Vec<T>, Vec<Row>) {
     let mut order: Vec<(SortKey, u32)> = keys.into_iter().zip(0u32..).collect();
     order.sort_unstable_by(|(x, i), (y, j)| {
         x.cmp(y)
             .then_with(|| rows[*i as usize].peer.cmp_spelled(&rows[*j as usize].peer))
+            .then_with(|| tags[*i as usize].cmp(&tags[*j as usize]))
             .then_with(|| i.cmp(j))
     });
     let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
@@ -420,9 +541,28 @@ fn resolve_peer<'a>(
     }
 }
 
+/// What deciding connections and naming their peers needs, shared by every shard.
+struct Context<'a> {
+    names: &'a [Box<str>],
+    ids: HashMap<&'a str, InterfaceIdx>,
+    inventory: &'a Inventory,
+    extras: &'a Extras,
+    /// Prefix lists' services, named as flow logs name them (S3, DYNAMODB).
+    aws_names: HashMap<String, String>,
+    /// Each interface's place in id order.
+    ranks: Vec<u32>,
+}
+
+impl<'a> Context<'a> {
+    /// The inventory's interface `iface`, if it has it.
+    fn known(&self, iface: InterfaceIdx) -> Option<&'a Interface> {
+        self.inventory.interface(&self.names[iface as usize])
+    }
+}
+
 impl Observations {
     /// Decides every connection and builds the table (in parallel on the current rayon
-    /// pool; the result doesn't depend on its size).
+    /// pool; the result doesn't depend on its size, nor on whether the store spilled).
     pub fn finish(self, inventory: &Inventory) -> Table {
         let names = self
             .names
@@ -433,14 +573,29 @@ impl Observations {
             .extras
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ids: HashMap<&str, InterfaceIdx> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (&**n, i as InterfaceIdx))
-            .collect();
+        let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
+        by_name.sort_unstable_by_key(|&i| &names[i as usize]);
+        let mut ranks = vec![0u32; names.len()];
+        for (rank, &i) in by_name.iter().enumerate() {
+            ranks[i as usize] = rank as u32;
+        }
+        let ctx = Context {
+            names: &names,
+            ids: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (&**n, i as InterfaceIdx))
+                .collect(),
+            inventory,
+            extras: &extras,
+            aws_names: inventory
+                .prefix_lists()
+                .filter_map(|pl| Some((pl.id.clone(), pl.service()?.to_ascii_uppercase())))
+                .collect(),
+            ranks,
+        };
 
-        // 1. Views.
-        // Compacted largest first, kept in shard order (shard s is index s).
+        // 1-2. Views, decisions and each shard's rows.
         let shards: Vec<Shard> = self
             .shards
             .into_iter()
@@ -449,38 +604,11 @@ impl Observations {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
             })
             .collect();
-        let shards: Vec<Vec<Entry>> =
-            in_order_largest_first(shards, Shard::size, Shard::into_entries);
-        let per_shard: Vec<Vec<(InterfaceIdx, View<'_>)>> = shards
-            .par_iter()
-            .map(|entries| shard_views(entries, &names, inventory))
-            .collect();
-        let mut by_id: Vec<Option<View<'_>>> = (0..names.len()).map(|_| None).collect();
-        for (id, view) in per_shard.into_iter().flatten() {
-            by_id[id as usize] = Some(view);
-        }
-        let views = Views { shards, by_id };
-
-        // 2. Decisions and rows.
-        // Prefix lists' services, named as flow logs name them (S3, DYNAMODB).
-        let aws_names: HashMap<String, String> = inventory
-            .prefix_lists()
-            .filter_map(|pl| Some((pl.id.clone(), pl.service()?.to_ascii_uppercase())))
-            .collect();
-        let mut by_name: Vec<u32> = (0..names.len() as u32).collect();
-        by_name.sort_unstable_by_key(|&i| &names[i as usize]);
-        let mut ranks = vec![0u32; names.len()];
-        for (rank, &i) in by_name.iter().enumerate() {
-            ranks[i as usize] = rank as u32;
-        }
-        let parts: Vec<NamedRows> = in_order_largest_first(
-            (0..SHARDS).collect(),
-            |&s| views.shards[s].len(),
-            |s| {
-                shard_rows(s, &views, &ids, inventory, &extras, &aws_names)
-                    .into_rows(&names, &ranks)
-            },
-        );
+        let (parts, store) = if shards.iter().any(Shard::has_spilled) {
+            (rows_read_back(shards, &ctx), Vec::new())
+        } else {
+            rows_in_memory(shards, &ctx)
+        };
 
         // 3. Sorted. Each shard's rows are sorted, and an interface's rows are all in its
         // shard, so the table is every interface's run of rows, interfaces in id order:
@@ -497,7 +625,7 @@ impl Observations {
             table.path_connections += part.path_connections;
         }
         let ((), rows) = rayon::join(
-            || drop(views),
+            || drop(store),
             || {
                 let mut rows = Vec::with_capacity(total);
                 let mut attempts = Vec::new();
@@ -552,171 +680,267 @@ impl Observations {
     }
 }
 
+/// Each shard's rows, with every entry in memory: all views are built first, so a
+/// connection's other end is looked up as it is decided. Returns the entries too, for
+/// the caller to free beside its last step.
+fn rows_in_memory(shards: Vec<Shard>, ctx: &Context<'_>) -> (Vec<NamedRows>, Vec<Vec<Entry>>) {
+    // Compacted largest first, kept in shard order (shard s is index s).
+    let shards: Vec<Vec<Entry>> = in_order_largest_first(shards, Shard::size, Shard::into_entries);
+    let per_shard: Vec<Vec<(InterfaceIdx, View<'_>)>> = shards
+        .par_iter()
+        .map(|entries| shard_views(entries, ctx))
+        .collect();
+    let mut by_id: Vec<Option<View<'_>>> = (0..ctx.names.len()).map(|_| None).collect();
+    for (id, view) in per_shard.into_iter().flatten() {
+        by_id[id as usize] = Some(view);
+    }
+    let views = Views { shards, by_id };
+    let parts = in_order_largest_first(
+        (0..SHARDS).collect(),
+        |&s| views.shards[s].len(),
+        |s| {
+            let entries = &views.shards[s];
+            // Vectors sized for the worst case (a row per connection) up front: untouched
+            // capacity costs no memory, and growing them copied 10s of MB per shard.
+            let mut rows = RowBuilder::new(ctx, entries.len());
+            let mut start = 0;
+            while start < entries.len() {
+                let id = entries[start].0.0;
+                let view = views.by_id[id as usize]
+                    .as_ref()
+                    .expect("every interface has a view");
+                start = view.end;
+                let conns = &entries[view.start..view.end];
+                rows.add_interface(id, view, conns, OtherEnds::Views(&views));
+            }
+            rows.into_rows()
+        },
+    );
+    (parts, views.shards)
+}
+
+/// Each shard's rows when the store spilled, holding one interface's connections at a
+/// time (per thread) instead of every entry:
+///
+/// 1. Each interface's connections, read back, are decided from its own view; those
+///    its other end's record could settle wait, and that record is asked for.
+/// 2. The records asked for are read back, each decided from its own interface's view.
+/// 3. The waiting connections are settled with them, and the rows finished.
+///
+/// Memory is then the rows, the waiting connections (those between two logged
+/// interfaces that flags didn't settle) and the largest interface's connections.
+fn rows_read_back(shards: Vec<Shard>, ctx: &Context<'_>) -> Vec<NamedRows> {
+    let mut built: Vec<(Shard, RowBuilder<'_>)> =
+        in_order_largest_first(shards, Shard::size, |mut shard| {
+            let mut rows = RowBuilder::new(ctx, 0);
+            for id in shard.interfaces() {
+                let conns = shard.interface_entries(id);
+                let view = View::of(ctx.known(id), &conns, 0);
+                rows.add_interface(id, &view, &conns, OtherEnds::Later);
+            }
+            (shard, rows)
+        });
+    // What is asked of each shard, sorted by (interface, key).
+    let mut asked: Vec<Vec<(InterfaceIdx, ConnectionKey)>> = vec![Vec::new(); SHARDS];
+    for (_, rows) in &built {
+        for (other, c) in &rows.waiting {
+            asked[*other as usize % SHARDS].push((*other, c.key));
+        }
+    }
+    asked.par_iter_mut().for_each(|a| {
+        a.sort_unstable();
+        a.dedup();
+    });
+    let answers: Vec<Vec<Option<OtherEnd>>> = built
+        .par_iter_mut()
+        .zip(&asked)
+        .map(|((shard, _), asked)| {
+            let mut out = Vec::with_capacity(asked.len());
+            for group in asked.chunk_by(|x, y| x.0 == y.0) {
+                let id = group[0].0;
+                let conns = shard.interface_entries(id);
+                let view = View::of(ctx.known(id), &conns, 0);
+                out.extend(group.iter().map(|(_, key)| {
+                    let j = conns.binary_search_by(|((_, k), _)| k.cmp(key)).ok()?;
+                    Some(view.other_end(&conns, j))
+                }));
+            }
+            out
+        })
+        .collect();
+    built
+        .into_par_iter()
+        .map(|(shard, mut rows)| {
+            drop(shard);
+            for (other, c) in std::mem::take(&mut rows.waiting) {
+                let s = other as usize % SHARDS;
+                let at = asked[s]
+                    .binary_search(&(other, c.key))
+                    .expect("every waiting connection's other end was asked for");
+                rows.add(&c, answers[s][at].as_ref());
+            }
+            rows.into_rows()
+        })
+        .collect()
+}
+
 /// Views of the interfaces in one shard (`entries` sorted by interface, then key).
-fn shard_views<'i>(
-    entries: &[Entry],
-    names: &[Box<str>],
-    inventory: &'i Inventory,
-) -> Vec<(InterfaceIdx, View<'i>)> {
+fn shard_views<'i>(entries: &[Entry], ctx: &Context<'i>) -> Vec<(InterfaceIdx, View<'i>)> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < entries.len() {
         let id = entries[start].0.0;
         let end = start + entries[start..].partition_point(|((i, _), _)| *i == id);
-        let conns = &entries[start..end];
-        let known = inventory.interface(&names[id as usize]);
-        let a_local: Vec<bool> = match known {
-            // Its addresses and its pods' (in delegated prefixes).
-            Some(i) => conns
-                .iter()
-                .map(|((_, k), e)| local_is_a(k, e, |a| i.has_address(a.ip())))
-                .collect(),
-            None => {
-                let learned = learned_address(conns);
-                conns
-                    .iter()
-                    .map(|((_, k), e)| local_is_a(k, e, |a| learned.contains(&a)))
-                    .collect()
-            }
-        };
-        out.push((
-            id,
-            View {
-                known,
-                start,
-                end,
-                a_local,
-                fans: OnceLock::new(),
-            },
-        ));
+        out.push((id, View::of(ctx.known(id), &entries[start..end], start)));
         start = end;
     }
     out
 }
 
-/// Decides the connections of one shard and sums them into rows.
-fn shard_rows<'a>(
-    shard: usize,
-    views: &Views<'_>,
-    ids: &HashMap<&str, InterfaceIdx>,
-    inventory: &'a Inventory,
-    extras: &'a Extras,
-    aws_names: &'a HashMap<String, String>,
-) -> ShardRows<'a> {
-    let entries = &views.shards[shard];
-    // Vectors sized for the worst case (a row per connection) up front: untouched
-    // capacity costs no memory, and growing them copied 10s of MB per shard.
-    let mut out = ShardRows {
-        keys: Vec::with_capacity(entries.len()),
-        accs: Vec::with_capacity(entries.len()),
-        peer_ports: Vec::with_capacity(entries.len()),
-        ..ShardRows::default()
-    };
-    let mut peers: PeerCache = HashMap::default();
-    let mut vpcs: HashMap<Option<&str>, u32> = HashMap::default();
-    let mut peer_index: HashMap<PeerRef<'_>, u32> = HashMap::default();
-    let mut start = 0;
-    while start < entries.len() {
-        let id = entries[start].0.0;
-        let view = views.by_id[id as usize]
-            .as_ref()
-            .expect("every interface has a view");
-        start = view.end;
+/// Where a connection's other end is found while its own end is decided.
+#[derive(Clone, Copy)]
+enum OtherEnds<'v, 'i> {
+    /// Every interface's view: looked up at once.
+    Views(&'v Views<'i>),
+    /// Not at hand (the store spilled): the connection waits for it.
+    Later,
+}
+
+/// Builds one shard's rows: resolves peers (once per address), settles each connection
+/// and sums it into its row.
+struct RowBuilder<'a> {
+    ctx: &'a Context<'a>,
+    rows: ShardRows<'a>,
+    peers: PeerCache,
+    vpcs: HashMap<Option<&'a str>, u32>,
+    peer_index: HashMap<PeerRef<'a>, u32>,
+    /// Connections waiting for their other end's record, with that end's interface.
+    waiting: Vec<(InterfaceIdx, Connection)>,
+}
+
+impl<'a> RowBuilder<'a> {
+    /// A builder whose row vectors hold `capacity` connections before growing.
+    fn new(ctx: &'a Context<'a>, capacity: usize) -> Self {
+        RowBuilder {
+            ctx,
+            rows: ShardRows {
+                keys: Vec::with_capacity(capacity),
+                accs: Vec::with_capacity(capacity),
+                peer_ports: Vec::with_capacity(capacity),
+                ..ShardRows::default()
+            },
+            peers: HashMap::default(),
+            vpcs: HashMap::default(),
+            peer_index: HashMap::default(),
+            waiting: Vec::new(),
+        }
+    }
+
+    /// Adds interface `id`'s connections `conns`, seen through its `view`.
+    fn add_interface(
+        &mut self,
+        id: InterfaceIdx,
+        view: &View<'a>,
+        conns: &[Entry],
+        others: OtherEnds<'_, '_>,
+    ) {
         if view.known.is_some_and(|i| !i.has_security_groups()) {
             // NAT gateways and other group-less interfaces are paths: their records
             // explain how traffic flows, they are not endpoints to secure.
-            out.path_connections += (view.end - view.start) as u64;
-            continue;
+            self.rows.path_connections += conns.len() as u64;
+            return;
         }
         let vpc = view.known.and_then(|i| i.vpc_id.as_deref());
-        let next = vpcs.len() as u32;
-        let vpc_idx = *vpcs.entry(vpc).or_insert(next);
-        let conns = &entries[view.start..view.end];
+        let next = self.vpcs.len() as u32;
+        let vpc_idx = *self.vpcs.entry(vpc).or_insert(next);
         for (i, ((_, k), e)) in conns.iter().enumerate() {
             let a_local = view.a_local[i];
             let remote = if a_local { k.b } else { k.a };
-            let (peer, peer_id) = *peers.entry((vpc_idx, remote.addr)).or_insert_with(|| {
-                let peer = resolve_peer(inventory, extras, aws_names, vpc, remote.addr.ip());
-                let peer_id = match peer {
-                    PeerRef::Interface(name) => ids.get(name).copied(),
-                    _ => None,
-                };
-                // Addresses of one peer (an interface's, a service's) share its index.
-                // A bare address is its own peer, and within one VPC this cache already
-                // gives it one index, so it skips the second lookup.
-                let next = out.peers.len() as u32;
-                let idx = match peer {
-                    PeerRef::Interface(_) | PeerRef::Service(_) => {
-                        *peer_index.entry(peer).or_insert(next)
-                    }
-                    PeerRef::Private(_) | PeerRef::Public(_) => next,
-                };
-                if idx == next {
-                    out.peers.push(peer);
-                }
-                (idx, peer_id)
-            });
-            let mut d = view.decide(conns, i);
-            if d.basis != Basis::Flags
-                && let Some((other, other_conns, j)) = peer_id.and_then(|p| views.other_end(p, k))
-            {
-                // The same connection as the other end logged it: its decision, turned
-                // round, when it rests on stronger evidence.
-                let theirs = other.decide(other_conns, j);
-                if theirs.basis < d.basis && other.a_local[j] != a_local {
-                    d = Decision {
-                        local_is_server: !theirs.local_is_server,
-                        service_port: theirs.service_port,
-                        basis: theirs.basis,
-                    };
-                }
-            }
-            if d.basis == Basis::Ambiguous
-                && matches!(k.protocol, 1 | 58)
-                && let Some((_, other_conns, _)) = peer_id.and_then(|p| views.other_end(p, k))
-            {
-                // Both ends sent first in the same second: the one that pings many hosts
-                // (a monitor) is the client of the one that answers few.
-                let (mine, theirs) = (
-                    icmp_peers(conns, k.protocol),
-                    icmp_peers(other_conns, k.protocol),
-                );
-                if mine != theirs {
-                    d = Decision {
-                        local_is_server: mine < theirs,
-                        service_port: 0,
-                        basis: Basis::Ports,
-                    };
-                }
-            }
-            if d.basis == Basis::Ambiguous {
-                out.ambiguous.push((id, *k));
-            }
-            let mut outcome = Outcome::of(k.protocol, e);
-            if outcome != Outcome::Opened
-                && let Some((_, other_conns, j)) = peer_id.and_then(|p| views.other_end(p, k))
-            {
-                // The other end may have seen what this one missed (its SYN-ACK, data).
-                let mut both = *e;
-                both.merge(&other_conns[j].1);
-                outcome = Outcome::of(k.protocol, &both);
-            }
-            let key = RowKey {
+            let (peer, peer_id) = self.peer(vpc_idx, vpc, remote.addr);
+            let c = Connection {
                 iface: id,
-                side: if d.local_is_server {
-                    Side::Server
-                } else {
-                    Side::Client
-                },
-                protocol: k.protocol,
-                port: d.service_port,
+                key: *k,
+                evidence: *e,
+                a_local,
                 peer,
-                outcome,
+                peer_port: remote.port,
+                decision: view.decide(conns, i),
+                outcome: Outcome::of(k.protocol, e),
+                icmp_peers: icmp_peers_of(conns, k.protocol),
             };
-            out.add(key, e, remote.port, d.basis);
+            match (peer_id.filter(|_| c.needs_other_end()), others) {
+                (None, _) => self.add(&c, None),
+                (Some(p), OtherEnds::Views(views)) => self.add(&c, views.other_end(p, k).as_ref()),
+                (Some(p), OtherEnds::Later) => self.waiting.push((p, c)),
+            }
         }
     }
-    out
+
+    /// The peer at `addr` seen from VPC `vpc` (`vpc_idx` its index in this shard): its
+    /// index in the shard's peers, and its interned id when it is an interface that
+    /// logged.
+    fn peer(
+        &mut self,
+        vpc_idx: u32,
+        vpc: Option<&'a str>,
+        addr: Addr,
+    ) -> (u32, Option<InterfaceIdx>) {
+        let RowBuilder {
+            ctx,
+            rows,
+            peers,
+            peer_index,
+            ..
+        } = self;
+        *peers.entry((vpc_idx, addr)).or_insert_with(|| {
+            let peer = resolve_peer(ctx.inventory, ctx.extras, &ctx.aws_names, vpc, addr.ip());
+            let peer_id = match peer {
+                PeerRef::Interface(name) => ctx.ids.get(name).copied(),
+                _ => None,
+            };
+            // Addresses of one peer (an interface's, a service's) share its index. A bare
+            // address is its own peer, and within one VPC this cache already gives it one
+            // index, so it skips the second lookup.
+            let next = rows.peers.len() as u32;
+            let idx = match peer {
+                PeerRef::Interface(_) | PeerRef::Service(_) => {
+                    *peer_index.entry(peer).or_insert(next)
+                }
+                PeerRef::Private(_) | PeerRef::Public(_) => next,
+            };
+            if idx == next {
+                rows.peers.push(peer);
+            }
+            (idx, peer_id)
+        })
+    }
+
+    /// Settles `c` with its other end's record (when it logged one) and adds it to its row.
+    fn add(&mut self, c: &Connection, other: Option<&OtherEnd>) {
+        let (d, outcome) = c.settle(other);
+        if d.basis == Basis::Ambiguous {
+            self.rows.ambiguous.push((c.iface, c.key));
+        }
+        let key = RowKey {
+            iface: c.iface,
+            side: if d.local_is_server {
+                Side::Server
+            } else {
+                Side::Client
+            },
+            protocol: c.key.protocol,
+            port: d.service_port,
+            peer: c.peer,
+            outcome,
+        };
+        self.rows.add(key, &c.evidence, c.peer_port, d.basis);
+    }
+
+    /// The rows with names, sorted.
+    fn into_rows(self) -> NamedRows {
+        debug_assert!(self.waiting.is_empty(), "connections still wait");
+        self.rows.into_rows(self.ctx.names, &self.ctx.ranks)
+    }
 }
 
 #[cfg(test)]
@@ -728,7 +952,7 @@ mod tests {
 
     use flowfence_flowlog::{Layout, Unit, decode_block};
 
-    fn observe_text(text: &str) -> Observations {
+    fn observe(text: &str) -> Observations {
         let obs = Observations::default();
         decode_block(
             text.as_bytes(),
@@ -737,6 +961,26 @@ mod tests {
             &mut obs.collector(),
         );
         obs
+    }
+
+    /// Logs to be observed twice: kept in memory, and with every shard spilled.
+    struct Observed(String);
+
+    fn observe_text(text: &str) -> Observed {
+        Observed(text.to_string())
+    }
+
+    impl Observed {
+        /// The table built in memory, checked equal to the one built from spilled runs.
+        fn finish(&self, inventory: &Inventory) -> Table {
+            let spilled = observe(&self.0);
+            spilled.spill_all();
+            assert!(spilled.spills() > 0);
+            let table = observe(&self.0).finish(inventory);
+            let read_back = spilled.finish(inventory);
+            assert_eq!(format!("{read_back:#?}"), format!("{table:#?}"));
+            table
+        }
     }
 
     #[test]

@@ -269,6 +269,17 @@ impl Observations {
         }
     }
 
+    /// Moves every shard's entries to disk, as a memory limit would.
+    #[cfg(test)]
+    pub(crate) fn spill_all(&self) {
+        for shard in &self.shards {
+            let moved = lock(shard).spill().expect("spilling to a temporary file");
+            if moved > 0 {
+                self.spills.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// How many sorted runs moved to temporary files under the memory limit.
     pub fn spills(&self) -> u64 {
         self.spills.load(Ordering::Relaxed)

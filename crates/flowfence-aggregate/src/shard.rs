@@ -209,14 +209,8 @@ impl Shard {
         if self.spilled.is_empty() {
             return self.sorted.len();
         }
-        let mut interfaces: Vec<InterfaceIdx> = self.sorted.iter().map(|((i, _), _)| *i).collect();
-        for run in &self.spilled {
-            interfaces.extend(run.interfaces());
-        }
-        interfaces.sort_unstable();
-        interfaces.dedup();
         let mut n = 0;
-        for i in interfaces {
+        for i in self.interfaces() {
             let counted: Result<(), std::convert::Infallible> = self.each_of_interface(i, |_| {
                 n += 1;
                 Ok(())
@@ -224,6 +218,40 @@ impl Shard {
             let Ok(()) = counted;
         }
         n
+    }
+
+    /// Whether any of its entries moved to disk.
+    pub(crate) fn has_spilled(&self) -> bool {
+        !self.spilled.is_empty()
+    }
+
+    /// The interfaces it holds connections of, in order (compacts first).
+    pub(crate) fn interfaces(&mut self) -> Vec<InterfaceIdx> {
+        self.compact();
+        let mut interfaces: Vec<InterfaceIdx> = Vec::new();
+        let mut rest = &self.sorted[..];
+        while let Some(&((i, _), _)) = rest.first() {
+            interfaces.push(i);
+            rest = &rest[rest.partition_point(|((j, _), _)| *j == i)..];
+        }
+        for run in &self.spilled {
+            interfaces.extend(run.interfaces());
+        }
+        interfaces.sort_unstable();
+        interfaces.dedup();
+        interfaces
+    }
+
+    /// Interface `iface`'s connections, sorted by key, in memory: its spilled entries
+    /// read back and merged (see [`Shard::each_of_interface`]).
+    pub(crate) fn interface_entries(&mut self, iface: InterfaceIdx) -> Vec<Entry> {
+        let mut out = Vec::new();
+        let gathered: Result<(), std::convert::Infallible> = self.each_of_interface(iface, |e| {
+            out.push(*e);
+            Ok(())
+        });
+        let Ok(()) = gathered;
+        out
     }
 
     /// Every connection, sorted by key (compacts first, spilled runs merged back).
