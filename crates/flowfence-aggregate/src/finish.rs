@@ -22,7 +22,9 @@ use crate::direction::{
     A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, Outcome, decide_with,
 };
 use crate::observations::{Extras, HashMap, Observations, SHARDS, in_order_largest_first};
+use crate::row_runs::{Acc, RowMerge, RowRecord, RowRun};
 use crate::shard::{Entry, InterfaceIdx, Shard};
+use crate::summary::RowTally;
 use crate::table::{
     AmbiguousConnection, Attempt, CoverageGaps, Peer, RejectedTraffic, Row, Side, Table,
 };
@@ -286,17 +288,6 @@ fn icmp_peers_of(conns: &[Entry], protocol: u8) -> usize {
     }
 }
 
-/// Row accumulator.
-#[derive(Default)]
-struct Acc {
-    flows: u64,
-    packets: u64,
-    bytes: u64,
-    first_seen: u64,
-    last_seen: u64,
-    bases: [u64; 6],
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct RowKey {
     iface: InterfaceIdx,
@@ -308,15 +299,6 @@ struct RowKey {
     outcome: Outcome,
 }
 
-/// A shard's rows in the table's order, its attempts that never opened, ambiguous
-/// connections and path connections, with names.
-struct NamedRows {
-    rows: Vec<Row>,
-    attempts: Vec<Attempt>,
-    ambiguous: Vec<AmbiguousConnection>,
-    path_connections: u64,
-}
-
 /// A row's place in the table's order (interface id, side, protocol, port, peer kind,
 /// peer) in integers: the interface id's rank among the ids with side, protocol, port and
 /// kind packed below it, then the first 16 bytes of the peer's spelling (zero-padded,
@@ -324,14 +306,14 @@ struct NamedRows {
 /// comparing strings throughout was most of sorting the table.
 type SortKey = (u64, u128);
 
-fn sort_key(rank: u32, row: &Row) -> SortKey {
+fn sort_key(rank: u32, side: Side, protocol: u8, port: u16, peer: &Peer) -> SortKey {
     let head = u64::from(rank) << 32
-        | (row.side as u64) << 31
-        | u64::from(row.protocol) << 23
-        | u64::from(row.port) << 7
-        | row.peer.kind() as u64;
+        | (side as u64) << 31
+        | u64::from(protocol) << 23
+        | u64::from(port) << 7
+        | peer.kind() as u64;
     let mut prefix = [0u8; 16];
-    row.peer.with_spelling(|text| {
+    peer.with_spelling(|text| {
         let n = text.len().min(16);
         prefix[..n].copy_from_slice(&text[..n]);
     });
@@ -387,7 +369,7 @@ impl PeerRef<'_> {
     }
 }
 
-/// Rows of one shard, before names are attached.
+/// Rows of one shard being summed, before names are attached.
 #[derive(Default)]
 struct ShardRows<'a> {
     index: HashMap<RowKey, usize>,
@@ -396,8 +378,6 @@ struct ShardRows<'a> {
     /// (row, peer port), for distinct peer ports.
     peer_ports: Vec<u64>,
     peers: Vec<PeerRef<'a>>,
-    ambiguous: Vec<(InterfaceIdx, ConnectionKey)>,
-    path_connections: u64,
 }
 
 impl ShardRows<'_> {
@@ -406,10 +386,7 @@ impl ShardRows<'_> {
         let idx = *self.index.entry(key).or_insert(next);
         if idx == next {
             self.keys.push(key);
-            self.accs.push(Acc {
-                first_seen: u64::MAX,
-                ..Acc::default()
-            });
+            self.accs.push(Acc::EMPTY);
         }
         let acc = &mut self.accs[idx];
         acc.flows += e.records;
@@ -422,8 +399,16 @@ impl ShardRows<'_> {
             .push((idx as u64) << 16 | u64::from(peer_port));
     }
 
-    /// The rows with names, sorted; `ranks` gives each interface's place in id order.
-    fn into_rows(self, names: &[Box<str>], ranks: &[u32]) -> NamedRows {
+    /// Drops repeated (row, peer port) pairs: a row's connections from one busy peer
+    /// repeat few ports, and the rows of a spilled store are held within a budget.
+    fn dedup_peer_ports(&mut self) {
+        self.peer_ports.sort_unstable();
+        self.peer_ports.dedup();
+    }
+
+    /// The rows with names, sorted, and the attempts that never opened; `ranks` gives
+    /// each interface's place in id order.
+    fn into_rows(self, names: &[Box<str>], ranks: &[u32]) -> (Vec<Row>, Vec<Attempt>) {
         // Distinct peer ports per row, by row index (a binary search per row missed the
         // cache on shards of 100,000s of rows).
         let mut peer_ports = vec![0u64; self.keys.len()];
@@ -457,13 +442,6 @@ impl ShardRows<'_> {
             })
             .map(|(i, (k, acc))| {
                 outcomes.push(k.outcome);
-                // The basis most of the row's connections were decided on (the weaker on
-                // ties).
-                let basis = Basis::ALL
-                    .iter()
-                    .copied()
-                    .max_by_key(|b| (acc.bases[*b as usize], *b))
-                    .expect("six bases");
                 let row = Row {
                     interface_id: names[k.iface as usize].to_string(),
                     side: k.side,
@@ -476,9 +454,16 @@ impl ShardRows<'_> {
                     first_seen: acc.first_seen,
                     last_seen: acc.last_seen,
                     peer_ports: peer_ports[i],
-                    basis,
+                    basis: acc.basis(),
                 };
-                (sort_key(ranks[k.iface as usize], &row), row)
+                let key = sort_key(
+                    ranks[k.iface as usize],
+                    row.side,
+                    row.protocol,
+                    row.port,
+                    &row.peer,
+                );
+                (key, row)
             })
             .unzip();
         let (keys, rows) = sort_rows(keys, rows, &outcomes);
@@ -494,20 +479,37 @@ impl ShardRows<'_> {
                 }
             })
             .collect();
-        let ambiguous = self
-            .ambiguous
-            .into_iter()
-            .map(|(i, key)| AmbiguousConnection {
-                interface_id: names[i as usize].to_string(),
-                key,
+        (rows, attempts)
+    }
+
+    /// The rows as a run holds them (attempts included, with their outcome), sorted.
+    fn into_records(self, ranks: &[u32]) -> Vec<RowRecord> {
+        let mut ports: Vec<Vec<u16>> = vec![Vec::new(); self.keys.len()];
+        let mut pairs = self.peer_ports;
+        pairs.sort_unstable();
+        pairs.dedup();
+        for p in pairs {
+            ports[(p >> 16) as usize].push(p as u16);
+        }
+        let mut records: Vec<RowRecord> = self
+            .keys
+            .iter()
+            .zip(self.accs)
+            .zip(ports)
+            .map(|((k, acc), ports)| RowRecord {
+                rank: ranks[k.iface as usize],
+                iface: k.iface,
+                side: k.side,
+                protocol: k.protocol,
+                port: k.port,
+                peer: self.peers[k.peer as usize].peer(),
+                outcome: k.outcome,
+                acc,
+                ports,
             })
             .collect();
-        NamedRows {
-            rows,
-            attempts,
-            ambiguous,
-            path_connections: self.path_connections,
-        }
+        records.sort_unstable_by(RowRecord::cmp_key);
+        records
     }
 }
 
@@ -560,10 +562,41 @@ impl<'a> Context<'a> {
     }
 }
 
+/// Rows handed to a streaming [`Observations::finish_streaming`] sink at a time:
+/// exactly, but for the last chunk. A multiple of the Parquet writer's mini-batch (1,024
+/// rows), whose page boundaries then fall where they fall for the rows written at once,
+/// so the file is the same bytes.
+const CHUNK_ROWS: usize = 1 << 16;
+
+/// Runs of rows a shard keeps before merging them into one.
+const MAX_ROW_RUNS: usize = 32;
+
 impl Observations {
     /// Decides every connection and builds the table (in parallel on the current rayon
     /// pool; the result doesn't depend on its size, nor on whether the store spilled).
     pub fn finish(self, inventory: &Inventory) -> Table {
+        let mut rows = Vec::new();
+        let (mut table, _) = self
+            .finish_streaming(inventory, &mut |chunk| {
+                rows.extend(chunk);
+                Ok(())
+            })
+            .expect("collecting rows in memory doesn't fail");
+        table.rows = rows;
+        table
+    }
+
+    /// [`Observations::finish`], the rows handed to `sink` in the table's order, a chunk
+    /// at a time (at least one call, the last perhaps empty), instead of kept in the
+    /// table, which comes back without them, with their tally for its summary. When the
+    /// store spilled, rows are summed within a budget from the memory limit and spilled
+    /// too, so they never sit in memory whole. Fails only with `sink`'s error.
+    pub fn finish_streaming(
+        self,
+        inventory: &Inventory,
+        sink: &mut (dyn FnMut(Vec<Row>) -> std::io::Result<()> + Send),
+    ) -> std::io::Result<(Table, RowTally)> {
+        let row_budget = self.row_budget();
         let names = self
             .names
             .into_inner()
@@ -605,45 +638,56 @@ impl Observations {
             })
             .collect();
         let (parts, store) = if shards.iter().any(Shard::has_spilled) {
-            (rows_read_back(shards, &ctx), Vec::new())
+            (rows_read_back(shards, &ctx, row_budget), Vec::new())
         } else {
             rows_in_memory(shards, &ctx)
         };
 
-        // 3. Sorted. Each shard's rows are sorted, and an interface's rows are all in its
-        // shard, so the table is every interface's run of rows, interfaces in id order:
-        // one pass, each row moved once. The evidence store is freed meanwhile (unmapping
-        // ~170 MB took a thread 30 ms).
+        // 3. In order. Each shard's rows are sorted, and an interface's rows are all in
+        // its shard, so the table is every interface's run of rows, interfaces in id
+        // order: one pass, each row moved once. The evidence store is freed meanwhile
+        // (unmapping ~170 MB took a thread 30 ms).
         let mut table = Table::default();
-        let total = parts.iter().map(|p| p.rows.len()).sum();
-        let mut runs = Vec::with_capacity(SHARDS);
-        let mut attempt_runs = Vec::with_capacity(SHARDS);
+        let mut outputs = Vec::with_capacity(SHARDS);
+        let spilled: u64 = parts.iter().map(|p| p.spilled).sum();
         for part in parts {
-            runs.push(part.rows.into_iter().peekable());
-            attempt_runs.push(part.attempts.into_iter().peekable());
-            table.ambiguous.extend(part.ambiguous);
+            outputs.push(part.output);
+            table
+                .ambiguous
+                .extend(
+                    part.ambiguous
+                        .into_iter()
+                        .map(|(i, key)| AmbiguousConnection {
+                            interface_id: names[i as usize].to_string(),
+                            key,
+                        }),
+                );
             table.path_connections += part.path_connections;
         }
-        let ((), rows) = rayon::join(
+        let ((), emitted) = rayon::join(
             || drop(store),
-            || {
-                let mut rows = Vec::with_capacity(total);
+            || -> std::io::Result<(Vec<Attempt>, RowTally)> {
+                let mut tally = RowTally {
+                    spilled_runs: spilled,
+                    ..RowTally::default()
+                };
+                let mut chunk = Vec::with_capacity(CHUNK_ROWS);
                 let mut attempts = Vec::new();
                 for &i in &by_name {
-                    let name = &*names[i as usize];
-                    let run = &mut runs[i as usize % SHARDS];
-                    while let Some(row) = run.next_if(|row| row.interface_id == name) {
-                        rows.push(row);
-                    }
-                    let run = &mut attempt_runs[i as usize % SHARDS];
-                    while let Some(a) = run.next_if(|a| a.row.interface_id == name) {
-                        attempts.push(a);
+                    outputs[i as usize % SHARDS].take_interface(i, &ctx, &mut chunk, &mut attempts);
+                    while chunk.len() >= CHUNK_ROWS {
+                        let rest = chunk.split_off(CHUNK_ROWS);
+                        chunk.iter().for_each(|row| tally.add(row));
+                        sink(std::mem::replace(&mut chunk, rest))?;
                     }
                 }
-                (rows, attempts)
+                chunk.iter().for_each(|row| tally.add(row));
+                sink(chunk)?;
+                Ok((attempts, tally))
             },
         );
-        (table.rows, table.attempts) = rows;
+        let (attempts, tally) = emitted?;
+        table.attempts = attempts;
         table.ambiguous.sort_unstable();
         table.missing_interfaces = names
             .iter()
@@ -676,14 +720,94 @@ impl Observations {
             .gaps
             .sort_unstable_by(|a, b| a.interface_id.cmp(&b.interface_id));
         table.records_without_interface = self.without_interface.into_inner();
-        table
+        Ok((table, tally))
+    }
+}
+
+/// A shard's finished rows, its ambiguous connections and its connections on paths.
+struct ShardDone {
+    output: ShardOutput,
+    ambiguous: Vec<(InterfaceIdx, ConnectionKey)>,
+    path_connections: u64,
+    /// Runs of rows it spilled.
+    spilled: u64,
+}
+
+/// A shard's rows and attempts in the table's order, apart.
+struct SortedRows {
+    rows: std::iter::Peekable<std::vec::IntoIter<Row>>,
+    attempts: std::iter::Peekable<std::vec::IntoIter<Attempt>>,
+}
+
+/// A shard's rows in the table's order, taken an interface at a time.
+enum ShardOutput {
+    /// Sorted in memory.
+    Memory(Box<SortedRows>),
+    /// Runs on disk, merged as they are read.
+    Runs(RowMerge),
+}
+
+impl ShardOutput {
+    /// Moves interface `iface`'s rows onto `rows` and its attempts that never opened
+    /// onto `attempts`.
+    fn take_interface(
+        &mut self,
+        iface: InterfaceIdx,
+        ctx: &Context<'_>,
+        rows: &mut Vec<Row>,
+        attempts: &mut Vec<Attempt>,
+    ) {
+        let name = &*ctx.names[iface as usize];
+        match self {
+            ShardOutput::Memory(sorted) => {
+                while let Some(row) = sorted.rows.next_if(|row| row.interface_id == name) {
+                    rows.push(row);
+                }
+                while let Some(a) = sorted.attempts.next_if(|a| a.row.interface_id == name) {
+                    attempts.push(a);
+                }
+            }
+            ShardOutput::Runs(merge) => {
+                let rank = ctx.ranks[iface as usize];
+                // A row's outcomes come in order, opened first: an attempt beside
+                // connections that opened on the same row is part of that row's story.
+                let mut opened: Option<RowRecord> = None;
+                while merge.peek_rank() == Some(rank) {
+                    let record = merge.next_row().expect("a row was peeked");
+                    if opened.as_ref().is_some_and(|o| o.same_row(&record)) {
+                        continue;
+                    }
+                    let outcome = record.outcome;
+                    let row = Row {
+                        interface_id: name.to_string(),
+                        side: record.side,
+                        protocol: record.protocol,
+                        port: record.port,
+                        peer: record.peer.clone(),
+                        flows: record.acc.flows,
+                        packets: record.acc.packets,
+                        bytes: record.acc.bytes,
+                        first_seen: record.acc.first_seen,
+                        last_seen: record.acc.last_seen,
+                        peer_ports: record.ports.len() as u64,
+                        basis: record.acc.basis(),
+                    };
+                    if outcome == Outcome::Opened {
+                        rows.push(row);
+                        opened = Some(record);
+                    } else {
+                        attempts.push(Attempt { row, outcome });
+                    }
+                }
+            }
+        }
     }
 }
 
 /// Each shard's rows, with every entry in memory: all views are built first, so a
 /// connection's other end is looked up as it is decided. Returns the entries too, for
 /// the caller to free beside its last step.
-fn rows_in_memory(shards: Vec<Shard>, ctx: &Context<'_>) -> (Vec<NamedRows>, Vec<Vec<Entry>>) {
+fn rows_in_memory(shards: Vec<Shard>, ctx: &Context<'_>) -> (Vec<ShardDone>, Vec<Vec<Entry>>) {
     // Compacted largest first, kept in shard order (shard s is index s).
     let shards: Vec<Vec<Entry>> = in_order_largest_first(shards, Shard::size, Shard::into_entries);
     let per_shard: Vec<Vec<(InterfaceIdx, View<'_>)>> = shards
@@ -702,7 +826,7 @@ fn rows_in_memory(shards: Vec<Shard>, ctx: &Context<'_>) -> (Vec<NamedRows>, Vec
             let entries = &views.shards[s];
             // Vectors sized for the worst case (a row per connection) up front: untouched
             // capacity costs no memory, and growing them copied 10s of MB per shard.
-            let mut rows = RowBuilder::new(ctx, entries.len());
+            let mut rows = RowBuilder::new(ctx, entries.len(), None);
             let mut start = 0;
             while start < entries.len() {
                 let id = entries[start].0.0;
@@ -713,26 +837,32 @@ fn rows_in_memory(shards: Vec<Shard>, ctx: &Context<'_>) -> (Vec<NamedRows>, Vec
                 let conns = &entries[view.start..view.end];
                 rows.add_interface(id, view, conns, OtherEnds::Views(&views));
             }
-            rows.into_rows()
+            rows.done()
         },
     );
     (parts, views.shards)
 }
 
 /// Each shard's rows when the store spilled, holding one interface's connections at a
-/// time (per thread) instead of every entry:
+/// time (per thread) instead of every entry, and each shard's rows within `row_budget`
+/// (rows past it are spilled as sorted runs):
 ///
 /// 1. Each interface's connections, read back, are decided from its own view; those
 ///    its other end's record could settle wait, and that record is asked for.
 /// 2. The records asked for are read back, each decided from its own interface's view.
 /// 3. The waiting connections are settled with them, and the rows finished.
 ///
-/// Memory is then the rows, the waiting connections (those between two logged
-/// interfaces that flags didn't settle) and the largest interface's connections.
-fn rows_read_back(shards: Vec<Shard>, ctx: &Context<'_>) -> Vec<NamedRows> {
+/// Memory is then the rows within their budget, the waiting connections (those between
+/// two logged interfaces that flags didn't settle) and the largest interface's
+/// connections.
+fn rows_read_back(
+    shards: Vec<Shard>,
+    ctx: &Context<'_>,
+    row_budget: Option<usize>,
+) -> Vec<ShardDone> {
     let mut built: Vec<(Shard, RowBuilder<'_>)> =
         in_order_largest_first(shards, Shard::size, |mut shard| {
-            let mut rows = RowBuilder::new(ctx, 0);
+            let mut rows = RowBuilder::new(ctx, 0, row_budget);
             for id in shard.interfaces() {
                 let conns = shard.interface_entries(id);
                 let view = View::of(ctx.known(id), &conns, 0);
@@ -743,8 +873,8 @@ fn rows_read_back(shards: Vec<Shard>, ctx: &Context<'_>) -> Vec<NamedRows> {
     // What is asked of each shard, sorted by (interface, key).
     let mut asked: Vec<Vec<(InterfaceIdx, ConnectionKey)>> = vec![Vec::new(); SHARDS];
     for (_, rows) in &built {
-        for (other, c) in &rows.waiting {
-            asked[*other as usize % SHARDS].push((*other, c.key));
+        for w in &rows.waiting {
+            asked[w.other as usize % SHARDS].push((w.other, w.connection.key));
         }
     }
     asked.par_iter_mut().for_each(|a| {
@@ -772,14 +902,18 @@ fn rows_read_back(shards: Vec<Shard>, ctx: &Context<'_>) -> Vec<NamedRows> {
         .into_par_iter()
         .map(|(shard, mut rows)| {
             drop(shard);
-            for (other, c) in std::mem::take(&mut rows.waiting) {
-                let s = other as usize % SHARDS;
+            for w in std::mem::take(&mut rows.waiting) {
+                let s = w.other as usize % SHARDS;
                 let at = asked[s]
-                    .binary_search(&(other, c.key))
+                    .binary_search(&(w.other, w.connection.key))
                     .expect("every waiting connection's other end was asked for");
+                // Resolved again: the shard's peers may have been spilled meanwhile.
+                let mut c = w.connection;
+                let remote = if c.a_local { c.key.b } else { c.key.a };
+                c.peer = rows.peer(w.vpc_idx, w.vpc, remote.addr).0;
                 rows.add(&c, answers[s][at].as_ref());
             }
-            rows.into_rows()
+            rows.done()
         })
         .collect()
 }
@@ -806,21 +940,39 @@ enum OtherEnds<'v, 'i> {
     Later,
 }
 
+/// A connection waiting for its other end's record.
+struct Waiting<'a> {
+    /// The interface at the other end.
+    other: InterfaceIdx,
+    /// Its own interface's VPC, and that VPC's index in the shard (to resolve its peer
+    /// again).
+    vpc: Option<&'a str>,
+    vpc_idx: u32,
+    connection: Connection,
+}
+
 /// Builds one shard's rows: resolves peers (once per address), settles each connection
-/// and sums it into its row.
+/// and sums it into its row, spilling the rows summed so far when they pass the budget.
 struct RowBuilder<'a> {
     ctx: &'a Context<'a>,
     rows: ShardRows<'a>,
     peers: PeerCache,
     vpcs: HashMap<Option<&'a str>, u32>,
     peer_index: HashMap<PeerRef<'a>, u32>,
-    /// Connections waiting for their other end's record, with that end's interface.
-    waiting: Vec<(InterfaceIdx, Connection)>,
+    waiting: Vec<Waiting<'a>>,
+    ambiguous: Vec<(InterfaceIdx, ConnectionKey)>,
+    path_connections: u64,
+    /// Rows and peers held past which the rows spill (`None`: never).
+    budget: Option<usize>,
+    /// Rows spilled, as sorted runs.
+    runs: Vec<RowRun>,
+    /// Runs spilled (before any were merged).
+    spilled: u64,
 }
 
 impl<'a> RowBuilder<'a> {
     /// A builder whose row vectors hold `capacity` connections before growing.
-    fn new(ctx: &'a Context<'a>, capacity: usize) -> Self {
+    fn new(ctx: &'a Context<'a>, capacity: usize, budget: Option<usize>) -> Self {
         RowBuilder {
             ctx,
             rows: ShardRows {
@@ -833,6 +985,11 @@ impl<'a> RowBuilder<'a> {
             vpcs: HashMap::default(),
             peer_index: HashMap::default(),
             waiting: Vec::new(),
+            ambiguous: Vec::new(),
+            path_connections: 0,
+            budget,
+            runs: Vec::new(),
+            spilled: 0,
         }
     }
 
@@ -847,7 +1004,7 @@ impl<'a> RowBuilder<'a> {
         if view.known.is_some_and(|i| !i.has_security_groups()) {
             // NAT gateways and other group-less interfaces are paths: their records
             // explain how traffic flows, they are not endpoints to secure.
-            self.rows.path_connections += conns.len() as u64;
+            self.path_connections += conns.len() as u64;
             return;
         }
         let vpc = view.known.and_then(|i| i.vpc_id.as_deref());
@@ -871,7 +1028,12 @@ impl<'a> RowBuilder<'a> {
             match (peer_id.filter(|_| c.needs_other_end()), others) {
                 (None, _) => self.add(&c, None),
                 (Some(p), OtherEnds::Views(views)) => self.add(&c, views.other_end(p, k).as_ref()),
-                (Some(p), OtherEnds::Later) => self.waiting.push((p, c)),
+                (Some(other), OtherEnds::Later) => self.waiting.push(Waiting {
+                    other,
+                    vpc,
+                    vpc_idx,
+                    connection: c,
+                }),
             }
         }
     }
@@ -919,7 +1081,7 @@ impl<'a> RowBuilder<'a> {
     fn add(&mut self, c: &Connection, other: Option<&OtherEnd>) {
         let (d, outcome) = c.settle(other);
         if d.basis == Basis::Ambiguous {
-            self.rows.ambiguous.push((c.iface, c.key));
+            self.ambiguous.push((c.iface, c.key));
         }
         let key = RowKey {
             iface: c.iface,
@@ -934,12 +1096,61 @@ impl<'a> RowBuilder<'a> {
             outcome,
         };
         self.rows.add(key, &c.evidence, c.peer_port, d.basis);
+        self.keep_within_budget();
     }
 
-    /// The rows with names, sorted.
-    fn into_rows(self) -> NamedRows {
+    /// Spills the rows summed so far when they (with the peers resolved for them, and
+    /// their peer ports once repeats are dropped) pass the budget.
+    fn keep_within_budget(&mut self) {
+        let Some(budget) = self.budget else { return };
+        if self.rows.peer_ports.len() >= 2 * budget {
+            self.rows.dedup_peer_ports();
+        }
+        if self.rows.keys.len() + self.peers.len() >= budget || self.rows.peer_ports.len() >= budget
+        {
+            self.spill();
+        }
+    }
+
+    /// Moves the rows summed so far to a sorted run on disk, and forgets the peers
+    /// resolved for them (their indices were into those rows). A run that can't be
+    /// written stays in memory and stops the spilling: the table is the same.
+    fn spill(&mut self) {
+        let records = std::mem::take(&mut self.rows).into_records(&self.ctx.ranks);
+        let (run, failed) = RowRun::spill(records);
+        match failed {
+            Some(_) => self.budget = None,
+            None => self.spilled += 1,
+        }
+        self.runs.push(run);
+        self.peers.clear();
+        self.peer_index.clear();
+        if self.runs.len() >= MAX_ROW_RUNS {
+            let merged = RowRun::merged(RowMerge::new(std::mem::take(&mut self.runs)));
+            self.runs.push(merged);
+        }
+    }
+
+    /// The shard's rows, finished: sorted in memory, or merged from its runs.
+    fn done(mut self) -> ShardDone {
         debug_assert!(self.waiting.is_empty(), "connections still wait");
-        self.rows.into_rows(self.ctx.names, &self.ctx.ranks)
+        let output = if self.runs.is_empty() {
+            let (rows, attempts) = self.rows.into_rows(self.ctx.names, &self.ctx.ranks);
+            ShardOutput::Memory(Box::new(SortedRows {
+                rows: rows.into_iter().peekable(),
+                attempts: attempts.into_iter().peekable(),
+            }))
+        } else {
+            let rest = std::mem::take(&mut self.rows).into_records(&self.ctx.ranks);
+            self.runs.push(RowRun::in_memory(rest));
+            ShardOutput::Runs(RowMerge::new(self.runs))
+        };
+        ShardDone {
+            output,
+            ambiguous: self.ambiguous,
+            path_connections: self.path_connections,
+            spilled: self.spilled,
+        }
     }
 }
 
@@ -972,13 +1183,19 @@ mod tests {
 
     impl Observed {
         /// The table built in memory, checked equal to the one built from spilled runs.
+        /// And to the one built from spilled runs, its rows spilled too, a run a row.
         fn finish(&self, inventory: &Inventory) -> Table {
-            let spilled = observe(&self.0);
-            spilled.spill_all();
-            assert!(spilled.spills() > 0);
             let table = observe(&self.0).finish(inventory);
-            let read_back = spilled.finish(inventory);
-            assert_eq!(format!("{read_back:#?}"), format!("{table:#?}"));
+            for row_budget in [None, Some(1)] {
+                let mut spilled = observe(&self.0);
+                spilled.spill_all();
+                assert!(spilled.spills() > 0);
+                if let Some(rows) = row_budget {
+                    spilled.set_row_budget(rows);
+                }
+                let read_back = spilled.finish(inventory);
+                assert_eq!(format!("{read_back:#?}"), format!("{table:#?}"));
+            }
             table
         }
     }
@@ -1018,10 +1235,11 @@ mod tests {
             }
         }
         let rank = |r: &Row| u32::from(r.interface_id == "eni-b");
+        let key = |r: &Row| sort_key(rank(r), r.side, r.protocol, r.port, &r.peer);
         let mut by_keys: Vec<&Row> = rows.iter().collect();
         by_keys.sort_by(|a, b| {
-            sort_key(rank(a), a)
-                .cmp(&sort_key(rank(b), b))
+            key(a)
+                .cmp(&key(b))
                 .then_with(|| a.peer.cmp_spelled(&b.peer))
         });
         // The order of the text the table shows, compared as text.
@@ -1039,10 +1257,34 @@ mod tests {
         assert_eq!(by_keys, by_text);
         // And sorting a shard's rows (keys with indices, then rows moved) gives that order.
         let reversed: Vec<Row> = rows.iter().rev().cloned().collect();
-        let keys = reversed.iter().map(|r| sort_key(rank(r), r)).collect();
+        let keys = reversed.iter().map(key).collect();
         let tags = vec![(); reversed.len()];
         let (_, sorted) = sort_rows(keys, reversed, &tags);
         assert_eq!(sorted.iter().collect::<Vec<&Row>>(), by_text);
+        // And rows spilled as runs are merged back in that order too.
+        let mut records: Vec<RowRecord> = rows
+            .iter()
+            .map(|r| RowRecord {
+                rank: rank(r),
+                iface: rank(r),
+                side: r.side,
+                protocol: r.protocol,
+                port: r.port,
+                peer: r.peer.clone(),
+                outcome: Outcome::Opened,
+                acc: Acc::EMPTY,
+                ports: Vec::new(),
+            })
+            .collect();
+        records.sort_by(RowRecord::cmp_key);
+        let spelled = |r: &Row| (rank(r), r.side, r.port, r.peer.to_string());
+        assert_eq!(
+            records
+                .iter()
+                .map(|r| (r.rank, r.side, r.port, r.peer.to_string()))
+                .collect::<Vec<_>>(),
+            by_text.iter().map(|r| spelled(r)).collect::<Vec<_>>()
+        );
     }
 
     const V2: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";

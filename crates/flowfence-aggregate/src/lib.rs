@@ -33,6 +33,7 @@ mod ingest;
 mod observations;
 mod partial;
 mod prefetch;
+mod row_runs;
 mod shard;
 mod spill;
 mod summary;
@@ -46,7 +47,7 @@ pub use direction::{
     A_CLIENT, A_FIRST, A_LOCAL, A_SENT, Addr, B_CLIENT, B_FIRST, B_LOCAL, B_SENT, Basis,
     ConnectionKey, Decision, Endpoint, Evidence, Outcome, TCP_OPENED, TCP_TRIED, decide, observe,
 };
-pub use summary::TableSummary;
+pub use summary::{RowTally, TableSummary};
 pub use table::{
     AmbiguousConnection, Attempt, COLUMNS, CoverageGaps, Peer, PeerKind, RejectedTraffic, Row,
     Side, Table,

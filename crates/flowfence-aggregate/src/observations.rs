@@ -148,6 +148,9 @@ pub struct Observations {
     pub(crate) shards: Vec<Mutex<Shard>>,
     pub(crate) extras: Mutex<Extras>,
     pub(crate) without_interface: AtomicU64,
+    /// Rows (and peers) each shard's table rows may hold before they spill, when the
+    /// store spilled.
+    row_budget: Option<usize>,
     /// Entries the shards may hold in memory before the largest spills to disk.
     spill_at: Option<usize>,
     /// The first spill that failed (the entries then stay in memory).
@@ -163,6 +166,7 @@ impl Default for Observations {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             extras: Mutex::default(),
             without_interface: AtomicU64::new(0),
+            row_budget: None,
             spill_at: None,
             spill_error: Mutex::default(),
             spills: AtomicU64::new(0),
@@ -239,9 +243,23 @@ impl Observations {
     /// read: past it, the shard holding most moves its sorted entries to a temporary
     /// file, merged back when the store is read (the table and partial results are the
     /// same bytes either way). A compaction can briefly double a shard, so entries
-    /// spill at half the limit. `None`: no limit.
+    /// spill at half the limit. When the store spilled, the rows of the table are held
+    /// to a quarter of it as the table is built. `None`: no limit.
     pub fn set_memory_limit(&mut self, bytes: Option<u64>) {
+        // A quarter of the limit for the rows of every shard, at about 256 bytes a row.
+        self.row_budget = bytes.map(|b| (b / 4 / SHARDS as u64 / 256).max(64) as usize);
         self.spill_at = bytes.map(|b| (b / 2 / size_of::<Entry>() as u64).max(1) as usize);
+    }
+
+    /// Rows each shard's table rows may hold before they spill (when the store did).
+    pub(crate) fn row_budget(&self) -> Option<usize> {
+        self.row_budget
+    }
+
+    /// Sets the row budget alone, to spill rows of small tables.
+    #[cfg(test)]
+    pub(crate) fn set_row_budget(&mut self, rows: usize) {
+        self.row_budget = Some(rows);
     }
 
     /// The first spill that failed, if any (its entries stayed in memory).

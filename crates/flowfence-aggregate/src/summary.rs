@@ -1,20 +1,53 @@
 //! The summary of a connections table printed after `aggregate`, `merge` and `run`.
 
-use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use flowfence_inventory::Inventory;
 
 use crate::direction::{Basis, Outcome};
-use crate::table::{AmbiguousConnection, Side, Table};
+use crate::table::{AmbiguousConnection, Row, Side, Table};
+
+/// Counts over a table's rows for its summary, kept as the rows pass: a table written
+/// as it is built ([`crate::Observations::finish_streaming`]) is summarised without
+/// its rows in memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowTally {
+    /// Rows.
+    pub rows: u64,
+    /// Rows where the interface served.
+    pub served: u64,
+    /// Rows by the basis they were decided on, by its index in [`Basis::ALL`].
+    pub bases: [u64; 6],
+    /// Runs of rows spilled to temporary files as the table was built (under a memory
+    /// limit, when the evidence store spilled too).
+    pub spilled_runs: u64,
+}
+
+impl RowTally {
+    /// The tally of `rows`.
+    pub fn of(rows: &[Row]) -> RowTally {
+        let mut tally = RowTally::default();
+        rows.iter().for_each(|r| tally.add(r));
+        tally
+    }
+
+    /// Counts one more row.
+    pub fn add(&mut self, row: &Row) {
+        self.rows += 1;
+        self.served += u64::from(row.side == Side::Server);
+        self.bases[row.basis as usize] += 1;
+    }
+}
 
 /// What the table holds and what a reviewer should look at: rows by side and by how
 /// they were decided, ambiguous connections, paths, interfaces the inventory lacks,
 /// REJECTs, coverage gaps and inventory issues. Each line is indented by two spaces.
 #[derive(Clone, Copy, Debug)]
 pub struct TableSummary<'a> {
-    /// The table.
+    /// The table (its rows may have been streamed out: `rows` counts them).
     pub table: &'a Table,
+    /// Its rows' tally.
+    pub rows: RowTally,
     /// The inventory it was built with.
     pub inventory: &'a Inventory,
     /// Distinct connections observed (before they became rows).
@@ -31,24 +64,27 @@ impl TableSummary<'_> {
     fn render(&self) -> String {
         let (table, inventory, connections) = (self.table, self.inventory, self.connections);
         let mut s = String::new();
-        let (servers, clients) = table.rows.iter().fold((0, 0), |(sv, cl), r| match r.side {
-            Side::Server => (sv + 1, cl),
-            Side::Client => (sv, cl + 1),
-        });
+        let rows = self.rows;
         let _ = writeln!(
             s,
-            "  connections {connections} observed -> {} rows ({servers} served, {clients} opened)",
-            table.rows.len()
+            "  connections {connections} observed -> {} rows ({} served, {} opened)",
+            rows.rows,
+            rows.served,
+            rows.rows - rows.served
         );
-        let mut bases: BTreeMap<Basis, u64> = BTreeMap::new();
-        for r in &table.rows {
-            *bases.entry(r.basis).or_default() += 1;
-        }
-        let bases: Vec<String> = bases
+        let bases: Vec<String> = Basis::ALL
             .iter()
-            .map(|(b, n)| format!("{} {n}", b.name()))
+            .filter(|b| rows.bases[**b as usize] > 0)
+            .map(|b| format!("{} {}", b.name(), rows.bases[*b as usize]))
             .collect();
         let _ = writeln!(s, "  rows decided by: {}", bases.join(", "));
+        if rows.spilled_runs > 0 {
+            let _ = writeln!(
+                s,
+                "  rows built within the memory limit: {} runs of rows spilled to temporary files",
+                rows.spilled_runs
+            );
+        }
         if !table.attempts.is_empty() {
             let refused = table
                 .attempts

@@ -283,7 +283,11 @@ pub const COLUMNS: [&str; 13] = [
 impl Table {
     /// The rows as columns ([`COLUMNS`]), for CSV or Parquet.
     pub fn columns(&self) -> Columns {
-        let rows = &self.rows;
+        Table::row_columns(&self.rows)
+    }
+
+    /// Some rows as the table's columns (a chunk of a table written as it is built).
+    pub fn row_columns(rows: &[Row]) -> Columns {
         let mut c = Columns::default();
         c.push(
             COLUMNS[0],

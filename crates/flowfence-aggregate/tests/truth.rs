@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use flowfence_aggregate::{Observations, Peer, Side, Table, TableSummary};
+use flowfence_aggregate::{Observations, Peer, RowTally, Side, Table, TableSummary};
 use flowfence_flowlog::{ReadOptions, ReadSummary, Reader, discover};
 use flowfence_inventory::{Inventory, IpNet};
 use flowfence_synth::{TrueEdge, Truth};
@@ -167,6 +167,7 @@ fn the_sample_summaries_read_as_reviewed() {
     let table = obs.finish(&inventory);
     let summary = TableSummary {
         table: &table,
+        rows: RowTally::of(&table.rows),
         inventory: &inventory,
         connections,
     };

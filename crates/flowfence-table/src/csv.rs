@@ -67,12 +67,23 @@ impl Columns {
     /// window at a time, so memory stays about two windows' worth above the table; a
     /// window is written while the next one is formatted.
     pub fn write_csv<W: Write + Send>(&self, mut out: W) -> std::io::Result<()> {
+        self.write_csv_header(&mut out)?;
+        self.write_csv_rows(&mut out)?;
+        out.flush()
+    }
+
+    /// Writes the CSV header line.
+    pub fn write_csv_header<W: Write>(&self, mut out: W) -> std::io::Result<()> {
+        let mut header = Vec::new();
+        push_csv_row(&mut header, self.names().iter().map(|n| n.as_bytes()));
+        out.write_all(&header)
+    }
+
+    /// Writes the rows as CSV lines, without a header (a chunk of a longer table).
+    pub fn write_csv_rows<W: Write + Send>(&self, mut out: W) -> std::io::Result<()> {
         /// Rows per formatting task, and tasks per window.
         const CHUNK: usize = 8192;
         const WINDOW: usize = 8 * CHUNK;
-        let mut header = Vec::new();
-        push_csv_row(&mut header, self.names().iter().map(|n| n.as_bytes()));
-        out.write_all(&header)?;
         let rows = self.len();
         let format = |window: usize| -> Vec<Vec<u8>> {
             let end = (window + WINDOW).min(rows);
@@ -94,7 +105,7 @@ impl Columns {
         for chunk in &written {
             out.write_all(chunk)?;
         }
-        out.flush()
+        Ok(())
     }
 
     /// Some rows as CSV lines.

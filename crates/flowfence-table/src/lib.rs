@@ -27,7 +27,7 @@ mod parquet;
 
 pub use crate::column::{Column, Columns};
 pub use crate::csv::{CsvError, CsvRow, CsvRows, push_csv_cell, push_csv_row, read_csv};
-pub use crate::file::{FileFormat, write_atomically};
+pub use crate::file::{FileFormat, TableFile, write_atomically};
 pub use crate::parquet::{ParquetWriter, parquet_properties};
 
 /// A table the CSV and Parquet tests share: addresses (IPv4 and IPv6) and a dictionary

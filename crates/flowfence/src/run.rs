@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use flowfence_aggregate::TableSummary;
+use flowfence_aggregate::{RowTally, TableSummary};
 use flowfence_propose::{CheckReport, PlanSummary, propose};
 
 use crate::aggregate::load_inventory_files;
@@ -56,6 +56,7 @@ pub(crate) fn run(args: RunArgs, quiet: bool) -> Result<(), Failure> {
         "{}",
         TableSummary {
             table: &table,
+            rows: RowTally::of(&table.rows),
             inventory: &inventory,
             connections,
         }

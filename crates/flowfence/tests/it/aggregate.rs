@@ -234,7 +234,8 @@ fn a_memory_limit_spills_and_changes_no_output() {
     let stderr = run("limited", &["--memory-limit", "64K"]);
     assert!(
         stderr.contains("memory limit 64 KiB: ")
-            && stderr.contains(" sorted runs of connections spilled to temporary files"),
+            && stderr.contains(" sorted runs of connections spilled to temporary files")
+            && stderr.contains(" runs of rows spilled to temporary files"),
         "{stderr}"
     );
     let (_, merged) = ok(&[
