@@ -54,20 +54,146 @@ struct Fans {
 
 impl Fans {
     fn count(conns: &[Entry], a_local: &[bool]) -> Fans {
-        let (mut local, mut remote) = (
-            Vec::with_capacity(conns.len()),
-            Vec::with_capacity(conns.len()),
-        );
+        let mut counter = FanCounter::with_capacity(conns.len());
         for (((_, k), _), &a) in conns.iter().zip(a_local) {
-            let (l, r) = if a { (k.a, k.b) } else { (k.b, k.a) };
-            local.push(u64::from(pack(k.protocol, l.port)) << 16 | u64::from(r.port));
-            remote.push(u64::from(pack(k.protocol, r.port)) << 16 | u64::from(l.port));
+            counter.add(k, a);
         }
-        Fans {
-            local: distinct_counts(local),
-            remote: distinct_counts(remote),
+        counter.finish()
+    }
+}
+
+/// Counts port fan-outs one connection at a time: the (port, peer port) pairs, their
+/// repeats dropped whenever they double, so it holds about the distinct pairs (bounded
+/// by the port space), not a pair per connection.
+struct FanCounter {
+    local: Vec<u64>,
+    remote: Vec<u64>,
+    /// Pairs held past which repeats are dropped.
+    dedup_at: usize,
+}
+
+impl FanCounter {
+    fn with_capacity(n: usize) -> FanCounter {
+        FanCounter {
+            local: Vec::with_capacity(n),
+            remote: Vec::with_capacity(n),
+            dedup_at: n.max(1 << 16),
         }
     }
+
+    /// Counts connection `k`, whose endpoint `a` is local when `a_local`.
+    fn add(&mut self, k: &ConnectionKey, a_local: bool) {
+        let (l, r) = if a_local { (k.a, k.b) } else { (k.b, k.a) };
+        self.local
+            .push(u64::from(pack(k.protocol, l.port)) << 16 | u64::from(r.port));
+        self.remote
+            .push(u64::from(pack(k.protocol, r.port)) << 16 | u64::from(l.port));
+        if self.local.len() >= self.dedup_at {
+            for pairs in [&mut self.local, &mut self.remote] {
+                pairs.sort_unstable();
+                pairs.dedup();
+            }
+            self.dedup_at = 2 * self.local.len().max(self.remote.len()).max(1 << 15);
+        }
+    }
+
+    fn finish(self) -> Fans {
+        Fans {
+            local: distinct_counts(self.local),
+            remote: distinct_counts(self.remote),
+        }
+    }
+}
+
+/// What deciding an interface's connections one at a time needs, counted over all of
+/// them first: what [`View`] holds, without holding the connections (a spilled store
+/// reads them back as a stream). One pass over them, two for an interface the inventory
+/// lacks (its address is learned first).
+struct Facts<'i> {
+    known: Option<&'i Interface>,
+    learned: Vec<Addr>,
+    fans: Fans,
+    /// Its ICMP and ICMPv6 peers.
+    icmp_peers: [usize; 2],
+}
+
+impl<'i> Facts<'i> {
+    /// The facts of interface `iface` (`known` to the inventory, or not) of `shard`.
+    fn gather(shard: &mut Shard, iface: InterfaceIdx, known: Option<&'i Interface>) -> Facts<'i> {
+        let mut facts = Facts {
+            known,
+            learned: Vec::new(),
+            fans: Fans {
+                local: Vec::new(),
+                remote: Vec::new(),
+            },
+            icmp_peers: [0; 2],
+        };
+        if known.is_none() {
+            let mut counts = AddressCounts::default();
+            each_connection(shard, iface, |((_, k), _)| counts.add(k));
+            facts.learned = counts.most_common();
+        }
+        let mut fans = FanCounter::with_capacity(0);
+        each_connection(shard, iface, |((_, k), e)| {
+            fans.add(k, facts.a_local(k, e));
+            match k.protocol {
+                1 => facts.icmp_peers[0] += 1,
+                58 => facts.icmp_peers[1] += 1,
+                _ => {}
+            }
+        });
+        facts.fans = fans.finish();
+        facts
+    }
+
+    /// Is endpoint `a` of connection `k` (evidence `e`) the interface's own?
+    fn a_local(&self, k: &ConnectionKey, e: &Evidence) -> bool {
+        match self.known {
+            Some(i) => local_is_a(k, e, |a| i.has_address(a.ip())),
+            None => local_is_a(k, e, |a| self.learned.contains(&a)),
+        }
+    }
+
+    /// Decides connection `k` as [`View::decide`] does.
+    fn decide(&self, k: &ConnectionKey, e: &Evidence, a_local: bool) -> Decision {
+        decide_with(k, e, a_local, || {
+            let (l, r) = if a_local { (k.a, k.b) } else { (k.b, k.a) };
+            (
+                lookup(&self.fans.local, pack(k.protocol, l.port)),
+                lookup(&self.fans.remote, pack(k.protocol, r.port)),
+            )
+        })
+    }
+
+    /// Its peers of `protocol`, for ICMP (else 0).
+    fn icmp_peers(&self, protocol: u8) -> usize {
+        match protocol {
+            1 => self.icmp_peers[0],
+            58 => self.icmp_peers[1],
+            _ => 0,
+        }
+    }
+
+    /// Its connection `k` as the other end of a connection sees it.
+    fn other_end(&self, k: &ConnectionKey, e: &Evidence) -> OtherEnd {
+        let a_local = self.a_local(k, e);
+        OtherEnd {
+            decision: self.decide(k, e, a_local),
+            a_local,
+            evidence: *e,
+            icmp_peers: self.icmp_peers(k.protocol),
+        }
+    }
+}
+
+/// Calls `each` with interface `iface`'s connections in `shard`, in key order.
+fn each_connection(shard: &mut Shard, iface: InterfaceIdx, mut each: impl FnMut(&Entry)) {
+    let read: Result<(), std::convert::Infallible> = shard.each_of_interface(iface, |entry| {
+        each(entry);
+        Ok(())
+    });
+    let Ok(()) = read;
 }
 
 impl<'i> View<'i> {
@@ -173,17 +299,32 @@ fn local_is_a(key: &ConnectionKey, e: &Evidence, is_local: impl Fn(Addr) -> bool
 /// For an interface the inventory lacks: its address is the one in most of its
 /// connections (every record of an interface has its own address on one side).
 fn learned_address(entries: &[Entry]) -> Vec<Addr> {
-    let mut counts: HashMap<Addr, usize> = HashMap::default();
+    let mut counts = AddressCounts::default();
     for ((_, k), _) in entries {
-        *counts.entry(k.a.addr).or_default() += 1;
-        *counts.entry(k.b.addr).or_default() += 1;
+        counts.add(k);
     }
-    counts
-        .into_iter()
-        .max_by(|(a1, n1), (a2, n2)| n1.cmp(n2).then(a2.cmp(a1)))
-        .map(|(a, _)| a)
-        .into_iter()
-        .collect()
+    counts.most_common()
+}
+
+/// How many connections each address is in.
+#[derive(Default)]
+struct AddressCounts(HashMap<Addr, usize>);
+
+impl AddressCounts {
+    fn add(&mut self, k: &ConnectionKey) {
+        *self.0.entry(k.a.addr).or_default() += 1;
+        *self.0.entry(k.b.addr).or_default() += 1;
+    }
+
+    /// The address in most connections (the lowest of a tie), if any.
+    fn most_common(self) -> Vec<Addr> {
+        self.0
+            .into_iter()
+            .max_by(|(a1, n1), (a2, n2)| n1.cmp(n2).then(a2.cmp(a1)))
+            .map(|(a, _)| a)
+            .into_iter()
+            .collect()
+    }
 }
 
 /// The finished views of every interface, by interned id.
@@ -234,10 +375,16 @@ struct Connection {
 }
 
 impl Connection {
-    /// Whether the other end's record could change anything: a decision that flags
-    /// didn't make, or an outcome other than "opened". Most TCP needs nothing.
+    /// Whether the other end's record could change anything: a decision weaker than
+    /// the strongest its protocol allows (flags for TCP; port fan-out otherwise, as only
+    /// TCP has flags), or an outcome other than "opened". Most connections need nothing.
     fn needs_other_end(&self) -> bool {
-        self.decision.basis != Basis::Flags || self.outcome != Outcome::Opened
+        let strongest = if self.key.protocol == 6 {
+            Basis::Flags
+        } else {
+            Basis::Ports
+        };
+        self.decision.basis > strongest || self.outcome != Outcome::Opened
     }
 
     /// The decision and outcome, with the other end's record (when it logged one).
@@ -569,7 +716,7 @@ impl<'a> Context<'a> {
 const CHUNK_ROWS: usize = 1 << 16;
 
 /// Runs of rows a shard keeps before merging them into one.
-const MAX_ROW_RUNS: usize = 32;
+const MAX_ROW_RUNS: usize = 16;
 
 impl Observations {
     /// Decides every connection and builds the table (in parallel on the current rayon
@@ -667,22 +814,24 @@ impl Observations {
         let ((), emitted) = rayon::join(
             || drop(store),
             || -> std::io::Result<(Vec<Attempt>, RowTally)> {
-                let mut tally = RowTally {
-                    spilled_runs: spilled,
-                    ..RowTally::default()
+                let mut out = Chunks {
+                    chunk: Vec::with_capacity(CHUNK_ROWS),
+                    tally: RowTally {
+                        spilled_runs: spilled,
+                        ..RowTally::default()
+                    },
+                    sink,
                 };
-                let mut chunk = Vec::with_capacity(CHUNK_ROWS);
                 let mut attempts = Vec::new();
                 for &i in &by_name {
-                    outputs[i as usize % SHARDS].take_interface(i, &ctx, &mut chunk, &mut attempts);
-                    while chunk.len() >= CHUNK_ROWS {
-                        let rest = chunk.split_off(CHUNK_ROWS);
-                        chunk.iter().for_each(|row| tally.add(row));
-                        sink(std::mem::replace(&mut chunk, rest))?;
-                    }
+                    outputs[i as usize % SHARDS].take_interface(
+                        i,
+                        &ctx,
+                        &mut out,
+                        &mut attempts,
+                    )?;
                 }
-                chunk.iter().for_each(|row| tally.add(row));
-                sink(chunk)?;
+                let tally = out.finish()?;
                 Ok((attempts, tally))
             },
         );
@@ -724,6 +873,31 @@ impl Observations {
     }
 }
 
+/// The table's rows on their way to a sink, [`CHUNK_ROWS`] at a time, tallied.
+struct Chunks<'s> {
+    chunk: Vec<Row>,
+    tally: RowTally,
+    sink: &'s mut (dyn FnMut(Vec<Row>) -> std::io::Result<()> + Send),
+}
+
+impl Chunks<'_> {
+    fn push(&mut self, row: Row) -> std::io::Result<()> {
+        self.tally.add(&row);
+        self.chunk.push(row);
+        if self.chunk.len() == CHUNK_ROWS {
+            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_ROWS));
+            (self.sink)(full)?;
+        }
+        Ok(())
+    }
+
+    /// Hands over the last chunk (perhaps empty: the sink is called at least once).
+    fn finish(self) -> std::io::Result<RowTally> {
+        (self.sink)(self.chunk)?;
+        Ok(self.tally)
+    }
+}
+
 /// A shard's finished rows, its ambiguous connections and its connections on paths.
 struct ShardDone {
     output: ShardOutput,
@@ -748,20 +922,20 @@ enum ShardOutput {
 }
 
 impl ShardOutput {
-    /// Moves interface `iface`'s rows onto `rows` and its attempts that never opened
+    /// Moves interface `iface`'s rows to `rows` and its attempts that never opened
     /// onto `attempts`.
     fn take_interface(
         &mut self,
         iface: InterfaceIdx,
         ctx: &Context<'_>,
-        rows: &mut Vec<Row>,
+        rows: &mut Chunks<'_>,
         attempts: &mut Vec<Attempt>,
-    ) {
+    ) -> std::io::Result<()> {
         let name = &*ctx.names[iface as usize];
         match self {
             ShardOutput::Memory(sorted) => {
                 while let Some(row) = sorted.rows.next_if(|row| row.interface_id == name) {
-                    rows.push(row);
+                    rows.push(row)?;
                 }
                 while let Some(a) = sorted.attempts.next_if(|a| a.row.interface_id == name) {
                     attempts.push(a);
@@ -793,7 +967,7 @@ impl ShardOutput {
                         basis: record.acc.basis(),
                     };
                     if outcome == Outcome::Opened {
-                        rows.push(row);
+                        rows.push(row)?;
                         opened = Some(record);
                     } else {
                         attempts.push(Attempt { row, outcome });
@@ -801,6 +975,7 @@ impl ShardOutput {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -864,9 +1039,7 @@ fn rows_read_back(
         in_order_largest_first(shards, Shard::size, |mut shard| {
             let mut rows = RowBuilder::new(ctx, 0, row_budget);
             for id in shard.interfaces() {
-                let conns = shard.interface_entries(id);
-                let view = View::of(ctx.known(id), &conns, 0);
-                rows.add_interface(id, &view, &conns, OtherEnds::Later);
+                rows.add_read_back(&mut shard, id);
             }
             (shard, rows)
         });
@@ -888,12 +1061,18 @@ fn rows_read_back(
             let mut out = Vec::with_capacity(asked.len());
             for group in asked.chunk_by(|x, y| x.0 == y.0) {
                 let id = group[0].0;
-                let conns = shard.interface_entries(id);
-                let view = View::of(ctx.known(id), &conns, 0);
-                out.extend(group.iter().map(|(_, key)| {
-                    let j = conns.binary_search_by(|((_, k), _)| k.cmp(key)).ok()?;
-                    Some(view.other_end(&conns, j))
-                }));
+                let facts = Facts::gather(shard, id, ctx.known(id));
+                // Both in key order: the connections asked for are met as they pass.
+                let mut wanted = group.iter().map(|(_, key)| key).peekable();
+                each_connection(shard, id, |((_, k), e)| {
+                    while wanted.next_if(|w| *w < k).is_some() {
+                        out.push(None);
+                    }
+                    if wanted.next_if(|w| *w == k).is_some() {
+                        out.push(Some(facts.other_end(k, e)));
+                    }
+                });
+                out.extend(wanted.map(|_| None));
             }
             out
         })
@@ -938,6 +1117,21 @@ enum OtherEnds<'v, 'i> {
     Views(&'v Views<'i>),
     /// Not at hand (the store spilled): the connection waits for it.
     Later,
+}
+
+/// An interface's place among a shard's rows: its id and VPC (and the VPC's index).
+struct Place<'a> {
+    id: InterfaceIdx,
+    vpc: Option<&'a str>,
+    vpc_idx: u32,
+}
+
+/// A connection as its own end decides it.
+#[derive(Clone, Copy)]
+struct Own {
+    a_local: bool,
+    decision: Decision,
+    icmp_peers: usize,
 }
 
 /// A connection waiting for its other end's record.
@@ -993,6 +1187,19 @@ impl<'a> RowBuilder<'a> {
         }
     }
 
+    /// Where interface `id`'s connections go: its VPC, or `None` when it is a path
+    /// (NAT gateways and other group-less interfaces: their records explain how traffic
+    /// flows, they are not endpoints to secure).
+    fn place(&mut self, id: InterfaceIdx, known: Option<&'a Interface>) -> Option<Place<'a>> {
+        if known.is_some_and(|i| !i.has_security_groups()) {
+            return None;
+        }
+        let vpc = known.and_then(|i| i.vpc_id.as_deref());
+        let next = self.vpcs.len() as u32;
+        let vpc_idx = *self.vpcs.entry(vpc).or_insert(next);
+        Some(Place { id, vpc, vpc_idx })
+    }
+
     /// Adds interface `id`'s connections `conns`, seen through its `view`.
     fn add_interface(
         &mut self,
@@ -1001,40 +1208,72 @@ impl<'a> RowBuilder<'a> {
         conns: &[Entry],
         others: OtherEnds<'_, '_>,
     ) {
-        if view.known.is_some_and(|i| !i.has_security_groups()) {
-            // NAT gateways and other group-less interfaces are paths: their records
-            // explain how traffic flows, they are not endpoints to secure.
+        let Some(place) = self.place(id, view.known) else {
             self.path_connections += conns.len() as u64;
             return;
-        }
-        let vpc = view.known.and_then(|i| i.vpc_id.as_deref());
-        let next = self.vpcs.len() as u32;
-        let vpc_idx = *self.vpcs.entry(vpc).or_insert(next);
+        };
         for (i, ((_, k), e)) in conns.iter().enumerate() {
-            let a_local = view.a_local[i];
-            let remote = if a_local { k.b } else { k.a };
-            let (peer, peer_id) = self.peer(vpc_idx, vpc, remote.addr);
-            let c = Connection {
-                iface: id,
-                key: *k,
-                evidence: *e,
-                a_local,
-                peer,
-                peer_port: remote.port,
+            let own = Own {
+                a_local: view.a_local[i],
                 decision: view.decide(conns, i),
-                outcome: Outcome::of(k.protocol, e),
                 icmp_peers: icmp_peers_of(conns, k.protocol),
             };
-            match (peer_id.filter(|_| c.needs_other_end()), others) {
-                (None, _) => self.add(&c, None),
-                (Some(p), OtherEnds::Views(views)) => self.add(&c, views.other_end(p, k).as_ref()),
-                (Some(other), OtherEnds::Later) => self.waiting.push(Waiting {
-                    other,
-                    vpc,
-                    vpc_idx,
-                    connection: c,
-                }),
-            }
+            self.add_connection(&place, k, e, own, others);
+        }
+    }
+
+    /// Adds interface `id`'s connections, read back from `shard` one at a time, their
+    /// other ends left to wait.
+    fn add_read_back(&mut self, shard: &mut Shard, id: InterfaceIdx) {
+        let known = self.ctx.known(id);
+        let Some(place) = self.place(id, known) else {
+            each_connection(shard, id, |_| self.path_connections += 1);
+            return;
+        };
+        let facts = Facts::gather(shard, id, known);
+        each_connection(shard, id, |((_, k), e)| {
+            let a_local = facts.a_local(k, e);
+            let own = Own {
+                a_local,
+                decision: facts.decide(k, e, a_local),
+                icmp_peers: facts.icmp_peers(k.protocol),
+            };
+            self.add_connection(&place, k, e, own, OtherEnds::Later);
+        });
+    }
+
+    /// Adds connection `k` of the interface at `place`, decided by its own end as
+    /// `own`; its other end comes from `others` when it could settle anything.
+    fn add_connection(
+        &mut self,
+        place: &Place<'a>,
+        k: &ConnectionKey,
+        e: &Evidence,
+        own: Own,
+        others: OtherEnds<'_, '_>,
+    ) {
+        let remote = if own.a_local { k.b } else { k.a };
+        let (peer, peer_id) = self.peer(place.vpc_idx, place.vpc, remote.addr);
+        let c = Connection {
+            iface: place.id,
+            key: *k,
+            evidence: *e,
+            a_local: own.a_local,
+            peer,
+            peer_port: remote.port,
+            decision: own.decision,
+            outcome: Outcome::of(k.protocol, e),
+            icmp_peers: own.icmp_peers,
+        };
+        match (peer_id.filter(|_| c.needs_other_end()), others) {
+            (None, _) => self.add(&c, None),
+            (Some(p), OtherEnds::Views(views)) => self.add(&c, views.other_end(p, k).as_ref()),
+            (Some(other), OtherEnds::Later) => self.waiting.push(Waiting {
+                other,
+                vpc: place.vpc,
+                vpc_idx: place.vpc_idx,
+                connection: c,
+            }),
         }
     }
 

@@ -183,7 +183,7 @@ impl RowRun {
     fn into_reader(self) -> RunReader {
         match self {
             RowRun::File { file, len } => RunReader::File {
-                input: BufReader::with_capacity(16 << 10, file),
+                input: BufReader::with_capacity(8 << 10, file),
                 left: len,
             },
             RowRun::Memory(rows) => RunReader::Memory(rows.into_iter()),

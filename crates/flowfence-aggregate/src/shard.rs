@@ -242,18 +242,6 @@ impl Shard {
         interfaces
     }
 
-    /// Interface `iface`'s connections, sorted by key, in memory: its spilled entries
-    /// read back and merged (see [`Shard::each_of_interface`]).
-    pub(crate) fn interface_entries(&mut self, iface: InterfaceIdx) -> Vec<Entry> {
-        let mut out = Vec::new();
-        let gathered: Result<(), std::convert::Infallible> = self.each_of_interface(iface, |e| {
-            out.push(*e);
-            Ok(())
-        });
-        let Ok(()) = gathered;
-        out
-    }
-
     /// Every connection, sorted by key (compacts first, spilled runs merged back).
     #[cfg(test)]
     pub(crate) fn entries(&mut self) -> &[Entry] {

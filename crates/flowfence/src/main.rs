@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod aggregate;
+mod allocator;
 mod cli;
 mod failure;
 mod inventory;
@@ -21,6 +22,7 @@ mod run;
 mod s3;
 
 fn main() -> ExitCode {
+    allocator::hold_mmap_threshold();
     let args = cli::Cli::parse();
     let quiet = args.global.quiet;
     if let Some(threads) = args.global.threads {
