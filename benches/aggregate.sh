@@ -9,7 +9,9 @@
 #     arriving, ephemeral ports from real OS ranges) for HOURS (default 6) and for 4x
 #     HOURS, at --scale 20;
 #   - SIZE (default 1G) of the standard v5 logs (benches/data.sh).
-# Then prints peak RSS of `flowfence aggregate` on the 1x and 4x windows, and times
+# Then prints peak RSS of `flowfence aggregate` on the 1x and 4x windows, with no memory
+# limit and at each of MEMORY_LIMITS (default "1G 64M 16M"; the table must be the same
+# bytes at all of them), and times
 # `flowfence parse`, `flowfence aggregate`, DuckDB, chDB, polars and DataFusion side by
 # side on the SIZE data (2 threads each, alternating, best of RUNS), checking that the
 # engines agree on the (interface, 5-tuple) group count. The engines come from PyPI into
@@ -46,6 +48,8 @@ fi
 
 extra=()
 for a in ${AGGREGATE_ARGS:-}; do extra+=(--aggregate-arg="$a"); done
+# shellcheck disable=SC2206
+limits=(--memory-limits none ${MEMORY_LIMITS:-1G 64M 16M})
 engines=()
 if [ -n "${ENGINES:-}" ]; then
   # shellcheck disable=SC2206
@@ -53,4 +57,4 @@ if [ -n "${ENGINES:-}" ]; then
 fi
 exec "$VENV/bin/python" benches/engines.py --flowfence "$BIN/flowfence" --python "$VENV/bin/python" \
   --data "$DATA" --window-1x "$ONE" --window-4x "$FOUR" --threads "$THREADS" --runs "$RUNS" \
-  "${extra[@]}" "${engines[@]}"
+  "${limits[@]}" "${extra[@]}" "${engines[@]}"

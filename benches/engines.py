@@ -4,7 +4,9 @@ Called by aggregate.sh. Two parts:
 
 1. Memory as the window grows: peak RSS of `flowfence aggregate` over the growing
    generator's logs for one window and for four (`--window-1x`, `--window-4x`), with
-   the connections each found; the target is the 4x run within 1.2x of the 1x run.
+   no memory limit and at each of `--memory-limits`, with the connections each found;
+   the target is the 4x run within 1.2x of the 1x run under a limit, and the table must
+   be the same bytes at every limit.
 2. Speed, alternating runs on `--data` (2 threads each): `flowfence parse --output none`,
    `flowfence aggregate` (the observed connections table), and a GROUP BY of every
    record's (interface, 5-tuple) in DuckDB, chDB (ClickHouse in-process), polars (lazy
@@ -123,19 +125,35 @@ def connections_of(stderr):
 
 def memory(args, tmp):
     print("== memory as the window grows (flowfence aggregate, growing generator)")
-    rows = []
+    peaks = {}
     for label, data in (("1x", args.window_1x), ("4x", args.window_4x)):
         files = objects(data)
-        out = os.path.join(tmp, f"connections-{label}.csv")
-        argv = aggregate_argv(args.flowfence, data, args.threads, out, args.aggregate_arg)
-        t, _, err = run_timed(argv)
-        peak = peak_mib(argv + ["--quiet"])
         text = sum(os.path.getsize(f) for f in files)
-        rows.append((label, peak))
-        print(f"{label}: {len(files)} objects, {text / 2**20:.0f} MiB gzip, "
-              f"{connections_of(err) or 0:,} connections, {t:.2f} s, peak RSS {peak:.0f} MiB")
-    ratio = rows[1][1] / rows[0][1]
-    print(f"memory: the 4x window's peak is {ratio:.2f}x the 1x window's (target: at most 1.2x)")
+        tables = {}
+        for limit in args.memory_limits:
+            out = os.path.join(tmp, f"connections-{label}-{limit}.csv")
+            extra = args.aggregate_arg + ([] if limit == "none" else ["--memory-limit", limit])
+            argv = aggregate_argv(args.flowfence, data, args.threads, out, extra)
+            t, _, err = run_timed(argv)
+            spilled = re.search(r"(\d+) sorted runs of connections spilled", err)
+            # Peak RSS varies with how the two workers' flushes interleave: the median
+            # of --runs runs, with the largest.
+            runs = sorted(peak_mib(argv + ["--quiet"]) for _ in range(args.runs))
+            peak, worst = runs[len(runs) // 2], runs[-1]
+            peaks[(label, limit)] = peak
+            with open(out, "rb") as f:
+                tables[limit] = f.read()
+            print(f"{label}, memory limit {limit}: {len(files)} objects, {text / 2**20:.0f} MiB gzip, "
+                  f"{connections_of(err) or 0:,} connections, "
+                  f"{spilled.group(1) if spilled else 0} runs spilled, {t:.2f} s, "
+                  f"peak RSS {peak:.0f} MiB (median of {len(runs)}; largest {worst:.0f} MiB)")
+        if len(set(tables.values())) != 1:
+            sys.exit(f"{label}: the table differs between memory limits")
+        print(f"{label}: the same table ({len(tables[args.memory_limits[0]]):,} bytes) at every limit")
+    for limit in args.memory_limits:
+        ratio = peaks[("4x", limit)] / peaks[("1x", limit)]
+        print(f"memory limit {limit}: the 4x window's peak is {ratio:.2f}x the 1x window's "
+              f"(target: at most 1.2x)")
 
 
 def speed(args, tmp, python):
@@ -208,6 +226,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--engines", nargs="*", help="only these engines (default: all four)")
+    ap.add_argument("--memory-limits", nargs="*", default=["none", "1G", "64M", "16M"],
+                    help="--memory-limit values the memory part runs at (none: no limit)")
     ap.add_argument("--aggregate-arg", action="append", default=[],
                     help="an extra argument for flowfence aggregate (repeatable)")
     args = ap.parse_args()

@@ -267,22 +267,31 @@ impl Observations {
         lock(&self.spill_error).as_ref().map(ToString::to_string)
     }
 
-    /// Spills the shard holding most in memory when the shards together hold more
-    /// than the limit allows.
+    /// Spills shards, those holding most in memory first, while the shards together
+    /// hold more than the limit allows.
     fn keep_within_limit(&self) {
         let Some(limit) = self.spill_at else { return };
         let held: Vec<usize> = self.shards.iter().map(|s| lock(s).in_memory()).collect();
-        if held.iter().sum::<usize>() <= limit {
-            return;
-        }
-        let largest = (0..held.len()).max_by_key(|&s| held[s]).unwrap_or(0);
-        match lock(&self.shards[largest]).spill() {
-            Ok(0) => {}
-            Ok(_) => {
-                self.spills.fetch_add(1, Ordering::Relaxed);
+        let mut total: usize = held.iter().sum();
+        // Largest first, until within the limit: one usually does, and a shard whose
+        // compaction is out (it can't spill now) passes to the next, so two workers
+        // flushing at once don't leave the store over the limit.
+        let mut order: Vec<usize> = (0..held.len()).collect();
+        order.sort_unstable_by_key(|&s| std::cmp::Reverse(held[s]));
+        for s in order {
+            if total <= limit {
+                break;
             }
-            Err(e) => {
-                lock(&self.spill_error).get_or_insert(e);
+            match lock(&self.shards[s]).spill() {
+                Ok(0) => {}
+                Ok(_) => {
+                    total -= held[s];
+                    self.spills.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    lock(&self.spill_error).get_or_insert(e);
+                    return;
+                }
             }
         }
     }
