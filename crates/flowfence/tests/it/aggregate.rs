@@ -205,9 +205,9 @@ fn merged_partials_equal_one_run_over_everything() {
     assert!(gaps.starts_with("interface_id,nodata,skipdata\n"), "{gaps}");
 }
 
-/// Under a memory limit small enough to spill on every flush, the table, the partial
-/// result and a merge of it are the same bytes as without one, and the summary says
-/// what spilled.
+/// Under a memory limit small enough to spill on every flush, the table (its rows
+/// spilled too), the partial result and a merge of it (with its table) are the same
+/// bytes as without one, and the summary says what spilled.
 #[test]
 fn a_memory_limit_spills_and_changes_no_output() {
     let dir = tempfile::tempdir().unwrap();
@@ -243,14 +243,23 @@ fn a_memory_limit_spills_and_changes_no_output() {
         &path("limited.parquet"),
         "-o",
         &path("merged.parquet"),
+        "--inventory",
+        &inv,
+        "--connections",
+        &path("merged.csv"),
         "--memory-limit",
         "16K",
     ]);
-    assert!(merged.contains("memory limit 16 KiB: "), "{merged}");
+    assert!(
+        merged.contains("memory limit 16 KiB: ")
+            && merged.contains(" runs of rows spilled to temporary files"),
+        "{merged}"
+    );
     let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
     assert!(read("limited.csv") == read("free.csv"));
     assert!(read("limited.parquet") == read("free.parquet"));
     assert!(read("merged.parquet") == read("free.parquet"));
+    assert!(read("merged.csv") == read("free.csv"));
     assert!(read("free.csv").len() > 1000);
 }
 
