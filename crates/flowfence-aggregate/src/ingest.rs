@@ -4,11 +4,12 @@
 //! caller decides what a batch is) into one [`Observations`] store, and remembers which
 //! sources are done in a manifest: each source's name with its stamp (an S3 object's
 //! ETag, a local file's size and modification time, [`file_stamp`]). With a
-//! [`Checkpoint`], the store and the manifest are saved together as one partial result
-//! between batches (spaced out: see [`Checkpoint`]) and whenever the job ends, even on
-//! an error ([`Ingest::close`]); a job that finds the file resumes from it and skips what
-//! its manifest says is done, so a rerun ends with the same result as one uninterrupted
-//! run.
+//! [`Checkpoint`], the store and the manifest are saved together between batches
+//! (spaced out: see [`Checkpoint`]) and whenever the job ends, even on an error
+//! ([`Ingest::close`]): as one partial result, or, once the store spilled, as what is in
+//! memory with the list of its runs, written once into a folder beside it. A job that
+//! finds the file resumes from it and skips what its manifest says is done, so a rerun
+//! ends with the same result as one uninterrupted run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,15 +18,16 @@ use std::time::{Duration, Instant};
 use flowfence_flowlog::{ReadOptions, Reader, Report, Source};
 
 use crate::observations::Observations;
-use crate::partial::PartialError;
+use crate::partial::{PartialError, checkpoint_runs};
 
 /// Metadata key of the checkpoint's manifest: the sources already read.
 const MANIFEST_KEY: &str = "flowfence.manifest";
 
-/// A save waits at least this many times as long as the last save took: a save rewrites
-/// the whole store, and a batch of 32 small objects can take less time to read than a
-/// store of millions of connections takes to write, so saving after every batch spent
-/// most of a long run saving. This keeps saving under a tenth of the run.
+/// A save waits at least this many times as long as the last save took: a save writes
+/// what the store holds in memory (all of it until it spills), and a batch of 32 small
+/// objects can take less time to read than a store of millions of connections takes to
+/// write, so saving after every batch spent most of a long run saving. This keeps
+/// saving under a tenth of the run.
 const SAVE_SPACING: u32 = 9;
 
 /// A resumable job's checkpoint file, and how often it is saved.
@@ -116,6 +118,16 @@ impl Ingest {
     ) -> Result<Ingest, IngestError> {
         let mut observations = Observations::default();
         observations.set_memory_limit(memory_limit);
+        if let Some(c) = &checkpoint {
+            // Runs spilled under the memory limit are kept beside the checkpoint, which
+            // names them instead of rewriting them at every save.
+            let dir = checkpoint_runs(&c.path);
+            std::fs::create_dir_all(&dir).map_err(|source| IngestError::Save {
+                path: dir.clone(),
+                source,
+            })?;
+            observations.spill_runs_to(dir);
+        }
         let mut done = BTreeMap::new();
         if let Some(path) = checkpoint.as_ref().map(|c| &c.path).filter(|p| p.exists()) {
             let meta = observations.read_partial(path)?;
@@ -216,7 +228,7 @@ impl Ingest {
         let start = Instant::now();
         let manifest = serde_json::to_string(&self.done).expect("a map serialises");
         self.observations
-            .write_partial_file(&checkpoint.path, &[(MANIFEST_KEY, manifest)])
+            .write_checkpoint_file(&checkpoint.path, &[(MANIFEST_KEY, manifest)])
             .map_err(|source| IngestError::Save {
                 path: checkpoint.path.clone(),
                 source,
@@ -301,5 +313,85 @@ mod tests {
             std::fs::read(path).unwrap()
         };
         assert_eq!(bytes(&resumed), bytes(&whole));
+    }
+
+    /// Under a memory limit, a checkpoint names the runs its store spilled beside it
+    /// (format 5) instead of holding them; a rerun reads them back and ends the same,
+    /// and its save leaves only its own runs in the folder.
+    #[test]
+    fn a_checkpoint_of_a_spilled_store_names_its_runs_and_resumes_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = Checkpoint {
+            path: dir.path().join("state.parquet"),
+            every: Duration::ZERO,
+        };
+        let runs = checkpoint_runs(&checkpoint.path);
+        let batch = |from: u16| -> String {
+            (from..from + 300)
+                .map(|p| {
+                    format!(
+                        "2 1 eni-{} 10.0.0.1 10.0.{}.{} {p} 443 6 3 300 100 110 ACCEPT OK\n",
+                        p % 4,
+                        p / 256,
+                        p % 256
+                    )
+                })
+                .collect()
+        };
+        let (a, b) = (batch(40_000), batch(41_000));
+        let options = ReadOptions::default();
+        let limit = Some(4 << 10);
+        let mut whole = Ingest::start(None, None).unwrap();
+        whole.read_batch(vec![memory("a", &a)], &options).unwrap();
+        whole.read_batch(vec![memory("b", &b)], &options).unwrap();
+        let (whole, _) = whole.finish().unwrap();
+
+        let mut first = Ingest::start(Some(checkpoint.clone()), limit).unwrap();
+        first.read_batch(vec![memory("a", &a)], &options).unwrap();
+        first.close().unwrap();
+        assert!(first.observations.spills() > 0);
+        let listed = |dir: &std::path::Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let first_runs = listed(&runs);
+        assert!(!first_runs.is_empty());
+        let meta = Observations::default()
+            .read_partial(&checkpoint.path)
+            .unwrap();
+        assert_eq!(meta.get("flowfence.partial").map(String::as_str), Some("5"));
+        // A file the checkpoint doesn't name (a run spilled after a save, before a
+        // crash) is removed by the next save.
+        std::fs::write(runs.join("run-stale.bin"), b"").unwrap();
+
+        let mut rerun = Ingest::start(Some(checkpoint.clone()), limit).unwrap();
+        let todo = rerun.pending(vec![memory("a", &a), memory("b", &b)], |s| {
+            Some((s.source.display_name(), s.stamp.as_str()))
+        });
+        assert_eq!(todo.len(), 1);
+        rerun.read_batch(todo, &options).unwrap();
+        rerun.close().unwrap();
+        let after = listed(&runs);
+        assert!(
+            after
+                .iter()
+                .all(|f| !first_runs.contains(f) && f != "run-stale.bin")
+        );
+        let (resumed, _) = rerun.finish().unwrap();
+        let bytes = |o: &Observations| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("p.parquet");
+            o.write_partial_file(&path, &[]).unwrap();
+            std::fs::read(path).unwrap()
+        };
+        assert_eq!(bytes(&resumed), bytes(&whole));
+        // And reading the last checkpoint gives that store too.
+        let read = Observations::default();
+        read.read_partial(&checkpoint.path).unwrap();
+        assert_eq!(bytes(&read), bytes(&whole));
     }
 }

@@ -11,6 +11,7 @@
 //! output is sorted, so the arrival order (and the ids it assigns) never shows.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -153,6 +154,9 @@ pub struct Observations {
     row_budget: Option<usize>,
     /// Entries the shards may hold in memory before the largest spills to disk.
     spill_at: Option<usize>,
+    /// Where spilled runs are written to outlive the process (beside a checkpoint);
+    /// `None`: anonymous temporary files.
+    pub(crate) spill_dir: Option<PathBuf>,
     /// The first spill that failed (the entries then stay in memory).
     spill_error: Mutex<Option<std::io::Error>>,
     /// Runs spilled.
@@ -168,6 +172,7 @@ impl Default for Observations {
             without_interface: AtomicU64::new(0),
             row_budget: None,
             spill_at: None,
+            spill_dir: None,
             spill_error: Mutex::default(),
             spills: AtomicU64::new(0),
         }
@@ -282,7 +287,7 @@ impl Observations {
             if total <= limit {
                 break;
             }
-            match lock(&self.shards[s]).spill() {
+            match lock(&self.shards[s]).spill(self.spill_dir.as_deref()) {
                 Ok(0) => {}
                 Ok(_) => {
                     total -= held[s];
@@ -300,7 +305,9 @@ impl Observations {
     #[cfg(test)]
     pub(crate) fn spill_all(&self) {
         for shard in &self.shards {
-            let moved = lock(shard).spill().expect("spilling to a temporary file");
+            let moved = lock(shard)
+                .spill(self.spill_dir.as_deref())
+                .expect("spilling to a temporary file");
             if moved > 0 {
                 self.spills.fetch_add(1, Ordering::Relaxed);
             }

@@ -35,7 +35,7 @@ use rayon::prelude::*;
 
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
 use crate::observations::{Collector, Gaps, Observations, Rejected, SHARDS, lock};
-use crate::shard::InterfaceIdx;
+use crate::shard::{Entry, InterfaceIdx};
 use flowfence_table::{Column, Columns, ParquetWriter, parquet_properties, write_atomically};
 
 const FORMAT_KEY: &str = "flowfence.partial";
@@ -43,7 +43,40 @@ const FORMAT_KEY: &str = "flowfence.partial";
 /// Version 3: addresses as 16 bytes, interface ids as a dictionary (not text).
 /// Version 4: `bits` also say which ends sent and whether TCP connections opened.
 const FORMAT_VERSION: &str = "4";
+/// A resumable job's checkpoint once its store spilled: version 4's facts for the
+/// connections held in memory only, the rest in the run files `RUNS_KEY` names, in the
+/// folder beside it ([`checkpoint_runs`]). A reader that doesn't know it refuses it, as
+/// it would miss the runs.
+const CHECKPOINT_VERSION: &str = "5";
 const WITHOUT_INTERFACE_KEY: &str = "flowfence.records_without_interface";
+/// Metadata key of a checkpoint's runs: their files, and the interface ids their
+/// entries' interface numbers stand for.
+const RUNS_KEY: &str = "flowfence.runs";
+
+/// The folder of a checkpoint's spilled runs: its path with `.runs` added.
+pub(crate) fn checkpoint_runs(checkpoint: &Path) -> PathBuf {
+    let mut dir = checkpoint.as_os_str().to_owned();
+    dir.push(".runs");
+    PathBuf::from(dir)
+}
+
+/// A checkpoint's runs, as its metadata lists them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Runs {
+    /// Interface ids by the number the runs' entries give them.
+    interfaces: Vec<String>,
+    /// The runs' file names, in the folder beside the checkpoint.
+    files: Vec<String>,
+}
+
+/// Which connections a partial result holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every one, spilled runs read back: a partial result.
+    Everything,
+    /// Those held in memory: a checkpoint, its runs beside it.
+    InMemory,
+}
 
 /// A partial result that can't be read.
 #[derive(Debug, thiserror::Error)]
@@ -246,22 +279,23 @@ impl Observations {
         out: W,
         meta: &[(&str, String)],
     ) -> Result<W, parquet::errors::ParquetError> {
-        self.write_partial_as(out, meta, partial_properties().build())
+        self.write_partial_as(out, meta, Scope::Everything, partial_properties().build())
     }
 
-    /// [`Observations::write_partial`] with these Parquet properties (tests make small
-    /// row groups with them).
+    /// [`Observations::write_partial`] of the connections in `scope_of`, with these
+    /// Parquet properties (tests make small row groups with them).
     fn write_partial_as<W: Write + Send>(
         &self,
         out: W,
         meta: &[(&str, String)],
+        scope_of: Scope,
         properties: WriterProperties,
     ) -> Result<W, parquet::errors::ParquetError> {
         let mut writer = ParquetWriter::with_properties(out, properties);
         // The next chunk is built on its own thread while the last one is encoded.
         std::thread::scope(|scope| {
             let (send, chunks) = std::sync::mpsc::sync_channel(1);
-            scope.spawn(move || self.partial_chunks(meta, |chunk| send.send(chunk)));
+            scope.spawn(move || self.partial_chunks(meta, scope_of, |chunk| send.send(chunk)));
             // On an error, `chunks` is dropped on return, so the builder's next send
             // fails and it stops.
             chunks
@@ -274,12 +308,88 @@ impl Observations {
     /// [`Observations::write_partial`] to `path`, which appears whole or not at all (a
     /// resumable run rewrites its partial result after every batch).
     pub fn write_partial_file(&self, path: &Path, meta: &[(&str, String)]) -> std::io::Result<()> {
+        self.write_partial_file_of(path, meta, Scope::Everything)
+    }
+
+    fn write_partial_file_of(
+        &self,
+        path: &Path,
+        meta: &[(&str, String)],
+        scope_of: Scope,
+    ) -> std::io::Result<()> {
         write_atomically(path, |file| {
             let w = self
-                .write_partial(std::io::BufWriter::new(file), meta)
+                .write_partial_as(
+                    std::io::BufWriter::new(file),
+                    meta,
+                    scope_of,
+                    partial_properties().build(),
+                )
                 .map_err(std::io::Error::other)?;
             w.into_inner().map_err(|e| e.into_error())?.sync_all()
         })
+    }
+
+    /// Saves a resumable job's checkpoint to `path` (whole or not at all), `meta` added
+    /// to its metadata. Until the store spills, that is its partial result. Once it
+    /// has spilled, with its runs written beside the checkpoint
+    /// ([`Observations::spill_runs_to`]), it is what is in memory and the list of
+    /// runs, which are never rewritten: a save costs about the memory limit, not the
+    /// store. Files in the runs folder the checkpoint no longer names (an earlier
+    /// process's, read back since) are removed once it is saved.
+    pub fn write_checkpoint_file(
+        &self,
+        path: &Path,
+        meta: &[(&str, String)],
+    ) -> std::io::Result<()> {
+        let files: Vec<String> = self
+            .shards
+            .iter()
+            .flat_map(|s| {
+                lock(s)
+                    .run_files()
+                    .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if files.is_empty() {
+            self.write_partial_file(path, meta)?;
+        } else {
+            let runs = Runs {
+                interfaces: lock(&self.names)
+                    .names
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect(),
+                files: files.clone(),
+            };
+            let mut meta = meta.to_vec();
+            meta.push((FORMAT_KEY, CHECKPOINT_VERSION.to_string()));
+            meta.push((
+                RUNS_KEY,
+                serde_json::to_string(&runs).expect("runs serialise"),
+            ));
+            self.write_partial_file_of(path, &meta, Scope::InMemory)?;
+        }
+        let Some(dir) = &self.spill_dir else {
+            return Ok(());
+        };
+        for old in std::fs::read_dir(dir)? {
+            let old = old?;
+            if !files
+                .iter()
+                .any(|f| *f == old.file_name().to_string_lossy())
+            {
+                std::fs::remove_file(old.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes spilled runs as files in `dir` (a checkpoint's runs folder), where they
+    /// outlive the process, instead of anonymous temporary files.
+    pub fn spill_runs_to(&mut self, dir: PathBuf) {
+        self.spill_dir = Some(dir);
     }
 
     /// The partial result's rows in chunks of at most [`CHUNK_ROWS`], in the file's
@@ -288,6 +398,7 @@ impl Observations {
     fn partial_chunks<E>(
         &self,
         meta: &[(&str, String)],
+        scope_of: Scope,
         mut emit: impl FnMut(Columns) -> Result<(), E>,
     ) -> Result<(), E> {
         let names = lock(&self.names);
@@ -322,7 +433,7 @@ impl Observations {
         // An interface at a time, streamed: with spilled runs, its entries are merged as
         // they are read.
         for i in by_name {
-            shards[i as usize % SHARDS].each_of_interface(i, |((_, k), e)| {
+            let mut push = |((_, k), e): &Entry| {
                 rows.push(Fact {
                     kind: "connection",
                     interface: Some(i),
@@ -333,7 +444,18 @@ impl Observations {
                     ..Fact::default()
                 });
                 flush(&mut rows, false)
-            })?;
+            };
+            let shard = &mut shards[i as usize % SHARDS];
+            match scope_of {
+                Scope::Everything => shard.each_of_interface(i, push)?,
+                Scope::InMemory => {
+                    let held = shard.in_memory_entries();
+                    let start = held.partition_point(|((j, _), _)| *j < i);
+                    for entry in held[start..].iter().take_while(|((j, _), _)| *j == i) {
+                        push(entry)?;
+                    }
+                }
+            }
         }
 
         let extras = lock(&self.extras);
@@ -421,15 +543,25 @@ impl Observations {
             why,
         };
         let meta = metadata.schema().metadata().clone();
-        match meta.get(FORMAT_KEY).map(String::as_str) {
-            Some(FORMAT_VERSION) => {}
-            Some(v) => {
-                return Err(not_partial(format!(
-                    "format version {v}, expected {FORMAT_VERSION}"
-                )));
-            }
-            None => return Err(not_partial(format!("no `{FORMAT_KEY}` metadata"))),
-        }
+        let runs: Option<Runs> =
+            match meta.get(FORMAT_KEY).map(String::as_str) {
+                Some(FORMAT_VERSION) => None,
+                Some(CHECKPOINT_VERSION) => {
+                    let runs = meta
+                        .get(RUNS_KEY)
+                        .ok_or_else(|| not_partial(format!("a checkpoint without `{RUNS_KEY}`")))?;
+                    Some(serde_json::from_str(runs).map_err(|e| {
+                        not_partial(format!("unreadable `{RUNS_KEY}` metadata: {e}"))
+                    })?)
+                }
+                Some(v) => {
+                    return Err(not_partial(format!(
+                        "format version {v}, expected {FORMAT_VERSION} (a partial result) or \
+                     {CHECKPOINT_VERSION} (a checkpoint with its runs)"
+                    )));
+                }
+                None => return Err(not_partial(format!("no `{FORMAT_KEY}` metadata"))),
+            };
         let without: u64 = meta
             .get(WITHOUT_INTERFACE_KEY)
             .and_then(|v| v.parse().ok())
@@ -468,8 +600,47 @@ impl Observations {
             .map(read_group)
             .collect();
         results.into_iter().collect::<Result<(), _>>()?;
+        if let Some(runs) = runs {
+            self.read_runs(path, &runs)?;
+        }
         self.add_without_interface(without);
         Ok(meta.into_iter().collect())
+    }
+
+    /// Adds the entries of a checkpoint's runs (in parallel, each through its own
+    /// collector).
+    fn read_runs(&self, checkpoint: &Path, runs: &Runs) -> Result<(), PartialError> {
+        let dir = checkpoint_runs(checkpoint);
+        let results: Vec<Result<(), PartialError>> = runs
+            .files
+            .par_iter()
+            .map(|file| {
+                let path = dir.join(file);
+                let mut collector = self.collector();
+                let mut ids: Vec<Option<InterfaceIdx>> = vec![None; runs.interfaces.len()];
+                let mut unknown = None;
+                crate::spill::read_file(&path, |((i, key), evidence)| {
+                    let Some(name) = runs.interfaces.get(i as usize) else {
+                        unknown.get_or_insert(i);
+                        return;
+                    };
+                    let id = *ids[i as usize].get_or_insert_with(|| collector.id(name));
+                    collector.add(id, key, evidence);
+                })
+                .map_err(|source| PartialError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                match unknown {
+                    Some(i) => Err(PartialError::NotPartial {
+                        path,
+                        why: format!("interface number {i}, beyond the checkpoint's list"),
+                    }),
+                    None => Ok(()),
+                }
+            })
+            .collect();
+        results.into_iter().collect()
     }
 }
 
@@ -771,7 +942,7 @@ mod tests {
             .set_max_row_group_row_count(Some(700))
             .build();
         let split = store
-            .write_partial_as(Vec::new(), &[], small_groups)
+            .write_partial_as(Vec::new(), &[], Scope::Everything, small_groups)
             .unwrap();
         let groups = |file: &[u8]| {
             parquet::file::serialized_reader::SerializedFileReader::new(bytes::Bytes::from(

@@ -18,6 +18,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::path::Path;
 
 use crate::direction::{ConnectionKey, Evidence};
 use crate::prefetch::prefetch;
@@ -220,6 +221,18 @@ impl Shard {
         n
     }
 
+    /// The files of its spilled runs that have paths (written to a folder).
+    pub(crate) fn run_files(&self) -> impl Iterator<Item = &Path> {
+        self.spilled.iter().filter_map(Run::path)
+    }
+
+    /// The connections held in memory, sorted by key (compacts first; spilled runs
+    /// aren't read).
+    pub(crate) fn in_memory_entries(&mut self) -> &[Entry] {
+        self.compact();
+        &self.sorted
+    }
+
     /// Whether any of its entries moved to disk.
     pub(crate) fn has_spilled(&self) -> bool {
         !self.spilled.is_empty()
@@ -319,7 +332,7 @@ impl Shard {
 
     /// Moves the sorted entries to a run on disk (compacting first), freeing their
     /// memory; returns how many moved. Nothing moves while a compaction is out.
-    pub(crate) fn spill(&mut self) -> std::io::Result<usize> {
+    pub(crate) fn spill(&mut self, dir: Option<&Path>) -> std::io::Result<usize> {
         if self.compacting {
             return Ok(0);
         }
@@ -327,7 +340,7 @@ impl Shard {
         if self.sorted.is_empty() {
             return Ok(0);
         }
-        self.spilled.push(Run::write(&self.sorted)?);
+        self.spilled.push(Run::write_in(dir, &self.sorted)?);
         let moved = self.sorted.len();
         // The batch buffer too: kept for reuse, it grows as large as the sorted entries.
         self.sorted = Vec::new();
@@ -578,7 +591,7 @@ mod tests {
             }
             // Nothing spills while a compaction is out; the next time it does.
             if spilling && n % 7 == 0 {
-                shard.spill().unwrap();
+                shard.spill(None).unwrap();
             }
         }
         if let Some(job) = later.take() {

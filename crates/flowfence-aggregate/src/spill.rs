@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::net::{IpAddr, Ipv6Addr};
+use std::path::{Path, PathBuf};
 
 use crate::direction::{Addr, ConnectionKey, Endpoint, Evidence};
 use crate::shard::{Entry, InterfaceIdx};
@@ -19,6 +20,9 @@ const ENTRY_BYTES: usize = 4 + 1 + 2 * (16 + 2) + 5 * 8 + 2;
 #[derive(Debug)]
 pub(crate) struct Run {
     file: File,
+    /// Its path, when it was written to a folder to outlive the process (a resumable
+    /// job's checkpoint lists it); `None` for an anonymous file.
+    path: Option<PathBuf>,
     /// Entries held.
     len: usize,
     /// Each interface's first entry and count, in interface order.
@@ -26,9 +30,28 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// Writes `entries` (sorted, one per key) to a new temporary file.
+    /// Writes `entries` (sorted, one per key) to a new anonymous temporary file.
+    #[cfg(test)]
     pub(crate) fn write(entries: &[Entry]) -> std::io::Result<Run> {
-        let mut out = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
+        Run::write_in(None, entries)
+    }
+
+    /// Writes `entries` (sorted, one per key) to a new file: a named one in `dir`, kept
+    /// after the process (`run-*.bin`), or an anonymous temporary file.
+    pub(crate) fn write_in(dir: Option<&Path>, entries: &[Entry]) -> std::io::Result<Run> {
+        let (file, path) = match dir {
+            Some(dir) => {
+                let (file, path) = tempfile::Builder::new()
+                    .prefix("run-")
+                    .suffix(".bin")
+                    .tempfile_in(dir)?
+                    .keep()
+                    .map_err(|e| e.error)?;
+                (file, Some(path))
+            }
+            None => (tempfile::tempfile()?, None),
+        };
+        let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut index: Vec<(InterfaceIdx, usize, usize)> = Vec::new();
         let mut buf = [0u8; ENTRY_BYTES];
         for (n, entry) in entries.iter().enumerate() {
@@ -41,11 +64,21 @@ impl Run {
             out.write_all(&buf)?;
         }
         let file = out.into_inner().map_err(|e| e.into_error())?;
+        if path.is_some() {
+            // A checkpoint will name it: it must be whole on disk first.
+            file.sync_all()?;
+        }
         Ok(Run {
             file,
+            path,
             len: entries.len(),
             index,
         })
+    }
+
+    /// Its file's path, when it has one.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     /// Entries held.
@@ -94,6 +127,27 @@ impl Run {
         }
         Ok(())
     }
+}
+
+/// Calls `each` with every entry of the run file at `path`, in order (a run a previous
+/// process wrote beside its checkpoint). Fails on a file that isn't a whole number of
+/// entries.
+pub(crate) fn read_file(path: &Path, mut each: impl FnMut(Entry)) -> std::io::Result<()> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len % ENTRY_BYTES as u64 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{len} bytes is not a whole number of {ENTRY_BYTES}-byte entries"),
+        ));
+    }
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let mut buf = [0u8; ENTRY_BYTES];
+    for _ in 0..len / ENTRY_BYTES as u64 {
+        input.read_exact(&mut buf)?;
+        each(decode(&buf));
+    }
+    Ok(())
 }
 
 /// One interface's entries of a run, read in order.

@@ -305,8 +305,9 @@ pub(crate) struct StoreArgs {
     /// (512M, 4G; default: a quarter of physical memory): past it, sorted runs of
     /// connections move to temporary files and are merged back exactly when the store
     /// is read, so the table and partial results are the same bytes. Writing a partial
-    /// result (`--partial`, checkpoints, `merge`) streams them back, so it stays within
-    /// about the limit; building the table still holds every connection at once.
+    /// result (`--partial`, `merge`) streams them back, and building the table reads
+    /// each interface back as a stream with its rows held to a quarter of the limit
+    /// (past it they spill too), so both stay within about the limit.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub(crate) memory_limit: Option<u64>,
 }
@@ -355,15 +356,17 @@ pub(crate) struct AggregateArgs {
     pub(crate) partial: Option<PathBuf>,
 
     /// Resumable run: between batches, save what was read so far and which sources are
-    /// done to FILE (a partial result, written atomically), and again when the run
-    /// ends; a rerun with the same FILE skips what is done and gives the same result as
-    /// one uninterrupted run.
+    /// done to FILE (written atomically), and again when the run ends; a rerun with the
+    /// same FILE skips what is done and gives the same result as one uninterrupted run.
+    /// Runs spilled under --memory-limit are kept in FILE.runs/, and FILE names them
+    /// beside what is in memory; until anything spills, FILE is a partial result.
     #[arg(long, value_name = "FILE.parquet")]
     pub(crate) checkpoint: Option<PathBuf>,
 
     /// Save the checkpoint at most once per SECONDS (a crash loses about that much
-    /// reading). A save rewrites the whole store, so it also waits at least 9 times as
-    /// long as the last save took: saving stays under a tenth of the run.
+    /// reading). A save writes what is in memory (the whole store until it spills), so
+    /// it also waits at least 9 times as long as the last save took: saving stays under
+    /// a tenth of the run.
     #[arg(
         long,
         default_value_t = 60,

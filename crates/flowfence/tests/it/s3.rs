@@ -274,6 +274,8 @@ fn throttling_is_retried_and_a_corrupted_object_is_reported_by_key() {
     assert!(stderr.contains("corrupted.log.gz"), "{stderr}");
 }
 
+/// A run cut short by S3 going away resumes from its checkpoint (its store spilled, so
+/// the checkpoint names runs kept beside it) to the result of one run.
 #[test]
 fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
     let root = bucket();
@@ -282,6 +284,7 @@ fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
     let out = dir.path().join("s3.csv");
     let args = |checkpoint: &PathBuf, out: &PathBuf| -> Vec<String> {
         let checkpoint = checkpoint.to_str().unwrap();
+        // A limit small enough that the store spills: the checkpoint names its runs.
         let flags = [
             "--checkpoint",
             checkpoint,
@@ -289,6 +292,8 @@ fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
             "1",
             "--attempts",
             "1",
+            "--memory-limit",
+            "64K",
         ];
         aggregate_args(out, &flags)
     };
@@ -305,6 +310,11 @@ fn a_run_cut_short_resumes_from_its_checkpoint_to_the_same_result() {
         assert!(first.status.success(), "{stderr}");
         assert!(stderr.contains("S3: 6 objects read"), "{stderr}");
         assert!(stderr.contains("18 failed"), "{stderr}");
+        let runs = dir.path().join("state.parquet.runs");
+        assert!(
+            std::fs::read_dir(&runs).unwrap().count() > 0,
+            "no runs beside it"
+        );
         // With --s3-strict the same failure stops the run, which still saves what its
         // finished batches read: the first four objects (batches of four at
         // --concurrency 1; the second batch failed at its third GET).
