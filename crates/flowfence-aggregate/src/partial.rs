@@ -14,8 +14,10 @@
 //! Addresses are 16 bytes (IPv6 in network order, IPv4 as its IPv4-mapped form) and
 //! `interface_id` is dictionary-encoded text. Columns a kind doesn't use hold 0, "" or
 //! the unspecified address `::`. Rows are sorted, so the same observations always give
-//! the same bytes. The file's metadata says `flowfence.partial = 3` and carries the
-//! count of records without an interface id.
+//! the same bytes. The file's metadata says `flowfence.partial = 4` and carries the
+//! count of records without an interface id. A resumable job's checkpoint, once its
+//! store spilled, says `5`: the same facts for the connections it held in memory, and
+//! `flowfence.runs` names the spilled runs kept in the folder beside it.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr};
