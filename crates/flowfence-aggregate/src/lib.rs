@@ -33,6 +33,7 @@ mod ingest;
 mod observations;
 mod partial;
 mod prefetch;
+mod read;
 mod row_runs;
 mod shard;
 mod spill;
@@ -42,6 +43,7 @@ mod table;
 pub use ingest::{Checkpoint, Ingest, IngestError, Stamped, file_stamp};
 pub use observations::{Collector, Gaps, Observations, Rejected};
 pub use partial::PartialError;
+pub use read::TableReadError;
 
 pub use direction::{
     A_CLIENT, A_FIRST, A_LOCAL, A_SENT, Addr, B_CLIENT, B_FIRST, B_LOCAL, B_SENT, Basis,

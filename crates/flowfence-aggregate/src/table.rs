@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::Write as _;
 
 use flowfence_inventory::IpNet;
-use flowfence_table::{Column, Columns, CsvError, read_csv};
+use flowfence_table::{Column, Columns};
 
 use crate::direction::{Basis, ConnectionKey, Outcome};
 use crate::observations::{Gaps, Rejected};
@@ -363,35 +363,6 @@ impl Table {
             gaps: self.gaps.clone(),
             records_without_interface: self.records_without_interface,
         }
-    }
-
-    /// Reads the rows of a connections table written as CSV by [`Table::to_csv`] (the
-    /// summaries beside the rows are not in the file and stay empty). An error names
-    /// the line, the column and what is wrong.
-    pub fn from_csv(text: &str) -> Result<Table, CsvError> {
-        let mut table = Table::default();
-        for row in read_csv(text.as_bytes(), &COLUMNS)? {
-            let row = row?;
-            let side = row.one_of(1, "server or client", &Side::ALL, Side::name)?;
-            let peer_kind = row.one_of(4, "a peer kind", &PeerKind::ALL, PeerKind::name)?;
-            let peer = Peer::parse(peer_kind, row.cell(5)).map_err(|why| row.error(5, why))?;
-            let basis = row.one_of(12, "a basis", &Basis::ALL, Basis::name)?;
-            table.rows.push(Row {
-                interface_id: row.cell(0).to_string(),
-                side,
-                protocol: row.parse(2, "a protocol")?,
-                port: row.parse(3, "a port")?,
-                peer,
-                flows: row.parse(6, "a count")?,
-                packets: row.parse(7, "a count")?,
-                bytes: row.parse(8, "a count")?,
-                first_seen: row.parse(9, "a count")?,
-                last_seen: row.parse(10, "a count")?,
-                peer_ports: row.parse(11, "a count")?,
-                basis,
-            });
-        }
-        Ok(table)
     }
 }
 

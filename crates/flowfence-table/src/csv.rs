@@ -161,14 +161,34 @@ pub fn read_csv<R: Read>(
         return Err(header_error(format!("expected `{}`", columns.join(","))));
     }
     Ok(CsvRows {
-        records: reader.into_records(),
+        records: reader.into_records().peekable(),
         columns,
     })
 }
 
+/// Reads a CSV table of `columns` whose header line may be missing (as Spark and Athena
+/// write CSV unless told otherwise): a first line that is exactly `columns` is the
+/// header, any other is the first row.
+pub fn read_csv_header_optional<R: Read>(
+    input: R,
+    columns: &'static [&'static str],
+) -> Result<CsvRows<R>, CsvError> {
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut records = reader.into_records().peekable();
+    if let Some(Ok(first)) = records.peek()
+        && first.iter().eq(columns.iter().copied())
+    {
+        records.next();
+    }
+    Ok(CsvRows { records, columns })
+}
+
 /// The rows of a CSV table, from [`read_csv`].
 pub struct CsvRows<R: Read> {
-    records: csv::StringRecordsIntoIter<R>,
+    records: std::iter::Peekable<csv::StringRecordsIntoIter<R>>,
     columns: &'static [&'static str],
 }
 

@@ -26,7 +26,9 @@ mod file;
 mod parquet;
 
 pub use crate::column::{Column, Columns};
-pub use crate::csv::{CsvError, CsvRow, CsvRows, push_csv_cell, push_csv_row, read_csv};
+pub use crate::csv::{
+    CsvError, CsvRow, CsvRows, push_csv_cell, push_csv_row, read_csv, read_csv_header_optional,
+};
 pub use crate::file::{FileFormat, TableFile, write_atomically};
 pub use crate::parquet::{ParquetWriter, parquet_properties};
 

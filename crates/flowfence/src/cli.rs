@@ -488,9 +488,12 @@ pub(crate) struct TrafficArgs {
     #[arg(long = "logs", required_unless_present = "connections", num_args = 1.., value_name = "PATH")]
     pub(crate) logs: Vec<PathBuf>,
 
-    /// Instead of logs: a connections table written by `flowfence aggregate` (CSV).
-    #[arg(long, conflicts_with = "logs", value_name = "FILE.csv")]
-    pub(crate) connections: Option<PathBuf>,
+    /// Instead of logs: the connections table, as `flowfence aggregate` writes it or as
+    /// a SQL engine writes a table with its columns (Athena, Spark, DuckDB): CSV (with
+    /// or without its header line) or Parquet, one file or several, or a folder of part
+    /// files (names starting with `.` or `_` are left out).
+    #[arg(long, conflicts_with = "logs", num_args = 1.., value_name = "FILE|DIR")]
+    pub(crate) connections: Vec<PathBuf>,
 
     /// The account's inventory (as for `aggregate`), or `live`: fetched from the AWS
     /// APIs now (the caller's account in its configured region, as `inventory fetch`).

@@ -145,24 +145,14 @@ pub(crate) fn connections_table(
         traffic.aws_ranges.path.as_deref(),
         quiet,
     )?;
-    let Some(path) = &traffic.connections else {
+    if traffic.connections.is_empty() {
         let observed = observe(&traffic.logs, input, s3, &traffic.store, quiet, None)?;
         if !quiet {
             eprint!("{}", observed.summary);
         }
         let table = observed.observations.finish(&inventory);
         return Ok((table, inventory));
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .map_err(Failure::Io)?;
-    let table = Table::from_csv(&text)
-        .with_context(|| {
-            format!(
-                "{}: not a connections table from `flowfence aggregate`",
-                path.display()
-            )
-        })
-        .map_err(Failure::BadInput)?;
+    }
+    let table = Table::read_files(&traffic.connections).map_err(|e| Failure::BadInput(e.into()))?;
     Ok((table, inventory))
 }

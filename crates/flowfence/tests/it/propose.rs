@@ -123,7 +123,8 @@ fn internet_egress_is_world_by_default_and_exact_on_request() {
     assert_eq!(kinds(&["--internet-egress", "exact"]), ["world-open"]);
 }
 
-/// A connections table from `aggregate` gives the same plan as the logs it came from.
+/// A connections table from `aggregate` gives the same plan as the logs it came from,
+/// as CSV, as Parquet, and split into parts as an engine writes them.
 #[test]
 fn propose_from_a_connections_table_equals_propose_from_logs() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,6 +162,55 @@ fn propose_from_a_connections_table_equals_propose_from_logs() {
     assert!(
         without_rejects(&from_logs) == without_rejects(&from_table),
         "plans from the logs and from their table differ"
+    );
+
+    // The table as an engine's parts: header-less CSV and Parquet, a marker beside.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    let half = lines.len() / 2;
+    std::fs::write(parts.join("part-00000.csv"), lines[..half].join("\n")).unwrap();
+    let rest = dir.path().join("rest.csv");
+    let header = text.lines().next().unwrap();
+    std::fs::write(&rest, format!("{header}\n{}\n", lines[half..].join("\n"))).unwrap();
+    std::fs::write(parts.join("_SUCCESS"), "").unwrap();
+    let (from_parts, _) = ok(&[
+        "propose",
+        "-q",
+        "--connections",
+        parts.to_str().unwrap(),
+        rest.to_str().unwrap(),
+        "--inventory",
+        &inv,
+    ]);
+    assert!(
+        from_parts == from_table,
+        "plans from the table and from its parts differ"
+    );
+    // And as Parquet.
+    let parquet = dir.path().join("conn.parquet");
+    ok(&[
+        "aggregate",
+        "-q",
+        "--logs",
+        &logs,
+        "--inventory",
+        &inv,
+        "-o",
+        parquet.to_str().unwrap(),
+    ]);
+    let (from_parquet, _) = ok(&[
+        "propose",
+        "-q",
+        "--connections",
+        parquet.to_str().unwrap(),
+        "--inventory",
+        &inv,
+    ]);
+    assert!(
+        from_parquet == from_table,
+        "plans from the CSV and the Parquet table differ"
     );
 
     std::fs::write(&csv, "interface_id,side\neni-1,server\n").unwrap();
