@@ -447,3 +447,51 @@ fn parse_reads_s3_like_local_files() {
         assert_eq!(from_s3, local(output), "{output}");
     }
 }
+
+/// Sharded without a SQL engine: one `aggregate --partial` job per key range of the
+/// bucket (here a day each, under its two delivery layouts), as an AWS Batch array job
+/// or a Kubernetes indexed job runs them, and one `merge`, give the table of one run
+/// over the whole bucket.
+#[test]
+fn partials_of_disjoint_key_ranges_merge_into_one_run() {
+    let root = bucket();
+    let server = Server::start(root.path(), (0, 0));
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let shards = [
+        "s3://flow/AWSLogs/123456789012/vpcflowlogs/us-east-1/2026/11/03/",
+        "s3://flow/AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2026/month=11/day=04/",
+    ];
+    for (n, prefix) in shards.iter().enumerate() {
+        let (_, stderr) = ok(
+            &server,
+            &[
+                "aggregate",
+                "--logs",
+                prefix,
+                "--partial",
+                &path(&format!("shard-{n}.parquet")),
+            ],
+        );
+        assert!(!stderr.contains("S3: 0 objects read"), "{stderr}");
+    }
+    let (_, merged) = crate::common::ok(&[
+        "merge",
+        &path("shard-1.parquet"),
+        &path("shard-0.parquet"),
+        "-o",
+        &path("all.parquet"),
+        "--inventory",
+        &sample("inventory"),
+        "--connections",
+        &path("merged.csv"),
+    ]);
+    assert!(merged.contains("merged 2 partial results"), "{merged}");
+    ok(
+        &server,
+        &strs(&aggregate_args(Path::new(&path("one.csv")), &["-q"])),
+    );
+    let merged = std::fs::read_to_string(path("merged.csv")).unwrap();
+    assert_eq!(merged, std::fs::read_to_string(path("one.csv")).unwrap());
+    assert_eq!(merged, local_table(dir.path()));
+}
