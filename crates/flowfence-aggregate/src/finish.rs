@@ -22,7 +22,7 @@ use crate::direction::{
     A_LOCAL, Addr, B_LOCAL, Basis, ConnectionKey, Decision, Evidence, Outcome, decide_with,
 };
 use crate::observations::{Extras, HashMap, Observations, SHARDS, in_order_largest_first};
-use crate::row_runs::{Acc, RowMerge, RowRecord, RowRun};
+use crate::row_runs::{Acc, RowMerge, RowRecord, RowRun, RunFile};
 use crate::shard::{Entry, InterfaceIdx, Shard};
 use crate::summary::RowTally;
 use crate::table::{
@@ -643,16 +643,20 @@ impl ShardRows<'_> {
             .iter()
             .zip(self.accs)
             .zip(ports)
-            .map(|((k, acc), ports)| RowRecord {
-                rank: ranks[k.iface as usize],
-                iface: k.iface,
-                side: k.side,
-                protocol: k.protocol,
-                port: k.port,
-                peer: self.peers[k.peer as usize].peer(),
-                outcome: k.outcome,
-                acc,
-                ports,
+            .map(|((k, acc), ports)| {
+                let peer = self.peers[k.peer as usize].peer();
+                RowRecord {
+                    rank: ranks[k.iface as usize],
+                    iface: k.iface,
+                    side: k.side,
+                    protocol: k.protocol,
+                    port: k.port,
+                    peer_kind: peer.kind(),
+                    peer_text: peer.to_string(),
+                    outcome: k.outcome,
+                    acc,
+                    ports,
+                }
             })
             .collect();
         records.sort_unstable_by(RowRecord::cmp_key);
@@ -715,7 +719,10 @@ impl<'a> Context<'a> {
 /// so the file is the same bytes.
 const CHUNK_ROWS: usize = 1 << 16;
 
-/// Runs of rows a shard keeps before merging them into one.
+/// Runs of rows of one level a shard keeps before merging them into one run of the
+/// next level (as a log-structured merge does: a row is rewritten about once per level,
+/// not at every merge; merging all runs each time rewrote the rows spilled first again
+/// and again, most of building the table under a tight limit).
 const MAX_ROW_RUNS: usize = 16;
 
 impl Observations {
@@ -957,7 +964,7 @@ impl ShardOutput {
                         side: record.side,
                         protocol: record.protocol,
                         port: record.port,
-                        peer: record.peer.clone(),
+                        peer: record.peer(),
                         flows: record.acc.flows,
                         packets: record.acc.packets,
                         bytes: record.acc.bytes,
@@ -1158,8 +1165,11 @@ struct RowBuilder<'a> {
     path_connections: u64,
     /// Rows and peers held past which the rows spill (`None`: never).
     budget: Option<usize>,
-    /// Rows spilled, as sorted runs.
-    runs: Vec<RowRun>,
+    /// Rows spilled, as sorted runs with their level (0 as spilled, n + 1 merged from
+    /// runs of level n), levels falling from the oldest.
+    runs: Vec<(u32, RowRun)>,
+    /// The file they are in.
+    run_file: RunFile,
     /// Runs spilled (before any were merged).
     spilled: u64,
 }
@@ -1183,6 +1193,7 @@ impl<'a> RowBuilder<'a> {
             path_connections: 0,
             budget,
             runs: Vec::new(),
+            run_file: RunFile::default(),
             spilled: 0,
         }
     }
@@ -1356,17 +1367,23 @@ impl<'a> RowBuilder<'a> {
     /// written stays in memory and stops the spilling: the table is the same.
     fn spill(&mut self) {
         let records = std::mem::take(&mut self.rows).into_records(&self.ctx.ranks);
-        let (run, failed) = RowRun::spill(records);
+        let (run, failed) = RowRun::spill(&mut self.run_file, records);
         match failed {
             Some(_) => self.budget = None,
             None => self.spilled += 1,
         }
-        self.runs.push(run);
+        self.runs.push((0, run));
         self.peers.clear();
         self.peer_index.clear();
-        if self.runs.len() >= MAX_ROW_RUNS {
-            let merged = RowRun::merged(RowMerge::new(std::mem::take(&mut self.runs)));
-            self.runs.push(merged);
+        // The newest runs, when MAX_ROW_RUNS of them share a level, become one of the
+        // next (which may complete that level in turn).
+        while let Some(at) = self.runs.len().checked_sub(MAX_ROW_RUNS)
+            && self.runs[at..].iter().all(|(l, _)| *l == self.runs[at].0)
+        {
+            let level = self.runs[at].0;
+            let runs = self.runs.drain(at..).map(|(_, run)| run).collect();
+            let merged = RowRun::merged(&mut self.run_file, RowMerge::new(runs));
+            self.runs.push((level + 1, merged));
         }
     }
 
@@ -1381,8 +1398,9 @@ impl<'a> RowBuilder<'a> {
             }))
         } else {
             let rest = std::mem::take(&mut self.rows).into_records(&self.ctx.ranks);
-            self.runs.push(RowRun::in_memory(rest));
-            ShardOutput::Runs(RowMerge::new(self.runs))
+            let mut runs: Vec<RowRun> = self.runs.into_iter().map(|(_, run)| run).collect();
+            runs.push(RowRun::in_memory(rest));
+            ShardOutput::Runs(RowMerge::new(runs))
         };
         ShardDone {
             output,
@@ -1509,7 +1527,8 @@ mod tests {
                 side: r.side,
                 protocol: r.protocol,
                 port: r.port,
-                peer: r.peer.clone(),
+                peer_kind: r.peer.kind(),
+                peer_text: r.peer.to_string(),
                 outcome: Outcome::Opened,
                 acc: Acc::EMPTY,
                 ports: Vec::new(),
@@ -1520,7 +1539,7 @@ mod tests {
         assert_eq!(
             records
                 .iter()
-                .map(|r| (r.rank, r.side, r.port, r.peer.to_string()))
+                .map(|r| (r.rank, r.side, r.port, r.peer_text.clone()))
                 .collect::<Vec<_>>(),
             by_text.iter().map(|r| spelled(r)).collect::<Vec<_>>()
         );
@@ -1609,6 +1628,36 @@ mod tests {
     }
 
     const V5: &str = "version interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags flow-direction";
+
+    /// 300 internet clients of one interface, some also refused on another port: spilled
+    /// a row at a time, the runs merge level by level (16 runs of a level make one of
+    /// the next) into the table built in memory.
+    #[test]
+    fn rows_spilled_one_by_one_merge_level_by_level_into_the_same_table() {
+        let mut text = String::from(V5);
+        for n in 0..300u32 {
+            let client = format!("198.51.{}.{}", n / 200, n % 200);
+            text.push_str(&format!(
+                "\n5 eni-c {client} 10.0.1.5 {} 443 6 3 180 100 110 ACCEPT OK 3 ingress",
+                40_000 + n
+            ));
+            if n % 7 == 0 {
+                text.push_str(&format!(
+                    "\n5 eni-c {client} 10.0.1.5 {} 22 6 1 60 120 120 ACCEPT OK 2 ingress",
+                    50_000 + n
+                ));
+            }
+        }
+        let table = observe_text(&text).finish(&two_interfaces("eni-c", "eni-s"));
+        assert_eq!(table.rows.len(), 300);
+        assert_eq!(table.attempts.len(), 43);
+        assert!(
+            table
+                .rows
+                .iter()
+                .all(|r| r.port == 443 && r.side == Side::Server)
+        );
+    }
 
     /// A SYN answered by RST (nothing listens), a SYN never answered and a one-way tunnel:
     /// the attempts are listed apart from the rows, the tunnel is the sender's need.

@@ -4,10 +4,13 @@
 //! and the runs are merged back as the table is written. A row's distinct peer ports
 //! travel as a sorted set, so rows that two runs both hold merge exactly.
 
+use std::borrow::Borrow;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use crate::direction::{Basis, Outcome};
 use crate::shard::InterfaceIdx;
@@ -71,7 +74,10 @@ pub(crate) struct RowRecord {
     pub(crate) side: Side,
     pub(crate) protocol: u8,
     pub(crate) port: u16,
-    pub(crate) peer: Peer,
+    /// The peer's kind, and the peer as the table spells it (rows compare by it, and
+    /// spelling an address for every comparison was most of merging runs).
+    pub(crate) peer_kind: PeerKind,
+    pub(crate) peer_text: String,
     pub(crate) outcome: Outcome,
     pub(crate) acc: Acc,
     /// Distinct peer ports, sorted.
@@ -82,17 +88,45 @@ impl RowRecord {
     /// The table's order (interface rank, side, protocol, port, peer kind, peer as
     /// spelled), then the outcome: the order rows are sorted in everywhere.
     pub(crate) fn cmp_key(&self, other: &RowRecord) -> Ordering {
-        (self.rank, self.side, self.protocol, self.port)
-            .cmp(&(other.rank, other.side, other.protocol, other.port))
-            .then_with(|| self.peer.cmp_spelled(&other.peer))
+        (
+            self.rank,
+            self.side,
+            self.protocol,
+            self.port,
+            self.peer_kind,
+        )
+            .cmp(&(
+                other.rank,
+                other.side,
+                other.protocol,
+                other.port,
+                other.peer_kind,
+            ))
+            .then_with(|| self.peer_text.as_bytes().cmp(other.peer_text.as_bytes()))
             .then_with(|| self.outcome.cmp(&other.outcome))
     }
 
     /// Whether `other` is the same row but perhaps for the outcome.
     pub(crate) fn same_row(&self, other: &RowRecord) -> bool {
-        (self.rank, self.side, self.protocol, self.port)
-            == (other.rank, other.side, other.protocol, other.port)
-            && self.peer == other.peer
+        (
+            self.rank,
+            self.side,
+            self.protocol,
+            self.port,
+            self.peer_kind,
+        ) == (
+            other.rank,
+            other.side,
+            other.protocol,
+            other.port,
+            other.peer_kind,
+        ) && self.peer_text == other.peer_text
+    }
+
+    /// The peer, typed.
+    pub(crate) fn peer(&self) -> Peer {
+        Peer::parse(self.peer_kind, &self.peer_text)
+            .expect("a peer spelled by flowfence reads back")
     }
 
     /// Adds the same row's sums and ports from another run.
@@ -118,47 +152,110 @@ impl RowRecord {
     }
 }
 
-/// Rows sorted by [`RowRecord::cmp_key`], one per key: in a temporary file, or kept in
-/// memory (the rows summed last, or a run that couldn't be written).
+/// The anonymous temporary file a shard's runs are appended to: one file for all of
+/// them, read and written at positions, since creating a file per run (thousands under
+/// a tight limit) cost the file system more than writing them.
+#[derive(Debug, Default)]
+pub(crate) struct RunFile {
+    /// The file (made at the first run) and where the next run starts.
+    file: Option<(Arc<File>, u64)>,
+}
+
+impl RunFile {
+    /// Appends `rows` (sorted, one per key) as a run.
+    fn append<R: Borrow<RowRecord>>(
+        &mut self,
+        rows: impl Iterator<Item = R>,
+    ) -> std::io::Result<RowRun> {
+        if self.file.is_none() {
+            self.file = Some((Arc::new(tempfile::tempfile()?), 0));
+        }
+        let (file, end) = self.file.as_mut().expect("made above");
+        let mut out = BufWriter::with_capacity(
+            256 << 10,
+            At {
+                file: Arc::clone(file),
+                pos: *end,
+            },
+        );
+        let (mut buf, mut len) = (Vec::new(), 0);
+        for row in rows {
+            buf.clear();
+            encode(row.borrow(), &mut buf);
+            out.write_all(&buf)?;
+            len += 1;
+        }
+        let written = out.into_inner().map_err(|e| e.into_error())?;
+        let run = RowRun::File {
+            file: Arc::clone(file),
+            start: *end,
+            len,
+        };
+        *end = written.pos;
+        Ok(run)
+    }
+}
+
+/// A file read or written from a position of its own (a run's), whatever other runs of
+/// the file do.
+struct At {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Write for At {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Rows sorted by [`RowRecord::cmp_key`], one per key: a stretch of a shard's
+/// [`RunFile`], or kept in memory (the rows summed last, or a run that couldn't be
+/// written).
 #[derive(Debug)]
 pub(crate) enum RowRun {
-    File { file: File, len: usize },
+    File {
+        file: Arc<File>,
+        /// Where it starts in the file, and its rows.
+        start: u64,
+        len: usize,
+    },
     Memory(Vec<RowRecord>),
 }
 
 impl RowRun {
-    /// Writes `rows` (sorted, one per key) to a new temporary file; when that fails, the
-    /// rows stay in memory and the error comes back beside them.
-    pub(crate) fn spill(rows: Vec<RowRecord>) -> (RowRun, Option<std::io::Error>) {
-        match Self::write(&rows) {
-            Ok(file) => (
-                RowRun::File {
-                    file,
-                    len: rows.len(),
-                },
-                None,
-            ),
+    /// Appends `rows` (sorted, one per key) to `file`; when that fails, the rows stay in
+    /// memory and the error comes back beside them.
+    pub(crate) fn spill(
+        file: &mut RunFile,
+        rows: Vec<RowRecord>,
+    ) -> (RowRun, Option<std::io::Error>) {
+        // Written by reference: the rows stay whole until the run is.
+        match file.append(rows.iter()) {
+            Ok(run) => (run, None),
             Err(e) => (RowRun::Memory(rows), Some(e)),
         }
     }
 
-    /// Writes the rows `merge` gives to a new temporary file: many runs made one, so a
-    /// long build keeps a few files open.
-    pub(crate) fn merged(mut merge: RowMerge) -> RowRun {
-        let written = (|| -> std::io::Result<RowRun> {
-            let mut out = BufWriter::with_capacity(256 << 10, tempfile::tempfile()?);
-            let (mut buf, mut len) = (Vec::new(), 0);
-            while let Some(row) = merge.next_row() {
-                buf.clear();
-                encode(&row, &mut buf);
-                out.write_all(&buf)?;
-                len += 1;
-            }
-            let mut file = out.into_inner().map_err(|e| e.into_error())?;
-            std::io::Seek::rewind(&mut file)?;
-            Ok(RowRun::File { file, len })
-        })();
-        written.expect("merging spilled rows (anonymous temporary files of this process)")
+    /// Appends the rows `merge` gives to `file`: many runs made one, so a long build
+    /// merges few runs at the end.
+    pub(crate) fn merged(file: &mut RunFile, mut merge: RowMerge) -> RowRun {
+        file.append(std::iter::from_fn(|| merge.next_row()))
+            .expect("merging spilled rows (an anonymous temporary file of this process)")
     }
 
     /// `rows` (sorted, one per key), kept in memory.
@@ -166,24 +263,11 @@ impl RowRun {
         RowRun::Memory(rows)
     }
 
-    fn write(rows: &[RowRecord]) -> std::io::Result<File> {
-        let mut out = BufWriter::with_capacity(256 << 10, tempfile::tempfile()?);
-        let mut buf = Vec::new();
-        for row in rows {
-            buf.clear();
-            encode(row, &mut buf);
-            out.write_all(&buf)?;
-        }
-        let mut file = out.into_inner().map_err(|e| e.into_error())?;
-        std::io::Seek::rewind(&mut file)?;
-        Ok(file)
-    }
-
     /// A reader of its rows, in order (a run is read once).
     fn into_reader(self) -> RunReader {
         match self {
-            RowRun::File { file, len } => RunReader::File {
-                input: BufReader::with_capacity(8 << 10, file),
+            RowRun::File { file, start, len } => RunReader::File {
+                input: BufReader::with_capacity(8 << 10, At { file, pos: start }),
                 left: len,
             },
             RowRun::Memory(rows) => RunReader::Memory(rows.into_iter()),
@@ -192,7 +276,7 @@ impl RowRun {
 }
 
 enum RunReader {
-    File { input: BufReader<File>, left: usize },
+    File { input: BufReader<At>, left: usize },
     Memory(std::vec::IntoIter<RowRecord>),
 }
 
@@ -301,13 +385,11 @@ fn encode(row: &RowRecord, out: &mut Vec<u8>) {
     out.extend_from_slice(&row.port.to_le_bytes());
     let kind = PeerKind::ALL
         .iter()
-        .position(|k| *k == row.peer.kind())
+        .position(|k| *k == row.peer_kind)
         .expect("every kind is listed") as u8;
     out.push(kind);
-    row.peer.with_spelling(|text| {
-        out.extend_from_slice(&(text.len() as u16).to_le_bytes());
-        out.extend_from_slice(text);
-    });
+    out.extend_from_slice(&(row.peer_text.len() as u16).to_le_bytes());
+    out.extend_from_slice(row.peer_text.as_bytes());
     let a = &row.acc;
     for n in [a.flows, a.packets, a.bytes, a.first_seen, a.last_seen] {
         out.extend_from_slice(&n.to_le_bytes());
@@ -340,8 +422,10 @@ fn decode(input: &mut impl Read) -> std::io::Result<RowRecord> {
     let len = u16::from_le_bytes(bytes(input)?) as usize;
     let mut text = vec![0u8; len];
     input.read_exact(&mut text)?;
-    let text = String::from_utf8(text).map_err(std::io::Error::other)?;
-    let peer = Peer::parse(PeerKind::ALL[kind as usize], &text).map_err(std::io::Error::other)?;
+    let peer_text = String::from_utf8(text).map_err(std::io::Error::other)?;
+    let peer_kind = *PeerKind::ALL
+        .get(kind as usize)
+        .ok_or_else(|| std::io::Error::other(format!("peer kind {kind}")))?;
     let mut acc = Acc {
         flows: u64_of(input)?,
         packets: u64_of(input)?,
@@ -368,7 +452,8 @@ fn decode(input: &mut impl Read) -> std::io::Result<RowRecord> {
         },
         protocol,
         port,
-        peer,
+        peer_kind,
+        peer_text,
         outcome: [Outcome::Opened, Outcome::Refused, Outcome::Unanswered][outcome as usize],
         acc,
         ports,
@@ -386,7 +471,8 @@ mod tests {
             side: Side::Server,
             protocol: 6,
             port: 443,
-            peer: Peer::parse(PeerKind::Internet, peer).unwrap(),
+            peer_kind: PeerKind::Internet,
+            peer_text: peer.into(),
             outcome,
             acc: Acc {
                 flows,
@@ -421,8 +507,12 @@ mod tests {
         for run in [&one, &two] {
             assert!(run.windows(2).all(|w| w[0].cmp_key(&w[1]).is_lt()));
         }
-        let (one, failed) = RowRun::spill(one);
-        assert!(failed.is_none() && matches!(one, RowRun::File { .. }));
+        let mut file = RunFile::default();
+        let (first, failed) = RowRun::spill(&mut file, one[..1].to_vec());
+        assert!(failed.is_none() && matches!(first, RowRun::File { .. }));
+        // Runs share the file: the next starts where the first ends.
+        let (rest, _) = RowRun::spill(&mut file, one[1..].to_vec());
+        let one = RowRun::merged(&mut file, RowMerge::new(vec![rest, first]));
         let mut merge = RowMerge::new(vec![one, RowRun::in_memory(two)]);
         let mut got = Vec::new();
         while let Some(rank) = merge.peek_rank() {
