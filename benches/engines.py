@@ -17,6 +17,7 @@ Called by aggregate.sh. Two parts:
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import re
@@ -91,7 +92,15 @@ def run_timed(argv, env=None):
 
 
 def peak_mib(argv):
-    """Peak RSS of one run (MiB), via wait4 on the child."""
+    """Peak RSS of one run (MiB). Through GNU time where there is one: a child forked
+    from this process starts with this process's pages in its count (ru_maxrss keeps
+    the high-water mark across exec), so the tables read here would inflate it."""
+    if os.path.exists("/usr/bin/time"):
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", *argv], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            sys.exit(f"{argv[0]} failed: {proc.stderr.decode(errors='replace')[-2000:]}")
+        return int(proc.stderr.decode().strip().splitlines()[-1]) / 1024
     pid = os.fork()
     if pid == 0:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -142,14 +151,15 @@ def memory(args, tmp):
             peak, worst = runs[len(runs) // 2], runs[-1]
             peaks[(label, limit)] = peak
             with open(out, "rb") as f:
-                tables[limit] = f.read()
+                tables[limit] = hashlib.sha256(f.read()).hexdigest()
+            size = os.path.getsize(out)
             print(f"{label}, memory limit {limit}: {len(files)} objects, {text / 2**20:.0f} MiB gzip, "
                   f"{connections_of(err) or 0:,} connections, "
                   f"{spilled.group(1) if spilled else 0} runs spilled, {t:.2f} s, "
                   f"peak RSS {peak:.0f} MiB (median of {len(runs)}; largest {worst:.0f} MiB)")
         if len(set(tables.values())) != 1:
             sys.exit(f"{label}: the table differs between memory limits")
-        print(f"{label}: the same table ({len(tables[args.memory_limits[0]]):,} bytes) at every limit")
+        print(f"{label}: the same table ({size:,} bytes) at every limit")
     for limit in args.memory_limits:
         ratio = peaks[("4x", limit)] / peaks[("1x", limit)]
         print(f"memory limit {limit}: the 4x window's peak is {ratio:.2f}x the 1x window's "

@@ -270,6 +270,14 @@ mod tests {
         }
     }
 
+    /// The store's partial result, as bytes.
+    fn partial_bytes(o: &Observations) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.parquet");
+        o.write_partial_file(&path, &[]).unwrap();
+        std::fs::read(path).unwrap()
+    }
+
     /// A job stopped after its first batch and rerun with the same checkpoint skips that
     /// batch and ends with the store one uninterrupted job gives.
     #[test]
@@ -306,13 +314,7 @@ mod tests {
         rerun.read_batch(todo, &options).unwrap();
         let (resumed, report) = rerun.finish().unwrap();
         assert_eq!(report.counts.records, 1);
-        let bytes = |o: &Observations| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("p.parquet");
-            o.write_partial_file(&path, &[]).unwrap();
-            std::fs::read(path).unwrap()
-        };
-        assert_eq!(bytes(&resumed), bytes(&whole));
+        assert_eq!(partial_bytes(&resumed), partial_bytes(&whole));
     }
 
     /// Under a memory limit, a checkpoint names the runs its store spilled beside it
@@ -382,16 +384,10 @@ mod tests {
                 .all(|f| !first_runs.contains(f) && f != "run-stale.bin")
         );
         let (resumed, _) = rerun.finish().unwrap();
-        let bytes = |o: &Observations| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("p.parquet");
-            o.write_partial_file(&path, &[]).unwrap();
-            std::fs::read(path).unwrap()
-        };
-        assert_eq!(bytes(&resumed), bytes(&whole));
+        assert_eq!(partial_bytes(&resumed), partial_bytes(&whole));
         // And reading the last checkpoint gives that store too.
         let read = Observations::default();
         read.read_partial(&checkpoint.path).unwrap();
-        assert_eq!(bytes(&read), bytes(&whole));
+        assert_eq!(partial_bytes(&read), partial_bytes(&whole));
     }
 }

@@ -1,6 +1,6 @@
 //! `flowfence aggregate` end to end on the bundled sample.
 
-use crate::common::{flowfence, ok, sample};
+use crate::common::{flowfence, ok, sample, without_timing};
 
 #[test]
 fn observed_connections_table_for_every_sample_form() {
@@ -239,14 +239,7 @@ fn a_memory_limit_spills_and_changes_no_output() {
             && stderr.contains(" runs of rows spilled to temporary files"),
         "{stderr}"
     );
-    let summary: String = stderr
-        .lines()
-        .map(|l| match l.split_once(" in ") {
-            Some((head, tail)) if tail.ends_with("MiB/s") => format!("{head} in [TIME]\n"),
-            _ => format!("{l}\n"),
-        })
-        .collect();
-    insta::assert_snapshot!("aggregate-memory-limit", summary);
+    insta::assert_snapshot!("aggregate-memory-limit", without_timing(&stderr));
     let (_, merged) = ok(&[
         "merge",
         &path("limited.parquet"),

@@ -1,6 +1,6 @@
 //! `flowfence propose` and `flowfence verify` end to end on the bundled sample.
 
-use crate::common::{flowfence, ok, propose_sample, proposed, sample};
+use crate::common::{flowfence, ok, propose_sample, proposed, sample, without_timing};
 
 #[test]
 fn propose_writes_a_plan_that_verify_accepts_and_a_tampered_one_fails() {
@@ -128,27 +128,28 @@ fn internet_egress_is_world_by_default_and_exact_on_request() {
 #[test]
 fn propose_from_a_connections_table_equals_propose_from_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("conn.csv");
+    let (csv, parquet) = (dir.path().join("conn.csv"), dir.path().join("conn.parquet"));
     let (logs, inv) = (sample("logs/s3-text-v5"), sample("inventory"));
-    ok(&[
-        "aggregate",
-        "-q",
-        "--logs",
-        &logs,
-        "--inventory",
-        &inv,
-        "-o",
-        csv.to_str().unwrap(),
-    ]);
+    for table in [&csv, &parquet] {
+        let table = table.to_str().unwrap();
+        ok(&[
+            "aggregate",
+            "-q",
+            "--logs",
+            &logs,
+            "--inventory",
+            &inv,
+            "-o",
+            table,
+        ]);
+    }
+    let propose_from = |tables: &[&std::path::Path]| -> String {
+        let mut args = vec!["propose", "-q", "--inventory", &inv, "--connections"];
+        args.extend(tables.iter().map(|t| t.to_str().unwrap()));
+        ok(&args).0
+    };
     let (from_logs, _) = ok(&["propose", "-q", "--logs", &logs, "--inventory", &inv]);
-    let (from_table, _) = ok(&[
-        "propose",
-        "-q",
-        "--connections",
-        csv.to_str().unwrap(),
-        "--inventory",
-        &inv,
-    ]);
+    let from_table = propose_from(&[&csv]);
     // The same plan, except the REJECT findings: a connections table has no REJECTs.
     let without_rejects = |text: &str| {
         let mut plan: serde_json::Value = serde_json::from_str(text).unwrap();
@@ -163,54 +164,27 @@ fn propose_from_a_connections_table_equals_propose_from_logs() {
         without_rejects(&from_logs) == without_rejects(&from_table),
         "plans from the logs and from their table differ"
     );
-
-    // The table as an engine's parts: header-less CSV and Parquet, a marker beside.
-    let text = std::fs::read_to_string(&csv).unwrap();
-    let lines: Vec<&str> = text.lines().skip(1).collect();
-    let parts = dir.path().join("parts");
-    std::fs::create_dir(&parts).unwrap();
-    let half = lines.len() / 2;
-    std::fs::write(parts.join("part-00000.csv"), lines[..half].join("\n")).unwrap();
-    let rest = dir.path().join("rest.csv");
-    let header = text.lines().next().unwrap();
-    std::fs::write(&rest, format!("{header}\n{}\n", lines[half..].join("\n"))).unwrap();
-    std::fs::write(parts.join("_SUCCESS"), "").unwrap();
-    let (from_parts, _) = ok(&[
-        "propose",
-        "-q",
-        "--connections",
-        parts.to_str().unwrap(),
-        rest.to_str().unwrap(),
-        "--inventory",
-        &inv,
-    ]);
     assert!(
-        from_parts == from_table,
-        "plans from the table and from its parts differ"
-    );
-    // And as Parquet.
-    let parquet = dir.path().join("conn.parquet");
-    ok(&[
-        "aggregate",
-        "-q",
-        "--logs",
-        &logs,
-        "--inventory",
-        &inv,
-        "-o",
-        parquet.to_str().unwrap(),
-    ]);
-    let (from_parquet, _) = ok(&[
-        "propose",
-        "-q",
-        "--connections",
-        parquet.to_str().unwrap(),
-        "--inventory",
-        &inv,
-    ]);
-    assert!(
-        from_parquet == from_table,
+        propose_from(&[&parquet]) == from_table,
         "plans from the CSV and the Parquet table differ"
+    );
+
+    // The table as an engine's parts: a folder with header-less CSV and a marker, and a
+    // file with the header.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let (header, lines) = (
+        text.lines().next().unwrap(),
+        text.lines().skip(1).collect::<Vec<_>>(),
+    );
+    let half = lines.len() / 2;
+    let (parts, rest) = (dir.path().join("parts"), dir.path().join("rest.csv"));
+    std::fs::create_dir(&parts).unwrap();
+    std::fs::write(parts.join("part-00000.csv"), lines[..half].join("\n")).unwrap();
+    std::fs::write(parts.join("_SUCCESS"), "").unwrap();
+    std::fs::write(&rest, format!("{header}\n{}\n", lines[half..].join("\n"))).unwrap();
+    assert!(
+        propose_from(&[&parts, &rest]) == from_table,
+        "plans from the table and from its parts differ"
     );
 
     std::fs::write(&csv, "interface_id,side\neni-1,server\n").unwrap();
@@ -331,15 +305,10 @@ fn run_does_the_whole_job_on_a_directory() {
     }
     assert_eq!(std::fs::read_to_string(&plan_path).unwrap(), proposed(&[]));
     // The whole report, its timings and the temporary folder normalised.
-    let report: String = out
-        .replace(dir.path().to_str().unwrap(), "[TMP]")
-        .replace(&sample(""), "sample-logs/")
-        .lines()
-        .map(|l| match l.split_once(" in ") {
-            Some((head, tail)) if tail.ends_with("MiB/s") => format!("{head} in [TIME]\n"),
-            _ => format!("{l}\n"),
-        })
-        .collect();
+    let report = without_timing(
+        &out.replace(dir.path().to_str().unwrap(), "[TMP]")
+            .replace(&sample(""), "sample-logs/"),
+    );
     insta::assert_snapshot!("sample-run", report);
 
     let empty = tempfile::tempdir().unwrap();
