@@ -10,7 +10,15 @@
 //!    between two logged interfaces not settled by flags is also decided from the other
 //!    end's view, and the stronger basis wins (the other end may have seen the SYN, or a
 //!    fan-out this end can't see). Peers are resolved once per address.
-//! 3. **Rows**: summed per (interface, side, protocol, port, peer) and sorted.
+//! 3. **Rows**: summed per (interface, side, protocol, port, peer) and sorted, then
+//!    handed out in the table's order a chunk at a time ([`Observations::finish_streaming`]).
+//!
+//! That is with the store in memory. When it spilled under the memory limit, the same
+//! decisions are made without gathering it (`rows_read_back`): each interface's
+//! connections are read back as a stream, decided from its [`Facts`] (what a view
+//! holds, counted in a pass first); a connection whose other end could settle it waits
+//! while that end's record is read back; and each shard's rows are held within a
+//! budget, spilled past it as sorted runs (`row_runs.rs`) merged back as they go out.
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -230,7 +238,7 @@ impl<'i> View<'i> {
             decision: self.decide(conns, j),
             a_local: self.a_local[j],
             evidence: *evidence,
-            icmp_peers: icmp_peers_of(conns, key.protocol),
+            icmp_peers: icmp_peers(conns, key.protocol),
         }
     }
 
@@ -255,8 +263,11 @@ impl<'i> View<'i> {
 
 /// How many ICMP peers (of `protocol`, 1 or 58) an interface has: its connections of
 /// that protocol, a contiguous run of its sorted entries (ICMP has no ports, so one per
-/// peer).
+/// peer). 0 for other protocols.
 fn icmp_peers(conns: &[Entry], protocol: u8) -> usize {
+    if !matches!(protocol, 1 | 58) {
+        return 0;
+    }
     let first = conns.partition_point(|((_, k), _)| k.protocol < protocol);
     let end = conns.partition_point(|((_, k), _)| k.protocol <= protocol);
     end - first
@@ -423,15 +434,6 @@ impl Connection {
             outcome = Outcome::of(self.key.protocol, &both);
         }
         (d, outcome)
-    }
-}
-
-/// ICMP peers of `protocol` among `conns` when it is ICMP; 0 otherwise.
-fn icmp_peers_of(conns: &[Entry], protocol: u8) -> usize {
-    if matches!(protocol, 1 | 58) {
-        icmp_peers(conns, protocol)
-    } else {
-        0
     }
 }
 
@@ -1227,7 +1229,7 @@ impl<'a> RowBuilder<'a> {
             let own = Own {
                 a_local: view.a_local[i],
                 decision: view.decide(conns, i),
-                icmp_peers: icmp_peers_of(conns, k.protocol),
+                icmp_peers: icmp_peers(conns, k.protocol),
             };
             self.add_connection(&place, k, e, own, others);
         }
