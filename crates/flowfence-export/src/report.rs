@@ -42,7 +42,10 @@ fn peer(target: &RuleTarget, plan: &Plan) -> String {
         RuleTarget::Group(g) => match plan.groups.iter().find(|x| &x.reference == g) {
             Some(x) if x.new => format!("group {} (new)", x.name),
             Some(x) => format!("group {} ({})", x.reference, x.name),
-            None => format!("group {g}"),
+            None => match plan.group_name(g) {
+                Some(name) => format!("group {g} ({name})"),
+                None => format!("group {g}"),
+            },
         },
         RuleTarget::PrefixList(p) => format!("prefix list {p}"),
         RuleTarget::Cidr(c) if c.prefix_len() == 0 => format!("{c} (anywhere)"),

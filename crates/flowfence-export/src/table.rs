@@ -1,6 +1,8 @@
 //! One rule per row, with its group, what the plan does with it and its evidence: for
-//! analysts (CSV or Parquet).
+//! analysts (CSV or Parquet). Groups are named beside their references, and times are
+//! given as dates (UTC) beside Unix seconds.
 
+use flowfence_flowlog::time::utc_iso;
 use flowfence_inventory::IpNet;
 use flowfence_inventory::protocol_name;
 use flowfence_propose::{Plan, RuleTarget};
@@ -14,6 +16,13 @@ pub fn columns(plan: &Plan) -> Columns {
     let text = |f: fn(&crate::rules::GroupRule<'_>) -> String| Column::text_of(&rules, f);
     let evidence = |f: fn(&flowfence_propose::RuleEvidence) -> u64| {
         Column::int64_of(&rules, move |r| r.evidence.map_or(0, f))
+    };
+    // Unix seconds for engines, ISO 8601 for people and spreadsheets; empty without
+    // evidence (a rule the plan keeps or rewrites).
+    let date = |f: fn(&flowfence_propose::RuleEvidence) -> u64| {
+        Column::text_of(&rules, move |r| {
+            r.evidence.map(|e| utc_iso(f(e))).unwrap_or_default()
+        })
     };
     let mut c = Columns::default();
     c.push("group_ref", text(|r| r.group.reference.clone()))
@@ -40,6 +49,13 @@ pub fn columns(plan: &Plan) -> Columns {
             }),
         )
         .push(
+            "peer_name",
+            Column::text_of(&rules, |r| match &r.spec.target {
+                RuleTarget::Group(g) => plan.group_name(g).unwrap_or_default().to_string(),
+                RuleTarget::PrefixList(_) | RuleTarget::Cidr(_) => String::new(),
+            }),
+        )
+        .push(
             "description",
             text(|r| r.description.clone().unwrap_or_default()),
         )
@@ -47,6 +63,8 @@ pub fn columns(plan: &Plan) -> Columns {
         .push("bytes", evidence(|e| e.bytes))
         .push("first_seen", evidence(|e| e.first_seen))
         .push("last_seen", evidence(|e| e.last_seen))
+        .push("first_seen_utc", date(|e| e.first_seen))
+        .push("last_seen_utc", date(|e| e.last_seen))
         .push(
             "examples",
             text(|r| r.evidence.map(|e| e.example_list()).unwrap_or_default()),

@@ -46,13 +46,22 @@ pub fn parse_day(s: &str) -> Option<Day> {
 
 /// `secs` as `YYYY-MM-DD HH:MM` (UTC).
 pub fn utc_minute(secs: u64) -> String {
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let ((y, m, d), h, min, _) = utc_parts(secs);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}")
+}
+
+/// `secs` as ISO 8601 in UTC, `YYYY-MM-DDTHH:MM:SSZ` (what spreadsheets and SQL engines
+/// read as a time).
+pub fn utc_iso(secs: u64) -> String {
+    let ((y, m, d), h, min, s) = utc_parts(secs);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
+}
+
+/// The day, hour, minute and second of `secs` (UTC).
+fn utc_parts(secs: u64) -> (Day, u64, u64, u64) {
+    let day = civil_from_days((secs / 86_400) as i64);
     let rest = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60
-    )
+    (day, rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
 /// A span of seconds as people say it: `45 s`, `20 min`, `1 h 36 min`, `6 h`,
@@ -83,6 +92,11 @@ mod tests {
             utc_minute(1_793_577_600 + 6 * 3600 + 24 * 60 + 59),
             "2026-11-02 06:24"
         );
+        assert_eq!(
+            utc_iso(1_793_577_600 + 6 * 3600 + 24 * 60 + 59),
+            "2026-11-02T06:24:59Z"
+        );
+        assert_eq!(utc_iso(0), "1970-01-01T00:00:00Z");
         assert_eq!(parse_day("2024-02-29"), Some((2024, 2, 29)));
         assert_eq!(parse_day("2026-02-29"), None);
         assert_eq!(parse_day("2026-02-30"), None);

@@ -162,7 +162,9 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
         check: Check::default(),
         window: window(table),
         forecast: None,
+        group_names: BTreeMap::new(),
     };
+    plan.group_names = referenced_group_names(&plan, inventory);
     plan.findings
         .extend(scope.left_alone.iter().map(|(g, why)| Finding {
             kind: FindingKind::LeftAlone,
@@ -180,6 +182,21 @@ fn learn(table: &Table, inventory: &Inventory, options: &Options) -> Result<Plan
     let (before, after) = verify::replay(inventory, table, &plan.final_state(inventory));
     plan.check = Check::from_verdicts(&before, &after);
     Ok(plan)
+}
+
+/// The names of the existing groups the plan's rules name without changing them (peers
+/// that keep their custom groups), from the inventory.
+fn referenced_group_names(plan: &Plan, inventory: &Inventory) -> BTreeMap<String, String> {
+    plan.groups
+        .iter()
+        .flat_map(|g| g.ingress.iter().chain(&g.egress))
+        .filter_map(|rule| match &rule.spec.target {
+            RuleTarget::Group(id) if !plan.groups.iter().any(|g| &g.reference == id) => {
+                Some((id.clone(), inventory.group(id)?.name.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// What the plan changes: the default groups it empties, the groups it tightens, and

@@ -3,6 +3,8 @@
 //! groups emptied, which interface moves where, and the steps in a safe order. How a
 //! plan is built is in `build`; this module only says what one is.
 
+use std::collections::BTreeMap;
+
 use flowfence_inventory::Inventory;
 use serde::{Deserialize, Serialize};
 
@@ -386,9 +388,23 @@ pub struct Plan {
     /// or when the window is too short to split).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forecast: Option<Forecast>,
+    /// The names of the groups its rules name that it doesn't change (`sg-...` -> name),
+    /// so reports and exports name every group, not only the plan's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_names: BTreeMap<String, String>,
 }
 
 impl Plan {
+    /// The name of the group `reference` (`new:NAME` or `sg-...`), when the plan knows
+    /// it: one of its groups, or one its rules name.
+    pub fn group_name(&self, reference: &str) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|g| g.reference == reference)
+            .map(|g| g.name.as_str())
+            .or_else(|| self.group_names.get(reference).map(String::as_str))
+    }
+
     /// The default groups the plan empties, by reference.
     pub fn emptied_groups(&self) -> impl Iterator<Item = &str> {
         self.groups
