@@ -496,7 +496,14 @@ fn sort_rows<T: Copy + Ord>(keys: Vec<SortKey>, rows: Vec<Row>, tags: &[T]) -> (
 /// Peer resolution per (VPC, address), the VPC by its index in the shard (hashing the
 /// id's text for every connection was a tenth of building the table): the peer's index
 /// in the shard's peers, and its interned id when it is an interface that logged.
-type PeerCache = HashMap<(u32, Addr), (u32, Option<InterfaceIdx>)>;
+type PeerCache = HashMap<PeerAt, ResolvedPeer>;
+
+/// A peer address seen from a VPC (by its index in the shard).
+type PeerAt = (u32, Addr);
+
+/// A resolved peer: its index in the shard's peers, and its interned id when it is an
+/// interface that logged.
+type ResolvedPeer = (u32, Option<InterfaceIdx>);
 
 /// A peer, before it is spelled out (no allocation per connection).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -527,16 +534,27 @@ struct ShardRows<'a> {
     /// (row, peer port), for distinct peer ports.
     peer_ports: Vec<u64>,
     peers: Vec<PeerRef<'a>>,
+    /// The row the last connection went to.
+    last: Option<(RowKey, usize)>,
 }
 
 impl ShardRows<'_> {
     fn add(&mut self, key: RowKey, e: &Evidence, peer_port: u16, basis: Basis) {
-        let next = self.keys.len();
-        let idx = *self.index.entry(key).or_insert(next);
-        if idx == next {
-            self.keys.push(key);
-            self.accs.push(Acc::EMPTY);
-        }
+        let idx = match self.last {
+            // Connections come sorted by key, so runs of them share a row (one peer's
+            // ports): those skip the hash.
+            Some((last, idx)) if last == key => idx,
+            _ => {
+                let next = self.keys.len();
+                let idx = *self.index.entry(key).or_insert(next);
+                if idx == next {
+                    self.keys.push(key);
+                    self.accs.push(Acc::EMPTY);
+                }
+                self.last = Some((key, idx));
+                idx
+            }
+        };
         let acc = &mut self.accs[idx];
         acc.flows += e.records;
         acc.packets += e.packets;
@@ -1160,6 +1178,8 @@ struct RowBuilder<'a> {
     ctx: &'a Context<'a>,
     rows: ShardRows<'a>,
     peers: PeerCache,
+    /// The last peer resolved, as the cache has it.
+    last_peer: Option<(PeerAt, ResolvedPeer)>,
     vpcs: HashMap<Option<&'a str>, u32>,
     peer_index: HashMap<PeerRef<'a>, u32>,
     waiting: Vec<Waiting<'a>>,
@@ -1188,6 +1208,7 @@ impl<'a> RowBuilder<'a> {
                 ..ShardRows::default()
             },
             peers: HashMap::default(),
+            last_peer: None,
             vpcs: HashMap::default(),
             peer_index: HashMap::default(),
             waiting: Vec::new(),
@@ -1299,6 +1320,11 @@ impl<'a> RowBuilder<'a> {
         vpc: Option<&'a str>,
         addr: Addr,
     ) -> (u32, Option<InterfaceIdx>) {
+        if let Some((key, found)) = self.last_peer
+            && key == (vpc_idx, addr)
+        {
+            return found;
+        }
         let RowBuilder {
             ctx,
             rows,
@@ -1306,7 +1332,7 @@ impl<'a> RowBuilder<'a> {
             peer_index,
             ..
         } = self;
-        *peers.entry((vpc_idx, addr)).or_insert_with(|| {
+        let found = *peers.entry((vpc_idx, addr)).or_insert_with(|| {
             let peer = resolve_peer(ctx.inventory, ctx.extras, &ctx.aws_names, vpc, addr.ip());
             let peer_id = match peer {
                 PeerRef::Interface(name) => ctx.ids.get(name).copied(),
@@ -1326,7 +1352,10 @@ impl<'a> RowBuilder<'a> {
                 rows.peers.push(peer);
             }
             (idx, peer_id)
-        })
+        });
+        // Connections come sorted, so one peer's come in runs: those skip the hash.
+        self.last_peer = Some(((vpc_idx, addr), found));
+        found
     }
 
     /// Settles `c` with its other end's record (when it logged one) and adds it to its row.
@@ -1376,6 +1405,7 @@ impl<'a> RowBuilder<'a> {
         }
         self.runs.push((0, run));
         self.peers.clear();
+        self.last_peer = None;
         self.peer_index.clear();
         // The newest runs, when MAX_ROW_RUNS of them share a level, become one of the
         // next (which may complete that level in turn).
