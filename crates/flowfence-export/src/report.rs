@@ -270,12 +270,16 @@ fn document(plan: &Plan) -> Vec<Block> {
     if plan.findings.is_empty() {
         doc.push(Para("None.".into()));
     } else {
+        // Most risk first; within a level, the plan's order (by kind, then subject).
+        let mut findings: Vec<_> = plan.findings.iter().collect();
+        findings.sort_by_key(|f| f.kind.risk());
         doc.push(Table(
-            vec!["finding", "subject", "detail"],
-            plan.findings
-                .iter()
+            vec!["risk", "finding", "subject", "detail"],
+            findings
+                .into_iter()
                 .map(|f| {
                     vec![
+                        f.kind.risk().name().to_string(),
                         serde_json::to_value(f.kind)
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_string))

@@ -949,7 +949,7 @@ mod tests {
         assert_eq!(
             blocked,
             [
-                "eni-a -> eni-b tcp 10250: 4 flows accepted by eni-a's groups and rejected by eni-b's (first 300, last 400); not in the plan: allow it on purpose if it is wanted"
+                "eni-a -> eni-b tcp 10250: 4 flows accepted by eni-a's groups and rejected by eni-b's (first 1970-01-01 00:05 UTC, last 1970-01-01 00:06 UTC); not in the plan: allow it on purpose if it is wanted"
             ]
         );
         // Had eni-b accepted it from eni-a too, it would be a need like any other.

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use flowfence_aggregate::{Peer, Side, Table};
+use flowfence_flowlog::time::utc_minute;
 use flowfence_inventory::{Inventory, Rule, port_name};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,57 @@ pub enum FindingKind {
     /// TCP attempts that never opened (SYN answered by RST: nothing listens; or never
     /// answered): no need, so not in the plan; listed in case a service is down.
     NeverOpened,
+}
+
+/// When something was first and last seen, as a person reads it.
+fn seen(first: u64, last: u64) -> String {
+    format!(
+        "first {} UTC, last {} UTC",
+        utc_minute(first),
+        utc_minute(last)
+    )
+}
+
+/// How much a finding matters, for ordering a reviewer's list: most first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Risk {
+    /// Exposed today, or the migration breaks something unless it is handled.
+    High,
+    /// Wider than needed, or traffic that may be wanted and doesn't work.
+    Medium,
+    /// Worth knowing.
+    Low,
+}
+
+impl Risk {
+    /// As a reviewer reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Risk::High => "high",
+            Risk::Medium => "medium",
+            Risk::Low => "low",
+        }
+    }
+}
+
+impl FindingKind {
+    /// How much a finding of this kind matters.
+    pub fn risk(self) -> Risk {
+        match self {
+            // Open to the internet on a risky port; or members launched after the move
+            // land in the default group, which the plan empties.
+            FindingKind::WorldOpenRiskyPort
+            | FindingKind::LauncherUnseen
+            | FindingKind::LauncherStale => Risk::High,
+            FindingKind::DefaultGroupMembers
+            | FindingKind::RejectedTraffic
+            | FindingKind::BlockedToday
+            | FindingKind::UnusedRule => Risk::Medium,
+            FindingKind::UnusedDefaultGroup | FindingKind::LeftAlone | FindingKind::NeverOpened => {
+                Risk::Low
+            }
+        }
+    }
 }
 
 /// One finding.
@@ -208,8 +260,9 @@ pub(crate) fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) 
                 rule: None,
                 direction: None,
                 detail: format!(
-                    "{} REJECT records to protocol {protocol} port {port}, which {iface} serves to others: a client may lack a rule (first {}, last {})",
-                    rejected.records, rejected.first_seen, rejected.last_seen
+                    "{} REJECT records to protocol {protocol} port {port}, which {iface} serves to others: a client may lack a rule ({})",
+                    rejected.records,
+                    seen(rejected.first_seen, rejected.last_seen)
                 ),
             });
         }
@@ -221,15 +274,14 @@ pub(crate) fn findings(table: &Table, inventory: &Inventory, vpc: Option<&str>) 
             rule: None,
             direction: Some(Direction::Ingress),
             detail: format!(
-                "{} -> {} {}: {} flows accepted by {}'s groups and rejected by {}'s (first {}, last {}); not in the plan: allow it on purpose if it is wanted",
+                "{} -> {} {}: {} flows accepted by {}'s groups and rejected by {}'s ({}); not in the plan: allow it on purpose if it is wanted",
                 b.client,
                 b.server,
                 port_name(b.protocol, b.port),
                 row.flows,
                 b.client,
                 b.server,
-                row.first_seen,
-                row.last_seen
+                seen(row.first_seen, row.last_seen)
             ),
         });
     }
@@ -291,8 +343,9 @@ fn never_opened(table: &Table) -> Vec<Finding> {
                     Side::Server => Direction::Ingress,
                 }),
                 detail: format!(
-                    "{iface} {verb} {} {dir} {shown}{more}: {flows} flows, all {what} (first {first}, last {last}); not a need, so not in the plan",
+                    "{iface} {verb} {} {dir} {shown}{more}: {flows} flows, all {what} ({}); not a need, so not in the plan",
                     port_name(protocol, port),
+                    seen(first, last),
                 ),
             }
         })

@@ -34,7 +34,7 @@ mod verify;
 
 pub use build::{Options, ProposeError, propose};
 pub use evidence::RuleEvidence;
-pub use findings::{Finding, FindingKind};
+pub use findings::{Finding, FindingKind, Risk};
 pub use forecast::{
     Cause, Discovery, Forecast, ForecastBreak, Holdout, Sufficiency, TimeSpan, cause, explain,
 };
