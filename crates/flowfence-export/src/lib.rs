@@ -9,6 +9,7 @@
 //! ```
 
 pub mod cloudformation;
+mod diagram;
 mod launch;
 mod names;
 pub mod report;

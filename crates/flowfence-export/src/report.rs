@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 
 use flowfence_flowlog::time::{span, utc_minute};
+
+use crate::diagram::Graph;
 use flowfence_inventory::protocol_name;
 use flowfence_propose::{Direction, GroupChange, LaunchSettings, Plan, RuleTarget};
 
@@ -19,6 +21,8 @@ enum Block {
     /// A bar per labelled value: a chart in HTML, a table in Markdown (headed by the
     /// two names).
     Bars(&'static str, &'static str, Vec<(String, u64)>),
+    /// Who may talk to whom: a diagram in HTML, a table of its edges in Markdown.
+    Diagram(Graph),
 }
 
 fn ports(from: i32, to: i32) -> String {
@@ -123,6 +127,12 @@ fn document(plan: &Plan) -> Vec<Block> {
     ));
 
     forecast(plan, &mut doc);
+
+    doc.push(Heading(2, "Who may talk to whom".into()));
+    doc.push(Para(
+        "After the plan: who may open connections to whom, on which protocols and ports, among the plan's groups and the groups and peers their rules name (in the HTML report, the plan's groups are blue, the others grey).".into(),
+    ));
+    doc.push(Diagram(Graph::of(plan)));
 
     doc.push(Heading(2, "Steps".into()));
     doc.push(List(
@@ -536,25 +546,13 @@ pub fn markdown(plan: &Plan) -> String {
                 }
                 out.push('\n');
             }
-            Block::Table(head, rows) => {
-                let _ = writeln!(
-                    out,
-                    "| {} |",
-                    head.iter()
-                        .map(|h| md_cell(h))
-                        .collect::<Vec<_>>()
-                        .join(" | ")
-                );
-                let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
-                for r in rows {
-                    let _ = writeln!(
-                        out,
-                        "| {} |",
-                        r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
-                    );
-                }
-                out.push('\n');
-            }
+            Block::Table(head, rows) => md_table(&mut out, &head, &rows),
+            // A diagram is its edges, as a table.
+            Block::Diagram(graph) => md_table(
+                &mut out,
+                &["from", "to", "protocols and ports", "rules"],
+                &graph.rows(),
+            ),
             Block::Bars(label, value, bars) => {
                 let _ = writeln!(out, "| {label} | {value} |\n|---|---|");
                 for (l, n) in bars {
@@ -568,11 +566,33 @@ pub fn markdown(plan: &Plan) -> String {
     out
 }
 
-fn esc(s: &str) -> String {
+/// `s` escaped for HTML text and attributes.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// A Markdown table.
+fn md_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
+    let _ = writeln!(
+        out,
+        "| {} |",
+        head.iter()
+            .map(|h| md_cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} |",
+            r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+        );
+    }
+    out.push('\n');
 }
 
 /// The report as a self-contained HTML page.
@@ -611,6 +631,7 @@ pub fn html(plan: &Plan) -> String {
                 out.push_str("</table>\n");
             }
             Block::Bars(_, _, bars) => out.push_str(&svg_bars(&bars)),
+            Block::Diagram(graph) => out.push_str(&graph.svg()),
         }
     }
     out.push_str("</body>\n</html>\n");

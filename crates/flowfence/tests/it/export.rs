@@ -184,3 +184,59 @@ fn the_report_names_every_moved_interface_and_every_rule() {
         }
     }
 }
+
+/// The HTML report's diagram has a node for every group the plan creates or changes and
+/// for every group its rules name, and its edges carry every rule the plan leaves in
+/// place (authorized or kept), each once.
+#[test]
+fn the_reports_diagram_has_every_group_and_rule() {
+    let html = propose_as("html");
+    let start = html
+        .find("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"diagram\"")
+        .unwrap();
+    let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+    let attr = |tag: &str, name: &str| -> Vec<String> {
+        svg.match_indices(&format!("<g class=\"{tag}\""))
+            .map(|(at, _)| {
+                let from = at + svg[at..].find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                svg[from..from + svg[from..].find('"').unwrap()].to_string()
+            })
+            .collect()
+    };
+    let nodes: BTreeSet<String> = attr("node", "data-ref").into_iter().collect();
+    let plan = plan();
+    let csv = propose_as("csv");
+    let mut rules = 0;
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        // group_ref, group_name, action, direction, ip_protocol, from, to, peer_kind, peer
+        if cells[2] == "revoke" {
+            continue;
+        }
+        rules += 1;
+        assert!(nodes.contains(cells[0]), "no node for {}", cells[0]);
+        if cells[7] == "group" || cells[7] == "prefix-list" {
+            assert!(nodes.contains(cells[8]), "no node for {}", cells[8]);
+        }
+    }
+    for g in plan["groups"].as_array().unwrap() {
+        let has_rules = !g["ingress"].as_array().unwrap().is_empty()
+            || !g["egress"].as_array().unwrap().is_empty();
+        if has_rules {
+            assert!(nodes.contains(g["ref"].as_str().unwrap()), "{g}");
+        }
+    }
+    let carried: usize = attr("edge", "data-rules")
+        .iter()
+        .map(|n| n.parse::<usize>().unwrap())
+        .sum();
+    assert!(rules > 10);
+    assert_eq!(carried, rules);
+    // Every edge joins two drawn nodes.
+    for end in attr("edge", "data-from")
+        .into_iter()
+        .chain(attr("edge", "data-to"))
+    {
+        assert!(nodes.contains(&end), "{end}");
+    }
+}
