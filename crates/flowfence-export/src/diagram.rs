@@ -139,37 +139,33 @@ impl Graph {
             (outs, ins)
         };
         let by_label = |v: &usize| self.nodes[*v].label.clone();
-        while !left.is_empty() {
-            if let Some(v) = left
-                .iter()
+        // The first node, by label, with no edges out (`outs`) or none in.
+        let lone = |left: &BTreeSet<usize>, outs: bool| {
+            left.iter()
                 .copied()
-                .filter(|&v| degree(v, &left).0 == 0)
+                .filter(|&v| {
+                    let (o, i) = degree(v, left);
+                    if outs { o == 0 } else { i == 0 }
+                })
                 .min_by_key(by_label)
-            {
+        };
+        while !left.is_empty() {
+            if let Some(v) = lone(&left, true) {
                 left.remove(&v);
                 last.push(v);
                 continue;
             }
-            if let Some(v) = left
-                .iter()
-                .copied()
-                .filter(|&v| degree(v, &left).1 == 0)
-                .min_by_key(by_label)
-            {
-                left.remove(&v);
-                first.push(v);
-                continue;
-            }
-            let v = left
-                .iter()
-                .copied()
-                .max_by(|&a, &b| {
-                    let (da, db) = (degree(a, &left), degree(b, &left));
-                    (da.0 as i64 - da.1 as i64)
-                        .cmp(&(db.0 as i64 - db.1 as i64))
-                        .then_with(|| by_label(&b).cmp(&by_label(&a)))
-                })
-                .expect("nodes are left");
+            let v = lone(&left, false).unwrap_or_else(|| {
+                left.iter()
+                    .copied()
+                    .max_by(|&a, &b| {
+                        let (da, db) = (degree(a, &left), degree(b, &left));
+                        (da.0 as i64 - da.1 as i64)
+                            .cmp(&(db.0 as i64 - db.1 as i64))
+                            .then_with(|| by_label(&b).cmp(&by_label(&a)))
+                    })
+                    .expect("nodes are left")
+            });
             left.remove(&v);
             first.push(v);
         }
