@@ -234,7 +234,8 @@ impl Graph {
         let at = self.layout();
         let columns = at.iter().map(|p| p.0 + 1).max().unwrap_or(1);
         let rows = at.iter().map(|p| p.1 + 1).max().unwrap_or(1);
-        let (width, height) = (columns as f64 * COL, rows as f64 * ROW + 16.0);
+        // Room below the last row for an edge back to an earlier column.
+        let (width, height) = (columns as f64 * COL, rows as f64 * ROW + ROW / 2.0 + 16.0);
         let centre = |v: usize| {
             let (c, r) = at[v];
             (c as f64 * COL + 10.0, r as f64 * ROW + 8.0)
@@ -245,13 +246,22 @@ impl Graph {
         );
         for e in &self.edges {
             let ((x1, y1), (x2, y2)) = (centre(e.from), centre(e.to));
-            let (sx, sy, tx, ty) = (x1 + W, y1 + H / 2.0, x2, y2 + H / 2.0);
-            // Forward edges bow gently; an edge back to an earlier column loops below.
-            let bend = if tx > sx {
-                (tx - sx) / 2.0
+            // A bezier from (sx, sy) to (tx, ty) through control points c1 and c2.
+            // Forward edges run from the source's right side to the target's left, bowing
+            // gently; an edge back to the same or an earlier column runs from the
+            // source's bottom to the target's bottom, dipping below the row.
+            let (s, c1, c2, t) = if x2 > x1 {
+                let (sx, sy, tx, ty) = (x1 + W, y1 + H / 2.0, x2, y2 + H / 2.0);
+                let bend = (tx - sx) / 2.0;
+                ((sx, sy), (sx + bend, sy), (tx - bend, ty), (tx, ty))
             } else {
-                COL / 2.0 + 40.0
+                let (sx, sy, tx, ty) = (x1 + W / 2.0, y1 + H, x2 + W / 2.0, y2 + H);
+                let low = sy.max(ty) + ROW / 2.0;
+                ((sx, sy), (sx, low), (tx, low), (tx, ty))
             };
+            // The label sits at the curve's middle (t = 1/2), just above it.
+            let mid = |a: f64, b: f64, c: f64, d: f64| (a + 3.0 * b + 3.0 * c + d) / 8.0;
+            let (lx, ly) = (mid(s.0, c1.0, c2.0, t.0), mid(s.1, c1.1, c2.1, t.1) - 3.0);
             let ports: Vec<&str> = e.ports.iter().map(String::as_str).collect();
             let shown = match ports.len() {
                 n if n > 3 => format!("{} +{}", ports[..3].join(", "), n - 3),
@@ -261,8 +271,8 @@ impl Graph {
             let _ = writeln!(
                 svg,
                 "<g class=\"edge\" data-from=\"{}\" data-to=\"{}\" data-rules=\"{}\"><title>{} to {}: {} ({} rules)</title>\
-                 <path d=\"M{sx:.1},{sy:.1} C{:.1},{sy:.1} {:.1},{ty:.1} {tx:.1},{ty:.1}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.2\" marker-end=\"url(#arrow)\"/>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#333\">{}</text></g>",
+                 <path d=\"M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.2\" marker-end=\"url(#arrow)\"/>\
+                 <text x=\"{lx:.1}\" y=\"{ly:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#333\">{}</text></g>",
                 esc(&from.key),
                 esc(&to.key),
                 e.rules,
@@ -270,10 +280,14 @@ impl Graph {
                 esc(&to.label),
                 esc(&ports.join(", ")),
                 e.rules,
-                sx + bend,
-                tx - bend,
-                (sx + tx) / 2.0,
-                (sy + ty) / 2.0 - 3.0,
+                s.0,
+                s.1,
+                c1.0,
+                c1.1,
+                c2.0,
+                c2.1,
+                t.0,
+                t.1,
                 esc(&shown),
             );
         }

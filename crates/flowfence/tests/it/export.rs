@@ -240,3 +240,75 @@ fn the_reports_diagram_has_every_group_and_rule() {
         assert!(nodes.contains(&end), "{end}");
     }
 }
+
+/// The HTML report in headless Chromium (Debian's package; `.ci/run` installs it and sets
+/// `FLOWFENCE_REQUIRE_CHROMIUM`, elsewhere the test is skipped without it): it renders
+/// (a PNG screenshot), the DOM Chromium builds has the diagram's node for every group
+/// the report draws and an edge per pair, and Chromium logs no console messages (the
+/// page has no script and fetches nothing).
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        assert!(
+            std::env::var_os("FLOWFENCE_REQUIRE_CHROMIUM").is_none(),
+            "FLOWFENCE_REQUIRE_CHROMIUM is set but there is no chromium"
+        );
+        eprintln!("skipped: no chromium (Debian's package `chromium`)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let html = propose_as("html");
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let url = format!("file://{}", page.display());
+    let headless = |extra: &[&str]| {
+        let out = std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                "--window-size=1400,1500",
+                "--enable-logging=stderr",
+                "--v=0",
+            ])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let shot = dir.path().join("report.png");
+    let rendered = headless(&[&format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "{} bytes",
+        png.len()
+    );
+    let dumped = headless(&["--dump-dom"]);
+    let dom = String::from_utf8(dumped.stdout.clone()).unwrap();
+    let count = |text: &str, what: &str| text.matches(what).count();
+    let (nodes, edges) = (
+        count(&html, "<g class=\"node\""),
+        count(&html, "<g class=\"edge\""),
+    );
+    assert!(nodes >= 5 && edges >= 5, "{nodes} nodes, {edges} edges");
+    assert_eq!(count(&dom, "<g class=\"node\""), nodes);
+    assert_eq!(count(&dom, "<g class=\"edge\""), edges);
+    for log in [&rendered.stderr, &dumped.stderr] {
+        let log = String::from_utf8_lossy(log);
+        assert!(!log.contains(":CONSOLE("), "console messages:\n{log}");
+    }
+}
