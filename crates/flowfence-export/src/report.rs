@@ -23,7 +23,13 @@ enum Block {
     Bars(&'static str, &'static str, Vec<(String, u64)>),
     /// Who may talk to whom: a diagram in HTML, a table of its edges in Markdown.
     Diagram(Graph),
+    /// A table whose rows each have a stretch of the observation window (as fractions
+    /// of it, when known): in HTML a last column draws it as a small bar.
+    Timeline(Vec<&'static str>, Vec<Vec<String>>, Vec<Option<Span>>),
 }
+
+/// A stretch of the observation window: where it starts and ends, as fractions of it.
+type Span = (f64, f64);
 
 fn ports(from: i32, to: i32) -> String {
     match (from, to) {
@@ -177,7 +183,18 @@ fn document(plan: &Plan) -> Vec<Block> {
         } else {
             format!("Members at the end: {}.", members.join(", "))
         }));
-        let rows: Vec<Vec<String>> = of_group(g)
+        let rules = of_group(g);
+        // Where in the window each rule's traffic was seen, for its bar.
+        let spans: Vec<Option<Span>> = rules
+            .iter()
+            .map(|r| {
+                let (e, w) = (r.evidence?, plan.window.as_ref()?);
+                let length = w.end.saturating_sub(w.start).max(1) as f64;
+                let at = |t: u64| (t.clamp(w.start, w.end) - w.start) as f64 / length;
+                Some((at(e.first_seen), at(e.last_seen)))
+            })
+            .collect();
+        let rows: Vec<Vec<String>> = rules
             .iter()
             .map(|r| {
                 let e = r.evidence;
@@ -197,7 +214,7 @@ fn document(plan: &Plan) -> Vec<Block> {
         if rows.is_empty() {
             doc.push(Para("Rules at the end: none.".into()));
         } else {
-            doc.push(Table(
+            doc.push(Timeline(
                 vec![
                     "direction",
                     "action",
@@ -210,6 +227,7 @@ fn document(plan: &Plan) -> Vec<Block> {
                     "example peers",
                 ],
                 rows,
+                spans,
             ));
         }
     }
@@ -546,7 +564,9 @@ pub fn markdown(plan: &Plan) -> String {
                 }
                 out.push('\n');
             }
-            Block::Table(head, rows) => md_table(&mut out, &head, &rows),
+            Block::Table(head, rows) | Block::Timeline(head, rows, _) => {
+                md_table(&mut out, &head, &rows)
+            }
             // A diagram is its edges, as a table.
             Block::Diagram(graph) => md_table(
                 &mut out,
@@ -595,6 +615,49 @@ fn md_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
+/// An HTML table; with `bars`, a last column (headed by its name) with each row's
+/// stretch of the window drawn as a small bar.
+fn html_table(
+    out: &mut String,
+    head: &[&str],
+    rows: &[Vec<String>],
+    bars: Option<(&str, &[Option<Span>])>,
+) {
+    out.push_str("<table>\n<tr>");
+    for h in head.iter().copied().chain(bars.map(|(name, _)| name)) {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>\n");
+    for (i, r) in rows.iter().enumerate() {
+        out.push_str("<tr>");
+        for c in r {
+            let _ = write!(out, "<td>{}</td>", esc(c));
+        }
+        if let Some((_, spans)) = bars {
+            out.push_str("<td>");
+            if let Some(Some((from, to))) = spans.get(i) {
+                out.push_str(&svg_span(*from, *to));
+            }
+            out.push_str("</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// A stretch of the window (`from` to `to`, fractions of it) as a 120-pixel bar: the
+/// whole window pale, the stretch seen dark (at least a sliver, for a single moment).
+fn svg_span(from: f64, to: f64) -> String {
+    const W: f64 = 120.0;
+    let x = from * W;
+    let w = ((to - from) * W).max(2.0).min(W - x.min(W - 2.0));
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"span\" width=\"{W}\" height=\"10\" role=\"img\" aria-label=\"seen from {:.0}% to {:.0}% of the window\"><rect width=\"{W}\" height=\"10\" fill=\"#e6e6e6\"/><rect x=\"{x:.1}\" width=\"{w:.1}\" height=\"10\" fill=\"#4a7bd0\"/></svg>",
+        from * 100.0,
+        to * 100.0
+    )
+}
+
 /// The report as a self-contained HTML page.
 pub fn html(plan: &Plan) -> String {
     let mut out = String::from(
@@ -615,20 +678,9 @@ pub fn html(plan: &Plan) -> String {
                 }
                 out.push_str("</ul>\n");
             }
-            Block::Table(head, rows) => {
-                out.push_str("<table>\n<tr>");
-                for h in head {
-                    let _ = write!(out, "<th>{}</th>", esc(h));
-                }
-                out.push_str("</tr>\n");
-                for r in rows {
-                    out.push_str("<tr>");
-                    for c in r {
-                        let _ = write!(out, "<td>{}</td>", esc(&c));
-                    }
-                    out.push_str("</tr>\n");
-                }
-                out.push_str("</table>\n");
+            Block::Table(head, rows) => html_table(&mut out, &head, &rows, None),
+            Block::Timeline(head, rows, spans) => {
+                html_table(&mut out, &head, &rows, Some(("activity", &spans)))
             }
             Block::Bars(_, _, bars) => out.push_str(&svg_bars(&bars)),
             Block::Diagram(graph) => out.push_str(&graph.svg()),
