@@ -266,8 +266,11 @@ fn the_html_report_renders_in_headless_chromium() {
     let page = dir.path().join("report.html");
     std::fs::write(&page, &html).unwrap();
     let url = format!("file://{}", page.display());
+    // Bounded by coreutils' `timeout`: a browser that hangs fails the test (status
+    // 124) instead of holding CI.
     let headless = |extra: &[&str]| {
-        let out = std::process::Command::new(chromium)
+        let out = std::process::Command::new("timeout")
+            .args(["120", chromium])
             .args([
                 "--headless",
                 "--no-sandbox",
