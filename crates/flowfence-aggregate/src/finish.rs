@@ -61,6 +61,16 @@ struct Fans {
 }
 
 impl Fans {
+    /// The fan-outs of connection `k`'s local port and of its remote port (`a_local`:
+    /// is endpoint `a` the interface's own?), as [`decide_with`] takes them.
+    fn around(&self, k: &ConnectionKey, a_local: bool) -> (usize, usize) {
+        let (l, r) = if a_local { (k.a, k.b) } else { (k.b, k.a) };
+        (
+            lookup(&self.local, pack(k.protocol, l.port)),
+            lookup(&self.remote, pack(k.protocol, r.port)),
+        )
+    }
+
     fn count(conns: &[Entry], a_local: &[bool]) -> Fans {
         let mut counter = FanCounter::with_capacity(conns.len());
         for (((_, k), _), &a) in conns.iter().zip(a_local) {
@@ -118,8 +128,7 @@ impl FanCounter {
 /// reads them back as a stream). One pass over them, two for an interface the inventory
 /// lacks (its address is learned first).
 struct Facts<'i> {
-    known: Option<&'i Interface>,
-    learned: Vec<Addr>,
+    own: OwnEnd<'i>,
     fans: Fans,
     /// Its ICMP and ICMPv6 peers.
     icmp_peers: [usize; 2],
@@ -128,23 +137,23 @@ struct Facts<'i> {
 impl<'i> Facts<'i> {
     /// The facts of interface `iface` (`known` to the inventory, or not) of `shard`.
     fn gather(shard: &mut Shard, iface: InterfaceIdx, known: Option<&'i Interface>) -> Facts<'i> {
+        let mut learned = Vec::new();
+        if known.is_none() {
+            let mut counts = AddressCounts::default();
+            shard.each_connection(iface, |((_, k), _)| counts.add(k));
+            learned = counts.most_common();
+        }
         let mut facts = Facts {
-            known,
-            learned: Vec::new(),
+            own: OwnEnd { known, learned },
             fans: Fans {
                 local: Vec::new(),
                 remote: Vec::new(),
             },
             icmp_peers: [0; 2],
         };
-        if known.is_none() {
-            let mut counts = AddressCounts::default();
-            each_connection(shard, iface, |((_, k), _)| counts.add(k));
-            facts.learned = counts.most_common();
-        }
         let mut fans = FanCounter::with_capacity(0);
-        each_connection(shard, iface, |((_, k), e)| {
-            fans.add(k, facts.a_local(k, e));
+        shard.each_connection(iface, |((_, k), e)| {
+            fans.add(k, facts.own.a_local(k, e));
             match k.protocol {
                 1 => facts.icmp_peers[0] += 1,
                 58 => facts.icmp_peers[1] += 1,
@@ -155,23 +164,9 @@ impl<'i> Facts<'i> {
         facts
     }
 
-    /// Is endpoint `a` of connection `k` (evidence `e`) the interface's own?
-    fn a_local(&self, k: &ConnectionKey, e: &Evidence) -> bool {
-        match self.known {
-            Some(i) => local_is_a(k, e, |a| i.has_address(a.ip())),
-            None => local_is_a(k, e, |a| self.learned.contains(&a)),
-        }
-    }
-
     /// Decides connection `k` as [`View::decide`] does.
     fn decide(&self, k: &ConnectionKey, e: &Evidence, a_local: bool) -> Decision {
-        decide_with(k, e, a_local, || {
-            let (l, r) = if a_local { (k.a, k.b) } else { (k.b, k.a) };
-            (
-                lookup(&self.fans.local, pack(k.protocol, l.port)),
-                lookup(&self.fans.remote, pack(k.protocol, r.port)),
-            )
-        })
+        decide_with(k, e, a_local, || self.fans.around(k, a_local))
     }
 
     /// Its peers of `protocol`, for ICMP (else 0).
@@ -185,7 +180,7 @@ impl<'i> Facts<'i> {
 
     /// Its connection `k` as the other end of a connection sees it.
     fn other_end(&self, k: &ConnectionKey, e: &Evidence) -> OtherEnd {
-        let a_local = self.a_local(k, e);
+        let a_local = self.own.a_local(k, e);
         OtherEnd {
             decision: self.decide(k, e, a_local),
             a_local,
@@ -195,33 +190,18 @@ impl<'i> Facts<'i> {
     }
 }
 
-/// Calls `each` with interface `iface`'s connections in `shard`, in key order.
-fn each_connection(shard: &mut Shard, iface: InterfaceIdx, mut each: impl FnMut(&Entry)) {
-    let read: Result<(), std::convert::Infallible> = shard.each_of_interface(iface, |entry| {
-        each(entry);
-        Ok(())
-    });
-    let Ok(()) = read;
-}
-
 impl<'i> View<'i> {
     /// The view of an interface (`known` to the inventory, or not) whose connections
     /// `conns` start at `start` among its shard's entries.
     fn of(known: Option<&'i Interface>, conns: &[Entry], start: usize) -> View<'i> {
-        let a_local: Vec<bool> = match known {
-            // Its addresses and its pods' (in delegated prefixes).
-            Some(i) => conns
-                .iter()
-                .map(|((_, k), e)| local_is_a(k, e, |a| i.has_address(a.ip())))
-                .collect(),
-            None => {
-                let learned = learned_address(conns);
-                conns
-                    .iter()
-                    .map(|((_, k), e)| local_is_a(k, e, |a| learned.contains(&a)))
-                    .collect()
-            }
+        let own = OwnEnd {
+            known,
+            learned: match known {
+                Some(_) => Vec::new(),
+                None => learned_address(conns),
+            },
         };
+        let a_local: Vec<bool> = conns.iter().map(|((_, k), e)| own.a_local(k, e)).collect();
         View {
             known,
             start,
@@ -247,16 +227,9 @@ impl<'i> View<'i> {
         let ((_, key), e) = &conns[i];
         let a_local = self.a_local[i];
         decide_with(key, e, a_local, || {
-            let fans = self.fans.get_or_init(|| Fans::count(conns, &self.a_local));
-            let (l, r) = if a_local {
-                (key.a, key.b)
-            } else {
-                (key.b, key.a)
-            };
-            (
-                lookup(&fans.local, pack(key.protocol, l.port)),
-                lookup(&fans.remote, pack(key.protocol, r.port)),
-            )
+            self.fans
+                .get_or_init(|| Fans::count(conns, &self.a_local))
+                .around(key, a_local)
         })
     }
 }
@@ -304,6 +277,24 @@ fn local_is_a(key: &ConnectionKey, e: &Evidence, is_local: impl Fn(Addr) -> bool
         A_LOCAL => true,
         B_LOCAL => false,
         _ => is_local(key.a.addr) || !is_local(key.b.addr) && key.a.addr <= key.b.addr,
+    }
+}
+
+/// Which end of a connection is an interface's own: the one `flow-direction` says, else
+/// the one with its addresses (the inventory's, with its pods' delegated prefixes; or,
+/// for an interface the inventory lacks, the address it was learned to have).
+struct OwnEnd<'i> {
+    known: Option<&'i Interface>,
+    learned: Vec<Addr>,
+}
+
+impl OwnEnd<'_> {
+    /// Is endpoint `a` of connection `k` (evidence `e`) the interface's own?
+    fn a_local(&self, k: &ConnectionKey, e: &Evidence) -> bool {
+        match self.known {
+            Some(i) => local_is_a(k, e, |a| i.has_address(a.ip())),
+            None => local_is_a(k, e, |a| self.learned.contains(&a)),
+        }
     }
 }
 
@@ -1091,7 +1082,7 @@ fn rows_read_back(
                 let facts = Facts::gather(shard, id, ctx.known(id));
                 // Both in key order: the connections asked for are met as they pass.
                 let mut wanted = group.iter().map(|(_, key)| key).peekable();
-                each_connection(shard, id, |((_, k), e)| {
+                shard.each_connection(id, |((_, k), e)| {
                     while wanted.next_if(|w| *w < k).is_some() {
                         out.push(None);
                     }
@@ -1261,12 +1252,12 @@ impl<'a> RowBuilder<'a> {
     fn add_read_back(&mut self, shard: &mut Shard, id: InterfaceIdx) {
         let known = self.ctx.known(id);
         let Some(place) = self.place(id, known) else {
-            each_connection(shard, id, |_| self.path_connections += 1);
+            shard.each_connection(id, |_| self.path_connections += 1);
             return;
         };
         let facts = Facts::gather(shard, id, known);
-        each_connection(shard, id, |((_, k), e)| {
-            let a_local = facts.a_local(k, e);
+        shard.each_connection(id, |((_, k), e)| {
+            let a_local = facts.own.a_local(k, e);
             let own = Own {
                 a_local,
                 decision: facts.decide(k, e, a_local),

@@ -256,16 +256,17 @@ impl ParquetColumns {
         Ok(ParquetColumns { columns })
     }
 
-    fn text(&self, column: usize, row: usize) -> Result<String, (&'static str, String)> {
+    /// Cell `row` of text column `column`, borrowed from the batch.
+    fn text(&self, column: usize, row: usize) -> Result<&str, (&'static str, String)> {
         let array = &self.columns[column];
         let name = COLUMNS[column];
         if array.is_null(row) {
             return Err((name, "empty".into()));
         }
         let text = match array.data_type() {
-            DataType::Utf8 => array.as_string::<i32>().value(row).to_string(),
-            DataType::LargeUtf8 => array.as_string::<i64>().value(row).to_string(),
-            DataType::Utf8View => array.as_string_view().value(row).to_string(),
+            DataType::Utf8 => array.as_string::<i32>().value(row),
+            DataType::LargeUtf8 => array.as_string::<i64>().value(row),
+            DataType::Utf8View => array.as_string_view().value(row),
             DataType::Dictionary(keys, values) if **values == DataType::Utf8 => {
                 let key = match **keys {
                     DataType::Int8 => array.as_dictionary::<Int8Type>().keys().value(row) as usize,
@@ -282,7 +283,6 @@ impl ParquetColumns {
                     .values()
                     .as_string::<i32>()
                     .value(key)
-                    .to_string()
             }
             other => return Err((name, format!("{other} is not text"))),
         };
@@ -325,9 +325,9 @@ impl ParquetColumns {
         let side = Side::ALL[one_of(1, "server or client", &Side::ALL.map(Side::name))?];
         let kind = PeerKind::ALL[one_of(4, "a peer kind", &PeerKind::ALL.map(PeerKind::name))?];
         let basis = Basis::ALL[one_of(12, "a basis", &Basis::ALL.map(Basis::name))?];
-        let peer = Peer::parse(kind, &self.text(5, i)?).map_err(|why| (COLUMNS[5], why))?;
+        let peer = Peer::parse(kind, self.text(5, i)?).map_err(|why| (COLUMNS[5], why))?;
         Ok(Row {
-            interface_id: self.text(0, i)?,
+            interface_id: self.text(0, i)?.to_string(),
             side,
             protocol: self.number(2, i, "a protocol")?,
             port: self.number(3, i, "a port")?,

@@ -88,39 +88,26 @@ impl RowRecord {
     /// The table's order (interface rank, side, protocol, port, peer kind, peer as
     /// spelled), then the outcome: the order rows are sorted in everywhere.
     pub(crate) fn cmp_key(&self, other: &RowRecord) -> Ordering {
-        (
-            self.rank,
-            self.side,
-            self.protocol,
-            self.port,
-            self.peer_kind,
-        )
-            .cmp(&(
-                other.rank,
-                other.side,
-                other.protocol,
-                other.port,
-                other.peer_kind,
-            ))
-            .then_with(|| self.peer_text.as_bytes().cmp(other.peer_text.as_bytes()))
+        self.row_key()
+            .cmp(&other.row_key())
             .then_with(|| self.outcome.cmp(&other.outcome))
     }
 
     /// Whether `other` is the same row but perhaps for the outcome.
     pub(crate) fn same_row(&self, other: &RowRecord) -> bool {
+        self.row_key() == other.row_key()
+    }
+
+    /// The row's place in the table's order, its outcome aside.
+    fn row_key(&self) -> (u32, Side, u8, u16, PeerKind, &[u8]) {
         (
             self.rank,
             self.side,
             self.protocol,
             self.port,
             self.peer_kind,
-        ) == (
-            other.rank,
-            other.side,
-            other.protocol,
-            other.port,
-            other.peer_kind,
-        ) && self.peer_text == other.peer_text
+            self.peer_text.as_bytes(),
+        )
     }
 
     /// The peer, typed.

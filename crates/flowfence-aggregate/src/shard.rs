@@ -212,11 +212,7 @@ impl Shard {
         }
         let mut n = 0;
         for i in self.interfaces() {
-            let counted: Result<(), std::convert::Infallible> = self.each_of_interface(i, |_| {
-                n += 1;
-                Ok(())
-            });
-            let Ok(()) = counted;
+            self.each_connection(i, |_| n += 1);
         }
         n
     }
@@ -328,6 +324,15 @@ impl Shard {
             Some(done) => each(&done),
             None => Ok(()),
         }
+    }
+
+    /// [`Shard::each_of_interface`] with a callback that can't fail.
+    pub(crate) fn each_connection(&mut self, iface: InterfaceIdx, mut each: impl FnMut(&Entry)) {
+        let read: Result<(), std::convert::Infallible> = self.each_of_interface(iface, |entry| {
+            each(entry);
+            Ok(())
+        });
+        let Ok(()) = read;
     }
 
     /// Moves the sorted entries to a run on disk (compacting first), freeing their

@@ -52,7 +52,7 @@ fn peer(target: &RuleTarget, plan: &Plan) -> String {
         RuleTarget::Group(g) => match plan.groups.iter().find(|x| &x.reference == g) {
             Some(x) if x.new => format!("group {} (new)", x.name),
             Some(x) => format!("group {} ({})", x.reference, x.name),
-            None => match plan.group_name(g) {
+            None => match plan.group_names.get(g) {
                 Some(name) => format!("group {g} ({name})"),
                 None => format!("group {g}"),
             },
